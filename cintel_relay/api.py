@@ -1,0 +1,31 @@
+"""Small read-only endpoints: the script, liveness and readiness."""
+
+from flask import Blueprint, current_app, jsonify
+
+from .bus import REDIS_ERRORS
+
+bp = Blueprint("api", __name__)
+
+
+@bp.get("/api/script")
+def script():
+    """The script the checklist is built from."""
+    return jsonify(current_app.extensions["cintel"].script.to_dict())
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process is up."""
+    return jsonify({"ok": True})
+
+
+@bp.get("/readyz")
+def readyz():
+    """Redis answers; a load balancer should send traffic only when this is 200."""
+    ext = current_app.extensions["cintel"]
+    body = {"bus": "embedded" if ext.config.embedded else "redis", "signatures": ext.verifier.enabled}
+    try:
+        ext.bus.redis.ping()
+    except REDIS_ERRORS as exc:
+        return jsonify({**body, "ready": False, "error": f"Redis unreachable ({type(exc).__name__})"}), 503
+    return jsonify({**body, "ready": True})

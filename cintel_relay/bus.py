@@ -1,0 +1,228 @@
+"""The event bus on Redis: per-session ordered logs, the conversation map, and publishing.
+
+Key and channel layout (every key of a session shares the ``{session}`` hash tag)::
+
+    cintel:{<session>}:log              stream: the session's ordered event log (bounded, expiring)
+    cintel:{<session>}:latest           hash: last adherence/sentiment/summary/call-status frame, "ended" flag
+    cintel:{<session>}:met              set: script categories met during the call (they stay met)
+    cintel:{<session>}:events           pub/sub channel: each logged frame, SSE-formatted with its id
+    cintel:conv:{<conversation>}:session     string: the session (Call SID) a conversation maps to
+    cintel:conv:{<conversation>}:pending     list: events held until the conversation is mapped
+    cintel:conv:{<conversation>}:participants  hash: participant id -> participant type
+    cintel:seen:<dedupe key>            string: marks a delivery already taken (expiring)
+"""
+
+import logging
+from typing import Iterable, Iterator, List, NamedTuple, Optional, Tuple
+
+import orjson
+import redis
+
+from .errors import Unavailable
+from .normalize import Event
+
+logger = logging.getLogger(__name__)
+
+HUB_CHANNEL = "cintel:hub"
+SNAPSHOT_TYPES = {"adherence": "adherence", "sentiment": "sentiment", "summary": "summary", "call-status": "callStatus"}
+REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+def log_key(session: str) -> str:
+    return f"cintel:{{{session}}}:log"
+
+
+def latest_key(session: str) -> str:
+    return f"cintel:{{{session}}}:latest"
+
+
+def channel(session: str) -> str:
+    return f"cintel:{{{session}}}:events"
+
+
+def participants_key(conversation: str) -> str:
+    return f"cintel:conv:{{{conversation}}}:participants"
+
+
+# Appends events to a session's log and publishes them, atomically, so the order of the log is the
+# order every subscriber sees. Unmapped events are held per conversation and flushed, in order, in the
+# same script that records the mapping, so two replicas racing cannot reorder or lose them.
+# ARGV: session, conversation, ttl, ended_ttl, maxlen, then (dedupe, type, ends, frame) per event.
+INGEST_LUA = r"""
+local session, conv = ARGV[1], ARGV[2]
+local ttl, ended_ttl, maxlen = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local snapshot_types = {['adherence']=1, ['sentiment']=1, ['summary']=1, ['call-status']=1}
+
+local function merge_adherence(sid, frame)
+  local met_key = 'cintel:{' .. sid .. '}:met'
+  local event = cjson.decode(frame)
+  local total, met = 0, 0
+  for _, c in ipairs(event.data.categories) do
+    if c.status == 'met' then
+      redis.call('SADD', met_key, c.key)
+    elseif redis.call('SISMEMBER', met_key, c.key) == 1 then
+      c.status = 'met'
+    end
+    total = total + c.weight
+    if c.status == 'met' then met = met + c.weight end
+  end
+  if total > 0 then event.data.score = math.floor(1000 * met / total + 0.5) / 10 else event.data.score = 0 end
+  return cjson.encode(event)
+end
+
+local function append(sid, etype, ends, frame)
+  local prefix = 'cintel:{' .. sid .. '}:'
+  if etype == 'adherence' then frame = merge_adherence(sid, frame) end
+  local id = redis.call('XADD', prefix .. 'log', 'MAXLEN', '~', maxlen, '*', 't', etype, 'f', frame)
+  if snapshot_types[etype] then redis.call('HSET', prefix .. 'latest', etype, frame) end
+  if ends == '1' then redis.call('HSET', prefix .. 'latest', 'ended', '1') end
+  local keep = ttl
+  if redis.call('HEXISTS', prefix .. 'latest', 'ended') == 1 then keep = ended_ttl end
+  redis.call('EXPIRE', prefix .. 'log', keep)
+  redis.call('EXPIRE', prefix .. 'latest', keep)
+  redis.call('EXPIRE', prefix .. 'met', keep)
+  redis.call('PUBLISH', prefix .. 'events', 'id: ' .. id .. '\ndata: ' .. frame .. '\n\n')
+  return id
+end
+
+local pending = 'cintel:conv:{' .. conv .. '}:pending'
+if conv ~= '' then
+  local map_key = 'cintel:conv:{' .. conv .. '}:session'
+  if session == '' then
+    session = redis.call('GET', map_key) or ''
+  elseif redis.call('SET', map_key, session, 'NX', 'EX', ttl) then
+    local held = redis.call('LRANGE', pending, 0, -1)
+    for i = 1, #held, 3 do append(session, held[i], held[i + 1], held[i + 2]) end
+    redis.call('DEL', pending)
+  else
+    redis.call('EXPIRE', map_key, ttl)
+  end
+end
+
+local out = {}
+for i = 6, #ARGV, 4 do
+  local dedupe, etype, ends, frame = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if dedupe ~= '' and not redis.call('SET', 'cintel:seen:' .. dedupe, '1', 'NX', 'EX', ttl) then
+    out[#out + 1] = 'duplicate'
+  elseif session == '' then
+    redis.call('RPUSH', pending, etype, ends, frame)
+    redis.call('EXPIRE', pending, ttl)
+    out[#out + 1] = 'held'
+  else
+    out[#out + 1] = append(session, etype, ends, frame)
+  end
+end
+return out
+"""
+
+
+class IngestResult(NamedTuple):
+    """What happened to each event of a delivery: logged (with its id), held, or a duplicate."""
+
+    ids: List[str]
+    held: int
+    duplicates: int
+
+    def as_dict(self) -> dict:
+        return {"logged": len(self.ids), "held": self.held, "duplicates": self.duplicates}
+
+
+class Snapshot(NamedTuple):
+    last_id: Optional[str]
+    frame: dict
+
+
+def parse_id(event_id) -> Optional[Tuple[int, int]]:
+    """A stream id as a comparable tuple, or None when it is not one."""
+    if isinstance(event_id, bytes):
+        event_id = event_id.decode("ascii", "replace")
+    ms, sep, seq = str(event_id).partition("-")
+    if not (sep and ms.isdigit() and seq.isdigit()):
+        return None
+    return int(ms), int(seq)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class EventBus:
+    """Writes and reads session logs. Every Redis failure surfaces as :class:`Unavailable`."""
+
+    def __init__(self, client: redis.Redis, config):
+        self.redis = client
+        self._config = config
+        self._ingest = client.register_script(INGEST_LUA)
+
+    def ingest(self, events: Iterable[Event], session: Optional[str] = None, conversation: Optional[str] = None):
+        """Dedupe, then append to the session's log (or hold until ``conversation`` is mapped), and publish.
+
+        With ``session`` and ``conversation`` both given, also maps the conversation to the session and
+        flushes what was held for it, before these events.
+        """
+        args = [session or "", conversation or "", self._config.session_ttl, self._config.completed_ttl,
+                self._config.log_maxlen]
+        for event in events:
+            args += [event.dedupe, event.type, "1" if event.ends else "0", orjson.dumps(event.frame)]
+        try:
+            outcome = [_text(o) for o in self._ingest(args=args)]
+        except REDIS_ERRORS as exc:
+            raise Unavailable("Redis is unreachable; the delivery was not stored, retry later.") from exc
+        return IngestResult(
+            ids=[o for o in outcome if o not in ("held", "duplicate")],
+            held=outcome.count("held"),
+            duplicates=outcome.count("duplicate"),
+        )
+
+    def remember_participant(self, conversation: str, participant_id: str, participant_type: Optional[str]):
+        key = participants_key(conversation)
+        try:
+            with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hset(key, participant_id, participant_type or "UNKNOWN")
+                pipe.expire(key, self._config.session_ttl)
+                pipe.execute()
+        except REDIS_ERRORS as exc:
+            raise Unavailable("Redis is unreachable; the participant was not stored, retry later.") from exc
+
+    def participant_type(self, conversation: str, participant_id: Optional[str]) -> Optional[str]:
+        if not participant_id:
+            return None
+        try:
+            value = self.redis.hget(participants_key(conversation), participant_id)
+        except REDIS_ERRORS as exc:
+            raise Unavailable("Redis is unreachable, retry later.") from exc
+        return _text(value) if value else None
+
+    def has_event(self, session: str, event_id: str) -> bool:
+        """True when ``event_id`` is still in the session's log (so nothing after it was trimmed)."""
+        return bool(self.redis.xrange(log_key(session), event_id, event_id, count=1))
+
+    def read_after(self, session: str, event_id: str, page: int = 500) -> Iterator[Tuple[str, bytes]]:
+        """Every logged frame after ``event_id``, in order, as (id, frame JSON)."""
+        cursor = event_id
+        while True:
+            entries = self.redis.xrange(log_key(session), f"({cursor}", "+", count=page)
+            for entry_id, fields in entries:
+                cursor = _text(entry_id)
+                yield cursor, fields[b"f"]
+            if len(entries) < page:
+                return
+
+    def snapshot(self, session: str) -> Snapshot:
+        """The ``initial`` frame for a fresh subscriber, and the id of the last event it covers."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xrange(log_key(session), "-", "+")
+            pipe.hgetall(latest_key(session))
+            entries, latest = pipe.execute()
+        transcript, results, last_id = [], [], None
+        for entry_id, fields in entries:
+            last_id = _text(entry_id)
+            kind = fields[b"t"]
+            if kind in (b"transcript", b"operator-result"):
+                data = orjson.loads(fields[b"f"])["data"]
+                (transcript if kind == b"transcript" else results).append(data)
+        frame = {"type": "initial", "transcript": transcript, "operatorResults": results}
+        latest = {_text(k): v for k, v in latest.items()}
+        for kind, name in SNAPSHOT_TYPES.items():
+            frame[name] = orjson.loads(latest[kind])["data"] if kind in latest else None
+        return Snapshot(last_id, frame)

@@ -1,0 +1,37 @@
+"""The ``cintel-relay`` command."""
+
+import argparse
+import os
+import sys
+
+from .config import load_config
+from .errors import ConfigError
+
+
+def serve(args):
+    """Validate the configuration, then run gunicorn with the relay's settings."""
+    env = dict(os.environ)
+    if args.port:
+        env["PORT"] = str(args.port)
+    try:
+        load_config(env)
+    except ConfigError as exc:
+        sys.exit(f"cintel-relay: {exc}")
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:cintel_relay.gunicorn_conf", "cintel_relay.wsgi:app"]
+    os.execvpe(sys.executable, argv, env)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="cintel-relay", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    serve_cmd = commands.add_parser("serve", help="run the relay (gunicorn, gevent worker); the default")
+    serve_cmd.add_argument("--port", type=int, help="port to listen on (default: $PORT or 8000)")
+    serve_cmd.set_defaults(func=serve)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["serve", *(argv or [])])
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""Configuration: one frozen object read from the environment and validated at start-up."""
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Tuple
+
+from .errors import ConfigError
+from .operators import DEFAULT_OPERATORS, OperatorKind
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_KINDS = tuple(kind.value for kind in OperatorKind)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every tunable of the relay, with its default. Build it with :func:`load_config`."""
+
+    twilio_account_sid: Optional[str] = None
+    twilio_auth_token: Optional[str] = field(default=None, repr=False)
+    #: Public base URL Twilio calls (``SERVER_URL``); used to rebuild signed URLs.
+    server_url: Optional[str] = None
+    #: Addresses (phone numbers, client identities) that belong to agents.
+    agent_addresses: Tuple[str, ...] = ()
+    redis_url: Optional[str] = None
+    redis_pool_size: int = 8
+    redis_ssl_verify: bool = True
+    verify_signatures: bool = True
+    #: How many reverse proxies in front of us to trust for X-Forwarded-Proto/Host.
+    proxy_count: int = 0
+    session_ttl: int = 6 * 3600
+    completed_ttl: int = 15 * 60
+    log_maxlen: int = 2000
+    heartbeat_seconds: float = 15.0
+    subscriber_queue: int = 512
+    max_body_bytes: int = 1024 * 1024
+    script_file: Optional[str] = None
+    operators: Mapping[str, OperatorKind] = field(default_factory=lambda: dict(DEFAULT_OPERATORS))
+    web_concurrency: int = 1
+    log_level: str = "INFO"
+
+    @property
+    def embedded(self) -> bool:
+        """True when no Redis URL is configured and the in-process bus is used."""
+        return not self.redis_url
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number: set it to an integer such as {default}.")
+    if value < minimum:
+        raise ConfigError(f"{name}={value} is below the minimum {minimum}: raise it or unset it to use {default}.")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number: set it to a number such as {default}.")
+    if value < minimum:
+        raise ConfigError(f"{name}={value} is below the minimum {minimum}: raise it or unset it to use {default}.")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean: set it to true or false.")
+
+
+def _operators(env: Mapping[str, str]) -> Mapping[str, OperatorKind]:
+    """Twilio's operator ids plus ``CINTEL_OPERATOR_IDS`` (``kind=id,kind=id``)."""
+    operators = dict(DEFAULT_OPERATORS)
+    raw = env.get("CINTEL_OPERATOR_IDS", "").strip()
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        kind, sep, operator_id = (part.strip() for part in item.partition("="))
+        if not sep or not operator_id or kind.lower() not in _KINDS:
+            raise ConfigError(
+                f"CINTEL_OPERATOR_IDS entry {item!r} is not kind=operator_id: use one of {', '.join(_KINDS)} "
+                "as the kind, e.g. CINTEL_OPERATOR_IDS=sentiment=intelligence_operator_01abc"
+            )
+        operators[operator_id] = OperatorKind(kind.lower())
+    return operators
+
+
+def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
+    """Read and validate the configuration from ``env`` (default: ``os.environ``).
+
+    :raises ConfigError: naming the variable and the fix, for any bad or missing value.
+    """
+    env = os.environ if env is None else env
+    token = env.get("TWILIO_AUTH_TOKEN", "").strip() or None
+    verify = _bool(env, "CINTEL_VERIFY_SIGNATURES", True)
+    if verify and not token:
+        raise ConfigError(
+            "TWILIO_AUTH_TOKEN is not set, so Twilio's webhook signatures cannot be checked: set it to your "
+            "account's auth token, or set CINTEL_VERIFY_SIGNATURES=false for a local test (never in production)."
+        )
+    sid = env.get("TWILIO_ACCOUNT_SID", "").strip() or None
+    if sid and not re.fullmatch(r"AC[0-9a-fA-F]{32}", sid):
+        raise ConfigError(f"TWILIO_ACCOUNT_SID={sid!r} is not an account SID: copy the AC... SID from the Twilio Console.")
+    server_url = env.get("SERVER_URL", "").strip().rstrip("/") or None
+    if server_url and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", server_url):
+        raise ConfigError(
+            f"SERVER_URL={server_url!r} is not an http(s) URL: set it to the public base URL Twilio calls, "
+            "e.g. https://relay.example.com"
+        )
+    redis_url = env.get("REDIS_URL", "").strip() or None
+    if redis_url and not re.match(r"(redis|rediss|unix)://", redis_url):
+        raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://: fix it or unset it for the embedded bus.")
+    agents = [env.get("TWILIO_FLEX_PHONE_NUMBER", "").strip()]
+    agents += env.get("CINTEL_AGENT_ADDRESSES", "").split(",")
+    web_concurrency = _int(env, "WEB_CONCURRENCY", 1, minimum=1)
+    if not redis_url and web_concurrency > 1:
+        raise ConfigError(
+            f"WEB_CONCURRENCY={web_concurrency} but REDIS_URL is unset: the embedded bus lives in one process, so "
+            "several workers would not see each other's events. Set REDIS_URL, or WEB_CONCURRENCY=1."
+        )
+    level = env.get("CINTEL_LOG_LEVEL", "INFO").strip().upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(f"CINTEL_LOG_LEVEL={level!r} is not a level: use DEBUG, INFO, WARNING or ERROR.")
+    script_file = env.get("CINTEL_SCRIPT_FILE", "").strip() or None
+    if script_file and not os.path.isfile(script_file):
+        raise ConfigError(f"CINTEL_SCRIPT_FILE={script_file!r} does not exist: point it at a script JSON file or unset it.")
+    values = dict(
+        twilio_account_sid=sid,
+        twilio_auth_token=token,
+        server_url=server_url,
+        agent_addresses=tuple(a.strip() for a in agents if a.strip()),
+        redis_url=redis_url,
+        redis_pool_size=_int(env, "CINTEL_REDIS_POOL_SIZE", Config.redis_pool_size, minimum=2),
+        redis_ssl_verify=_bool(env, "CINTEL_REDIS_SSL_VERIFY", True),
+        verify_signatures=verify,
+        proxy_count=_int(env, "CINTEL_PROXY_COUNT", Config.proxy_count),
+        session_ttl=_int(env, "CINTEL_SESSION_TTL", Config.session_ttl, minimum=60),
+        completed_ttl=_int(env, "CINTEL_COMPLETED_TTL", Config.completed_ttl, minimum=10),
+        log_maxlen=_int(env, "CINTEL_LOG_MAXLEN", Config.log_maxlen, minimum=10),
+        heartbeat_seconds=_float(env, "CINTEL_HEARTBEAT_SECONDS", Config.heartbeat_seconds, minimum=0.1),
+        subscriber_queue=_int(env, "CINTEL_SUBSCRIBER_QUEUE", Config.subscriber_queue, minimum=8),
+        max_body_bytes=_int(env, "CINTEL_MAX_BODY_BYTES", Config.max_body_bytes, minimum=1024),
+        script_file=script_file,
+        operators=_operators(env),
+        web_concurrency=web_concurrency,
+        log_level=level,
+    )
+    values.update(overrides)
+    return Config(**values)

@@ -1,0 +1,82 @@
+"""Exception types, and the boundary that turns them into JSON error responses."""
+
+import logging
+
+from flask import jsonify
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message names the variable and the fix."""
+
+
+class RelayError(Exception):
+    """An error with an HTTP status and a JSON body."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message, **details):
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def body(self):
+        return {"error": self.message, "code": self.code, **self.details}
+
+
+class BadRequest(RelayError):
+    """The request cannot be parsed (bad JSON, bad encoding, bad id)."""
+
+
+class UnsupportedMediaType(RelayError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class InvalidPayload(RelayError):
+    """The body parsed but does not match the schema; ``fields`` names what is wrong."""
+
+    status = 422
+    code = "invalid_payload"
+
+
+class SignatureError(RelayError):
+    """The request is not signed by Twilio with our auth token."""
+
+    status = 403
+    code = "invalid_signature"
+
+
+class Unavailable(RelayError):
+    """Redis cannot be reached; Twilio should retry."""
+
+    status = 503
+    code = "unavailable"
+
+
+def register_error_handlers(app):
+    """Make every error, expected or not, a JSON response with the right status."""
+
+    @app.errorhandler(RelayError)
+    def relay_error(exc):
+        response = jsonify(exc.body())
+        response.status_code = exc.status
+        if exc.status == 503:
+            response.headers["Retry-After"] = "5"
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        response = jsonify({"error": exc.description, "code": exc.name.lower().replace(" ", "_")})
+        response.status_code = exc.code or 500
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        logger.exception("unhandled error", extra={"error_type": type(exc).__name__})
+        response = jsonify({"error": "internal error; the relay logged it", "code": "internal_error"})
+        response.status_code = 500
+        return response

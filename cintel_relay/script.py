@@ -1,0 +1,121 @@
+"""The agent's script: its definition, and the adherence state derived from Script Adherence results."""
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from importlib import resources
+from typing import Optional, Tuple
+
+from .errors import ConfigError
+
+MET, MISSED, PENDING = "met", "missed", "pending"
+
+
+@dataclass(frozen=True)
+class Category:
+    key: str
+    label: str
+    description: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Script:
+    name: str
+    categories: Tuple[Category, ...]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "categories": [asdict(c) for c in self.categories]}
+
+    def find(self, raw_key) -> Optional[Category]:
+        """The category a model's ``category_key`` names, matched by key or label, tolerantly."""
+        wanted = canonical(raw_key)
+        for category in self.categories:
+            if wanted in (canonical(category.key), canonical(category.label)):
+                return category
+        return None
+
+
+def canonical(key) -> str:
+    """Fold case, whitespace and punctuation: "Move Details", "move-details" and "MOVE_DETAILS" agree."""
+    return re.sub(r"[\W_]+", "", str(key)).casefold()
+
+
+def parse_script(data, source: str) -> Script:
+    """Build a :class:`Script` from its JSON form, or say what is wrong with it."""
+    try:
+        categories = tuple(
+            Category(
+                key=str(c["key"]),
+                label=str(c.get("label") or c["key"]),
+                description=str(c.get("description") or ""),
+                weight=float(c["weight"]),
+            )
+            for c in data["categories"]
+        )
+        name = str(data.get("name") or "Script")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"script {source} is not valid ({exc!r}): it needs categories, each with key and a numeric weight."
+        )
+    if not categories or any(c.weight < 0 for c in categories) or sum(c.weight for c in categories) <= 0:
+        raise ConfigError(f"script {source} needs at least one category and positive weights.")
+    if len({canonical(c.key) for c in categories}) != len(categories):
+        raise ConfigError(f"script {source} has two categories whose keys differ only in case or punctuation.")
+    return Script(name=name, categories=categories)
+
+
+def load_script(path: Optional[str] = None) -> Script:
+    """Load the script from ``path``, or the packaged moving-company script of Twilio's sample."""
+    if path:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"CINTEL_SCRIPT_FILE={path!r} cannot be read as JSON ({exc}): fix the file or unset it.")
+        return parse_script(data, path)
+    text = resources.files("cintel_relay").joinpath("data/script.json").read_text(encoding="utf-8")
+    return parse_script(json.loads(text), "(built-in)")
+
+
+def score(categories) -> float:
+    """The weighted share of met categories, 0-100, one decimal."""
+    total = sum(c["weight"] for c in categories)
+    met = sum(c["weight"] for c in categories if c["status"] == MET)
+    return round(100.0 * met / total, 1) if total else 0.0
+
+
+def _status(criteria) -> str:
+    verdicts = [str(c.get("criteria_met", "")).casefold() for c in criteria if isinstance(c, dict)]
+    if "failed" in verdicts:
+        return MISSED
+    if verdicts and all(v == "succeeded" for v in verdicts):
+        return MET
+    return PENDING
+
+
+def evaluate(script: Script, result) -> Optional[dict]:
+    """Checklist state from one Script Adherence result, or None when the result is not one.
+
+    A category is met when all its criteria succeeded, missed when one failed, pending otherwise.
+    Stickiness across results (a category once met stays met) is applied by the bus, atomically.
+    """
+    if not isinstance(result, dict) or not isinstance(result.get("categories"), list):
+        return None
+    verdicts = {}
+    for entry in result["categories"]:
+        if not isinstance(entry, dict):
+            continue
+        category = script.find(entry.get("category_key", ""))
+        if category is not None and isinstance(entry.get("criteria"), list):
+            verdicts[category.key] = _status(entry["criteria"])
+    categories = [
+        {"key": c.key, "label": c.label, "weight": c.weight, "status": verdicts.get(c.key, PENDING)}
+        for c in script.categories
+    ]
+    explanation = result.get("explanation")
+    return {
+        "categories": categories,
+        "score": score(categories),
+        "explanation": explanation if isinstance(explanation, str) else None,
+    }

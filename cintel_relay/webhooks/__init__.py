@@ -1,0 +1,54 @@
+"""Webhook blueprints, one module per Twilio source, and what they share: verify, parse, load, ingest."""
+
+import orjson
+from flask import current_app, jsonify, request
+from marshmallow import ValidationError
+
+from ..errors import BadRequest, InvalidPayload, UnsupportedMediaType
+
+
+def relay():
+    """The app's relay extension (config, bus, hub, script, verifier)."""
+    return current_app.extensions["cintel"]
+
+
+def _stringify_keys(messages):
+    if isinstance(messages, dict):
+        return {str(k): _stringify_keys(v) for k, v in messages.items()}
+    return messages
+
+
+def load(schema, data, what: str):
+    """Load ``data`` with a marshmallow schema, or :class:`InvalidPayload` naming the fields."""
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise InvalidPayload(f"{what} does not match the expected schema.", fields=_stringify_keys(exc.messages))
+
+
+def signed_json() -> dict:
+    """The JSON object body of a Twilio-signed request."""
+    relay().verifier.verify(request, json_body=True)
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("send the body as application/json.")
+    try:
+        body = orjson.loads(request.get_data(cache=True))
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc.msg}.")
+    if not isinstance(body, dict):
+        raise InvalidPayload("the body must be a JSON object.", fields={"_schema": ["Not an object."]})
+    return body
+
+
+def signed_form() -> dict:
+    """The form fields of a Twilio-signed ``application/x-www-form-urlencoded`` request."""
+    relay().verifier.verify(request, json_body=False)
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise UnsupportedMediaType("send the body as application/x-www-form-urlencoded.")
+    return request.form.to_dict()
+
+
+def accepted(result=None, **extra):
+    """The 200 answer: Twilio only needs a 2xx; the counts help whoever debugs a delivery."""
+    body = {"ok": True, **(result.as_dict() if result else {"logged": 0, "held": 0, "duplicates": 0}), **extra}
+    return jsonify(body)

@@ -1,0 +1,62 @@
+import pytest
+import redis as redis_lib
+
+from cintel_relay import create_app
+from cintel_relay.config import load_config
+
+from .support import RedisServer, Relay, base_env
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """One real redis-server for the session; tests that break Redis start their own."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_client(redis_server):
+    client = redis_lib.Redis.from_url(redis_server.url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_app(redis_client, redis_server):
+    """Build an app on the session's Redis, with environment overrides."""
+    apps = []
+
+    def build(**env):
+        app = create_app(load_config(base_env(env.pop("redis_url", redis_server.url), **env)))
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["cintel"].hub.shutdown()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def relay_pair(redis_server):
+    """Two gunicorn replicas (gevent worker) sharing the session's Redis, started once."""
+    relays = [Relay(redis_server.url).start(), Relay(redis_server.url).start()]
+    yield relays
+    for relay in relays:
+        relay.stop()
+
+
+@pytest.fixture
+def relays(relay_pair, redis_client):
+    return relay_pair

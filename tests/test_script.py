@@ -1,0 +1,66 @@
+import json
+
+import pytest
+
+from cintel_relay.errors import ConfigError
+from cintel_relay.script import MET, MISSED, PENDING, canonical, evaluate, load_script, score
+
+
+def test_default_script_is_the_moving_company_script():
+    script = load_script()
+    assert [(c.label, c.weight) for c in script.categories] == [
+        ("Greeting", 10), ("Verification", 20), ("Move Details", 40), ("Confirmation", 30)]
+
+
+def test_keys_match_tolerantly():
+    script = load_script()
+    for raw in ("Move Details", "move-details", "MOVE_DETAILS", " move  details. "):
+        assert script.find(raw).key == "move-details"
+    assert script.find("Upsell") is None
+    assert canonical("Greeting!") == canonical("greeting")
+
+
+def test_evaluate_statuses_and_weighted_score():
+    result = {"categories": [
+        {"category_key": "Greeting", "criteria": [{"criteria_met": "Succeeded"}]},
+        {"category_key": "verification", "criteria": [{"criteria_met": "Failed"}]},
+        {"category_key": "Move Details", "criteria": [{"criteria_met": "Succeeded"}, {"criteria_met": "NotEvaluated"}]},
+        {"category_key": "Unknown step", "criteria": [{"criteria_met": "Succeeded"}]},
+    ], "explanation": "Greeted, not verified."}
+    state = evaluate(load_script(), result)
+    assert [c["status"] for c in state["categories"]] == [MET, MISSED, PENDING, PENDING]
+    assert state["score"] == 10.0
+    assert state["explanation"] == "Greeted, not verified."
+
+
+def test_evaluate_rejects_what_is_not_a_script_result():
+    script = load_script()
+    assert evaluate(script, None) is None
+    assert evaluate(script, {"label": "positive"}) is None
+    assert evaluate(script, {"categories": "all"}) is None
+
+
+def test_score_rounds_to_one_decimal():
+    cats = [{"weight": 1, "status": MET}, {"weight": 2, "status": PENDING}]
+    assert score(cats) == 33.3
+
+
+def test_custom_script_file(tmp_path):
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps({"name": "Billing", "categories": [
+        {"key": "greet", "label": "Greet", "weight": 1}, {"key": "close", "weight": 3}]}))
+    script = load_script(str(path))
+    assert script.name == "Billing" and script.categories[1].label == "close"
+
+
+@pytest.mark.parametrize("data", [
+    {"categories": []},
+    {"categories": [{"key": "a"}]},
+    {"categories": [{"key": "a", "weight": "heavy"}]},
+    {"categories": [{"key": "A b", "weight": 1}, {"key": "a-b", "weight": 1}]},
+])
+def test_invalid_script_files_are_refused(tmp_path, data):
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="script"):
+        load_script(str(path))
