@@ -34,6 +34,8 @@ class Config:
     log_maxlen: int = 2000
     heartbeat_seconds: float = 15.0
     subscriber_queue: int = 512
+    #: A stream whose client has not taken a write for this long is closed (it resumes from the log).
+    send_timeout: float = 30.0
     max_body_bytes: int = 1024 * 1024
     script_file: Optional[str] = None
     operators: Mapping[str, OperatorKind] = field(default_factory=lambda: dict(DEFAULT_OPERATORS))
@@ -152,6 +154,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         log_maxlen=_int(env, "CINTEL_LOG_MAXLEN", Config.log_maxlen, minimum=10),
         heartbeat_seconds=_float(env, "CINTEL_HEARTBEAT_SECONDS", Config.heartbeat_seconds, minimum=0.1),
         subscriber_queue=_int(env, "CINTEL_SUBSCRIBER_QUEUE", Config.subscriber_queue, minimum=8),
+        send_timeout=_float(env, "CINTEL_SEND_TIMEOUT", Config.send_timeout, minimum=0.5),
         max_body_bytes=_int(env, "CINTEL_MAX_BODY_BYTES", Config.max_body_bytes, minimum=1024),
         script_file=script_file,
         operators=_operators(env),

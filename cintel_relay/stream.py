@@ -57,11 +57,16 @@ def _watch_disconnect(sock, sub):
     return watcher
 
 
-def _events(bus, hub, session_id, last_event_id, heartbeat, sock):
+def _events(bus, hub, session_id, last_event_id, config, sock):
     """The stream body: resume or snapshot, then live frames, heartbeats, and a clean end."""
+    heartbeat = config.heartbeat_seconds
     yield sse.retry(RETRY_MS) + sse.frame({"type": "connected", "sessionId": session_id})
     sub = hub.subscribe(channel(session_id))
     watcher = _watch_disconnect(sock, sub)
+    if sock is not None:
+        # A client that stops reading blocks our writes; this bounds how long (it resumes from the log).
+        idle_timeout = sock.gettimeout()
+        sock.settimeout(config.send_timeout)
     try:
         if not sub.wait_ready(READY_TIMEOUT):
             if sub.state is None:
@@ -108,6 +113,8 @@ def _events(bus, hub, session_id, last_event_id, heartbeat, sock):
         if watcher is not None:
             watcher.stop()
             watcher.close()
+        if sock is not None:
+            sock.settimeout(idle_timeout)
         hub.unsubscribe(sub)
 
 
@@ -117,6 +124,5 @@ def stream(session_id):
     valid_session(session_id)
     last_event_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId") or None
     ext = current_app.extensions["cintel"]
-    body = _events(ext.bus, ext.hub, session_id, last_event_id, ext.config.heartbeat_seconds,
-                   request.environ.get("gunicorn.socket"))
+    body = _events(ext.bus, ext.hub, session_id, last_event_id, ext.config, request.environ.get("gunicorn.socket"))
     return Response(body, mimetype="text/event-stream", headers=HEADERS)

@@ -13,3 +13,9 @@ class RelayWorker(GeventWorker):
         relay = getattr(self.wsgi, "extensions", {}).get("cintel")
         if relay is not None:
             gevent.spawn(relay.hub.shutdown)
+
+    def handle_request(self, listener_name, req, sock, addr):
+        result = super().handle_request(listener_name, req, sock, addr)
+        if not self.alive:
+            raise StopIteration()  # close a kept-alive connection rather than wait on it while exiting
+        return result

@@ -218,7 +218,10 @@ class SSEClient:
             if left <= 0:
                 raise AssertionError(f"no SSE block within {timeout}s; have {self._buffer!r}")
             self.conn.sock.settimeout(left)
-            chunk = self.response.read1(65536)
+            try:
+                chunk = self.response.read1(65536)
+            except (http.client.IncompleteRead, ConnectionError):
+                chunk = b""
             if not chunk:
                 raise EOFError(f"stream closed; unread {self._buffer!r}")
             self.raw += chunk
