@@ -1,6 +1,7 @@
 """cintel-relay: Twilio Conversation Intelligence results, live, to the Flex agent desktop."""
 
 import logging
+import os
 from dataclasses import dataclass
 
 import redis
@@ -35,13 +36,16 @@ def _redis_clients(config: Config):
 
         client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
         return client, client
+    # Named connections let an operator attribute them to a worker with CLIENT LIST.
+    name = f"cintel-relay:{os.getpid()}"
     ssl = {} if config.redis_ssl_verify or not config.redis_url.startswith("rediss://") else {"ssl_cert_reqs": None}
     pool = redis.BlockingConnectionPool.from_url(
         config.redis_url, max_connections=config.redis_pool_size, timeout=10,
-        socket_timeout=5, socket_connect_timeout=3, **ssl,
+        socket_timeout=5, socket_connect_timeout=3, client_name=name, **ssl,
     )
     pubsub_client = redis.Redis.from_url(
-        config.redis_url, socket_connect_timeout=3, socket_keepalive=True, health_check_interval=10, **ssl
+        config.redis_url, socket_connect_timeout=3, socket_keepalive=True, health_check_interval=10,
+        client_name=name + ":pubsub", **ssl,
     )
     return redis.Redis(connection_pool=pool), pubsub_client
 

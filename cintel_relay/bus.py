@@ -3,16 +3,22 @@
 Key and channel layout (every key of a session shares the ``{session}`` hash tag)::
 
     cintel:{<session>}:log              stream: the session's ordered event log (bounded, expiring)
-    cintel:{<session>}:latest           hash: last adherence/sentiment/summary/call-status frame, "ended" flag
+    cintel:{<session>}:latest           hash: last adherence/sentiment/summary/call-status frame,
+                                        "ended" flag, the "conversation" mapped to the session
     cintel:{<session>}:met              set: script categories met during the call (they stay met)
+    cintel:{<session>}:seen             set: dedupe keys of deliveries without a conversation
     cintel:{<session>}:events           pub/sub channel: each logged frame, SSE-formatted with its id
     cintel:conv:{<conversation>}:session     string: the session (Call SID) a conversation maps to
     cintel:conv:{<conversation>}:pending     list: events held until the conversation is mapped
     cintel:conv:{<conversation>}:participants  hash: participant id -> participant type
-    cintel:seen:<dedupe key>            string: marks a delivery already taken (expiring)
+    cintel:conv:{<conversation>}:seen        set: dedupe keys of deliveries already taken
+
+Everything expires after CINTEL_SESSION_TTL, or CINTEL_COMPLETED_TTL once the call has ended.
 """
 
+import collections
 import logging
+import threading
 from typing import Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 import orjson
@@ -52,6 +58,7 @@ INGEST_LUA = r"""
 local session, conv = ARGV[1], ARGV[2]
 local ttl, ended_ttl, maxlen = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local snapshot_types = {['adherence']=1, ['sentiment']=1, ['summary']=1, ['call-status']=1}
+local conv_prefix = 'cintel:conv:{' .. conv .. '}:'
 
 local function merge_adherence(sid, frame)
   local met_key = 'cintel:{' .. sid .. '}:met'
@@ -70,48 +77,62 @@ local function merge_adherence(sid, frame)
   return cjson.encode(event)
 end
 
+-- Once a call has ended, everything of its session and conversation keeps only ended_ttl.
+local function keep_for(sid)
+  if sid ~= '' and redis.call('HEXISTS', 'cintel:{' .. sid .. '}:latest', 'ended') == 1 then return ended_ttl end
+  return ttl
+end
+
+local function expire_conversation(c, keep)
+  for _, suffix in ipairs({'session', 'pending', 'participants', 'seen'}) do
+    redis.call('EXPIRE', 'cintel:conv:{' .. c .. '}:' .. suffix, keep)
+  end
+end
+
 local function append(sid, etype, ends, frame)
   local prefix = 'cintel:{' .. sid .. '}:'
   if etype == 'adherence' then frame = merge_adherence(sid, frame) end
   local id = redis.call('XADD', prefix .. 'log', 'MAXLEN', '~', maxlen, '*', 't', etype, 'f', frame)
   if snapshot_types[etype] then redis.call('HSET', prefix .. 'latest', etype, frame) end
-  if ends == '1' then redis.call('HSET', prefix .. 'latest', 'ended', '1') end
-  local keep = ttl
-  if redis.call('HEXISTS', prefix .. 'latest', 'ended') == 1 then keep = ended_ttl end
-  redis.call('EXPIRE', prefix .. 'log', keep)
-  redis.call('EXPIRE', prefix .. 'latest', keep)
-  redis.call('EXPIRE', prefix .. 'met', keep)
+  if ends == '1' then
+    redis.call('HSET', prefix .. 'latest', 'ended', '1')
+    local mapped = redis.call('HGET', prefix .. 'latest', 'conversation')
+    if mapped then expire_conversation(mapped, ended_ttl) end
+  end
+  local keep = keep_for(sid)
+  for _, suffix in ipairs({'log', 'latest', 'met', 'seen'}) do redis.call('EXPIRE', prefix .. suffix, keep) end
   redis.call('PUBLISH', prefix .. 'events', 'id: ' .. id .. '\ndata: ' .. frame .. '\n\n')
   return id
 end
 
-local pending = 'cintel:conv:{' .. conv .. '}:pending'
 if conv ~= '' then
-  local map_key = 'cintel:conv:{' .. conv .. '}:session'
+  local map_key = conv_prefix .. 'session'
   if session == '' then
     session = redis.call('GET', map_key) or ''
-  elseif redis.call('SET', map_key, session, 'NX', 'EX', ttl) then
-    local held = redis.call('LRANGE', pending, 0, -1)
+  elseif redis.call('SET', map_key, session, 'NX') then
+    redis.call('HSET', 'cintel:{' .. session .. '}:latest', 'conversation', conv)
+    local held = redis.call('LRANGE', conv_prefix .. 'pending', 0, -1)
     for i = 1, #held, 3 do append(session, held[i], held[i + 1], held[i + 2]) end
-    redis.call('DEL', pending)
-  else
-    redis.call('EXPIRE', map_key, ttl)
+    redis.call('DEL', conv_prefix .. 'pending')
   end
 end
 
+-- Deliveries are deduplicated per conversation (webhooks of Twilio's conversation services) or per
+-- session (Voice status callbacks), so the markers expire with the call.
+local seen = conv ~= '' and (conv_prefix .. 'seen') or ('cintel:{' .. session .. '}:seen')
 local out = {}
 for i = 6, #ARGV, 4 do
   local dedupe, etype, ends, frame = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  if dedupe ~= '' and not redis.call('SET', 'cintel:seen:' .. dedupe, '1', 'NX', 'EX', ttl) then
+  if dedupe ~= '' and redis.call('SADD', seen, dedupe) == 0 then
     out[#out + 1] = 'duplicate'
   elseif session == '' then
-    redis.call('RPUSH', pending, etype, ends, frame)
-    redis.call('EXPIRE', pending, ttl)
+    redis.call('RPUSH', conv_prefix .. 'pending', etype, ends, frame)
     out[#out + 1] = 'held'
   else
     out[#out + 1] = append(session, etype, ends, frame)
   end
 end
+if conv ~= '' then expire_conversation(conv, keep_for(session)) end
 return out
 """
 
@@ -146,13 +167,85 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+class _Slot:
+    __slots__ = ("args", "result", "done")
+
+    def __init__(self, args):
+        self.args = args
+        self.result = None
+        self.done = threading.Event()
+
+
+class _GroupCommit:
+    """Runs the ingest script for concurrent requests of a process in one pipeline per round trip.
+
+    Under load many webhook greenlets ingest at once; sending their script calls together saves a
+    round trip and a syscall each, which is most of a webhook's cost.
+    """
+
+    def __init__(self, client: redis.Redis, script: str, max_batch: int = 256):
+        self._client = client
+        self._script = script
+        self._sha = None
+        self._max_batch = max_batch
+        self._queue = collections.deque()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._flusher = None
+
+    def call(self, args):
+        slot = _Slot(args)
+        self._queue.append(slot)
+        if self._flusher is None:
+            with self._lock:
+                if self._flusher is None:
+                    self._flusher = threading.Thread(target=self._run, name="cintel-ingest", daemon=True)
+                    self._flusher.start()
+        self._wake.set()
+        slot.done.wait()
+        if isinstance(slot.result, Exception):
+            raise slot.result
+        return slot.result
+
+    def _run(self):
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
+                try:
+                    results = self._execute([slot.args for slot in batch])
+                except Exception as exc:  # handed to every waiting caller, who raises it
+                    results = [exc] * len(batch)
+                for slot, result in zip(batch, results):
+                    slot.result = result
+                    slot.done.set()
+
+    def _execute(self, calls):
+        if self._sha is None:
+            self._sha = self._client.script_load(self._script)
+        results = self._pipeline(calls)
+        if any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
+            self._sha = self._client.script_load(self._script)  # Redis restarted and lost its scripts
+            results = self._pipeline(calls)
+        return results
+
+    def _pipeline(self, calls):
+        with self._client.pipeline(transaction=False) as pipe:
+            for args in calls:
+                pipe.evalsha(self._sha, 0, *args)
+            return pipe.execute(raise_on_error=False)
+
+
 class EventBus:
     """Writes and reads session logs. Every Redis failure surfaces as :class:`Unavailable`."""
 
-    def __init__(self, client: redis.Redis, config):
+    def __init__(self, client: redis.Redis, config, participant_cache: int = 10000):
         self.redis = client
         self._config = config
-        self._ingest = client.register_script(INGEST_LUA)
+        self._ingest = _GroupCommit(client, INGEST_LUA)
+        self._participants = collections.OrderedDict()
+        self._participant_cache = participant_cache
 
     def ingest(self, events: Iterable[Event], session: Optional[str] = None, conversation: Optional[str] = None):
         """Dedupe, then append to the session's log (or hold until ``conversation`` is mapped), and publish.
@@ -165,7 +258,7 @@ class EventBus:
         for event in events:
             args += [event.dedupe, event.type, "1" if event.ends else "0", orjson.dumps(event.frame)]
         try:
-            outcome = [_text(o) for o in self._ingest(args=args)]
+            outcome = [_text(o) for o in self._ingest.call(args)]
         except REDIS_ERRORS as exc:
             raise Unavailable("Redis is unreachable; the delivery was not stored, retry later.") from exc
         return IngestResult(
@@ -185,13 +278,22 @@ class EventBus:
             raise Unavailable("Redis is unreachable; the participant was not stored, retry later.") from exc
 
     def participant_type(self, conversation: str, participant_id: Optional[str]) -> Optional[str]:
+        """A participant's type; known types are cached per process (a participant keeps its type)."""
         if not participant_id:
             return None
+        key = (conversation, participant_id)
+        if key in self._participants:
+            return self._participants[key]
         try:
             value = self.redis.hget(participants_key(conversation), participant_id)
         except REDIS_ERRORS as exc:
             raise Unavailable("Redis is unreachable, retry later.") from exc
-        return _text(value) if value else None
+        if not value or value == b"UNKNOWN":
+            return None  # not added (or not typed) yet: ask again next time
+        self._participants[key] = _text(value)
+        if len(self._participants) > self._participant_cache:
+            self._participants.popitem(last=False)
+        return self._participants[key]
 
     def has_event(self, session: str, event_id: str) -> bool:
         """True when ``event_id`` is still in the session's log (so nothing after it was trimmed)."""

@@ -107,3 +107,17 @@ def test_session_expires_and_sooner_once_the_call_ends(bus, redis_client):
     bus.ingest([ev(2)], session=CALL)  # a late result does not bring the long TTL back
     assert redis_client.ttl(log_key(CALL)) <= 60
     assert all(redis_client.ttl(k) > 0 for k in redis_client.keys("*"))
+
+
+def test_ending_the_call_shortens_the_conversation_keys_too(bus, redis_client):
+    bus.ingest([ev(1)], conversation="conv9")
+    bus.remember_participant("conv9", "p1", "CUSTOMER")
+    bus.ingest([ev(2)], session=CALL, conversation="conv9")
+    assert redis_client.ttl("cintel:conv:{conv9}:seen") > 60
+    bus.ingest([Event("end", {"type": "call-status", "data": {"status": "completed"}}, ends=True)], session=CALL)
+    keys = redis_client.keys("*")
+    assert {k.decode() for k in keys} >= {"cintel:conv:{conv9}:seen", "cintel:conv:{conv9}:session",
+                                          "cintel:conv:{conv9}:participants", log_key(CALL)}
+    assert all(0 < redis_client.ttl(k) <= 60 for k in keys)
+    bus.ingest([ev(3)], conversation="conv9")  # a late result keeps the short lifetime
+    assert all(0 < redis_client.ttl(k) <= 60 for k in redis_client.keys("*"))

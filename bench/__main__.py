@@ -1,0 +1,85 @@
+"""Run the benchmarks and print figures as a table and as JSON.
+
+    python3 -m bench                      # every scenario on a topology it starts itself
+    python3 -m bench --only latency,throughput
+    python3 -m bench --targets http://a:8000,http://b:8000 --redis redis://r:6379 --worker-pid 1234
+
+Targets started elsewhere must share TWILIO_AUTH_TOKEN=bench-auth-token and SERVER_URL=http://bench.local
+(signatures are computed ahead of time for that URL).
+"""
+
+import argparse
+import json
+import sys
+import time
+
+from . import scenarios
+from .topology import Topology, machine
+
+ALL = ("latency", "throughput", "streams", "memory")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python3 -m bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {', '.join(ALL)}")
+    parser.add_argument("--targets", help="relay base URLs (default: start redis-server and two relays)")
+    parser.add_argument("--redis", help="the targets' Redis URL (for connection and memory figures)")
+    parser.add_argument("--worker-pid", type=int, help="pid of the first target's single worker (for RSS)")
+    parser.add_argument("--seconds", type=int, default=10, help="duration of the latency and throughput runs")
+    parser.add_argument("--streams", type=int, default=19000, help="idle streams to hold on one worker")
+    parser.add_argument("--events", type=int, default=100000, help="events in the memory run")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(chosen) - set(ALL)
+    if unknown:
+        parser.error(f"unknown scenario(s) {', '.join(sorted(unknown))}: choose from {', '.join(ALL)}")
+
+    def progress(message):
+        print(message, file=sys.stderr, flush=True)
+
+    topology = None
+    if args.targets:
+        targets, redis_url, pid = args.targets.split(","), args.redis, args.worker_pid
+    else:
+        progress("starting redis-server and two single-worker relays on loopback")
+        topology = Topology(replicas=2, CINTEL_COMPLETED_TTL=10)
+        targets, redis_url, pid = topology.urls, topology.redis.url, topology.worker_pid(0)
+    results = {"machine": machine(), "targets": targets}
+    try:
+        for name in chosen:
+            progress(f"== {name}")
+            started = time.monotonic()
+            if name == "latency":
+                results[name] = scenarios.latency(targets, seconds=args.seconds, progress=progress)
+            elif name == "throughput":
+                results[name] = scenarios.throughput(targets, seconds=args.seconds, progress=progress)
+            elif not (redis_url and pid):
+                progress(f"  skipped: {name} needs --redis and --worker-pid with --targets")
+                continue
+            elif name == "streams":
+                results[name] = scenarios.streams(targets[0], pid, redis_url, count=args.streams, progress=progress)
+            else:
+                results[name] = scenarios.memory(targets[0], pid, redis_url, events=args.events, progress=progress)
+            results[name]["took_s"] = round(time.monotonic() - started, 1)
+    finally:
+        if topology:
+            topology.close()
+    print(table(results))
+    print(json.dumps(results, indent=2))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=2)
+
+
+def table(results) -> str:
+    rows = [f"{'scenario':<12} {'figure':<32} value", "-" * 60]
+    for name in ALL:
+        for key, value in results.get(name, {}).items():
+            rows.append(f"{name:<12} {key:<32} {value}")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+"""The measurements. Each returns a dict of figures; none asserts anything."""
+
+import asyncio
+import os
+import re
+import statistics
+import subprocess
+import tempfile
+import time
+
+import redis
+
+from . import payloads
+from .client import SSE, Poster
+from .topology import PUBLIC_URL, TOKEN, rss_kib
+
+
+def _percentiles(values_ms):
+    values = sorted(values_ms)
+    if not values:
+        return {}
+    pick = lambda q: values[min(len(values) - 1, int(q * len(values)))]  # noqa: E731
+    return {"p50_ms": round(pick(0.50), 3), "p90_ms": round(pick(0.90), 3), "p99_ms": round(pick(0.99), 3),
+            "max_ms": round(values[-1], 3), "mean_ms": round(statistics.fmean(values), 3)}
+
+
+async def _add_participants(target, calls):
+    """Start the calls as Twilio does: participants first, which also maps each conversation to its call."""
+    poster = Poster(target)
+    statuses = [await poster.post(payloads.participant(c, TOKEN, PUBLIC_URL)) for c in range(calls)]
+    if set(statuses) != {200}:
+        raise RuntimeError(f"the relay refused participants: {sorted(set(statuses))}; check TOKEN and SERVER_URL")
+
+
+async def _open_streams(target, sessions, on_event=None, batch=500):
+    streams = [SSE(target, s, on_event) for s in sessions]
+    tasks = []
+    for i in range(0, len(streams), batch):
+        chunk = streams[i:i + batch]
+        await asyncio.gather(*(s.open() for s in chunk))
+        tasks += [asyncio.ensure_future(s.run()) for s in chunk]
+        await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in chunk)), 60)
+    return streams, tasks
+
+
+def latency(targets, rate=200, calls=50, seconds=10, progress=print):
+    """Webhook posted to the first replica -> event read by a subscriber on the last one."""
+
+    async def run():
+        sent, latencies = {}, []
+
+        def on_event(data, now):
+            key = payloads.parse_text(data["data"]["text"])
+            if key in sent:
+                latencies.append((now - sent.pop(key)) * 1000)
+
+        await _add_participants(targets[0], calls)
+        streams, tasks = await _open_streams(targets[-1], [payloads.call_sid(c) for c in range(calls)], on_event)
+        total = int(rate * seconds)
+        requests = payloads.lines(calls, total // calls + 1, TOKEN, PUBLIC_URL)[:total]
+        posters = [Poster(targets[0]) for _ in range(8)]
+        errors = 0
+        start = time.perf_counter()
+
+        async def send(i, request):
+            nonlocal errors
+            await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+            poster = posters[i % len(posters)]
+            key = (i % calls, i // calls)
+            sent[key] = time.perf_counter()
+            if await poster.post(request) != 200:
+                errors += 1
+            if i % rate == 0:
+                progress(f"  latency: {i}/{total} sent")
+
+        # one sender chain per poster connection keeps each connection's requests in order
+        async def chain(k):
+            for i in range(k, total, len(posters)):
+                await send(i, requests[i])
+
+        await asyncio.gather(*(chain(k) for k in range(len(posters))))
+        deadline = time.perf_counter() + 5
+        while sent and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        for s in streams:
+            s.close()
+        for t in tasks:
+            t.cancel()
+        return {"rate_per_s": rate, "calls": calls, "events": total, "lost": len(sent), "errors": errors,
+                **_percentiles(latencies)}
+
+    return asyncio.run(run())
+
+
+def _wrk_script(requests, host):
+    """A wrk Lua script that sends each pre-signed request once, in order, then repeats from the start."""
+    rows = []
+    for r in requests:
+        raw = (f"POST {r.path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+               f"X-Twilio-Signature: {r.signature}\r\nContent-Length: {len(r.body)}\r\n\r\n").encode() + r.body
+        rows.append(_lua_string(raw))
+    return ("local requests = {" + ",\n".join(rows) + "}\nlocal i = 0\n"
+            "request = function() i = i + 1; if i > #requests then i = 1 end; return requests[i] end\n")
+
+
+def _lua_string(raw: bytes) -> str:
+    """A Lua string literal for raw bytes (long brackets would turn CRLF into LF)."""
+    return '"' + "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "\\%03d" % ord(c)
+                         for c in raw.decode("latin-1")) + '"'
+
+
+def throughput(targets, seconds=10, calls=50, connections=32, rate_cap=5000, progress=print):
+    """Saturating signed webhooks (wrk, one per replica) while subscribers on every replica count deliveries."""
+    per_target = int(rate_cap * seconds / len(targets))
+    progress(f"  throughput: signing {per_target * len(targets)} requests")
+    batches, scripts = [], []
+    for k, target in enumerate(targets):
+        requests = payloads.lines(calls, per_target // calls, TOKEN, PUBLIC_URL, start=k * per_target)
+        batches.append(requests)
+        fh = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        fh.write(_wrk_script(requests, target.split("//")[1]))
+        fh.close()
+        scripts.append(fh.name)
+
+    async def run():
+        delivered = [set() for _ in targets]
+
+        def counter(k):
+            return lambda data, now: delivered[k].add(payloads.parse_text(data["data"]["text"]))
+
+        await _add_participants(targets[0], calls)
+        opened = [await _open_streams(t, [payloads.call_sid(c) for c in range(calls)], counter(k))
+                  for k, t in enumerate(targets)]
+        progress(f"  throughput: {calls} subscribers on each of {len(targets)} replicas; running wrk {seconds}s")
+        procs = [await asyncio.create_subprocess_exec(
+            "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script, target,
+            stdout=asyncio.subprocess.PIPE) for script, target in zip(scripts, targets)]
+        outputs = [(await p.communicate())[0].decode() for p in procs]
+        sent = sum(_wrk_count(o, r"(\d+) requests in") for o in outputs)
+        non2xx = sum(_wrk_count(o, r"Non-2xx or 3xx responses: (\d+)") for o in outputs)
+        socket_errors = sum(sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", o))
+                            for o in outputs if "Socket errors" in o)
+        unique_sent = min(sent, per_target * len(targets))
+        deadline = time.perf_counter() + 15
+        while any(len(d) < unique_sent for d in delivered) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.1)
+        reconnects = sum(s.reconnects for streams, _ in opened for s in streams)
+        for streams, tasks in opened:
+            for s in streams:
+                s.close()
+            for t in tasks:
+                t.cancel()
+        return {"seconds": seconds, "stream_reconnects": reconnects, "connections_per_replica": connections, "requests": sent,
+                "accepted_per_s": round((sent - non2xx) / seconds), "errors": non2xx + socket_errors,
+                "unique_events": unique_sent,
+                "delivered_per_replica": [len(d) for d in delivered],
+                "delivered_per_s": round(min(len(d) for d in delivered) / seconds),
+                "all_delivered": all(len(d) >= unique_sent for d in delivered)}
+
+    try:
+        return asyncio.run(run())
+    finally:
+        for script in scripts:
+            os.unlink(script)
+
+
+def _wrk_count(output, pattern):
+    match = re.search(pattern, output)
+    return int(match.group(1)) if match else 0
+
+
+def _redis_connections(redis_url, pid):
+    names = [c.get("name", "") for c in redis.Redis.from_url(redis_url).client_list()]
+    return sum(1 for n in names if n.startswith(f"cintel-relay:{pid}"))
+
+
+def streams(target, worker_pid, redis_url, count=19000, sessions=1000, progress=print):
+    """Idle streams held by one worker: RSS per stream, Redis connections, one event delivered to each."""
+
+    async def run():
+        base_rss = rss_kib(worker_pid)
+        got = {}
+
+        def on_event(data, now):
+            call, _ = payloads.parse_text(data["data"]["text"])
+            got[call] = got.get(call, 0) + 1
+
+        figures = {}
+        held, tasks = [], []
+        for step in (10, 5000, count):
+            more, more_tasks = await _open_streams(
+                target, [payloads.call_sid(i % sessions) for i in range(len(held), step)], on_event)
+            held += more
+            tasks += more_tasks
+            figures[f"redis_connections_at_{step}"] = _redis_connections(redis_url, worker_pid)
+            progress(f"  streams: {len(held)} open, worker RSS {rss_kib(worker_pid) / 1024:.0f} MiB")
+        await asyncio.sleep(2)
+        rss = rss_kib(worker_pid)
+        posters = [Poster(target) for _ in range(16)]
+        requests = [payloads.line(c, 0, TOKEN, PUBLIC_URL) for c in range(sessions)]
+        started = time.perf_counter()
+        await asyncio.gather(*(_post_all(p, requests[k::16]) for k, p in enumerate(posters)))
+        deadline = time.perf_counter() + 60
+        while sum(got.values()) < count and time.perf_counter() < deadline:
+            await asyncio.sleep(0.1)
+        fanout_s = time.perf_counter() - started
+        for s in held:
+            s.close()
+        for t in tasks:
+            t.cancel()
+        figures.update(streams=len(held), worker_rss_mib=round(rss / 1024, 1),
+                       rss_per_stream_kib=round((rss - base_rss) / len(held), 2),
+                       events_delivered=sum(got.values()), fanout_seconds=round(fanout_s, 2))
+        return figures
+
+    return asyncio.run(run())
+
+
+async def _post_all(poster, requests):
+    return [await poster.post(r) for r in requests]
+
+
+def memory(target, worker_pid, redis_url, events=100000, calls=1000, progress=print):
+    """Relay RSS and Redis memory over a long run; then the calls complete and their data expires."""
+    client = redis.Redis.from_url(redis_url)
+
+    async def run():
+        posters = [Poster(target) for _ in range(16)]
+        figures = {"relay_rss_before_mib": round(rss_kib(worker_pid) / 1024, 1),
+                   "redis_used_before_mib": round(client.info("memory")["used_memory"] / 2**20, 1)}
+        per_call = events // calls
+        for half in (0, 1):
+            requests = payloads.lines(calls, per_call // 2, TOKEN, PUBLIC_URL, start=half * (per_call // 2))
+            for i in range(0, len(requests), 5000):
+                chunk = requests[i:i + 5000]
+                await asyncio.gather(*(_post_all(p, chunk[k::16]) for k, p in enumerate(posters)))
+                progress(f"  memory: {half * len(requests) + i + len(chunk)}/{events} events posted")
+            figures[f"relay_rss_after_{(half + 1) * events // 2}_mib"] = round(rss_kib(worker_pid) / 1024, 1)
+            figures[f"redis_used_after_{(half + 1) * events // 2}_mib"] = round(
+                client.info("memory")["used_memory"] / 2**20, 1)
+        figures["redis_keys"] = client.dbsize()
+        completions = [payloads.completed(c, TOKEN, PUBLIC_URL) for c in range(calls)]
+        await asyncio.gather(*(_post_all(p, completions[k::16]) for k, p in enumerate(posters)))
+        ttl = max(client.ttl(k) for k in client.scan_iter("cintel:{*}:log", count=1000))
+        progress(f"  memory: calls completed; waiting {ttl + 1}s for their data to expire")
+        await asyncio.sleep(ttl + 1)
+        figures["redis_used_after_expiry_mib"] = round(client.info("memory")["used_memory"] / 2**20, 1)
+        figures["redis_keys_after_expiry"] = client.dbsize()
+        figures["relay_rss_end_mib"] = round(rss_kib(worker_pid) / 1024, 1)
+        return figures
+
+    return asyncio.run(run())

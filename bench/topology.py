@@ -1,0 +1,49 @@
+"""Start what a benchmark needs on loopback: a redis-server and relay replicas (real gunicorn)."""
+
+import os
+import re
+import subprocess
+
+from tests.support import RedisServer, Relay
+
+PUBLIC_URL = "http://bench.local"
+TOKEN = "bench-auth-token"
+
+
+def worker_pids(master_pid: int):
+    """The gunicorn worker processes under a master."""
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(master_pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        return int(re.search(r"VmRSS:\s+(\d+)", fh.read()).group(1))
+
+
+class Topology:
+    """redis-server plus ``replicas`` single-worker relays; ``env`` adds relay settings."""
+
+    def __init__(self, replicas=2, **env):
+        self.redis = RedisServer().start()
+        self.relays = [Relay(self.redis.url, SERVER_URL=PUBLIC_URL, TWILIO_AUTH_TOKEN=TOKEN,
+                             CINTEL_HEARTBEAT_SECONDS=15, CINTEL_LOG_LEVEL="WARNING", **env).start()
+                       for _ in range(replicas)]
+
+    @property
+    def urls(self):
+        return [relay.url for relay in self.relays]
+
+    def worker_pid(self, index=0) -> int:
+        return worker_pids(self.relays[index].proc.pid)[0]
+
+    def close(self):
+        for relay in self.relays:
+            relay.stop()
+        self.redis.stop()
+
+
+def machine() -> dict:
+    with open("/proc/cpuinfo") as fh:
+        model = re.search(r"model name\s*:\s*(.*)", fh.read())
+    return {"cpus": os.cpu_count(), "cpu": model.group(1) if model else "unknown"}
