@@ -160,8 +160,11 @@ export class ManualTimers implements Timers {
   }
 }
 
+// Captured at import, so settle() still works in tests that switch to jest's fake timers.
+const realSetTimeout = globalThis.setTimeout;
+
 /** Let pending promise callbacks (ticket requests) run. */
 export async function settle(): Promise<void> {
   for (let i = 0; i < 5; i += 1) await Promise.resolve();
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  await new Promise((resolve) => realSetTimeout(resolve, 0));
 }
