@@ -5,6 +5,7 @@ import { Theme } from '@twilio-paste/core/theme';
 import { renderLive } from '../testing/renderLive';
 import { FRESH_CONNECT, LIVE_EVENTS } from '../testing/recordedCall';
 import type { TranscriptEntry } from '../types';
+import * as format from './format';
 import { TranscriptTab } from './TranscriptTab';
 
 describe('Transcript tab', () => {
@@ -43,7 +44,7 @@ describe('Transcript tab', () => {
     expect(screen.getByText('No summary yet.')).toBeInTheDocument();
   });
 
-  describe('auto-scroll', () => {
+  describe('long calls', () => {
     function lines(count: number): TranscriptEntry[] {
       return Array.from({ length: count }, (_, index) => ({
         id: `GC${index}`,
@@ -72,6 +73,15 @@ describe('Transcript tab', () => {
       fakeLayout(scroller, 9000, 400);
       view.rerender(renderTab(lines(301)));
       expect(scroller.scrollTop).toBe(9000);
+    });
+
+    it('renders only the new row when a line arrives on a long call', () => {
+      const call = lines(501);
+      const view = render(renderTab(call.slice(0, 500)));
+      const rowRenders = jest.spyOn(format, 'formatTime');
+      view.rerender(renderTab(call));
+      expect(rowRenders).toHaveBeenCalledTimes(1);
+      rowRenders.mockRestore();
     });
 
     it('stays put once the agent scrolled up to read', () => {
