@@ -2,6 +2,7 @@ import React, { useEffect } from 'react';
 import { Badge } from '@twilio-paste/core/badge';
 import { Box } from '@twilio-paste/core/box';
 import { Tab, TabList, TabPanel, TabPanels, Tabs, useTabState } from '@twilio-paste/core/tabs';
+import { ScreenReaderOnly } from '@twilio-paste/core/screen-reader-only';
 import { Text } from '@twilio-paste/core/text';
 import { useUID } from '@twilio-paste/core/uid-library';
 
@@ -41,6 +42,7 @@ export function AgentAssistPanel({
   const tabId = (tab: PanelTab): string => `${baseId}-${tab}`;
   const tabState = useTabState({ baseId, selectedId: tabId(initialTab) });
   const logOpen = tabState.selectedId === tabId('operator-log');
+  const transcriptOpen = tabState.selectedId === tabId('transcript');
   const unread = state.unreadOperatorResults;
 
   useEffect(() => {
@@ -49,7 +51,15 @@ export function AgentAssistPanel({
   }, [logOpen, unread, onOperatorLogViewed]);
 
   return (
-    <Box display="flex" flexDirection="column" rowGap="space30" padding="space40" data-testid="agent-assist-panel">
+    <Box
+      display="flex"
+      flexDirection="column"
+      rowGap="space30"
+      padding="space40"
+      height="100%"
+      overflowY="auto"
+      data-testid="agent-assist-panel"
+    >
       <Box display="flex" alignItems="center" flexWrap="wrap" columnGap="space30" rowGap="space30">
         <ConnectionNotice connection={connection} />
         {state.callStatus ? (
@@ -70,6 +80,7 @@ export function AgentAssistPanel({
               {unread > 0 ? (
                 <Badge as="span" variant="error_counter" data-testid="unread-count">
                   {unread}
+                  <ScreenReaderOnly> unread</ScreenReaderOnly>
                 </Badge>
               ) : null}
             </Box>
@@ -82,6 +93,7 @@ export function AgentAssistPanel({
               summary={state.summary}
               sentiment={state.sentiment}
               loaded={state.loaded}
+              visible={transcriptOpen}
             />
           </TabPanel>
           <TabPanel>

@@ -54,10 +54,10 @@ describe('Transcript tab', () => {
       }));
     }
 
-    function renderTab(transcript: TranscriptEntry[]) {
+    function renderTab(transcript: TranscriptEntry[], visible = true) {
       return (
         <Theme.Provider theme="default">
-          <TranscriptTab transcript={transcript} summary={null} sentiment={null} loaded />
+          <TranscriptTab transcript={transcript} summary={null} sentiment={null} loaded visible={visible} />
         </Theme.Provider>
       );
     }
@@ -82,6 +82,16 @@ describe('Transcript tab', () => {
       view.rerender(renderTab(call));
       expect(rowRenders).toHaveBeenCalledTimes(1);
       rowRenders.mockRestore();
+    });
+
+    it('catches up with lines that arrived while another tab was shown', () => {
+      const view = render(renderTab(lines(10), false));
+      const scroller = screen.getByTestId('transcript-scroll');
+      fakeLayout(scroller, 9000, 400);
+      view.rerender(renderTab(lines(20), false));
+      expect(scroller.scrollTop).toBe(0);
+      view.rerender(renderTab(lines(20), true));
+      expect(scroller.scrollTop).toBe(9000);
     });
 
     it('stays put once the agent scrolled up to read', () => {

@@ -27,6 +27,8 @@ export interface TranscriptTabProps {
   summary: Summary | null;
   sentiment: Sentiment | null;
   loaded: boolean;
+  /** Whether the tab is on screen; a hidden list cannot scroll, so it catches up when shown. */
+  visible?: boolean;
 }
 
 const TranscriptRow = memo(function TranscriptRow({ entry }: { entry: TranscriptEntry }) {
@@ -65,7 +67,13 @@ function SentimentBadge({ sentiment }: { sentiment: Sentiment | null }): JSX.Ele
 }
 
 /** Latest summary and sentiment above a live, speaker-labelled transcript. */
-export function TranscriptTab({ transcript, summary, sentiment, loaded }: TranscriptTabProps): JSX.Element {
+export function TranscriptTab({
+  transcript,
+  summary,
+  sentiment,
+  loaded,
+  visible = true,
+}: TranscriptTabProps): JSX.Element {
   const scrollRef = useRef<HTMLElement>(null);
   const following = useRef(true);
 
@@ -78,8 +86,8 @@ export function TranscriptTab({ transcript, summary, sentiment, loaded }: Transc
   useLayoutEffect(() => {
     // Follow new lines only while the agent is at the bottom; reading back must not be interrupted.
     const element = scrollRef.current;
-    if (element && following.current) element.scrollTop = element.scrollHeight;
-  }, [transcript.length]);
+    if (element && visible && following.current) element.scrollTop = element.scrollHeight;
+  }, [transcript.length, visible]);
 
   return (
     <Stack orientation="vertical" spacing="space40">
