@@ -1,7 +1,7 @@
-import { screen, waitFor } from '@testing-library/react';
+import { act, screen, waitFor } from '@testing-library/react';
 
-import { FakeFetch } from '../testing/fakes';
-import { FRESH_CONNECT, LIVE_EVENTS } from '../testing/recordedCall';
+import { FakeFetch, settle } from '../testing/fakes';
+import { FRESH_CONNECT, LIVE_EVENTS, SCRIPT } from '../testing/recordedCall';
 import { renderLive } from '../testing/renderLive';
 
 function status(key: string): string | null {
@@ -47,5 +47,32 @@ describe('Agent view tab', () => {
 
     await waitFor(() => expect(status('greeting')).toBe('met'));
     expect(screen.getByText(/Showing the categories reported so far/)).toBeInTheDocument();
+  });
+
+  it('asks for the script again once the relay is back', async () => {
+    jest.useFakeTimers();
+    try {
+      let scriptUp = false;
+      const http = new FakeFetch()
+        .route('/api/stream-ticket', () => ({ body: { ticket: null, auth: 'none' } }))
+        .route('/api/script', () => (scriptUp ? { body: SCRIPT } : { status: 503, body: { error: 'starting' } }));
+      const panel = await renderLive({ http, initialTab: 'agent-view' });
+      expect(await screen.findByText(/The relay answered 503/)).toBeInTheDocument();
+
+      scriptUp = true;
+      await act(async () => {
+        panel.sources.latest.drop();
+        jest.advanceTimersByTime(30000);
+        await settle();
+        panel.sources.latest.open();
+        await settle();
+      });
+
+      expect(await screen.findByText('Moving company intake')).toBeInTheDocument();
+      expect(http.to('/api/script')).toHaveLength(2);
+      expect(screen.queryByText(/could not be loaded/)).not.toBeInTheDocument();
+    } finally {
+      jest.useRealTimers();
+    }
   });
 });
