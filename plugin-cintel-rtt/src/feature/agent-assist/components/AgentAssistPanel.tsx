@@ -1,0 +1,109 @@
+import React, { useEffect } from 'react';
+import { Badge } from '@twilio-paste/core/badge';
+import { Box } from '@twilio-paste/core/box';
+import { Tab, TabList, TabPanel, TabPanels, Tabs, useTabState } from '@twilio-paste/core/tabs';
+import { ScreenReaderOnly } from '@twilio-paste/core/screen-reader-only';
+import { Text } from '@twilio-paste/core/text';
+import { useUID } from '@twilio-paste/core/uid-library';
+
+import type { PanelState } from '../state/reducer';
+import type { ConnectionStatus } from '../stream/StreamClient';
+import type { Script } from '../types';
+import { AgentViewTab } from './AgentViewTab';
+import { ConnectionNotice } from './ConnectionNotice';
+import { OperatorLogTab } from './OperatorLogTab';
+import { TranscriptTab } from './TranscriptTab';
+
+export type PanelTab = 'transcript' | 'agent-view' | 'operator-log';
+
+export interface AgentAssistPanelProps {
+  state: PanelState;
+  connection: ConnectionStatus;
+  script: Script | null;
+  scriptError: string | null;
+  onOperatorLogViewed: () => void;
+  initialTab?: PanelTab;
+}
+
+function callStatusLabel(status: string): string {
+  return status.replace(/-/g, ' ');
+}
+
+/** The three-tab live assist panel: transcript, script checklist, operator log. */
+export function AgentAssistPanel({
+  state,
+  connection,
+  script,
+  scriptError,
+  onOperatorLogViewed,
+  initialTab = 'transcript',
+}: AgentAssistPanelProps): JSX.Element {
+  const baseId = useUID();
+  const tabId = (tab: PanelTab): string => `${baseId}-${tab}`;
+  const tabState = useTabState({ baseId, selectedId: tabId(initialTab) });
+  const logOpen = tabState.selectedId === tabId('operator-log');
+  const transcriptOpen = tabState.selectedId === tabId('transcript');
+  const unread = state.unreadOperatorResults;
+
+  useEffect(() => {
+    // Results that arrive while the log is on screen are read as they come.
+    if (logOpen && unread > 0) onOperatorLogViewed();
+  }, [logOpen, unread, onOperatorLogViewed]);
+
+  return (
+    <Box
+      display="flex"
+      flexDirection="column"
+      rowGap="space30"
+      padding="space40"
+      height="100%"
+      overflowY="auto"
+      data-testid="agent-assist-panel"
+    >
+      <Box display="flex" alignItems="center" flexWrap="wrap" columnGap="space30" rowGap="space30">
+        <ConnectionNotice connection={connection} />
+        {state.callStatus ? (
+          <Badge as="span" variant="decorative20" data-testid="call-status">
+            Call {callStatusLabel(state.callStatus.status)}
+          </Badge>
+        ) : null}
+      </Box>
+      <Tabs state={tabState}>
+        <TabList aria-label="Live assist">
+          <Tab id={tabId('transcript')}>Transcript</Tab>
+          <Tab id={tabId('agent-view')}>Agent view</Tab>
+          <Tab id={tabId('operator-log')}>
+            <Box as="span" display="inline-flex" alignItems="center" columnGap="space20">
+              <Text as="span" color="inherit">
+                Operator log
+              </Text>
+              {unread > 0 ? (
+                <Badge as="span" variant="error_counter" data-testid="unread-count">
+                  {unread}
+                  <ScreenReaderOnly> unread</ScreenReaderOnly>
+                </Badge>
+              ) : null}
+            </Box>
+          </Tab>
+        </TabList>
+        <TabPanels>
+          <TabPanel>
+            <TranscriptTab
+              transcript={state.transcript}
+              summary={state.summary}
+              sentiment={state.sentiment}
+              loaded={state.loaded}
+              visible={transcriptOpen}
+            />
+          </TabPanel>
+          <TabPanel>
+            <AgentViewTab script={script} scriptError={scriptError} adherence={state.adherence} />
+          </TabPanel>
+          <TabPanel>
+            <OperatorLogTab operatorResults={state.operatorResults} loaded={state.loaded} />
+          </TabPanel>
+        </TabPanels>
+      </Tabs>
+    </Box>
+  );
+}

@@ -1,0 +1,131 @@
+import React, { memo, useCallback, useLayoutEffect, useRef } from 'react';
+import { Badge } from '@twilio-paste/core/badge';
+import { Box } from '@twilio-paste/core/box';
+import { Card } from '@twilio-paste/core/card';
+import { Heading } from '@twilio-paste/core/heading';
+import { Paragraph } from '@twilio-paste/core/paragraph';
+import { Stack } from '@twilio-paste/core/stack';
+import { Text } from '@twilio-paste/core/text';
+
+import type { Sentiment, SentimentLabel, Summary, TranscriptEntry } from '../types';
+import { formatTime } from './format';
+
+type BadgeVariants = React.ComponentProps<typeof Badge>['variant'];
+
+/** How close to the bottom, in px, still counts as "following" the live transcript. */
+const FOLLOW_THRESHOLD_PX = 24;
+
+const SENTIMENT_VARIANT: Record<SentimentLabel, BadgeVariants> = {
+  positive: 'success',
+  negative: 'error',
+  mixed: 'warning',
+  neutral: 'neutral',
+};
+
+export interface TranscriptTabProps {
+  transcript: TranscriptEntry[];
+  summary: Summary | null;
+  sentiment: Sentiment | null;
+  loaded: boolean;
+  /** Whether the tab is on screen; a hidden list cannot scroll, so it catches up when shown. */
+  visible?: boolean;
+}
+
+const TranscriptRow = memo(function TranscriptRow({ entry }: { entry: TranscriptEntry }) {
+  const agent = entry.speaker === 'agent';
+  return (
+    <Box as="li" listStyleType="none" paddingY="space20" data-testid="transcript-line">
+      <Stack orientation="horizontal" spacing="space30">
+        <Text as="span" fontWeight="fontWeightSemibold" color={agent ? 'colorTextPrimary' : 'colorTextSuccess'}>
+          {agent ? 'Agent' : 'Customer'}
+        </Text>
+        <Text as="span" fontSize="fontSize20" color="colorTextWeak">
+          {formatTime(entry.timestamp)}
+        </Text>
+      </Stack>
+      <Text as="p" overflowWrap="anywhere">
+        {entry.text}
+      </Text>
+    </Box>
+  );
+});
+
+function SentimentBadge({ sentiment }: { sentiment: Sentiment | null }): JSX.Element {
+  if (!sentiment) {
+    return (
+      <Badge as="span" variant="default">
+        Sentiment pending
+      </Badge>
+    );
+  }
+  const label = String(sentiment.label).toLowerCase() as SentimentLabel;
+  return (
+    <Badge as="span" variant={SENTIMENT_VARIANT[label] ?? 'neutral'}>
+      Sentiment: {label}
+    </Badge>
+  );
+}
+
+/** Latest summary and sentiment above a live, speaker-labelled transcript. */
+export function TranscriptTab({
+  transcript,
+  summary,
+  sentiment,
+  loaded,
+  visible = true,
+}: TranscriptTabProps): JSX.Element {
+  const scrollRef = useRef<HTMLElement>(null);
+  const following = useRef(true);
+
+  const onScroll = useCallback(() => {
+    const element = scrollRef.current;
+    if (!element) return;
+    following.current = element.scrollHeight - element.scrollTop - element.clientHeight <= FOLLOW_THRESHOLD_PX;
+  }, []);
+
+  useLayoutEffect(() => {
+    // Follow new lines only while the agent is at the bottom; reading back must not be interrupted.
+    const element = scrollRef.current;
+    if (element && visible && following.current) element.scrollTop = element.scrollHeight;
+  }, [transcript.length, visible]);
+
+  return (
+    <Stack orientation="vertical" spacing="space40">
+      <Card padding="space50">
+        <Stack orientation="vertical" spacing="space30">
+          <Box display="flex" alignItems="center" justifyContent="space-between" columnGap="space30">
+            <Heading as="h3" variant="heading50" marginBottom="space0">
+              Summary
+            </Heading>
+            <SentimentBadge sentiment={sentiment} />
+          </Box>
+          <Paragraph marginBottom="space0">{summary ? summary.text : 'No summary yet.'}</Paragraph>
+        </Stack>
+      </Card>
+      <Box
+        ref={scrollRef}
+        onScroll={onScroll}
+        maxHeight="size50"
+        overflowY="auto"
+        borderStyle="solid"
+        borderWidth="borderWidth10"
+        borderColor="colorBorderWeaker"
+        borderRadius="borderRadius20"
+        padding="space40"
+        data-testid="transcript-scroll"
+      >
+        {transcript.length === 0 ? (
+          <Text as="p" color="colorTextWeak">
+            {loaded ? 'No one has spoken yet on this call.' : 'Waiting for the transcript…'}
+          </Text>
+        ) : (
+          <Box as="ul" margin="space0" padding="space0" aria-label="Transcript" aria-live="polite">
+            {transcript.map((entry, index) => (
+              <TranscriptRow key={entry.id ?? `line-${index}`} entry={entry} />
+            ))}
+          </Box>
+        )}
+      </Box>
+    </Stack>
+  );
+}

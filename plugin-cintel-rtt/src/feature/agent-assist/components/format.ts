@@ -1,0 +1,19 @@
+/** Small display helpers shared by the tabs. */
+
+/** Wall-clock time of an ISO timestamp in the agent's locale, or the raw text if unparseable. */
+export function formatTime(timestamp: string | undefined): string {
+  if (!timestamp) return '';
+  const date = new Date(timestamp);
+  if (Number.isNaN(date.getTime())) return timestamp;
+  return date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+/** Pretty-printed JSON of any operator result, strings shown as they are. */
+export function formatResult(result: unknown): string {
+  if (typeof result === 'string') return result;
+  try {
+    return JSON.stringify(result, null, 2) ?? String(result);
+  } catch {
+    return String(result);
+  }
+}

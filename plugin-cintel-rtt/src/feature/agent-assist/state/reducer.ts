@@ -1,0 +1,121 @@
+/** Pure reducer from stream frames (and two local actions) to the panel's state. */
+import type {
+  Adherence,
+  CallStatus,
+  InitialFrame,
+  OperatorResult,
+  Sentiment,
+  Summary,
+  TranscriptEntry,
+  UnknownFrame,
+} from '../types';
+
+export interface PanelState {
+  transcript: TranscriptEntry[];
+  /** Newest first, the order the operator log shows. */
+  operatorResults: OperatorResult[];
+  adherence: Adherence | null;
+  sentiment: Sentiment | null;
+  summary: Summary | null;
+  callStatus: CallStatus | null;
+  /** Operator results received since the agent last looked at the operator log. */
+  unreadOperatorResults: number;
+  /** True once a snapshot or any event has arrived, to tell "empty call" from "not loaded yet". */
+  loaded: boolean;
+}
+
+export type LocalAction = { type: 'local/operator-log-viewed' } | { type: 'local/reset' };
+
+export type PanelAction = UnknownFrame | LocalAction;
+
+export const initialPanelState: PanelState = {
+  transcript: [],
+  operatorResults: [],
+  adherence: null,
+  sentiment: null,
+  summary: null,
+  callStatus: null,
+  unreadOperatorResults: 0,
+  loaded: false,
+};
+
+/** The `data` object of a frame, or null when the relay sent none (the frame is then ignored). */
+function payload<T>(action: PanelAction): T | null {
+  const data = (action as { data?: unknown }).data;
+  return typeof data === 'object' && data !== null ? (data as T) : null;
+}
+
+function hasTranscriptEntry(transcript: TranscriptEntry[], id: string | undefined): boolean {
+  return id !== undefined && transcript.some((entry) => entry.id === id);
+}
+
+function dedupeById<T extends { id?: string }>(items: T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    if (item.id === undefined) return true;
+    if (seen.has(item.id)) return false;
+    seen.add(item.id);
+    return true;
+  });
+}
+
+function applySnapshot(state: PanelState, frame: InitialFrame): PanelState {
+  const operatorResults = dedupeById(frame.operatorResults ?? []).reverse();
+  const known = new Set(state.operatorResults.map((result) => result.id));
+  const unseen = operatorResults.filter((result) => !known.has(result.id)).length;
+  return {
+    transcript: dedupeById(frame.transcript ?? []),
+    operatorResults,
+    adherence: frame.adherence ?? null,
+    sentiment: frame.sentiment ?? null,
+    summary: frame.summary ?? null,
+    callStatus: frame.callStatus ?? null,
+    unreadOperatorResults: Math.min(operatorResults.length, state.unreadOperatorResults + unseen),
+    loaded: true,
+  };
+}
+
+/** Apply one frame or local action; unknown frame types leave the state as it is. */
+export function panelReducer(state: PanelState, action: PanelAction): PanelState {
+  switch (action.type) {
+    case 'initial':
+      return applySnapshot(state, action as unknown as InitialFrame);
+    case 'transcript': {
+      const entry = payload<TranscriptEntry>(action);
+      if (!entry || hasTranscriptEntry(state.transcript, entry.id)) return state;
+      return { ...state, loaded: true, transcript: [...state.transcript, entry] };
+    }
+    case 'operator-result': {
+      const result = payload<OperatorResult>(action);
+      if (!result || state.operatorResults.some((known) => known.id === result.id)) return state;
+      return {
+        ...state,
+        loaded: true,
+        operatorResults: [result, ...state.operatorResults],
+        unreadOperatorResults: state.unreadOperatorResults + 1,
+      };
+    }
+    case 'adherence': {
+      const adherence = payload<Adherence>(action);
+      return adherence ? { ...state, loaded: true, adherence } : state;
+    }
+    case 'sentiment': {
+      const sentiment = payload<Sentiment>(action);
+      return sentiment ? { ...state, loaded: true, sentiment } : state;
+    }
+    case 'summary': {
+      const summary = payload<Summary>(action);
+      return summary ? { ...state, loaded: true, summary } : state;
+    }
+    case 'call-status': {
+      const callStatus = payload<CallStatus>(action);
+      return callStatus ? { ...state, loaded: true, callStatus } : state;
+    }
+    case 'local/operator-log-viewed':
+      return state.unreadOperatorResults === 0 ? state : { ...state, unreadOperatorResults: 0 };
+    case 'local/reset':
+      return initialPanelState;
+    default:
+      return state;
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Types of the relay's HTTP and SSE contract (see shared DESIGN.md, "Outbound SSE").
+ *
+ * Every field the relay may omit is optional here, so older relays keep working.
+ */
+
+export type Speaker = 'agent' | 'customer';
+
+export interface TranscriptEntry {
+  id?: string;
+  timestamp: string;
+  speaker: Speaker;
+  text: string;
+}
+
+export type OutputFormat = 'TEXT' | 'JSON' | 'CLASSIFICATION' | 'EXTRACTION';
+
+export interface OperatorRef {
+  id?: string;
+  friendlyName?: string;
+  version?: number;
+  parameters?: Record<string, unknown>;
+}
+
+export interface ExecutionDetails {
+  trigger?: { on?: string; timestamp?: string };
+  communications?: { first?: string | null; last?: string | null };
+  channels?: string[];
+  participants?: Array<{ id?: string; profileId?: string; type?: string }>;
+}
+
+export interface OperatorResult {
+  id: string;
+  timestamp: string;
+  conversationId?: string;
+  operator: OperatorRef;
+  outputFormat?: OutputFormat;
+  result: unknown;
+  referenceIds?: string[];
+  executionDetails?: ExecutionDetails;
+}
+
+export type CategoryStatus = 'met' | 'missed' | 'pending';
+
+export interface AdherenceCategory {
+  key: string;
+  label: string;
+  weight: number;
+  status: CategoryStatus;
+}
+
+export interface Adherence {
+  categories: AdherenceCategory[];
+  /** Weighted score, 0-100, counting met categories only. */
+  score: number;
+  explanation?: string | null;
+  timestamp?: string;
+  operatorResultId?: string;
+}
+
+export type SentimentLabel = 'positive' | 'negative' | 'neutral' | 'mixed';
+
+export interface Sentiment {
+  label: SentimentLabel;
+  timestamp?: string;
+  operatorResultId?: string;
+}
+
+export interface Summary {
+  text: string;
+  timestamp?: string;
+  operatorResultId?: string;
+}
+
+export interface CallStatus {
+  /** ringing, in-progress, completed, ... (Twilio's CallStatus values). */
+  status: string;
+  timestamp?: string;
+}
+
+export interface ConnectedFrame {
+  type: 'connected';
+  sessionId: string;
+}
+
+export interface InitialFrame {
+  type: 'initial';
+  transcript?: TranscriptEntry[];
+  operatorResults?: OperatorResult[];
+  adherence?: Adherence | null;
+  sentiment?: Sentiment | null;
+  summary?: Summary | null;
+  callStatus?: CallStatus | null;
+}
+
+export type StreamFrame =
+  | ConnectedFrame
+  | InitialFrame
+  | { type: 'transcript'; data: TranscriptEntry }
+  | { type: 'operator-result'; data: OperatorResult }
+  | { type: 'adherence'; data: Adherence }
+  | { type: 'sentiment'; data: Sentiment }
+  | { type: 'summary'; data: Summary }
+  | { type: 'call-status'; data: CallStatus };
+
+/** A frame of a type this plugin does not know yet; ignored, for forward compatibility. */
+export interface UnknownFrame {
+  type: string;
+  [field: string]: unknown;
+}
+
+export interface ScriptCategory {
+  key: string;
+  label: string;
+  description?: string;
+  /** Percentage of the score this category is worth. */
+  weight: number;
+}
+
+export interface Script {
+  name: string;
+  categories: ScriptCategory[];
+}

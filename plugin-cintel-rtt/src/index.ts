@@ -1,0 +1,5 @@
+import * as FlexPlugin from '@twilio/flex-plugin';
+
+import CintelRttPlugin from './CintelRttPlugin';
+
+FlexPlugin.loadPlugin(CintelRttPlugin);
