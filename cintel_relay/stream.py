@@ -57,9 +57,41 @@ def _watch_disconnect(sock, sub):
     return watcher
 
 
+def _opening(bus, session_id, last_event_id):
+    """What a new stream starts with: the events after ``last_event_id`` when the log still has it,
+    else a fresh snapshot; and the stream's position in the log."""
+    if last_event_id and parse_id(last_event_id) and bus.has_event(session_id, last_event_id):
+        chunks, last = [], last_event_id
+        for event_id, raw in bus.read_after(session_id, last_event_id):
+            chunks.append(sse.frame(raw, event_id))
+            last = event_id
+        return b"".join(chunks), parse_id(last)
+    snapshot = bus.snapshot(session_id)
+    return sse.frame(snapshot.frame, snapshot.last_id), parse_id(snapshot.last_id) if snapshot.last_id else (0, 0)
+
+
+def _batch(bus, session_id, frames, resync, last_key):
+    """The frames past ``last_key``, joined, and the new position. After a pub/sub gap (``resync``)
+    the log is read first, so nothing published during the gap is skipped."""
+    chunks = []
+    if resync:
+        for event_id, raw in bus.read_after(session_id, "%d-%d" % last_key):
+            chunks.append(sse.frame(raw, event_id))
+            last_key = parse_id(event_id)
+    for raw in frames:
+        key = parse_id(sse.frame_id(raw))
+        if key and key > last_key:
+            chunks.append(raw)
+            last_key = key
+    return b"".join(chunks), last_key
+
+
 def _events(bus, hub, session_id, last_event_id, config, sock):
-    """The stream body: resume or snapshot, then live frames, heartbeats, and a clean end."""
-    heartbeat = config.heartbeat_seconds
+    """The stream body: resume or snapshot, then live frames, heartbeats, and a clean end.
+
+    An idle stream holds no frame data: what was sent is dropped before waiting again, so a
+    snapshot of a long call is not kept for the life of each stream.
+    """
     yield sse.retry(RETRY_MS) + sse.frame({"type": "connected", "sessionId": session_id})
     sub = hub.subscribe(channel(session_id))
     watcher = _watch_disconnect(sock, sub)
@@ -72,19 +104,11 @@ def _events(bus, hub, session_id, last_event_id, config, sock):
             if sub.state is None:
                 yield sse.comment("relay cannot reach its event bus; reconnect shortly")
             return
-        last = None
-        if last_event_id and parse_id(last_event_id) and bus.has_event(session_id, last_event_id):
-            last = last_event_id
-            for event_id, raw in bus.read_after(session_id, last_event_id):
-                last = event_id
-                yield sse.frame(raw, event_id)
-        else:
-            snapshot = bus.snapshot(session_id)
-            last = snapshot.last_id
-            yield sse.frame(snapshot.frame, last)
-        last_key = parse_id(last) if last else (0, 0)
+        data, last_key = _opening(bus, session_id, last_event_id)
+        yield data
+        data = None
         while True:
-            woke = sub.wait(heartbeat)
+            woke = sub.wait(config.heartbeat_seconds)
             frames, state = sub.take()
             if not frames and state is None:
                 if not woke:
@@ -94,18 +118,11 @@ def _events(bus, hub, session_id, last_event_id, config, sock):
                 if state != CLOSED:
                     logger.info("stream ended", extra={"session": session_id, "reason": state})
                 return
-            chunks = []
-            if state is not None:  # resync: pub/sub had a gap, so first read what the log has past our position
-                for event_id, raw in bus.read_after(session_id, "%d-%d" % last_key):
-                    chunks.append(sse.frame(raw, event_id))
-                    last_key = parse_id(event_id)
-            for raw in frames:
-                key = parse_id(sse.frame_id(raw))
-                if key and key > last_key:
-                    chunks.append(raw)
-                    last_key = key
-            if chunks:
-                yield b"".join(chunks)
+            data, last_key = _batch(bus, session_id, frames, state is not None, last_key)
+            frames = None
+            if data:
+                yield data
+            data = None
     except REDIS_ERRORS:
         logger.warning("stream lost Redis; the client will reconnect", extra={"session": session_id})
         yield sse.comment("event bus unavailable; reconnect shortly")
@@ -125,4 +142,5 @@ def stream(session_id):
     last_event_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId") or None
     ext = current_app.extensions["cintel"]
     body = _events(ext.bus, ext.hub, session_id, last_event_id, ext.config, request.environ.get("gunicorn.socket"))
-    return Response(body, mimetype="text/event-stream", headers=HEADERS)
+    # direct_passthrough hands our generator to gunicorn as is: no wrapping iterators per idle stream.
+    return Response(body, mimetype="text/event-stream", headers=HEADERS, direct_passthrough=True)
