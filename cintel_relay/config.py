@@ -48,27 +48,16 @@ class Config:
         return not self.redis_url
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+def _number(env: Mapping[str, str], name: str, default, minimum, kind=int):
+    """A whole number (``kind=int``) or a number (``kind=float``) of at least ``minimum``."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number: set it to an integer such as {default}.")
-    if value < minimum:
-        raise ConfigError(f"{name}={value} is below the minimum {minimum}: raise it or unset it to use {default}.")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number: set it to a number such as {default}.")
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name}={raw!r} is not {what}: set it to {what} such as {default}.")
     if value < minimum:
         raise ConfigError(f"{name}={value} is below the minimum {minimum}: raise it or unset it to use {default}.")
     return value
@@ -127,7 +116,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://: fix it or unset it for the embedded bus.")
     agents = [env.get("TWILIO_FLEX_PHONE_NUMBER", "").strip()]
     agents += env.get("CINTEL_AGENT_ADDRESSES", "").split(",")
-    web_concurrency = _int(env, "WEB_CONCURRENCY", 1, minimum=1)
+    web_concurrency = _number(env, "WEB_CONCURRENCY", 1, 1)
     if not redis_url and web_concurrency > 1:
         raise ConfigError(
             f"WEB_CONCURRENCY={web_concurrency} but REDIS_URL is unset: the embedded bus lives in one process, so "
@@ -145,17 +134,17 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         server_url=server_url,
         agent_addresses=tuple(a.strip() for a in agents if a.strip()),
         redis_url=redis_url,
-        redis_pool_size=_int(env, "CINTEL_REDIS_POOL_SIZE", Config.redis_pool_size, minimum=2),
+        redis_pool_size=_number(env, "CINTEL_REDIS_POOL_SIZE", Config.redis_pool_size, 2),
         redis_ssl_verify=_bool(env, "CINTEL_REDIS_SSL_VERIFY", True),
         verify_signatures=verify,
-        proxy_count=_int(env, "CINTEL_PROXY_COUNT", Config.proxy_count),
-        session_ttl=_int(env, "CINTEL_SESSION_TTL", Config.session_ttl, minimum=60),
-        completed_ttl=_int(env, "CINTEL_COMPLETED_TTL", Config.completed_ttl, minimum=10),
-        log_maxlen=_int(env, "CINTEL_LOG_MAXLEN", Config.log_maxlen, minimum=10),
-        heartbeat_seconds=_float(env, "CINTEL_HEARTBEAT_SECONDS", Config.heartbeat_seconds, minimum=0.1),
-        subscriber_queue=_int(env, "CINTEL_SUBSCRIBER_QUEUE", Config.subscriber_queue, minimum=8),
-        send_timeout=_float(env, "CINTEL_SEND_TIMEOUT", Config.send_timeout, minimum=0.5),
-        max_body_bytes=_int(env, "CINTEL_MAX_BODY_BYTES", Config.max_body_bytes, minimum=1024),
+        proxy_count=_number(env, "CINTEL_PROXY_COUNT", Config.proxy_count, 0),
+        session_ttl=_number(env, "CINTEL_SESSION_TTL", Config.session_ttl, 60),
+        completed_ttl=_number(env, "CINTEL_COMPLETED_TTL", Config.completed_ttl, 10),
+        log_maxlen=_number(env, "CINTEL_LOG_MAXLEN", Config.log_maxlen, 10),
+        heartbeat_seconds=_number(env, "CINTEL_HEARTBEAT_SECONDS", Config.heartbeat_seconds, 0.1, float),
+        subscriber_queue=_number(env, "CINTEL_SUBSCRIBER_QUEUE", Config.subscriber_queue, 8),
+        send_timeout=_number(env, "CINTEL_SEND_TIMEOUT", Config.send_timeout, 0.5, float),
+        max_body_bytes=_number(env, "CINTEL_MAX_BODY_BYTES", Config.max_body_bytes, 1024),
         script_file=script_file,
         operators=_operators(env),
         web_concurrency=web_concurrency,
