@@ -5,6 +5,7 @@ from flask import current_app, jsonify, request
 from marshmallow import ValidationError
 
 from ..errors import BadRequest, InvalidPayload, UnsupportedMediaType
+from ..security import check_json_depth
 
 
 def relay():
@@ -35,6 +36,7 @@ def signed_json() -> dict:
         body = orjson.loads(request.get_data(cache=True))
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc.msg}.")
+    check_json_depth(body)
     if not isinstance(body, dict):
         raise InvalidPayload("the body must be a JSON object.", fields={"_schema": ["Not an object."]})
     return body
