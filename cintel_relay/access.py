@@ -11,14 +11,13 @@ import logging
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-import orjson
 from flask import Blueprint, current_app, jsonify, request
 
 from . import tickets
 from .auth import FlexAuth, identity_key
-from .errors import BadRequest, InvalidPayload, Unauthorized, UnsupportedMediaType
+from .errors import InvalidPayload, Unauthorized
 from .limits import Limits, Slot
-from .security import check_json_depth
+from .security import json_body
 from .stream import valid_session
 
 logger = logging.getLogger(__name__)
@@ -71,13 +70,7 @@ def init_app(app, config, redis_client):
 def _session_id() -> str:
     """``sessionId`` from the small JSON body of a ticket request."""
     request.max_content_length = TICKET_MAX_BODY
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType('send {"sessionId": "CA..."} as application/json.')
-    try:
-        body = orjson.loads(request.get_data(cache=True))
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc.msg}.")
-    check_json_depth(body)
+    body = json_body('{"sessionId": "CA..."}')
     session = body.get("sessionId") if isinstance(body, dict) else None
     if not isinstance(session, str):
         raise InvalidPayload('send {"sessionId": "CA..."}: the Call SID (or conversation id) to stream.',

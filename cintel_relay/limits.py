@@ -71,15 +71,38 @@ class Slot:
             logger.warning("could not release a stream slot; it lapses when its lease runs out")
 
 
-def held(slot: Slot, body):
-    """Stream ``body`` while holding ``slot``: renew it as frames go out, release it however the stream ends."""
-    try:
-        for chunk in body:
-            slot.renew_if_due()
-            yield chunk
-    finally:
-        body.close()
-        slot.release()
+class Held:
+    """Stream ``body`` while holding ``slot``: renew it as frames go out, release it however the stream ends.
+
+    An iterable with ``close()`` rather than a generator: a WSGI server closes what it never iterated
+    (a HEAD request, say), and a generator that never started would not run its ``finally``.
+    """
+
+    def __init__(self, slot: Slot, body):
+        self._slot = slot
+        self._body = body
+        self._closed = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            chunk = next(self._body)
+        except StopIteration:
+            self.close()
+            raise
+        self._slot.renew_if_due()
+        return chunk
+
+    def close(self):
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._body.close()
+        finally:
+            self._slot.release()
 
 
 class Limits:

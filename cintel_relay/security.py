@@ -1,8 +1,9 @@
-"""Response hardening and request shape limits: security headers, CORS for the browser API, JSON depth."""
+"""Response hardening and request shape limits: security headers, CORS for the browser API, JSON bodies."""
 
+import orjson
 from flask import Response, request
 
-from .errors import BadRequest, Forbidden
+from .errors import BadRequest, Forbidden, UnsupportedMediaType
 
 #: Sent on every response unless a view chose its own (a console page that must be framed, say).
 SECURITY_HEADERS = {
@@ -78,3 +79,18 @@ def check_json_depth(value, limit: int = MAX_JSON_DEPTH):
             raise BadRequest(f"the JSON body is nested deeper than {limit} levels: send a flatter document.",
                              code="too_deep")
         stack.extend((child, depth + 1) for child in children)
+
+
+def json_body(what: str):
+    """The request's JSON body: 415 unless ``application/json``, 400 unless valid and at most MAX_JSON_DEPTH deep.
+
+    :param what: how to name the expected body in the 415 message.
+    """
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(f"send {what} as application/json.")
+    try:
+        body = orjson.loads(request.get_data(cache=True))
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc.msg}.")
+    check_json_depth(body)
+    return body

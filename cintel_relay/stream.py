@@ -10,7 +10,7 @@ from . import sse
 from .bus import REDIS_ERRORS, channel, parse_id
 from .errors import BadRequest
 from .hub import CLOSED, OVERFLOW, SHUTDOWN
-from .limits import held
+from .limits import Held
 
 logger = logging.getLogger(__name__)
 
@@ -125,5 +125,5 @@ def stream(session_id):
     body = _events(ext.bus, ext.hub, session_id, last_event_id, ext.config.heartbeat_seconds,
                    request.environ.get("gunicorn.socket"))
     if slot is not None:
-        body = held(slot, body)
+        body = Held(slot, body)
     return Response(body, mimetype="text/event-stream", headers=HEADERS)

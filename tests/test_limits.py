@@ -3,7 +3,7 @@
 import pytest
 
 from cintel_relay.errors import RateLimited
-from cintel_relay.limits import Limits, Slot, held, slots_key
+from cintel_relay.limits import Held, Limits, Slot, slots_key
 
 from .support import wait_for
 
@@ -16,7 +16,7 @@ def frames():
 
 def test_a_slot_is_released_when_the_client_goes_away_mid_stream(redis_client):
     limits = Limits(redis_client, max_streams=1, tickets_per_minute=5, heartbeat=1)
-    body = held(limits.acquire_stream("who"), frames())
+    body = Held(limits.acquire_stream("who"), frames())
     assert next(body) == b"a"
     with pytest.raises(RateLimited):
         limits.acquire_stream("who")
@@ -25,14 +25,22 @@ def test_a_slot_is_released_when_the_client_goes_away_mid_stream(redis_client):
     limits.acquire_stream("who")
 
 
+def test_a_slot_is_released_when_the_stream_never_started(redis_client):
+    limits = Limits(redis_client, max_streams=1, tickets_per_minute=5, heartbeat=1)
+    Held(limits.acquire_stream("who"), frames()).close()
+    assert redis_client.zcard(slots_key("who")) == 0
+
+
 def test_a_slot_is_released_when_the_stream_fails(redis_client):
     def failing():
         yield b"a"
         raise ConnectionError("Redis went away")
 
     limits = Limits(redis_client, max_streams=1, tickets_per_minute=5, heartbeat=1)
+    body = Held(limits.acquire_stream("who"), failing())
     with pytest.raises(ConnectionError):
-        list(held(limits.acquire_stream("who"), failing()))
+        list(body)
+    body.close()  # what the WSGI server does after any error
     assert redis_client.zcard(slots_key("who")) == 0
 
 

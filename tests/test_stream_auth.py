@@ -117,6 +117,15 @@ def test_stream_cap_per_identity_holds_and_frees_its_slots(relay, redis_client, 
     wait_for(lambda: redis_client.zcard(key) == 0, timeout=5, what="every slot to be released")
 
 
+def test_head_requests_do_not_leak_slots(relay, redis_client, supervisor):
+    ticket = get_ticket(relay, supervisor)
+    for _ in range(3):
+        head = requests.head(f"{relay.url}/api/stream/{CALL_SID}", params={"ticket": ticket}, timeout=5)
+        assert head.status_code == 200
+    key = slots_key(identity_key("sup_sam"))
+    wait_for(lambda: redis_client.zcard(key) == 0, timeout=5, what="HEAD requests' slots to be released")
+
+
 def test_slots_of_a_dead_replica_lapse_and_live_ones_elsewhere_count(relay, redis_client, supervisor):
     ticket = get_ticket(relay, supervisor)
     key = slots_key(identity_key("sup_sam"))
