@@ -53,7 +53,7 @@ class Config:
     access_cache_seconds: int = 30
     cors_origins: Tuple[str, ...] = ("https://flex.twilio.com", "http://localhost:3000")
     max_streams_per_identity: int = 20
-    tickets_per_minute: int = 30
+    tickets_per_minute: int = 60
 
     @property
     def embedded(self) -> bool:

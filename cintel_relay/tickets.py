@@ -30,6 +30,7 @@ class Ticket(NamedTuple):
     """The claims of a verified ticket."""
 
     session: str
+    #: Who it was issued to, as the relay keys identities (a hash: the ticket travels in a URL).
     identity: str
     issued: int
     expires: int

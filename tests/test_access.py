@@ -6,6 +6,7 @@ import hashlib
 import pytest
 
 from cintel_relay import tickets
+from cintel_relay.auth import identity_key
 
 from .fake_twilio import ACCOUNT_SID, WORKSPACE_SID, sid
 from .support import CALL_SID, TICKET_SECRET
@@ -44,7 +45,8 @@ def test_agent_gets_a_ticket_bound_to_the_call_and_to_them(flex_app, fake_twilio
     body = response.json
     assert set(body) == {"ticket", "expiresAt", "auth"} and body["auth"] == "flex"
     claims = tickets.verify([TICKET_SECRET], body["ticket"], CALL_SID)
-    assert claims.identity == "agent_dana" and claims.expires - claims.issued == 4 * 3600
+    assert claims.identity == identity_key("agent_dana") and claims.expires - claims.issued == 4 * 3600
+    assert "agent_dana" not in base64.urlsafe_b64decode(body["ticket"].split(".")[1] + "==").decode()
     assert body["expiresAt"] == claims.expires_at
     assert client.get("/readyz").json["streamAuth"] == "flex"
     validate, = fake_twilio.calls("/Tokens/validate")
