@@ -76,7 +76,7 @@ def test_token_cache_never_outlives_the_token(flex_app, fake_twilio, redis_clien
     assert 0 < redis_client.ttl("cintel:auth:token:" + hashlib.sha256(token.encode()).hexdigest()) <= 20
 
 
-def test_missing_invalid_and_expired_tokens_are_401(flex_app, fake_twilio):
+def test_missing_invalid_and_expired_tokens_are_401(flex_app, fake_twilio, redis_client):
     client = flex_app().test_client()
     missing = refused(ask(client, None), 401, "token_missing")
     assert missing.headers["WWW-Authenticate"] == "Bearer"
@@ -85,9 +85,11 @@ def test_missing_invalid_and_expired_tokens_are_401(flex_app, fake_twilio):
     refused(ask(client, "not-a-flex-token"), 401, "token_invalid")
     expired = fake_twilio.add_user("agent_old", expires_in=-5)
     refused(ask(client, expired), 401, "token_expired")
+    assert redis_client.dbsize() == 0
 
 
-def test_iam_down_slow_or_refusing_our_credentials_is_503_and_nothing_is_cached(flex_app, fake_twilio, agent):
+def test_iam_down_slow_or_refusing_our_credentials_is_503_and_nothing_is_cached(flex_app, fake_twilio, agent,
+                                                                                redis_client):
     client = flex_app().test_client()
     fake_twilio.down = True
     down = refused(ask(client, agent[0]), 503, "token_validation_unavailable")
@@ -97,6 +99,7 @@ def test_iam_down_slow_or_refusing_our_credentials_is_503_and_nothing_is_cached(
     fake_twilio.delay = 0
     wrong_credentials = flex_app(TWILIO_AUTH_TOKEN="not-the-auth-token").test_client()
     refused(ask(wrong_credentials, agent[0]), 503, "token_validation_refused")
+    assert redis_client.dbsize() == 0
     assert ask(client, agent[0]).status_code == 200  # no failure was remembered as an answer
 
 
