@@ -7,6 +7,7 @@ never reach the logs; the per-identity stream cap holds across replicas and free
 import time
 
 import pytest
+import redis as redis_lib
 import requests
 
 from cintel_relay import tickets
@@ -15,16 +16,32 @@ from cintel_relay.bus import channel
 from cintel_relay.limits import slots_key
 
 from .fake_twilio import sid
-from .support import CALL_SID, TICKET_SECRET, Relay, SSEClient, communication, flex_env, post_json, wait_for
+from .support import CALL_SID, TICKET_SECRET, RedisServer, Relay, SSEClient, communication, flex_env, post_json, wait_for
 
 OTHER_CALL = "CA" + "7" * 32
 
 
 @pytest.fixture(scope="session")
-def flex_relay(redis_server, twilio_server):
-    relay = Relay(redis_server.url, **flex_env(twilio_server.url)).start()
+def flex_redis():
+    """A Redis of its own, so counting its SUBSCRIBE commands counts this relay's only."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def flex_relay(flex_redis, twilio_server):
+    relay = Relay(flex_redis.url, **flex_env(twilio_server.url)).start()
     yield relay
     relay.stop()
+
+
+@pytest.fixture
+def redis_client(flex_redis):
+    client = redis_lib.Redis.from_url(flex_redis.url)
+    client.flushall()
+    yield client
+    client.close()
 
 
 @pytest.fixture
