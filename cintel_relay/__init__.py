@@ -66,11 +66,14 @@ def create_app(config: Config = None) -> Flask:
         hub=Hub(pubsub_client, config.subscriber_queue),
         verifier=SignatureVerifier(config.twilio_auth_token, config.server_url, config.verify_signatures),
     )
-    from . import api, stream
+    from . import access, api, security, stream
     from .webhooks import cintel, orchestrator, status
 
     for blueprint in (api.bp, stream.bp, cintel.bp, orchestrator.bp, status.bp):
         app.register_blueprint(blueprint)
+    security.register_security_headers(app)
+    security.register_cors(app, config.cors_origins)
+    access.init_app(app, config, client)
     register_error_handlers(app)
     if config.embedded:
         logger.warning("REDIS_URL is unset: using the embedded in-process bus (one process only, nothing persists)")

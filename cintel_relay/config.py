@@ -41,6 +41,21 @@ class Config:
     operators: Mapping[str, OperatorKind] = field(default_factory=lambda: dict(DEFAULT_OPERATORS))
     web_concurrency: int = 1
     log_level: str = "INFO"
+    #: Who may open a stream: ``flex`` (a Flex token, then a ticket) or ``none`` (anyone; local demo only).
+    stream_auth: str = "none"
+    #: HMAC secrets for stream tickets; the first signs, all verify (so a secret can be rotated).
+    ticket_secrets: Tuple[str, ...] = field(default=(), repr=False)
+    ticket_ttl: int = 4 * 3600
+    iam_url: str = "https://iam.twilio.com"
+    taskrouter_url: str = "https://taskrouter.twilio.com"
+    taskrouter_workspace_sid: Optional[str] = None
+    supervisor_roles: Tuple[str, ...] = ("supervisor", "admin")
+    auth_timeout: float = 5.0
+    token_cache_seconds: int = 300
+    access_cache_seconds: int = 30
+    cors_origins: Tuple[str, ...] = ("https://flex.twilio.com", "http://localhost:3000")
+    max_streams_per_identity: int = 20
+    tickets_per_minute: int = 60
 
     @property
     def embedded(self) -> bool:
@@ -87,6 +102,70 @@ def _operators(env: Mapping[str, str]) -> Mapping[str, OperatorKind]:
             )
         operators[operator_id] = OperatorKind(kind.lower())
     return operators
+
+
+def _list(env: Mapping[str, str], name: str, default: Tuple[str, ...]) -> Tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    url = env.get(name, "").strip().rstrip("/") or default
+    if not re.fullmatch(r"https?://[^/\s]+", url):
+        raise ConfigError(f"{name}={url!r} is not a base URL: use scheme and host only, e.g. {default}")
+    return url
+
+
+def _stream_auth(env: Mapping[str, str], sid: Optional[str], token: Optional[str]) -> dict:
+    """The subscriber-authentication settings; ``flex`` is the default once Twilio credentials are set."""
+    mode = env.get("CINTEL_STREAM_AUTH", "").strip().lower() or ("flex" if sid and token else "none")
+    if mode not in ("flex", "none"):
+        raise ConfigError(f"CINTEL_STREAM_AUTH={mode!r} is not a mode: use flex (production) or none (local demo).")
+    secrets = _list(env, "CINTEL_TICKET_SECRET", ())
+    workspace = env.get("CINTEL_TASKROUTER_WORKSPACE_SID", "").strip() or None
+    if workspace and not re.fullmatch(r"WS[0-9a-fA-F]{32}", workspace):
+        raise ConfigError(f"CINTEL_TASKROUTER_WORKSPACE_SID={workspace!r} is not a workspace SID: copy the WS... "
+                          "SID of your Flex workspace from Console > TaskRouter > Workspaces.")
+    if mode == "flex":
+        for name, value in (("TWILIO_ACCOUNT_SID", sid), ("TWILIO_AUTH_TOKEN", token)):
+            if not value:
+                raise ConfigError(f"CINTEL_STREAM_AUTH=flex needs {name} to validate Flex tokens: set it from the "
+                                  "Twilio Console, or set CINTEL_STREAM_AUTH=none for a local demo (never in production).")
+        if not secrets:
+            raise ConfigError("CINTEL_STREAM_AUTH=flex needs CINTEL_TICKET_SECRET to sign stream tickets: set it to a "
+                              "random string of 32+ characters, e.g. the output of `openssl rand -hex 32`, the same on "
+                              "every replica.")
+        if not workspace:
+            raise ConfigError("CINTEL_STREAM_AUTH=flex needs CINTEL_TASKROUTER_WORKSPACE_SID to check which calls an "
+                              "agent handles: copy the WS... SID of your Flex workspace from Console > TaskRouter.")
+    short = [s for s in secrets if len(s) < 32]
+    if short:
+        raise ConfigError("CINTEL_TICKET_SECRET has a secret shorter than 32 characters: use `openssl rand -hex 32`.")
+    origins = _list(env, "CINTEL_CORS_ORIGINS", Config.cors_origins)
+    for origin in origins:
+        if not re.fullmatch(r"https?://[^/\s*]+", origin):
+            raise ConfigError(f"CINTEL_CORS_ORIGINS entry {origin!r} is not an origin: list scheme://host[:port] "
+                              "values, comma-separated, without paths or wildcards, e.g. https://flex.twilio.com")
+    cache = _number(env, "CINTEL_TOKEN_CACHE_SECONDS", Config.token_cache_seconds, 0)
+    if cache > 900:
+        raise ConfigError(f"CINTEL_TOKEN_CACHE_SECONDS={cache} would trust a revoked Flex token too long: use 900 or less.")
+    return dict(
+        stream_auth=mode,
+        ticket_secrets=secrets,
+        ticket_ttl=_number(env, "CINTEL_TICKET_TTL", Config.ticket_ttl, 60),
+        iam_url=_url(env, "CINTEL_IAM_URL", Config.iam_url),
+        taskrouter_url=_url(env, "CINTEL_TASKROUTER_URL", Config.taskrouter_url),
+        taskrouter_workspace_sid=workspace,
+        supervisor_roles=_list(env, "CINTEL_SUPERVISOR_ROLES", Config.supervisor_roles),
+        auth_timeout=_number(env, "CINTEL_AUTH_TIMEOUT", Config.auth_timeout, 0.1, float),
+        token_cache_seconds=cache,
+        access_cache_seconds=_number(env, "CINTEL_ACCESS_CACHE_SECONDS", Config.access_cache_seconds, 0),
+        cors_origins=origins,
+        max_streams_per_identity=_number(env, "CINTEL_MAX_STREAMS_PER_IDENTITY", Config.max_streams_per_identity, 1),
+        tickets_per_minute=_number(env, "CINTEL_TICKETS_PER_MINUTE", Config.tickets_per_minute, 1),
+    )
 
 
 def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
@@ -149,6 +228,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         operators=_operators(env),
         web_concurrency=web_concurrency,
         log_level=level,
+        **_stream_auth(env, sid, token),
     )
     values.update(overrides)
     return Config(**values)

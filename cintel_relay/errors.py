@@ -18,10 +18,13 @@ class RelayError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message, **details):
+    def __init__(self, message, code=None, headers=None, **details):
         super().__init__(message)
         self.message = message
         self.details = details
+        #: A more specific code than the class's (e.g. ``ticket_expired``), and extra response headers.
+        self.code = code or type(self).code
+        self.headers = headers or {}
 
     def body(self):
         return {"error": self.message, "code": self.code, **self.details}
@@ -57,6 +60,27 @@ class Unavailable(RelayError):
     code = "unavailable"
 
 
+class Unauthorized(RelayError):
+    """No credential, or one that is forged, expired or not Twilio's."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(RelayError):
+    """A valid identity that may not see this session."""
+
+    status = 403
+    code = "forbidden"
+
+
+class RateLimited(RelayError):
+    """Too many requests or streams for one identity; ``Retry-After`` says when to come back."""
+
+    status = 429
+    code = "rate_limited"
+
+
 def register_error_handlers(app):
     """Make every error, expected or not, a JSON response with the right status."""
 
@@ -64,8 +88,9 @@ def register_error_handlers(app):
     def relay_error(exc):
         response = jsonify(exc.body())
         response.status_code = exc.status
+        response.headers.update(exc.headers)
         if exc.status == 503:
-            response.headers["Retry-After"] = "5"
+            response.headers.setdefault("Retry-After", "5")
         return response
 
     @app.errorhandler(HTTPException)

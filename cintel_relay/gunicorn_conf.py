@@ -2,6 +2,11 @@
 
 import os
 
+import gunicorn.http.wsgi
+
+# gunicorn has no setting for its Server header and names itself in it; say nothing about the software.
+gunicorn.http.wsgi.SERVER = "relay"
+
 bind = f"{os.environ.get('CINTEL_BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 worker_class = "cintel_relay.worker.RelayWorker"

@@ -10,6 +10,7 @@ from . import sse
 from .bus import REDIS_ERRORS, channel, parse_id
 from .errors import BadRequest
 from .hub import CLOSED, OVERFLOW, SHUTDOWN
+from .limits import Held
 
 logger = logging.getLogger(__name__)
 
@@ -137,10 +138,16 @@ def _events(bus, hub, session_id, last_event_id, config, sock):
 
 @bp.get("/api/stream/<session_id>")
 def stream(session_id):
-    """Open an SSE stream for a session; ``Last-Event-ID`` (or ``?lastEventId=``) resumes after that id."""
+    """Open an SSE stream for a session; ``Last-Event-ID`` (or ``?lastEventId=``) resumes after that id.
+
+    With stream auth on, ``?ticket=`` is checked and a per-identity slot taken before anything is subscribed.
+    """
     valid_session(session_id)
+    slot = current_app.extensions["cintel_access"].admit(session_id, request.args.get("ticket"))
     last_event_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId") or None
     ext = current_app.extensions["cintel"]
     body = _events(ext.bus, ext.hub, session_id, last_event_id, ext.config, request.environ.get("gunicorn.socket"))
+    if slot is not None:
+        body = Held(slot, body)
     # direct_passthrough hands our generator to gunicorn as is: no wrapping iterators per idle stream.
     return Response(body, mimetype="text/event-stream", headers=HEADERS, direct_passthrough=True)

@@ -60,3 +60,30 @@ def relay_pair(redis_server):
 @pytest.fixture
 def relays(relay_pair, redis_client):
     return relay_pair
+
+
+@pytest.fixture(scope="session")
+def twilio_server():
+    """The fake Twilio IAM + TaskRouter on 127.0.0.1, started once."""
+    from .fake_twilio import FakeTwilio
+
+    server = FakeTwilio().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_twilio(twilio_server):
+    twilio_server.reset()
+    return twilio_server
+
+
+@pytest.fixture
+def flex_app(make_app, fake_twilio):
+    """Build an app with Flex stream auth against the fake Twilio, with environment overrides."""
+    from .support import flex_env
+
+    def build(**env):
+        return make_app(**{**flex_env(fake_twilio.url), **env})
+
+    return build

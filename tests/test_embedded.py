@@ -13,7 +13,7 @@ def test_embedded_relay_serves_webhooks_and_streams():
     relay = Relay().start()
     try:
         assert requests.get(relay.url + "/readyz", timeout=5).json() == {
-            "bus": "embedded", "ready": True, "signatures": True}
+            "bus": "embedded", "ready": True, "signatures": True, "streamAuth": "none"}
         client = SSEClient(relay.url, CALL_SID)
         client.events(2)
         assert post_json(relay.url, "/webhook/cor-event", communication("c1", "hello")).status_code == 200
@@ -22,6 +22,7 @@ def test_embedded_relay_serves_webhooks_and_streams():
     finally:
         relay.stop()
     assert "embedded in-process bus" in relay.output()
+    assert "CINTEL_STREAM_AUTH=none: streams are NOT authenticated" in relay.output()
 
 
 def test_embedded_mode_refuses_several_workers():

@@ -4,7 +4,8 @@ import orjson
 from flask import Response, current_app, request
 from marshmallow import ValidationError
 
-from ..errors import BadRequest, InvalidPayload, UnsupportedMediaType
+from ..errors import InvalidPayload, UnsupportedMediaType
+from ..security import json_body
 
 
 def relay():
@@ -29,12 +30,7 @@ def load(schema, data, what: str):
 def signed_json() -> dict:
     """The JSON object body of a Twilio-signed request."""
     relay().verifier.verify(request, json_body=True)
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType("send the body as application/json.")
-    try:
-        body = orjson.loads(request.get_data(cache=True))
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc.msg}.")
+    body = json_body("the body")
     if not isinstance(body, dict):
         raise InvalidPayload("the body must be a JSON object.", fields={"_schema": ["Not an object."]})
     return body

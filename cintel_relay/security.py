@@ -1,0 +1,96 @@
+"""Response hardening and request shape limits: security headers, CORS for the browser API, JSON bodies."""
+
+import orjson
+from flask import Response, request
+
+from .errors import BadRequest, Forbidden, UnsupportedMediaType
+
+#: Sent on every response unless a view chose its own (a console page that must be framed, say).
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+#: Paths a browser on another origin (the Flex UI) calls; webhooks and health checks get no CORS at all.
+CORS_PREFIX = "/api/"
+CORS_PREFLIGHT = {
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Last-Event-ID",
+    "Access-Control-Max-Age": "600",
+}
+#: Deeper than any Twilio payload; shallow enough that nothing downstream hits a recursion limit.
+MAX_JSON_DEPTH = 64
+
+
+def register_security_headers(app):
+    """Add the security headers to every response (config-free)."""
+
+    @app.after_request
+    def security_headers(response):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+
+def _is_preflight() -> bool:
+    return request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers
+
+
+def register_cors(app, origins):
+    """CORS for ``/api/`` from the allow-listed origins only: each echoed back, never ``*``, no credentials.
+
+    A preflight from any other origin is refused with 403; other requests from it get no CORS
+    headers, so the browser keeps the response from the page.
+    """
+    allowed = frozenset(origins)
+
+    @app.before_request
+    def cors_preflight():
+        if not (request.path.startswith(CORS_PREFIX) and _is_preflight()):
+            return None
+        if request.headers.get("Origin") not in allowed:
+            raise Forbidden("this origin may not call the relay from a browser: the operator can add it to "
+                            "CINTEL_CORS_ORIGINS.", code="origin_not_allowed")
+        return Response(status=204)
+
+    @app.after_request
+    def cors_headers(response):
+        if not request.path.startswith(CORS_PREFIX):
+            return response
+        response.vary.add("Origin")
+        origin = request.headers.get("Origin")
+        if origin in allowed:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+            if _is_preflight():
+                response.headers.update(CORS_PREFLIGHT)
+        return response
+
+
+def check_json_depth(value, limit: int = MAX_JSON_DEPTH):
+    """Refuse JSON nested deeper than ``limit`` with :class:`BadRequest` (iteratively: no recursion here)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            raise BadRequest(f"the JSON body is nested deeper than {limit} levels: send a flatter document.",
+                             code="too_deep")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def json_body(what: str):
+    """The request's JSON body: 415 unless ``application/json``, 400 unless valid and at most MAX_JSON_DEPTH deep.
+
+    :param what: how to name the expected body in the 415 message.
+    """
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType(f"send {what} as application/json.")
+    try:
+        body = orjson.loads(request.get_data(cache=True))
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc.msg}.")
+    check_json_depth(body)
+    return body

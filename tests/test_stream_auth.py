@@ -1,0 +1,180 @@
+"""Flex-authenticated streams on a real gunicorn (gevent worker), real Redis and the fake Twilio.
+
+Each refused stream gets its JSON status before the relay subscribes to anything; tickets and tokens
+never reach the logs; the per-identity stream cap holds across replicas and frees its slots.
+"""
+
+import time
+
+import pytest
+import redis as redis_lib
+import requests
+
+from cintel_relay import tickets
+from cintel_relay.auth import identity_key
+from cintel_relay.bus import channel
+from cintel_relay.limits import slots_key
+
+from .fake_twilio import sid
+from .support import CALL_SID, TICKET_SECRET, RedisServer, Relay, SSEClient, communication, flex_env, post_json, wait_for
+
+OTHER_CALL = "CA" + "7" * 32
+
+
+@pytest.fixture(scope="session")
+def flex_redis():
+    """A Redis of its own, so counting its SUBSCRIBE commands counts this relay's only."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def flex_relay(flex_redis, twilio_server):
+    relay = Relay(flex_redis.url, **flex_env(twilio_server.url)).start()
+    yield relay
+    relay.stop()
+
+
+@pytest.fixture
+def redis_client(flex_redis):
+    client = redis_lib.Redis.from_url(flex_redis.url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def relay(flex_relay, fake_twilio, redis_client):
+    return flex_relay
+
+
+def subscribes(redis_client) -> int:
+    """How many SUBSCRIBE commands Redis has run: a refused stream must not add one."""
+    return redis_client.info("commandstats").get("cmdstat_subscribe", {}).get("calls", 0)
+
+
+def get_ticket(relay, token, session=CALL_SID):
+    response = requests.post(relay.url + "/api/stream-ticket", json={"sessionId": session},
+                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()["ticket"]
+
+
+@pytest.fixture
+def supervisor(fake_twilio):
+    return fake_twilio.add_user("sup_sam", roles=["supervisor"])
+
+
+def test_agent_streams_their_call_with_a_ticket(relay, fake_twilio, redis_client):
+    worker = sid("WK")
+    fake_twilio.add_task(CALL_SID, worker)
+    token = fake_twilio.add_user("agent_dana", worker_sid=worker)
+    ticket = get_ticket(relay, token)
+    client = SSEClient(relay.url, CALL_SID, query=f"?ticket={ticket}")
+    assert client.response.status == 200
+    assert client.response.getheader("Server") == "relay"
+    assert client.response.getheader("X-Content-Type-Options") == "nosniff"
+    client.events(2)
+    assert post_json(relay.url, "/webhook/cor-event", communication("c1", "hello")).status_code == 200
+    assert client.next_event()[1]["data"]["text"] == "hello"
+    client.close()
+    line = f"GET /api/stream/{CALL_SID} HTTP/1.1\" 200"
+    output = wait_for(lambda: line in relay.output() and relay.output(), what="the stream's access log line")
+    assert ticket not in output and "ticket=" not in output
+    assert token not in output and token.split(".")[-1] not in output
+
+
+@pytest.mark.parametrize("make, status, code", [
+    (lambda sup: "", 401, "ticket_missing"),
+    (lambda sup: "v1.eyJzIjoiQ0EifQ.AAAA", 401, "ticket_invalid"),
+    (lambda sup: tickets.mint("f" * 40, CALL_SID, "sup_sam", 3600)[0], 401, "ticket_invalid"),
+    (lambda sup: tickets.mint(TICKET_SECRET, CALL_SID, "sup_sam", 60, now=time.time() - 61)[0], 401,
+     "ticket_expired"),
+    (lambda sup: tickets.mint(TICKET_SECRET, OTHER_CALL, "sup_sam", 3600)[0], 403, "ticket_wrong_session"),
+])
+def test_refused_streams_get_json_and_subscribe_nothing(relay, redis_client, supervisor, make, status, code):
+    before = subscribes(redis_client)
+    response = requests.get(f"{relay.url}/api/stream/{CALL_SID}", params={"ticket": make(supervisor)}, timeout=5)
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert response.headers["Content-Type"] == "application/json"
+    assert subscribes(redis_client) == before
+    assert dict(redis_client.pubsub_numsub(channel(CALL_SID)))[channel(CALL_SID).encode()] == 0
+    assert redis_client.keys("cintel:streams:*") == []
+
+
+def test_a_ticket_serves_reconnects_to_its_call_only(relay, supervisor):
+    ticket = get_ticket(relay, supervisor)
+    for _ in range(2):
+        client = SSEClient(relay.url, CALL_SID, query=f"?ticket={ticket}")
+        assert client.next_event()[1]["type"] == "connected"
+        client.close()
+    other = requests.get(f"{relay.url}/api/stream/{OTHER_CALL}", params={"ticket": ticket}, timeout=5)
+    assert other.status_code == 403
+
+
+def test_stream_cap_per_identity_holds_and_frees_its_slots(relay, redis_client, supervisor):
+    ticket = get_ticket(relay, supervisor)
+    key = slots_key(identity_key("sup_sam"))
+    streams = [SSEClient(relay.url, CALL_SID, query=f"?ticket={ticket}") for _ in range(2)]
+    for stream in streams:
+        stream.events(2)
+    assert redis_client.zcard(key) == 2 and 0 < redis_client.ttl(key) <= 61
+    before = subscribes(redis_client)
+    refused = requests.get(f"{relay.url}/api/stream/{OTHER_CALL}",
+                           params={"ticket": get_ticket(relay, supervisor, OTHER_CALL)}, timeout=5)
+    assert (refused.status_code, refused.json()["code"]) == (429, "too_many_streams")
+    assert int(refused.headers["Retry-After"]) > 0 and subscribes(redis_client) == before
+    streams.pop().close()
+    wait_for(lambda: redis_client.zcard(key) == 1, timeout=5, what="the closed stream's slot to be released")
+    third = SSEClient(relay.url, CALL_SID, query=f"?ticket={ticket}")
+    assert third.next_event()[1]["type"] == "connected"
+    third.close()
+    streams[0].close()
+    wait_for(lambda: redis_client.zcard(key) == 0, timeout=5, what="every slot to be released")
+
+
+def test_head_requests_do_not_leak_slots(relay, redis_client, supervisor):
+    ticket = get_ticket(relay, supervisor)
+    for _ in range(3):
+        head = requests.head(f"{relay.url}/api/stream/{CALL_SID}", params={"ticket": ticket}, timeout=5)
+        assert head.status_code == 200
+    key = slots_key(identity_key("sup_sam"))
+    wait_for(lambda: redis_client.zcard(key) == 0, timeout=5, what="HEAD requests' slots to be released")
+
+
+def test_slots_of_a_dead_replica_lapse_and_live_ones_elsewhere_count(relay, redis_client, supervisor):
+    ticket = get_ticket(relay, supervisor)
+    key = slots_key(identity_key("sup_sam"))
+    redis_client.zadd(key, {"crashed-replica": time.time() - 1, "other-replica": time.time() + 60})
+    first = SSEClient(relay.url, CALL_SID, query=f"?ticket={ticket}")
+    first.events(2)
+    assert set(redis_client.zrange(key, 0, -1)) - {b"other-replica"} and redis_client.zcard(key) == 2
+    refused = requests.get(f"{relay.url}/api/stream/{CALL_SID}", params={"ticket": ticket}, timeout=5)
+    assert refused.status_code == 429
+    first.close()
+
+
+def test_ticket_body_cap_on_the_real_server(relay, supervisor):
+    headers = {"Authorization": f"Bearer {supervisor}", "Content-Type": "application/json"}
+    big = b'{"sessionId": "%s", "pad": "%s"}' % (CALL_SID.encode(), b"x" * 10240)
+    response = requests.post(relay.url + "/api/stream-ticket", data=big, headers=headers, timeout=10)
+    assert response.status_code == 413 and response.json()["code"] == "request_entity_too_large"
+
+    def chunks():
+        yield big
+
+    # gunicorn does not mark chunked input as terminated, so Werkzeug reads none of it: never unbounded.
+    chunked = requests.post(relay.url + "/api/stream-ticket", data=chunks(), headers=headers, timeout=10)
+    assert chunked.status_code == 400 and "not valid JSON" in chunked.json()["error"]
+
+
+def test_cors_and_banner_on_the_real_server(relay):
+    origin = "https://flex.twilio.com"
+    preflight = requests.options(relay.url + "/api/stream-ticket", timeout=5, headers={
+        "Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"})
+    assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == origin
+    for response in (preflight, requests.get(relay.url + "/healthz", timeout=5)):
+        assert response.headers["Server"] == "relay"
+        assert not any("gunicorn" in value.lower() for value in response.headers.values())
+    assert requests.get(relay.url + "/readyz", timeout=5).json()["streamAuth"] == "flex"
