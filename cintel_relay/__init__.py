@@ -54,12 +54,16 @@ def create_app(config: Config = None) -> Flask:
     if config.proxy_count:
         n = config.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+    from . import logs, metrics  # metrics only now: gunicorn_conf must set PROMETHEUS_MULTIPROC_DIR first
+
+    logs.init_app(app)
+    relay_metrics = metrics.init_app(app, config.metrics_token)
     client, pubsub_client = _redis_clients(config)
     app.extensions["cintel"] = Relay(
         config=config,
         script=load_script(config.script_file),
         bus=EventBus(client, config),
-        hub=Hub(pubsub_client, config.subscriber_queue),
+        hub=Hub(pubsub_client, config.subscriber_queue, on_reconnect=relay_metrics.pubsub_reconnects.inc),
         verifier=SignatureVerifier(config.twilio_auth_token, config.server_url, config.verify_signatures),
     )
     from . import api, stream

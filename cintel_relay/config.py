@@ -39,6 +39,8 @@ class Config:
     operators: Mapping[str, OperatorKind] = field(default_factory=lambda: dict(DEFAULT_OPERATORS))
     web_concurrency: int = 1
     log_level: str = "INFO"
+    #: Bearer token for ``GET /metrics``; unset, the endpoint answers 404.
+    metrics_token: Optional[str] = field(default=None, repr=False)
 
     @property
     def embedded(self) -> bool:
@@ -137,6 +139,10 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
     script_file = env.get("CINTEL_SCRIPT_FILE", "").strip() or None
     if script_file and not os.path.isfile(script_file):
         raise ConfigError(f"CINTEL_SCRIPT_FILE={script_file!r} does not exist: point it at a script JSON file or unset it.")
+    metrics_token = env.get("CINTEL_METRICS_TOKEN", "").strip() or None
+    if metrics_token and len(metrics_token) < 16:
+        raise ConfigError("CINTEL_METRICS_TOKEN is shorter than 16 characters: use a random one, e.g. the output of "
+                          "`openssl rand -hex 24`, or unset it to turn /metrics off.")
     values = dict(
         twilio_account_sid=sid,
         twilio_auth_token=token,
@@ -157,6 +163,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         operators=_operators(env),
         web_concurrency=web_concurrency,
         log_level=level,
+        metrics_token=metrics_token,
     )
     values.update(overrides)
     return Config(**values)

@@ -6,7 +6,7 @@ import socket
 
 from flask import Blueprint, Response, current_app, request
 
-from . import sse
+from . import metrics, sse
 from .bus import REDIS_ERRORS, channel, parse_id
 from .errors import BadRequest
 from .hub import CLOSED, OVERFLOW, SHUTDOWN
@@ -119,4 +119,5 @@ def stream(session_id):
     ext = current_app.extensions["cintel"]
     body = _events(ext.bus, ext.hub, session_id, last_event_id, ext.config.heartbeat_seconds,
                    request.environ.get("gunicorn.socket"))
+    body = metrics.of(current_app).track_stream(body)
     return Response(body, mimetype="text/event-stream", headers=HEADERS)

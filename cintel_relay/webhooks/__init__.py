@@ -4,6 +4,7 @@ import orjson
 from flask import current_app, jsonify, request
 from marshmallow import ValidationError
 
+from .. import metrics
 from ..errors import BadRequest, InvalidPayload, UnsupportedMediaType
 
 
@@ -50,5 +51,7 @@ def signed_form() -> dict:
 
 def accepted(result=None, **extra):
     """The 200 answer: Twilio only needs a 2xx; the counts help whoever debugs a delivery."""
+    if result:
+        metrics.of(current_app).ingested(result)
     body = {"ok": True, **(result.as_dict() if result else {"logged": 0, "held": 0, "duplicates": 0}), **extra}
     return jsonify(body)
