@@ -67,7 +67,7 @@ class Metrics:
 
     def ingested(self, result):
         """Count what a webhook's delivery became (an :class:`~cintel_relay.bus.IngestResult`)."""
-        for outcome, count in result.as_dict().items():
+        for outcome, count in (("logged", len(result.ids)), ("held", result.held), ("duplicate", result.duplicates)):
             if count:
                 self.events.labels(outcome).inc(count)
 
