@@ -35,7 +35,7 @@ def redis_reachable(config: Config) -> Finding:
                        "add Redis (heroku addons:create heroku-redis, or the compose redis service) and set REDIS_URL")
     from . import _redis_clients  # the relay's own clients, so TLS options are checked exactly as they run
 
-    client, _ = _redis_clients(config)
+    client, pubsub_client = _redis_clients(config)
     try:
         client.ping()
     except (redis.RedisError, OSError) as exc:
@@ -46,6 +46,7 @@ def redis_reachable(config: Config) -> Finding:
                        f"check REDIS_URL (host, port, password) and that this machine may reach it{hint}")
     finally:
         client.close()
+        pubsub_client.close()
     return Finding(True, "Redis answers at REDIS_URL")
 
 
@@ -54,7 +55,8 @@ def redis_tls(config: Config) -> Finding:
     if config.redis_ssl_verify:
         return Finding(True, "Redis TLS certificates are verified" if tls else "Redis TLS: not used")
     if not tls:
-        return Finding(False, "CINTEL_REDIS_SSL_VERIFY=false without a rediss:// REDIS_URL: it protects nothing here",
+        return Finding(False, "CINTEL_REDIS_SSL_VERIFY=false without a rediss:// REDIS_URL: it has no effect and "
+                       "hides a mistake",
                        "unset CINTEL_REDIS_SSL_VERIFY, or use the rediss:// URL your provider gives")
     return Finding(True, "Redis over TLS without certificate checks (CINTEL_REDIS_SSL_VERIFY=false, as Heroku needs)")
 
