@@ -6,9 +6,7 @@ import shutil
 import subprocess
 import tempfile
 
-import requests
-
-from .support import ROOT, free_port, wait_for
+from .support import ROOT, answers, free_port, wait_for
 
 NGINX_CONF = os.path.join(ROOT, "deploy", "nginx.conf")
 _UPSTREAM_SERVER = re.compile(r"^(\s*)server relay:8000( [^;]*)?;$", re.M)
@@ -48,16 +46,8 @@ class Nginx:
         check = subprocess.run(self._argv("-t"), capture_output=True, text=True)
         assert check.returncode == 0, f"nginx -t refused deploy/nginx.conf:\n{check.stderr}"
         self.proc = subprocess.Popen(self._argv(), stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(self._healthy, what=f"nginx on port {self.port}")
+        wait_for(lambda: answers(self, "/lb-health"), what=f"nginx on port {self.port}")
         return self
-
-    def _healthy(self):
-        if self.proc.poll() is not None:
-            raise AssertionError(f"nginx exited with {self.proc.returncode}:\n{self.output()}")
-        try:
-            return requests.get(self.url + "/lb-health", timeout=1).ok
-        except requests.RequestException:
-            return False
 
     def output(self) -> str:
         self.log.seek(0)

@@ -71,6 +71,16 @@ class RedisServer:
             self.proc.wait()
 
 
+def answers(server, path) -> bool:
+    """True once ``server`` (with ``proc``, ``url`` and ``output()``) answers 2xx on ``path``; raises if it died."""
+    if server.proc.poll() is not None:
+        raise AssertionError(f"{server.url} exited with {server.proc.returncode}:\n{server.output()}")
+    try:
+        return requests.get(server.url + path, timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
 def _pings(client):
     try:
         return client.ping()
@@ -114,12 +124,7 @@ class Relay:
         return {name.rsplit("_", 1)[1].split(".")[0] for name in os.listdir(self.metrics_dir) if name.endswith(".db")}
 
     def _healthy(self):
-        if self.proc.poll() is not None:
-            raise AssertionError(f"relay exited with {self.proc.returncode}:\n{self.output()}")
-        try:
-            return requests.get(self.url + "/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
+        return answers(self, "/healthz")
 
     def output(self) -> str:
         self.log.seek(0)
