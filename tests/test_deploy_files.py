@@ -115,3 +115,5 @@ def test_heroku_manifest_gives_redis_and_a_configuration_that_loads():
     config = load_config(values)
     assert config.proxy_count == 1 and config.redis_ssl_verify is False and config.web_concurrency >= 1
     assert read(".python-version").strip() == "3.11"
+    # The buildpack installs only from a package manager file; this one installs the relay from setup.cfg.
+    assert [line for line in read("requirements.txt").splitlines() if not line.startswith("#")] == ["--editable ."]
