@@ -7,6 +7,7 @@ import redis
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import logs, metrics
 from .bus import EventBus
 from .config import Config, load_config
 from .errors import register_error_handlers
@@ -54,8 +55,6 @@ def create_app(config: Config = None) -> Flask:
     if config.proxy_count:
         n = config.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
-    from . import logs, metrics  # metrics only now: gunicorn_conf must set PROMETHEUS_MULTIPROC_DIR first
-
     logs.init_app(app)
     relay_metrics = metrics.init_app(app, config.metrics_token)
     client, pubsub_client = _redis_clients(config)

@@ -21,7 +21,9 @@ control_socket_disable = True
 # because stream URLs carry tickets. FORWARDED_ALLOW_IPS (read by gunicorn itself) says whose
 # X-Forwarded-Proto to believe; CINTEL_PROXY_COUNT does the same inside the app.
 logger_class = "cintel_relay.logs.GunicornLogger"
-loglevel = os.environ.get("CINTEL_LOG_LEVEL", "info").lower()
+loglevel = os.environ.get("CINTEL_LOG_LEVEL", "info").strip().lower()
+if loglevel not in ("debug", "info", "warning", "error"):
+    loglevel = "info"  # the app itself refuses the value at start-up, naming the fix
 accesslog = "-"
 # The master's records and warnings (gevent's, as a worker patches) as JSON lines too; workers inherit it.
 setup_logging(loglevel)

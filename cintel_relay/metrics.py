@@ -9,6 +9,10 @@ dropped (gunicorn's ``child_exit`` hook). Prometheus scrapes each replica, and `
 
 Without gunicorn (tests, embedded mode) the app keeps its metrics in its own registry.
 The endpoint is off unless ``CINTEL_METRICS_TOKEN`` is set, and then wants it as a bearer token.
+
+prometheus_client picks per-process or multiprocess values once, when it is first imported, and
+gunicorn imports this package before its config module sets the directory: so this module imports
+prometheus_client only inside its functions, which run in the workers.
 """
 
 import glob
@@ -18,8 +22,6 @@ import re
 import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import multiprocess, values
 
 EXTENSION = "cintel.metrics"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -34,11 +36,13 @@ class Metrics:
     """The relay's metrics; one per app, in ``app.extensions["cintel.metrics"]``."""
 
     def __init__(self, token=None):
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+
         self.token = token
         self.multiprocess = values.ValueClass is not values.MutexValue
         if bool(os.environ.get(MULTIPROC_ENV)) != self.multiprocess:
-            raise RuntimeError(f"prometheus_client was imported before {MULTIPROC_ENV} was set: set it in gunicorn's "
-                               "config (cintel_relay.gunicorn_conf does) and import metrics only in create_app().")
+            raise RuntimeError(f"prometheus_client was imported before {MULTIPROC_ENV} was set: set it before the "
+                               "app is loaded (cintel_relay.gunicorn_conf does) and import prometheus_client no earlier.")
         self.registry = CollectorRegistry()
         r = self.registry
         self.webhooks = Counter("cintel_webhooks", "Webhook requests by route and HTTP status.",
@@ -59,6 +63,8 @@ class Metrics:
 
     def exposition(self) -> bytes:
         """The text format, summed over every worker process when gunicorn runs several."""
+        from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+
         if not self.multiprocess:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
@@ -124,6 +130,8 @@ def of(app) -> Metrics:
 @bp.get("/metrics")
 def scrape():
     """Prometheus text format, for a bearer of ``CINTEL_METRICS_TOKEN``; 404 while it is unset."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
     metrics = of(current_app)
     if not metrics.token:
         return jsonify({"error": "metrics are disabled: set CINTEL_METRICS_TOKEN to enable /metrics.",
@@ -143,4 +151,6 @@ def reset_multiprocess_dir():
 
 def worker_exited(pid: int):
     """Drop a dead worker's live gauges (its counters keep counting)."""
+    from prometheus_client import multiprocess
+
     multiprocess.mark_process_dead(pid)

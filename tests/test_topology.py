@@ -4,7 +4,12 @@ Webhooks signed for the load balancer's public URL go in through nginx; browsers
 through it, land on both replicas, and survive one replica stopping.
 """
 
+import json
+import os
+import re
 import signal
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
@@ -14,8 +19,8 @@ import requests
 from cintel_relay.bus import log_key
 
 from .lb import Nginx
-from .support import (METRICS_TOKEN, RedisServer, Relay, SSEClient, communication, json_request, metric, post_json,
-                      scrape, wait_for)
+from .support import (METRICS_TOKEN, ROOT, RedisServer, Relay, SSEClient, base_env, communication, free_port,
+                      json_request, metric, post_json, scrape, wait_for)
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +156,15 @@ def test_a_replica_stopping_ends_its_streams_at_once_and_browsers_resume_on_the_
         for browser in browsers:
             browser.close()
         stopping.start()
+
+
+def test_the_image_health_check_command_passes_on_a_serving_replica_only(topology):
+    _, replicas, _ = topology
+    with open(os.path.join(ROOT, "Dockerfile"), encoding="utf-8") as fh:
+        healthcheck = re.search(r"^HEALTHCHECK (?:.*\\\n)*.*", fh.read(), re.M)[0]
+    program, *args = json.loads(healthcheck.split(" CMD ", 1)[1])
+    assert program == "python"
+    argv = [sys.executable, *args]
+    for port, status in ((replicas[1].port, 0), (free_port(), 1)):
+        done = subprocess.run(argv, env=base_env(PORT=port), capture_output=True, timeout=30)
+        assert done.returncode == status, done.stderr
