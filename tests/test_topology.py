@@ -117,6 +117,11 @@ def test_signature_is_checked_against_the_public_url_not_the_replicas(topology):
     response = requests.post(url, data=raw, headers=headers, timeout=10)
     assert response.status_code == 403
     assert response.json()["code"] == "invalid_signature"
+    # One request id from the load balancer to the relay and back, in nginx's JSON access log too.
+    request_id = response.headers["X-Request-Id"]
+    line = wait_for(lambda: next((json.loads(line) for line in nginx.output().splitlines()
+                                  if line.startswith("{") and request_id in line), None), what="nginx's access line")
+    assert (line["request_id"], line["status"], line["path"]) == (request_id, 403, "/webhook/cor-event")
 
 
 def test_a_webhook_through_a_tls_router_is_checked_against_its_https_url(topology):
