@@ -23,6 +23,7 @@ class Finding(NamedTuple):
 
 
 def signatures(config: Config) -> Finding:
+    """Webhooks must be authenticated."""
     if not config.verify_signatures:
         return Finding(False, "CINTEL_VERIFY_SIGNATURES=false: anyone can post fake call data to the webhooks",
                        "unset CINTEL_VERIFY_SIGNATURES and set TWILIO_AUTH_TOKEN to your account's auth token")
@@ -30,6 +31,7 @@ def signatures(config: Config) -> Finding:
 
 
 def redis_reachable(config: Config) -> Finding:
+    """Redis must be configured and answer, with the relay's own connection settings."""
     if config.embedded:
         return Finding(False, "REDIS_URL is not set: the embedded bus serves one process and keeps nothing",
                        "add Redis (heroku addons:create heroku-redis, or the compose redis service) and set REDIS_URL")
@@ -51,6 +53,7 @@ def redis_reachable(config: Config) -> Finding:
 
 
 def redis_tls(config: Config) -> Finding:
+    """Certificate checks may be off only on a ``rediss://`` URL (a provider's self-signed certificate)."""
     tls = bool(config.redis_url) and config.redis_url.startswith("rediss://")
     if config.redis_ssl_verify:
         return Finding(True, "Redis TLS certificates are verified" if tls else "Redis TLS: not used")
@@ -62,6 +65,7 @@ def redis_tls(config: Config) -> Finding:
 
 
 def public_url(config: Config) -> Finding:
+    """The public URL must be set, and https (Flex is an https page)."""
     if not config.server_url:
         return Finding(False, "SERVER_URL is not set: signatures are checked against whatever host the request names",
                        "set SERVER_URL to the public https URL Twilio calls, e.g. https://my-relay.herokuapp.com")
@@ -73,6 +77,7 @@ def public_url(config: Config) -> Finding:
 
 
 def stream_auth(config: Config) -> Finding:
+    """Streams must want a Flex identity."""
     mode = getattr(config, "stream_auth", "none")
     if mode != "flex":
         return Finding(False, "streams are open to anyone who knows a Call SID (stream auth: none)",
@@ -82,6 +87,7 @@ def stream_auth(config: Config) -> Finding:
 
 
 def cors(config: Config) -> Finding:
+    """Only https origins (Flex's) may read streams from a browser."""
     origins = getattr(config, "cors_origins", ())
     if not origins:
         return Finding(False, "no CORS origin is allowed: the Flex plugin cannot read streams from another origin",
@@ -94,6 +100,7 @@ def cors(config: Config) -> Finding:
 
 
 def heartbeat(config: Config) -> Finding:
+    """Idle streams must send heartbeats well inside proxies' idle timeouts."""
     if config.heartbeat_seconds > MAX_HEARTBEAT_SECONDS:
         return Finding(False, f"CINTEL_HEARTBEAT_SECONDS={config.heartbeat_seconds:g}: proxies cut idle streams "
                        "(Heroku at 55 s)", "unset CINTEL_HEARTBEAT_SECONDS to use 15")
