@@ -10,7 +10,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 worker_class = "cintel_relay.worker.RelayWorker"
 # Each open stream is a connection; the platform caps a process at 20,000 file descriptors.
 worker_connections = int(os.environ.get("CINTEL_WORKER_CONNECTIONS", "19500"))
-# Heroku sends SIGKILL 30 s after SIGTERM; streams end at once on SIGTERM, the rest gets 20 s.
+# Heroku sends SIGKILL 30 s after SIGTERM; streams and idle connections end at once on SIGTERM
+# (cintel_relay.worker), in-flight requests get 20 s.
 graceful_timeout = 20
 timeout = 30
 keepalive = 75
