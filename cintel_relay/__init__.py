@@ -1,82 +1,12 @@
 """cintel-relay: Twilio Conversation Intelligence results, live, to the Flex agent desktop."""
 
-import logging
-import os
-from dataclasses import dataclass
 
-import redis
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
+def create_app(config=None):
+    """Build the relay app (:func:`cintel_relay.app.create_app`).
 
-from .bus import EventBus
-from .config import Config, load_config
-from .errors import register_error_handlers
-from .hub import Hub
-from .script import Script, load_script
-from .signature import SignatureVerifier
+    Imported on call, so that gunicorn's master, which loads this package for its settings and
+    logger, does not import Redis and Flask before the gevent worker has patched the standard library.
+    """
+    from .app import create_app as build
 
-logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Relay:
-    """What the app wires together; lives in ``app.extensions["cintel"]``."""
-
-    config: Config
-    script: Script
-    bus: EventBus
-    hub: Hub
-    verifier: SignatureVerifier
-
-
-def _redis_clients(config: Config):
-    """A bounded command pool and a separate client for the hub's single pub/sub connection."""
-    if config.embedded:
-        import fakeredis
-
-        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
-        return client, client
-    # Named connections let an operator attribute them to a worker with CLIENT LIST.
-    name = f"cintel-relay:{os.getpid()}"
-    ssl = {} if config.redis_ssl_verify or not config.redis_url.startswith("rediss://") else {"ssl_cert_reqs": None}
-    pool = redis.BlockingConnectionPool.from_url(
-        config.redis_url, max_connections=config.redis_pool_size, timeout=10,
-        socket_timeout=5, socket_connect_timeout=3, client_name=name, **ssl,
-    )
-    pubsub_client = redis.Redis.from_url(
-        config.redis_url, socket_connect_timeout=3, socket_keepalive=True, health_check_interval=10,
-        client_name=name + ":pubsub", **ssl,
-    )
-    return redis.Redis(connection_pool=pool), pubsub_client
-
-
-def create_app(config: Config = None) -> Flask:
-    """Build the relay app; the only place things are wired."""
-    config = config or load_config()
-    app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    if config.proxy_count:
-        n = config.proxy_count
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
-    client, pubsub_client = _redis_clients(config)
-    app.extensions["cintel"] = Relay(
-        config=config,
-        script=load_script(config.script_file),
-        bus=EventBus(client, config),
-        hub=Hub(pubsub_client, config.subscriber_queue),
-        verifier=SignatureVerifier(config.twilio_auth_token, config.server_url, config.verify_signatures),
-    )
-    from . import access, api, security, stream
-    from .webhooks import cintel, orchestrator, status
-
-    for blueprint in (api.bp, stream.bp, cintel.bp, orchestrator.bp, status.bp):
-        app.register_blueprint(blueprint)
-    security.register_security_headers(app)
-    security.register_cors(app, config.cors_origins)
-    access.init_app(app, config, client)
-    register_error_handlers(app)
-    if config.embedded:
-        logger.warning("REDIS_URL is unset: using the embedded in-process bus (one process only, nothing persists)")
-    if not config.verify_signatures:
-        logger.warning("CINTEL_VERIFY_SIGNATURES=false: webhooks are NOT authenticated; never run this in production")
-    return app
+    return build(config)

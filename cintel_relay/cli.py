@@ -4,6 +4,7 @@ import argparse
 import os
 import sys
 
+from . import check
 from .config import load_config
 from .errors import ConfigError
 
@@ -27,6 +28,8 @@ def main(argv=None):
     serve_cmd = commands.add_parser("serve", help="run the relay (gunicorn, gevent worker); the default")
     serve_cmd.add_argument("--port", type=int, help="port to listen on (default: $PORT or 8000)")
     serve_cmd.set_defaults(func=serve)
+    check_cmd = commands.add_parser("check", help="say what is wrong or missing for a production start")
+    check_cmd.set_defaults(func=lambda args: sys.exit(check.run()))
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["serve", *(argv or [])])

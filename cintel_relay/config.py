@@ -56,6 +56,8 @@ class Config:
     cors_origins: Tuple[str, ...] = ("https://flex.twilio.com", "http://localhost:3000")
     max_streams_per_identity: int = 20
     tickets_per_minute: int = 60
+    #: Bearer token for ``GET /metrics``; unset, the endpoint answers 404.
+    metrics_token: Optional[str] = field(default=None, repr=False)
 
     @property
     def embedded(self) -> bool:
@@ -207,6 +209,10 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
     script_file = env.get("CINTEL_SCRIPT_FILE", "").strip() or None
     if script_file and not os.path.isfile(script_file):
         raise ConfigError(f"CINTEL_SCRIPT_FILE={script_file!r} does not exist: point it at a script JSON file or unset it.")
+    metrics_token = env.get("CINTEL_METRICS_TOKEN", "").strip() or None
+    if metrics_token and len(metrics_token) < 16:
+        raise ConfigError("CINTEL_METRICS_TOKEN is shorter than 16 characters: use a random one, e.g. the output of "
+                          "`openssl rand -hex 24`, or unset it to turn /metrics off.")
     values = dict(
         twilio_account_sid=sid,
         twilio_auth_token=token,
@@ -229,6 +235,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         web_concurrency=web_concurrency,
         log_level=level,
         **_stream_auth(env, sid, token),
+        metrics_token=metrics_token,
     )
     values.update(overrides)
     return Config(**values)

@@ -1,6 +1,9 @@
 """gunicorn settings, from the platform's environment (Heroku-style ``PORT``, ``WEB_CONCURRENCY``)."""
 
 import os
+import tempfile
+
+from cintel_relay.logs import setup_logging
 
 import gunicorn.http.wsgi
 
@@ -12,14 +15,43 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 worker_class = "cintel_relay.worker.RelayWorker"
 # Each open stream is a connection; the platform caps a process at 20,000 file descriptors.
 worker_connections = int(os.environ.get("CINTEL_WORKER_CONNECTIONS", "19500"))
-# Heroku sends SIGKILL 30 s after SIGTERM; streams end at once on SIGTERM, the rest gets 20 s.
+# Heroku sends SIGKILL 30 s after SIGTERM; streams and idle connections end at once on SIGTERM
+# (cintel_relay.worker), in-flight requests get 20 s.
 graceful_timeout = 20
 timeout = 30
 keepalive = 75
 preload_app = False  # each worker builds its own app after gevent has patched the sockets
-# The access log never shows the query string: stream URLs carry tickets.
+# gunicorn's control socket would sit at one path in $HOME for every replica on the host; nothing uses it.
+control_socket_disable = True
+# Access and error logs as JSON lines (cintel_relay.logs); the access log never shows the query string,
+# because stream URLs carry tickets. FORWARDED_ALLOW_IPS (read by gunicorn itself) says whose
+# X-Forwarded-Proto to believe; CINTEL_PROXY_COUNT does the same inside the app.
+logger_class = "cintel_relay.logs.GunicornLogger"
+loglevel = os.environ.get("CINTEL_LOG_LEVEL", "info").strip().lower()
+if loglevel not in ("debug", "info", "warning", "error"):
+    loglevel = "info"  # the app itself refuses the value at start-up, naming the fix
 accesslog = "-"
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+# The master's records and warnings (gevent's, as a worker patches) as JSON lines too; workers inherit it.
+setup_logging(loglevel)
+
+# Metrics of all workers are summed at scrape time (cintel_relay.metrics): the directory must exist
+# before any worker imports prometheus_client.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cintel-metrics-")
+
+
+def on_starting(server):
+    """Start the metrics of this run from zero, even in a reused directory (a restarted container)."""
+    from cintel_relay.metrics import reset_multiprocess_dir
+
+    reset_multiprocess_dir()
+
+
+def child_exit(server, worker):
+    """A dead worker's streams are no longer live."""
+    from cintel_relay.metrics import worker_exited
+
+    worker_exited(worker.pid)
 
 
 def post_worker_init(worker):

@@ -77,8 +77,9 @@ class Subscription:
 class Hub:
     """The per-process pub/sub fan-out. Create one per app; it starts its listener on first use."""
 
-    def __init__(self, client, queue_limit: int, max_backoff: float = 5.0):
+    def __init__(self, client, queue_limit: int, max_backoff: float = 5.0, on_reconnect=None):
         self._client = client
+        self._on_reconnect = on_reconnect or (lambda: None)
         self._queue_limit = queue_limit
         self._max_backoff = max_backoff
         self._subs = {}
@@ -169,6 +170,7 @@ class Hub:
                 with self._lock:
                     self._pubsub = None
                 self.reconnects += 1
+                self._on_reconnect()
                 logger.warning("pub/sub connection lost (%s); reconnecting in %.1fs", type(exc).__name__, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, self._max_backoff)

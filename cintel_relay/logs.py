@@ -1,10 +1,104 @@
-"""Logging set-up: level from ``CINTEL_LOG_LEVEL``, one line per record."""
+"""Logging: one JSON object per line, carrying the request id; gunicorn's own logs in the same shape.
+
+Records carry ids, counts and timings only: never transcript text, tokens or signatures. The query
+string is never logged either (stream URLs may carry tickets).
+"""
 
 import logging
-import os
+import re
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+
+import orjson
+from flask import has_request_context, request
+from gunicorn.glogging import Logger as GunicornBaseLogger
+
+REQUEST_ID_HEADER = "X-Request-Id"
+#: Where a request's log fields live: the WSGI environ, which gunicorn's access logger also sees.
+ENVIRON_KEY = "cintel.log"
+# An id a client sends is kept only if it cannot forge or bloat a log line (Heroku's router sends a UUID).
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
-def setup_logging(level=None):
-    """Configure the root logger once; gunicorn keeps its own access and error logs."""
-    level = (level or os.environ.get("CINTEL_LOG_LEVEL") or "INFO").upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+class JsonFormatter(logging.Formatter):
+    """A record as one JSON line: time, level, logger, message, the ``extra`` fields and the request's ids."""
+
+    def format(self, record):
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update((k, v) for k, v in vars(record).items() if k not in _RECORD_FIELDS)
+        if has_request_context():
+            for key, value in request.environ.get(ENVIRON_KEY, {}).items():
+                entry.setdefault(key, value)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def setup_logging(level="INFO"):
+    """Send every record, and every Python warning, to stderr as a JSON line, at ``level`` (``CINTEL_LOG_LEVEL``)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    logging.captureWarnings(True)
+
+
+def init_app(app):
+    """Give every request an id (the client's ``X-Request-Id`` when sane), echoed in the response."""
+    app.before_request(_begin)
+    app.after_request(_end)
+
+
+def annotate(**fields):
+    """Add ids (session, conversation) to this request's log records and its access-log line."""
+    request.environ.setdefault(ENVIRON_KEY, {}).update((k, v) for k, v in fields.items() if v)
+
+
+def _begin():
+    sent = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = sent if _CLIENT_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+    request.environ["cintel.started"] = time.perf_counter()
+    annotate(request_id=request_id, session=(request.view_args or {}).get("session_id"))
+
+
+def _end(response):
+    fields = request.environ.get(ENVIRON_KEY)
+    if fields:  # absent when a before_request hook registered ahead of ours answered the request
+        response.headers[REQUEST_ID_HEADER] = fields["request_id"]
+        fields["app_ms"] = round((time.perf_counter() - request.environ["cintel.started"]) * 1000, 2)
+    return response
+
+
+class GunicornLogger(GunicornBaseLogger):
+    """gunicorn's error and access logs as JSON lines; an access line carries the app's request fields.
+
+    The access line is written when the response is complete, so for a stream ``duration_ms`` is how
+    long the stream was open, while ``app_ms`` is the time the app took to start answering.
+    """
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                handler.setFormatter(JsonFormatter())
+
+    def access(self, resp, req, environ, request_time):
+        if not self.access_log_enabled:
+            return
+        entry = {
+            "method": environ.get("REQUEST_METHOD"),
+            "path": environ.get("PATH_INFO"),
+            "status": resp.status_code,
+            "bytes": getattr(resp, "sent", None),
+            "duration_ms": round(request_time.total_seconds() * 1000, 2),
+            "remote": environ.get("REMOTE_ADDR"),
+            **environ.get(ENVIRON_KEY, {}),
+        }
+        self.access_log.info("%s %s %s", entry["method"], entry["path"], entry["status"], extra=entry)

@@ -6,7 +6,7 @@ import socket
 
 from flask import Blueprint, Response, current_app, request
 
-from . import sse
+from . import metrics, sse
 from .bus import REDIS_ERRORS, channel, parse_id
 from .errors import BadRequest
 from .hub import CLOSED, OVERFLOW, SHUTDOWN
@@ -87,7 +87,7 @@ def _batch(bus, session_id, frames, resync, last_key):
     return b"".join(chunks), last_key
 
 
-def _events(bus, hub, session_id, last_event_id, config, sock):
+def _events(bus, hub, session_id, last_event_id, config, sock, tracker):
     """The stream body: resume or snapshot, then live frames, heartbeats, and a clean end.
 
     An idle stream holds no frame data: what was sent is dropped before waiting again, so a
@@ -100,6 +100,7 @@ def _events(bus, hub, session_id, last_event_id, config, sock):
         # A client that stops reading blocks our writes; this bounds how long (it resumes from the log).
         idle_timeout = sock.gettimeout()
         sock.settimeout(config.send_timeout)
+    opened_ms = tracker.stream_opened()
     try:
         if not sub.wait_ready(READY_TIMEOUT):
             if sub.state is None:
@@ -107,6 +108,7 @@ def _events(bus, hub, session_id, last_event_id, config, sock):
             return
         data, last_key = _opening(bus, session_id, last_event_id)
         yield data
+        tracker.sent(data, opened_ms)
         data = None
         while True:
             woke = sub.wait(config.heartbeat_seconds)
@@ -123,6 +125,7 @@ def _events(bus, hub, session_id, last_event_id, config, sock):
             frames = None
             if data:
                 yield data
+                tracker.sent(data, opened_ms)
             data = None
     except REDIS_ERRORS:
         logger.warning("stream lost Redis; the client will reconnect", extra={"session": session_id})
@@ -134,6 +137,7 @@ def _events(bus, hub, session_id, last_event_id, config, sock):
         if sock is not None:
             sock.settimeout(idle_timeout)
         hub.unsubscribe(sub)
+        tracker.stream_closed()
 
 
 @bp.get("/api/stream/<session_id>")
@@ -146,7 +150,8 @@ def stream(session_id):
     slot = current_app.extensions["cintel_access"].admit(session_id, request.args.get("ticket"))
     last_event_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId") or None
     ext = current_app.extensions["cintel"]
-    body = _events(ext.bus, ext.hub, session_id, last_event_id, ext.config, request.environ.get("gunicorn.socket"))
+    body = _events(ext.bus, ext.hub, session_id, last_event_id, ext.config, request.environ.get("gunicorn.socket"),
+                   metrics.of(current_app))
     if slot is not None:
         body = Held(slot, body)
     # direct_passthrough hands our generator to gunicorn as is: no wrapping iterators per idle stream.

@@ -71,6 +71,16 @@ class RedisServer:
             self.proc.wait()
 
 
+def answers(server, path) -> bool:
+    """True once ``server`` (with ``proc``, ``url`` and ``output()``) answers 2xx on ``path``; raises if it died."""
+    if server.proc.poll() is not None:
+        raise AssertionError(f"{server.url} exited with {server.proc.returncode}:\n{server.output()}")
+    try:
+        return requests.get(server.url + path, timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
 def _pings(client):
     try:
         return client.ping()
@@ -93,7 +103,10 @@ class Relay:
     def __init__(self, redis_url=None, workers=1, **env):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = base_env(redis_url, PORT=self.port, WEB_CONCURRENCY=workers, CINTEL_BIND_HOST="127.0.0.1", **env)
+        self.workers = workers
+        self.metrics_dir = tempfile.mkdtemp(prefix="cintel-metrics-")
+        self.env = base_env(redis_url, PORT=self.port, WEB_CONCURRENCY=workers, CINTEL_BIND_HOST="127.0.0.1",
+                            PROMETHEUS_MULTIPROC_DIR=self.metrics_dir, **env)
         self.proc = None
         self.log = tempfile.TemporaryFile()
 
@@ -103,15 +116,15 @@ class Relay:
             env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         wait_for(self._healthy, timeout=30, what=f"relay on port {self.port}")
+        wait_for(lambda: len(self.worker_pids()) >= self.workers, timeout=30, what="every worker to load the app")
         return self
 
+    def worker_pids(self) -> set:
+        """Workers that have built the app (and so handle signals): each writes its metrics file then."""
+        return {name.rsplit("_", 1)[1].split(".")[0] for name in os.listdir(self.metrics_dir) if name.endswith(".db")}
+
     def _healthy(self):
-        if self.proc.poll() is not None:
-            raise AssertionError(f"relay exited with {self.proc.returncode}:\n{self.output()}")
-        try:
-            return requests.get(self.url + "/healthz", timeout=1).ok
-        except requests.RequestException:
-            return False
+        return answers(self, "/healthz")
 
     def output(self) -> str:
         self.log.seek(0)
@@ -267,3 +280,23 @@ def flex_env(twilio_url: str, **extra) -> dict:
             "CINTEL_TASKROUTER_WORKSPACE_SID": WORKSPACE_SID, "CINTEL_IAM_URL": twilio_url,
             "CINTEL_TASKROUTER_URL": twilio_url, "CINTEL_AUTH_TIMEOUT": "0.5",
             "CINTEL_MAX_STREAMS_PER_IDENTITY": "2", "CINTEL_TICKETS_PER_MINUTE": "5", **extra}
+
+
+# --- metrics ---------------------------------------------------------------------------------------
+
+METRICS_TOKEN = "test-metrics-token-0123456789"
+
+
+def scrape(base: str, token: str = METRICS_TOKEN) -> dict:
+    """``GET /metrics`` parsed: {(sample name, frozenset of label items): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    response = requests.get(base + "/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert response.status_code == 200, response.text
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(response.text) for s in family.samples}
+
+
+def metric(samples: dict, name: str, **labels) -> float:
+    """One sample's value from :func:`scrape`, 0 when absent (a labelled counter not yet incremented)."""
+    return samples.get((name, frozenset(labels.items())), 0.0)

@@ -4,6 +4,7 @@ import orjson
 from flask import Response, current_app, request
 from marshmallow import ValidationError
 
+from .. import metrics
 from ..errors import InvalidPayload, UnsupportedMediaType
 from ..security import json_body
 
@@ -46,5 +47,7 @@ def signed_form() -> dict:
 
 def accepted(result=None, **extra):
     """The 200 answer: Twilio only needs a 2xx; the counts help whoever debugs a delivery."""
+    if result:
+        metrics.of(current_app).ingested(result)
     body = {"ok": True, **(result.as_dict() if result else {"logged": 0, "held": 0, "duplicates": 0}), **extra}
     return Response(orjson.dumps(body), mimetype="application/json")

@@ -3,6 +3,7 @@
 from flask import Blueprint
 
 from .. import normalize
+from ..logs import annotate
 from ..schemas import RuleExecutionSchema
 from . import accepted, load, relay, signed_json
 
@@ -16,7 +17,7 @@ def cintel_action():
     payload = load(_schema, signed_json(), "rule execution")
     ext = relay()
     events = normalize.rule_execution_events(payload, ext.config.operators, ext.script)
-    result = ext.bus.ingest(
-        events, session=normalize.rule_execution_session(payload), conversation=payload["conversationId"]
-    )
+    session = normalize.rule_execution_session(payload)
+    annotate(session=session, conversation=payload["conversationId"])
+    result = ext.bus.ingest(events, session=session, conversation=payload["conversationId"])
     return accepted(result)

@@ -3,6 +3,7 @@
 from flask import Blueprint, request
 
 from .. import normalize
+from ..logs import annotate
 from ..schemas import EVENT_DATA_SCHEMAS, OrchestratorEventSchema
 from . import accepted, load, relay, signed_json
 
@@ -12,6 +13,7 @@ _envelope = OrchestratorEventSchema()
 
 def _communication(ext, comm):
     session = normalize.session_for_communication(comm)
+    annotate(session=session)
     author = comm.get("author") or {}
     participant_type = ext.bus.participant_type(comm["conversationId"], author.get("participantId"))
     event = normalize.transcript_event(comm, participant_type, ext.config.agent_addresses)
@@ -48,6 +50,7 @@ def cor_event():
     if schema is None:
         return accepted(ignored=kind)
     data = load(schema, envelope["data"], f"{kind} data")
+    annotate(conversation=data.get("conversationId") or data.get("id"))
     ext = relay()
     if kind == "CONVERSATION_UPDATED":
         token = request.headers.get("I-Twilio-Idempotency-Token")

@@ -1,0 +1,132 @@
+"""``cintel-relay check``: what stands between this configuration and a production start, each with its fix."""
+
+import sys
+from typing import List, NamedTuple, Optional
+from urllib.parse import urlsplit
+
+import redis
+
+from .config import Config, load_config
+from .errors import ConfigError
+
+#: Heroku's router closes a stream idle for 55 s; heartbeats must come well inside that.
+MAX_HEARTBEAT_SECONDS = 20
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+class Finding(NamedTuple):
+    """One line of the report: what was checked, whether it is fit for production, and the fix if not."""
+
+    ok: bool
+    what: str
+    fix: Optional[str] = None
+
+
+def signatures(config: Config) -> Finding:
+    """Webhooks must be authenticated."""
+    if not config.verify_signatures:
+        return Finding(False, "CINTEL_VERIFY_SIGNATURES=false: anyone can post fake call data to the webhooks",
+                       "unset CINTEL_VERIFY_SIGNATURES and set TWILIO_AUTH_TOKEN to your account's auth token")
+    return Finding(True, "webhook signatures are checked with TWILIO_AUTH_TOKEN")
+
+
+def redis_reachable(config: Config) -> Finding:
+    """Redis must be configured and answer, with the relay's own connection settings."""
+    if config.embedded:
+        return Finding(False, "REDIS_URL is not set: the embedded bus serves one process and keeps nothing",
+                       "add Redis (heroku addons:create heroku-redis, or the compose redis service) and set REDIS_URL")
+    from . import _redis_clients  # the relay's own clients, so TLS options are checked exactly as they run
+
+    client, pubsub_client = _redis_clients(config)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError) as exc:
+        hint = ""
+        if "certificate" in str(exc).lower():
+            hint = "; for a provider's self-signed certificate (Heroku Key-Value Store) set CINTEL_REDIS_SSL_VERIFY=false"
+        return Finding(False, f"Redis at REDIS_URL does not answer ({type(exc).__name__}: {exc})",
+                       f"check REDIS_URL (host, port, password) and that this machine may reach it{hint}")
+    finally:
+        client.close()
+        pubsub_client.close()
+    return Finding(True, "Redis answers at REDIS_URL")
+
+
+def redis_tls(config: Config) -> Finding:
+    """Certificate checks may be off only on a ``rediss://`` URL (a provider's self-signed certificate)."""
+    tls = bool(config.redis_url) and config.redis_url.startswith("rediss://")
+    if config.redis_ssl_verify:
+        return Finding(True, "Redis TLS certificates are verified" if tls else "Redis TLS: not used")
+    if not tls:
+        return Finding(False, "CINTEL_REDIS_SSL_VERIFY=false without a rediss:// REDIS_URL: it has no effect and "
+                       "hides a mistake",
+                       "unset CINTEL_REDIS_SSL_VERIFY, or use the rediss:// URL your provider gives")
+    return Finding(True, "Redis over TLS without certificate checks (CINTEL_REDIS_SSL_VERIFY=false, as Heroku needs)")
+
+
+def public_url(config: Config) -> Finding:
+    """The public URL must be set, and https (Flex is an https page)."""
+    if not config.server_url:
+        return Finding(False, "SERVER_URL is not set: signatures are checked against whatever host the request names",
+                       "set SERVER_URL to the public https URL Twilio calls, e.g. https://my-relay.herokuapp.com")
+    url = urlsplit(config.server_url)
+    if url.scheme != "https" and url.hostname not in _LOCAL_HOSTS:
+        return Finding(False, f"SERVER_URL={config.server_url} is not https: Flex (an https page) cannot open its streams",
+                       "serve the relay over https and set SERVER_URL=https://...")
+    return Finding(True, f"public URL is {config.server_url}")
+
+
+def stream_auth(config: Config) -> Finding:
+    """Streams must want a Flex identity."""
+    mode = config.stream_auth
+    if mode != "flex":
+        return Finding(False, "streams are open to anyone who knows a Call SID (stream auth: none)",
+                       "set CINTEL_STREAM_AUTH=flex with TWILIO_ACCOUNT_SID, CINTEL_TICKET_SECRET "
+                       "(openssl rand -hex 32) and CINTEL_TASKROUTER_WORKSPACE_SID")
+    return Finding(True, "streams need a Flex token (stream auth: flex)")
+
+
+def cors(config: Config) -> Finding:
+    """Only https origins (Flex's) may read streams from a browser."""
+    origins = config.cors_origins
+    if not origins:
+        return Finding(False, "no CORS origin is allowed: the Flex plugin cannot read streams from another origin",
+                       "set CINTEL_CORS_ORIGINS=https://flex.twilio.com")
+    insecure = [o for o in origins if not o.startswith("https://")]
+    if insecure:
+        return Finding(False, f"CINTEL_CORS_ORIGINS allows {', '.join(insecure)}: a development origin in production",
+                       "list only https origins, e.g. CINTEL_CORS_ORIGINS=https://flex.twilio.com")
+    return Finding(True, f"CORS allows {', '.join(origins)}")
+
+
+def heartbeat(config: Config) -> Finding:
+    """Idle streams must send heartbeats well inside proxies' idle timeouts."""
+    if config.heartbeat_seconds > MAX_HEARTBEAT_SECONDS:
+        return Finding(False, f"CINTEL_HEARTBEAT_SECONDS={config.heartbeat_seconds:g}: proxies cut idle streams "
+                       "(Heroku at 55 s)", "unset CINTEL_HEARTBEAT_SECONDS to use 15")
+    return Finding(True, f"idle streams get a heartbeat every {config.heartbeat_seconds:g} s")
+
+
+CHECKS = (signatures, redis_reachable, redis_tls, public_url, stream_auth, cors, heartbeat)
+
+
+def findings(config: Config) -> List[Finding]:
+    """Every check's finding, in report order."""
+    return [check(config) for check in CHECKS]
+
+
+def run(env=None, out=sys.stdout) -> int:
+    """Print the report; 0 when the configuration is fit for production, 1 otherwise."""
+    try:
+        config = load_config(env)
+    except ConfigError as exc:
+        print(f"FAIL  the configuration does not load: {exc}", file=out)
+        return 1
+    report = findings(config)
+    for finding in report:
+        print(f"{'ok  ' if finding.ok else 'FAIL'}  {finding.what}", file=out)
+        if not finding.ok:
+            print(f"      fix: {finding.fix}", file=out)
+    failed = sum(not f.ok for f in report)
+    print(f"{failed} problem(s): fix them before a production start." if failed else "ready for production.", file=out)
+    return 1 if failed else 0

@@ -1,0 +1,156 @@
+"""Prometheus metrics at ``GET /metrics``, summed over all of a replica's gunicorn workers.
+
+A replica runs ``WEB_CONCURRENCY`` worker processes and a scrape reaches one of them, so per-process
+metrics would report a different fraction of the traffic on every scrape and drop to zero whenever a
+worker restarts. prometheus-client's multiprocess mode fixes both: each worker writes its values to
+files in ``PROMETHEUS_MULTIPROC_DIR`` (gunicorn_conf.py creates it before any worker starts) and the
+scraped worker sums every file. Counters of dead workers keep counting; their live-stream gauge is
+dropped (gunicorn's ``child_exit`` hook). Prometheus scrapes each replica, and ``sum()`` adds them up.
+
+Without gunicorn (tests, embedded mode) the app keeps its metrics in its own registry.
+The endpoint is off unless ``CINTEL_METRICS_TOKEN`` is set, and then wants it as a bearer token.
+
+prometheus_client picks per-process or multiprocess values once, when it is first imported, and
+gunicorn imports this package before its config module sets the directory: so this module imports
+prometheus_client only inside its functions, which run in the workers.
+"""
+
+import glob
+import hmac
+import os
+import re
+import time
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+EXTENSION = "cintel.metrics"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# The id of a logged frame is its Redis stream id: the Redis clock, in ms, when the webhook stored it.
+_FRAME_ID = re.compile(rb"(?:^|\n)id: (\d+)-\d+\n")
+
+bp = Blueprint("metrics", __name__)
+
+
+class Metrics:
+    """The relay's metrics; one per app, in ``app.extensions["cintel.metrics"]``."""
+
+    def __init__(self, token=None):
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
+
+        self.token = token
+        self.multiprocess = values.ValueClass is not values.MutexValue
+        if bool(os.environ.get(MULTIPROC_ENV)) != self.multiprocess:
+            raise RuntimeError(f"prometheus_client was imported before {MULTIPROC_ENV} was set: set it before the "
+                               "app is loaded (cintel_relay.gunicorn_conf does) and import prometheus_client no earlier.")
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.webhooks = Counter("cintel_webhooks", "Webhook requests by route and HTTP status.",
+                                ["route", "status"], registry=r)
+        self.signature_failures = Counter("cintel_signature_failures", "Webhooks refused for their signature.",
+                                          ["route"], registry=r)
+        self.events = Counter("cintel_events", "Events from webhooks, by outcome: logged (published), held "
+                              "(conversation not yet mapped to a call) or duplicate.", ["outcome"], registry=r)
+        self.streams = Gauge("cintel_streams_live", "Open SSE streams.", registry=r, multiprocess_mode="livesum")
+        self.delivered = Counter("cintel_stream_events_delivered", "Logged events written to SSE streams.",
+                                 registry=r)
+        self.lag = Histogram("cintel_delivery_lag_seconds", "From the webhook storing an event (its Redis stream "
+                             "id) to its write on a live stream.", buckets=LAG_BUCKETS, registry=r)
+        self.redis_errors = Counter("cintel_redis_errors", "Requests answered 503 because Redis failed.",
+                                    ["route"], registry=r)
+        self.pubsub_reconnects = Counter("cintel_pubsub_reconnects", "Times a worker's pub/sub connection to "
+                                         "Redis was lost and re-made.", registry=r)
+
+    def exposition(self) -> bytes:
+        """The text format, summed over every worker process when gunicorn runs several."""
+        from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+
+    def ingested(self, result):
+        """Count what a webhook's delivery became (an :class:`~cintel_relay.bus.IngestResult`)."""
+        for outcome, count in (("logged", len(result.ids)), ("held", result.held), ("duplicate", result.duplicates)):
+            if count:
+                self.events.labels(outcome).inc(count)
+
+    def stream_opened(self) -> float:
+        """Count a stream as live; returns when it opened, in ms, for :meth:`sent`."""
+        self.streams.inc()
+        return time.time() * 1000
+
+    def stream_closed(self):
+        self.streams.dec()
+
+    def sent(self, chunk: bytes, opened_ms: float):
+        """Count the logged frames of a chunk written to a stream, and their lag.
+
+        Lag is observed only for events logged after the stream opened: a replay after a reconnect is
+        history, not delivery lag.
+        """
+        stamps = _FRAME_ID.findall(chunk)
+        if stamps:
+            now_ms = time.time() * 1000
+            self.delivered.inc(len(stamps))
+            for stamp in map(int, stamps):
+                if stamp >= opened_ms:
+                    self.lag.observe(max(0.0, now_ms - stamp) / 1000)
+
+    def after_request(self, response):
+        """Count webhooks by route and status; 403 on a webhook is a signature failure; 503 is Redis."""
+        route = request.url_rule.rule if request.url_rule else None
+        if route is None:
+            return response
+        if route.startswith("/webhook/"):
+            self.webhooks.labels(route, str(response.status_code)).inc()
+            if response.status_code == 403:
+                self.signature_failures.labels(route).inc()
+        if response.status_code == 503:
+            self.redis_errors.labels(route).inc()
+        return response
+
+
+def init_app(app, token=None) -> Metrics:
+    """Create the app's metrics, count its requests and serve ``/metrics``."""
+    metrics = Metrics(token)
+    app.extensions[EXTENSION] = metrics
+    app.after_request(metrics.after_request)
+    app.register_blueprint(bp)
+    return metrics
+
+
+def of(app) -> Metrics:
+    """The app's metrics."""
+    return app.extensions[EXTENSION]
+
+
+@bp.get("/metrics")
+def scrape():
+    """Prometheus text format, for a bearer of ``CINTEL_METRICS_TOKEN``; 404 while it is unset."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    metrics = of(current_app)
+    if not metrics.token:
+        return jsonify({"error": "metrics are disabled: set CINTEL_METRICS_TOKEN to enable /metrics.",
+                        "code": "metrics_disabled"}), 404
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), metrics.token.encode()):
+        return jsonify({"error": "send the metrics token as Authorization: Bearer <CINTEL_METRICS_TOKEN>.",
+                        "code": "unauthorized"}), 401, {"WWW-Authenticate": 'Bearer realm="metrics"'}
+    return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def reset_multiprocess_dir():
+    """Empty the metrics directory before gunicorn forks workers: files of a previous run must not count."""
+    for path in glob.glob(os.path.join(os.environ[MULTIPROC_ENV], "*.db")):
+        os.remove(path)
+
+
+def worker_exited(pid: int):
+    """Drop a dead worker's live gauges (its counters keep counting)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)
