@@ -30,7 +30,7 @@ class Relay:
     verifier: SignatureVerifier
 
 
-def _redis_clients(config: Config):
+def redis_clients(config: Config):
     """A bounded command pool and a separate client for the hub's single pub/sub connection."""
     if config.embedded:
         import fakeredis
@@ -61,7 +61,7 @@ def create_app(config: Config = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     logs.init_app(app)
     relay_metrics = metrics.init_app(app, config.metrics_token)
-    client, pubsub_client = _redis_clients(config)
+    client, pubsub_client = redis_clients(config)
     app.extensions["cintel"] = Relay(
         config=config,
         script=load_script(config.script_file),

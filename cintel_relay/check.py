@@ -35,9 +35,9 @@ def redis_reachable(config: Config) -> Finding:
     if config.embedded:
         return Finding(False, "REDIS_URL is not set: the embedded bus serves one process and keeps nothing",
                        "add Redis (heroku addons:create heroku-redis, or the compose redis service) and set REDIS_URL")
-    from . import _redis_clients  # the relay's own clients, so TLS options are checked exactly as they run
+    from .app import redis_clients  # the relay's own clients, so TLS options are checked exactly as they run
 
-    client, pubsub_client = _redis_clients(config)
+    client, pubsub_client = redis_clients(config)
     try:
         client.ping()
     except (redis.RedisError, OSError) as exc:
