@@ -69,10 +69,10 @@ def create_app(config: Config = None) -> Flask:
         hub=Hub(pubsub_client, config.subscriber_queue, on_reconnect=relay_metrics.pubsub_reconnects.inc),
         verifier=SignatureVerifier(config.twilio_auth_token, config.server_url, config.verify_signatures),
     )
-    from . import access, api, security, stream
+    from . import access, api, board, console, security, stream
     from .webhooks import cintel, orchestrator, status
 
-    for blueprint in (api.bp, stream.bp, cintel.bp, orchestrator.bp, status.bp):
+    for blueprint in (api.bp, stream.bp, cintel.bp, orchestrator.bp, status.bp, board.bp, console.bp):
         app.register_blueprint(blueprint)
     security.register_security_headers(app)
     security.register_cors(app, config.cors_origins)

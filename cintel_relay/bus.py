@@ -8,6 +8,9 @@ Key and channel layout (every key of a session shares the ``{session}`` hash tag
     cintel:{<session>}:met              set: script categories met during the call (they stay met)
     cintel:{<session>}:seen             set: dedupe keys of deliveries without a conversation
     cintel:{<session>}:events           pub/sub channel: each logged frame, SSE-formatted with its id
+    cintel:{<session>}:board            string: the call's summary for the supervisor board (expiring)
+    cintel:board                        sorted set: live sessions by last update (ms); also the channel
+                                        on which every summary change is published, SSE-formatted
     cintel:conv:{<conversation>}:session     string: the session (Call SID) a conversation maps to
     cintel:conv:{<conversation>}:pending     list: events held until the conversation is mapped
     cintel:conv:{<conversation>}:participants  hash: participant id -> participant type
@@ -30,6 +33,7 @@ from .normalize import Event
 logger = logging.getLogger(__name__)
 
 HUB_CHANNEL = "cintel:hub"
+BOARD = "cintel:board"
 SNAPSHOT_TYPES = {"adherence": "adherence", "sentiment": "sentiment", "summary": "summary", "call-status": "callStatus"}
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
@@ -46,6 +50,10 @@ def channel(session: str) -> str:
     return f"cintel:{{{session}}}:events"
 
 
+def board_key(session: str) -> str:
+    return f"cintel:{{{session}}}:board"
+
+
 def participants_key(conversation: str) -> str:
     return f"cintel:conv:{{{conversation}}}:participants"
 
@@ -53,7 +61,8 @@ def participants_key(conversation: str) -> str:
 # Appends events to a session's log and publishes them, atomically, so the order of the log is the
 # order every subscriber sees. Unmapped events are held per conversation and flushed, in order, in the
 # same script that records the mapping, so two replicas racing cannot reorder or lose them.
-# ARGV: session, conversation, ttl, ended_ttl, maxlen, then (dedupe, type, ends, frame) per event.
+# ARGV: session, conversation, ttl, ended_ttl, maxlen, board fields (JSON or ''), then
+# (dedupe, type, ends, frame) per event.
 INGEST_LUA = r"""
 local session, conv = ARGV[1], ARGV[2]
 local ttl, ended_ttl, maxlen = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
@@ -89,6 +98,47 @@ local function expire_conversation(c, keep)
   end
 end
 
+-- >>> supervisor board: each change to a call the board shows updates its summary and publishes it on
+-- cintel:board (raw operator results change nothing there). Live calls are listed in the sorted set
+-- cintel:board (by last update); an ended call leaves it.
+local function board_fields(etype, data)
+  if etype == 'transcript' then
+    return {lastUtterance = {speaker = data.speaker, text = data.text}}
+  elseif etype == 'adherence' then
+    local checklist = {}
+    for i, c in ipairs(data.categories) do checklist[i] = {key = c.key, label = c.label, status = c.status} end
+    return {score = data.score, checklist = checklist}
+  elseif etype == 'sentiment' then
+    return {sentiment = data.label}
+  elseif etype == 'call-status' then
+    return {callStatus = data.status}
+  end
+  return {}
+end
+
+local function update_board(sid, fields)
+  local key = 'cintel:{' .. sid .. '}:board'
+  local ended = redis.call('HEXISTS', 'cintel:{' .. sid .. '}:latest', 'ended') == 1
+  local now = redis.call('TIME')
+  local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  local raw = redis.call('GET', key)
+  local s = raw and cjson.decode(raw) or {session = sid, startedAt = ms, version = 0, utterances = 0}
+  for k, v in pairs(fields) do s[k] = v end
+  if fields.lastUtterance then s.utterances = s.utterances + 1 end
+  if ended and not s.endedAt then s.endedAt = ms end
+  s.version, s.updatedAt, s.ended = s.version + 1, ms, ended
+  local encoded = cjson.encode(s)
+  redis.call('SET', key, encoded, 'EX', ended and ended_ttl or ttl)
+  if ended then
+    redis.call('ZREM', 'cintel:board', sid)
+  else
+    redis.call('ZADD', 'cintel:board', ms, sid)
+  end
+  redis.call('ZREMRANGEBYSCORE', 'cintel:board', '-inf', ms - ttl * 1000)
+  redis.call('PUBLISH', 'cintel:board', 'data: {"type":"call","data":' .. encoded .. '}\n\n')
+end
+-- <<< supervisor board
+
 local function append(sid, etype, ends, frame)
   local prefix = 'cintel:{' .. sid .. '}:'
   if etype == 'adherence' then frame = merge_adherence(sid, frame) end
@@ -102,6 +152,8 @@ local function append(sid, etype, ends, frame)
   local keep = keep_for(sid)
   for _, suffix in ipairs({'log', 'latest', 'met', 'seen'}) do redis.call('EXPIRE', prefix .. suffix, keep) end
   redis.call('PUBLISH', prefix .. 'events', 'id: ' .. id .. '\ndata: ' .. frame .. '\n\n')
+  local fields = board_fields(etype, cjson.decode(frame).data or {})
+  if next(fields) or ends == '1' then update_board(sid, fields) end
   return id
 end
 
@@ -116,12 +168,13 @@ if conv ~= '' then
     redis.call('DEL', conv_prefix .. 'pending')
   end
 end
+if ARGV[6] ~= '' and session ~= '' then update_board(session, cjson.decode(ARGV[6])) end
 
 -- Deliveries are deduplicated per conversation (webhooks of Twilio's conversation services) or per
 -- session (Voice status callbacks), so the markers expire with the call.
 local seen = conv ~= '' and (conv_prefix .. 'seen') or ('cintel:{' .. session .. '}:seen')
 local out = {}
-for i = 6, #ARGV, 4 do
+for i = 7, #ARGV, 4 do
   local dedupe, etype, ends, frame = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if dedupe ~= '' and redis.call('SADD', seen, dedupe) == 0 then
     out[#out + 1] = 'duplicate'
@@ -247,14 +300,16 @@ class EventBus:
         self._participants = collections.OrderedDict()
         self._participant_cache = participant_cache
 
-    def ingest(self, events: Iterable[Event], session: Optional[str] = None, conversation: Optional[str] = None):
+    def ingest(self, events: Iterable[Event], session: Optional[str] = None, conversation: Optional[str] = None,
+               board: Optional[dict] = None):
         """Dedupe, then append to the session's log (or hold until ``conversation`` is mapped), and publish.
 
         With ``session`` and ``conversation`` both given, also maps the conversation to the session and
-        flushes what was held for it, before these events.
+        flushes what was held for it, before these events. ``board`` holds fields (such as the agent's
+        name) to set on the call's board summary once its session is known.
         """
         args = [session or "", conversation or "", self._config.session_ttl, self._config.completed_ttl,
-                self._config.log_maxlen]
+                self._config.log_maxlen, orjson.dumps(board) if board else ""]
         for event in events:
             args += [event.dedupe, event.type, "1" if event.ends else "0", orjson.dumps(event.frame)]
         try:
@@ -309,6 +364,20 @@ class EventBus:
                 yield cursor, fields[b"f"]
             if len(entries) < page:
                 return
+
+    def board(self) -> dict:
+        """The supervisor board's snapshot: a summary per live call, oldest first, and Redis's clock (ms)."""
+        try:
+            sessions = [_text(s) for s in self.redis.zrange(BOARD, 0, -1)]
+            with self.redis.pipeline(transaction=False) as pipe:
+                pipe.time()
+                for session in sessions:
+                    pipe.get(board_key(session))
+                (seconds, micros), *summaries = pipe.execute()
+        except REDIS_ERRORS as exc:
+            raise Unavailable("Redis is unreachable, retry later.") from exc
+        calls = [orjson.loads(s) for s in summaries if s]
+        return {"type": "board", "calls": calls, "now": seconds * 1000 + micros // 1000}
 
     def snapshot(self, session: str) -> Snapshot:
         """The ``initial`` frame for a fresh subscriber, and the id of the last event it covers."""

@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from . import check
+from . import check, demo, simulator
 from .config import load_config
 from .errors import ConfigError
 
@@ -30,6 +30,13 @@ def main(argv=None):
     serve_cmd.set_defaults(func=serve)
     check_cmd = commands.add_parser("check", help="say what is wrong or missing for a production start")
     check_cmd.set_defaults(func=lambda args: sys.exit(check.run()))
+    simulate_cmd = commands.add_parser("simulate", help="replay realistic signed Twilio calls against a relay")
+    simulator.add_arguments(simulate_cmd)
+    simulate_cmd.set_defaults(func=simulator.main)
+    demo_cmd = commands.add_parser("demo", help="run the relay with simulated calls and the live console")
+    demo_cmd.add_argument("--port", type=int, help="port to listen on (default: $PORT or 8000)")
+    simulator.add_arguments(demo_cmd, standalone=False)
+    demo_cmd.set_defaults(func=demo.main, calls=3)
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["serve", *(argv or [])])

@@ -176,3 +176,12 @@ def participant_type(participant: dict, agent_addresses: Iterable[str]) -> str:
     agents = set(agent_addresses)
     addresses = {participant.get("name")} | {a.get("address") for a in participant.get("addresses") or []}
     return "AGENT" if addresses & agents else kind
+
+
+def board_participant(participant: dict, kind: str) -> dict:
+    """The supervisor board's ``agent`` or ``customer`` field for a participant: its name, else its address."""
+    addresses = [a.get("address") for a in participant.get("addresses") or [] if a.get("address")]
+    name = participant.get("name") or next(iter(addresses), None)
+    if not name:
+        return {}
+    return {"agent" if kind in AGENT_TYPES else "customer": name}

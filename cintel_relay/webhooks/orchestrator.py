@@ -25,7 +25,8 @@ def _participant(ext, participant):
     kind = normalize.participant_type(participant, ext.config.agent_addresses)
     ext.bus.remember_participant(conversation, participant["id"], kind)
     session = normalize.session_for_participant(participant)
-    return ext.bus.ingest([], session=session, conversation=conversation) if session else None
+    board = normalize.board_participant(participant, kind)
+    return ext.bus.ingest([], session=session, conversation=conversation, board=board) if session else None
 
 
 def _conversation(ext, conversation, token):

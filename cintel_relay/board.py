@@ -1,0 +1,67 @@
+"""The supervisor board's data: every live call's summary, as JSON and as one account-wide SSE stream.
+
+The bus keeps a summary per call and publishes each change on one channel (see :mod:`cintel_relay.bus`);
+every replica's hub subscribes to it like to a session's channel, so a board served by any replica sees
+calls handled by all of them. A fresh stream gets a ``board`` snapshot, then a ``call`` frame per change.
+Summaries carry a ``version`` that grows with each change, so a client keeps the newest one it has seen.
+"""
+
+import logging
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from . import sse
+from .bus import BOARD
+from .errors import Unavailable
+from .hub import CLOSED, OVERFLOW, RESYNC, SHUTDOWN
+from .stream import HEADERS, READY_TIMEOUT, RETRY_MS, _watch_disconnect
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("board", __name__)
+
+
+def _events(bus, hub, heartbeat, sock):
+    """The board stream: snapshot, then every summary change, heartbeats, and a fresh snapshot after a gap."""
+    yield sse.retry(RETRY_MS)
+    sub = hub.subscribe(BOARD)
+    watcher = _watch_disconnect(sock, sub)
+    try:
+        if not sub.wait_ready(READY_TIMEOUT):
+            if sub.state is None:
+                yield sse.comment("relay cannot reach its event bus; reconnect shortly")
+            return
+        yield sse.frame(bus.board())
+        while True:
+            woke = sub.wait(heartbeat)
+            frames, state = sub.take()
+            if state in (CLOSED, OVERFLOW, SHUTDOWN):
+                return
+            if state == RESYNC:  # pub/sub had a gap: the snapshot supersedes whatever was queued
+                yield sse.frame(bus.board())
+            elif frames:
+                yield b"".join(frames)
+            elif not woke:
+                yield sse.comment("keep-alive")
+    except Unavailable:
+        logger.warning("board stream lost Redis; the client will reconnect")
+        yield sse.comment("event bus unavailable; reconnect shortly")
+    finally:
+        if watcher is not None:
+            watcher.stop()
+            watcher.close()
+        hub.unsubscribe(sub)
+
+
+@bp.get("/api/board")
+def board():
+    """The live calls' summaries, once (the stream below is what the console uses)."""
+    return jsonify(current_app.extensions["cintel"].bus.board())
+
+
+@bp.get("/api/board/stream")
+def board_stream():
+    """Open the account-wide SSE stream of call summaries."""
+    ext = current_app.extensions["cintel"]
+    body = _events(ext.bus, ext.hub, ext.config.heartbeat_seconds, request.environ.get("gunicorn.socket"))
+    return Response(body, mimetype="text/event-stream", headers=HEADERS)
