@@ -268,7 +268,7 @@ class Report:
                 self._print(f"{sid}  {delivery.label} -> {status}")
 
     def summary(self) -> str:
-        return (f"{self.calls} calls, {self.sent} deliveries, {self.sent - self.failed} accepted, {self.failed} failed; "
+        return (f"{self.calls} call{'' if self.calls == 1 else 's'}, {self.sent} deliveries, {self.sent - self.failed} accepted, {self.failed} failed; "
                 f"the relay held {self.held} events until their call was known and dropped {self.duplicates} duplicates.")
 
 

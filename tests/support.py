@@ -212,13 +212,13 @@ def adherence_result(result_id, **verdicts):
 class SSEClient:
     """Reads a stream as raw bytes and splits it into frames, as a browser would."""
 
-    def __init__(self, base: str, session: str, last_event_id=None, query=""):
+    def __init__(self, base: str, session: str, last_event_id=None, query="", path=None):
         parsed = urllib.parse.urlparse(base)
         self.conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
         headers = {"Accept": "text/event-stream"}
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
-        self.conn.request("GET", f"/api/stream/{session}{query}", headers=headers)
+        self.conn.request("GET", (path or f"/api/stream/{session}") + query, headers=headers)
         self.response = self.conn.getresponse()
         self.raw = b""
         self._buffer = b""

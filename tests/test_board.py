@@ -1,0 +1,95 @@
+"""The supervisor board: per-call summaries kept by the bus, served as one SSE stream by any replica."""
+
+import pytest
+import requests
+
+from cintel_relay.bus import BOARD, EventBus, board_key
+from cintel_relay.config import load_config
+from cintel_relay.normalize import Event
+
+from .support import (CALL_SID, CONVERSATION, SENTIMENT_OPERATOR, SSEClient, adherence_result, communication,
+                      operator_result, payload, post_form, post_json, rule_execution)
+
+BOARD_STREAM = "/api/board/stream"
+
+
+def board_stream(relay):
+    client = SSEClient(relay.url, None, path=BOARD_STREAM)
+    _, snapshot = client.next_event()
+    assert snapshot["type"] == "board"
+    return client, snapshot
+
+
+def agent_joins(relay, call_sid=CALL_SID, conversation=CONVERSATION, name="Dana Whitfield"):
+    body = {"eventType": "PARTICIPANT_ADDED", "data": {
+        "id": f"p-agent-{call_sid}", "conversationId": conversation, "name": name, "type": "HUMAN_AGENT",
+        "addresses": [{"channel": "VOICE", "address": "+18005550199", "channelId": call_sid}]}}
+    assert post_json(relay.url, "/webhook/cor-event", body).status_code == 200
+
+
+def test_every_change_to_a_call_reaches_a_board_on_the_other_replica(relays):
+    board, snapshot = board_stream(relays[1])
+    assert snapshot["calls"] == [] and isinstance(snapshot["now"], int)
+    agent_joins(relays[0])
+    call = board.next_event()[1]
+    assert call["type"] == "call"
+    assert {k: call["data"][k] for k in ("session", "agent", "ended", "utterances")} == {
+        "session": CALL_SID, "agent": "Dana Whitfield", "ended": False, "utterances": 0}
+    post_json(relays[0].url, "/webhook/cor-event", payload("cor-participant-added.json"))
+    assert board.next_event()[1]["data"]["customer"] == "+15125550123"
+    post_json(relays[0].url, "/webhook/cor-event", communication("c1", "Thanks for contacting Swift Movers."))
+    line = board.next_event()[1]["data"]
+    assert line["lastUtterance"] == {"speaker": "agent", "text": "Thanks for contacting Swift Movers."}
+    assert line["utterances"] == 1 and line["version"] > call["data"]["version"]
+    post_json(relays[0].url, "/webhook/cintel-action", rule_execution([
+        adherence_result("r1", greeting="Succeeded", verification="Failed"),
+        operator_result("r2", SENTIMENT_OPERATOR, {"label": "NEGATIVE"}, "CLASSIFICATION")]))
+    frames = [board.next_event()[1]["data"] for _ in range(4)]  # two operator results, adherence, sentiment
+    latest = frames[-1]
+    assert latest["score"] == 10.0 and latest["sentiment"] == "negative"
+    assert [(c["key"], c["status"]) for c in latest["checklist"]] == [
+        ("greeting", "met"), ("verification", "missed"), ("move-details", "pending"), ("confirmation", "pending")]
+    post_form(relays[0].url, "/webhook/status", {"CallSid": CALL_SID, "CallStatus": "completed"})
+    ended = board.next_event()[1]["data"]
+    assert ended["ended"] is True and ended["callStatus"] == "completed" and ended["endedAt"] >= ended["startedAt"]
+    board.close()
+    assert board_stream(relays[0])[1]["calls"] == []
+
+
+def test_a_fresh_board_gets_every_live_call_in_its_snapshot(relays):
+    calls = ["CA" + "a" * 32, "CA" + "b" * 32]
+    for n, sid in enumerate(calls):
+        agent_joins(relays[n], sid, f"conv_{n}", name=f"Agent {n}")
+        post_json(relays[n].url, "/webhook/cor-event",
+                  communication(f"c{n}", f"hello {n}", call_sid=sid, conversation=f"conv_{n}"))
+    board, snapshot = board_stream(relays[0])
+    assert [(c["session"], c["agent"], c["lastUtterance"]["text"]) for c in snapshot["calls"]] == [
+        (calls[0], "Agent 0", "hello 0"), (calls[1], "Agent 1", "hello 1")]
+    assert requests.get(relays[1].url + "/api/board", timeout=5).json()["calls"] == snapshot["calls"]
+    board.close()
+
+
+def test_results_held_until_the_call_is_known_reach_the_board_with_it(relays):
+    held = post_json(relays[0].url, "/webhook/cintel-action", rule_execution([adherence_result("r1", greeting="Succeeded")]))
+    assert held.json()["held"] == 2
+    assert requests.get(relays[0].url + "/api/board", timeout=5).json()["calls"] == []
+    agent_joins(relays[1])
+    (call,) = requests.get(relays[0].url + "/api/board", timeout=5).json()["calls"]
+    assert call["agent"] == "Dana Whitfield" and call["score"] == 10.0
+
+
+@pytest.fixture
+def bus(redis_client):
+    return EventBus(redis_client, load_config({"TWILIO_AUTH_TOKEN": "t", "CINTEL_SESSION_TTL": "3600",
+                                               "CINTEL_COMPLETED_TTL": "60"}))
+
+
+def test_a_summary_expires_with_its_call_and_an_ended_call_leaves_the_board(bus, redis_client):
+    bus.ingest([Event("e1", {"type": "transcript", "data": {"speaker": "agent", "text": "hi"}})], session=CALL_SID)
+    assert 3590 < redis_client.ttl(board_key(CALL_SID)) <= 3600
+    assert redis_client.zrange(BOARD, 0, -1) == [CALL_SID.encode()]
+    bus.ingest([Event("end", {"type": "call-status", "data": {"status": "completed"}}, ends=True)], session=CALL_SID)
+    bus.ingest([Event("late", {"type": "sentiment", "data": {"label": "neutral"}})], session=CALL_SID)
+    assert redis_client.zrange(BOARD, 0, -1) == []
+    assert 0 < redis_client.ttl(board_key(CALL_SID)) <= 60
+    assert bus.board()["calls"] == []
