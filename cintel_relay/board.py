@@ -14,43 +14,39 @@ from . import sse
 from .bus import BOARD
 from .errors import Unavailable
 from .hub import CLOSED, OVERFLOW, RESYNC, SHUTDOWN
-from .stream import HEADERS, READY_TIMEOUT, RETRY_MS, _watch_disconnect
+from .stream import HEADERS, RETRY_MS, open_subscription, ready
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("board", __name__)
 
 
-def _events(bus, hub, heartbeat, sock):
+def _events(bus, hub, config, sock):
     """The board stream: snapshot, then every summary change, heartbeats, and a fresh snapshot after a gap."""
     yield sse.retry(RETRY_MS)
-    sub = hub.subscribe(BOARD)
-    watcher = _watch_disconnect(sock, sub)
+    sub, release = open_subscription(hub, BOARD, sock, config.send_timeout)
     try:
-        if not sub.wait_ready(READY_TIMEOUT):
-            if sub.state is None:
-                yield sse.comment("relay cannot reach its event bus; reconnect shortly")
+        if not (yield from ready(sub)):
             return
         yield sse.frame(bus.board())
         while True:
-            woke = sub.wait(heartbeat)
+            woke = sub.wait(config.heartbeat_seconds)
             frames, state = sub.take()
             if state in (CLOSED, OVERFLOW, SHUTDOWN):
                 return
             if state == RESYNC:  # pub/sub had a gap: the snapshot supersedes whatever was queued
                 yield sse.frame(bus.board())
             elif frames:
-                yield b"".join(frames)
+                frames = b"".join(frames)  # an idle stream keeps no frame data (see stream._events)
+                yield frames
+                frames = None
             elif not woke:
                 yield sse.comment("keep-alive")
     except Unavailable:
         logger.warning("board stream lost Redis; the client will reconnect")
         yield sse.comment("event bus unavailable; reconnect shortly")
     finally:
-        if watcher is not None:
-            watcher.stop()
-            watcher.close()
-        hub.unsubscribe(sub)
+        release()
 
 
 @bp.get("/api/board")
@@ -63,5 +59,5 @@ def board():
 def board_stream():
     """Open the account-wide SSE stream of call summaries."""
     ext = current_app.extensions["cintel"]
-    body = _events(ext.bus, ext.hub, ext.config.heartbeat_seconds, request.environ.get("gunicorn.socket"))
-    return Response(body, mimetype="text/event-stream", headers=HEADERS)
+    body = _events(ext.bus, ext.hub, ext.config, request.environ.get("gunicorn.socket"))
+    return Response(body, mimetype="text/event-stream", headers=HEADERS, direct_passthrough=True)

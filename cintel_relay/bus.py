@@ -379,6 +379,14 @@ class EventBus:
         calls = [orjson.loads(s) for s in summaries if s]
         return {"type": "board", "calls": calls, "now": seconds * 1000 + micros // 1000}
 
+    def board_call(self, session: str) -> Optional[dict]:
+        """One call's board summary, if the relay has heard of the call."""
+        try:
+            raw = self.redis.get(board_key(session))
+        except REDIS_ERRORS as exc:
+            raise Unavailable("Redis is unreachable, retry later.") from exc
+        return orjson.loads(raw) if raw else None
+
     def snapshot(self, session: str) -> Snapshot:
         """The ``initial`` frame for a fresh subscriber, and the id of the last event it covers."""
         with self.redis.pipeline(transaction=True) as pipe:

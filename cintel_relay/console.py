@@ -25,5 +25,7 @@ def board():
 
 @bp.get("/console/calls/<session_id>")
 def call(session_id):
-    """One call: transcript, checklist, sentiment, summary and the operator log, live."""
-    return _page("call.html", session=valid_session(session_id))
+    """One call: transcript, checklist, sentiment, summary and the operator log, live; who is on the call
+    comes from its board summary as the page is served."""
+    summary = current_app.extensions["cintel"].bus.board_call(valid_session(session_id))
+    return _page("call.html", session=session_id, summary=summary or {})

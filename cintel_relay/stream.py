@@ -87,6 +87,37 @@ def _batch(bus, session_id, frames, resync, last_key):
     return b"".join(chunks), last_key
 
 
+def open_subscription(hub, name: str, sock, send_timeout: float):
+    """Subscribe a stream to a hub channel, noticing the client hanging up and bounding how long a write
+    may block; returns (subscription, release), and ``release()`` must run however the stream ends."""
+    sub = hub.subscribe(name)
+    watcher = _watch_disconnect(sock, sub)
+    if sock is not None:
+        # A client that stops reading blocks our writes; this bounds how long (it resumes from the log).
+        idle_timeout = sock.gettimeout()
+        sock.settimeout(send_timeout)
+
+    def release():
+        if watcher is not None:
+            watcher.stop()
+            watcher.close()
+        if sock is not None:
+            sock.settimeout(idle_timeout)
+        hub.unsubscribe(sub)
+
+    return sub, release
+
+
+def ready(sub):
+    """Generator (use with ``yield from``): True once the subscription is live; else False, after telling a
+    client that is still there that the bus is unreachable."""
+    if sub.wait_ready(READY_TIMEOUT):
+        return True
+    if sub.state is None:
+        yield sse.comment("relay cannot reach its event bus; reconnect shortly")
+    return False
+
+
 def _events(bus, hub, session_id, last_event_id, config, sock, tracker):
     """The stream body: resume or snapshot, then live frames, heartbeats, and a clean end.
 
@@ -94,17 +125,10 @@ def _events(bus, hub, session_id, last_event_id, config, sock, tracker):
     snapshot of a long call is not kept for the life of each stream.
     """
     yield sse.retry(RETRY_MS) + sse.frame({"type": "connected", "sessionId": session_id})
-    sub = hub.subscribe(channel(session_id))
-    watcher = _watch_disconnect(sock, sub)
-    if sock is not None:
-        # A client that stops reading blocks our writes; this bounds how long (it resumes from the log).
-        idle_timeout = sock.gettimeout()
-        sock.settimeout(config.send_timeout)
+    sub, release = open_subscription(hub, channel(session_id), sock, config.send_timeout)
     opened_ms = tracker.stream_opened()
     try:
-        if not sub.wait_ready(READY_TIMEOUT):
-            if sub.state is None:
-                yield sse.comment("relay cannot reach its event bus; reconnect shortly")
+        if not (yield from ready(sub)):
             return
         data, last_key = _opening(bus, session_id, last_event_id)
         yield data
@@ -131,12 +155,7 @@ def _events(bus, hub, session_id, last_event_id, config, sock, tracker):
         logger.warning("stream lost Redis; the client will reconnect", extra={"session": session_id})
         yield sse.comment("event bus unavailable; reconnect shortly")
     finally:
-        if watcher is not None:
-            watcher.stop()
-            watcher.close()
-        if sock is not None:
-            sock.settimeout(idle_timeout)
-        hub.unsubscribe(sub)
+        release()
         tracker.stream_closed()
 
 

@@ -4,9 +4,9 @@ Starts the relay as ``cintel-relay demo`` does (embedded bus, generated token), 
 part of the way so they are live, and photographs the board and one call page with headless Chromium.
 """
 
+import io
 import os
 import secrets
-import socket
 import sys
 import tempfile
 import threading
@@ -19,16 +19,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from cintel_relay import demo, simulator  # noqa: E402
+from tests.support import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 #: (scenario, share of its deliveries played): calls caught at different moments.
 CALLS = [("moving-complete", 0.72), ("skipped-verification", 0.8), ("moving-complete", 0.3), ("abandoned", 0.5)]
 
 
 def play_partly(base: str, token: str) -> str:
     """Play each call of CALLS part of the way; the Call SID of the first one."""
-    report = simulator.Report(open(os.devnull, "w"))
+    report = simulator.Report(io.StringIO())
     sids = []
     with requests.Session() as http:
         for name, share in CALLS:
@@ -42,7 +41,7 @@ def play_partly(base: str, token: str) -> str:
 
 
 def main():
-    port = _free_port()
+    port = free_port()
     token = secrets.token_hex(16)
     base = f"http://{demo.HOST}:{port}"
     with tempfile.NamedTemporaryFile(prefix="cintel-relay-shots-", suffix=".log") as log:
@@ -51,7 +50,7 @@ def main():
             call = play_partly(base, token)
             images = os.path.join(ROOT, "docs", "images")
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1440, "height": 720}, device_scale_factor=1)
                 page.goto(base + "/console")
                 page.wait_for_function("document.querySelectorAll('#board-rows tr').length === %d" % len(CALLS))
@@ -61,17 +60,12 @@ def main():
                 page.goto(f"{base}/console/calls/{call}")
                 page.wait_for_selector("#transcript li")
                 page.wait_for_selector("#checklist li[data-status=met]")
+                page.wait_for_timeout(600)  # the score bar's transition ends
                 page.screenshot(path=os.path.join(images, "console-call.png"))
                 browser.close()
         finally:
             demo.stop_relay(proc)
     print("wrote docs/images/console-board.png and docs/images/console-call.png")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((demo.HOST, 0))
-        return s.getsockname()[1]
 
 
 if __name__ == "__main__":

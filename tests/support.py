@@ -20,6 +20,10 @@ AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAYLOADS = os.path.join(os.path.dirname(ROOT), "shared", "twilio-payloads")
 CALL_SID = "CA5f0c2d7e9a8b4c3d2e1f0a9b8c7d6e5f"
+#: Headless Chromium as installed by apt (never a Playwright-downloaded browser), with flags that work here.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CONVERSATION = "conv_conversation_01kg2v7x3m4n5p6q7r8s9t0v1w"
 
 

@@ -12,10 +12,8 @@ from playwright.sync_api import expect, sync_playwright
 
 from cintel_relay import simulator
 
-from .support import AUTH_TOKEN, RedisServer, Relay
+from .support import AUTH_TOKEN, CHROMIUM, CHROMIUM_ARGS, RedisServer, Relay
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SPEED = 30  # a two-minute call plays in about four seconds
 STEPS = ["greeting", "verification", "move-details", "confirmation"]
 
@@ -32,7 +30,7 @@ def relay():
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
@@ -114,6 +112,8 @@ def test_a_board_opened_mid_call_gets_the_live_calls_from_its_snapshot(relay, pa
     row.locator("a.call-link").click()
     expect(page).to_have_url(f"{relay.url}/console/calls/{call.sid}")
     expect(page.locator("#transcript .text")).to_have_text(call.lines[:7])
+    expect(page.locator("#call-agent")).to_have_text("Dana Whitfield")
+    expect(page.locator("#call-customer")).to_have_text("Jordan Reyes")
 
 
 def test_the_call_page_shows_the_transcript_and_ticks_the_checklist_in_order(relay, page):

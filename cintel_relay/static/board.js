@@ -52,7 +52,7 @@ window.CintelBoard = (function () {
 
     var scoreCell = cell(row, "col-score");
     var value = C.el("span", "score", C.score(call.score));
-    value.dataset.level = C.scoreLevel(call.score);
+    value.dataset.level = call.ended ? C.scoreLevel(call.score) : "none";  // early in a call, low is normal
     scoreCell.appendChild(value);
     scoreCell.appendChild(checklistDots(call.checklist));
 
@@ -64,6 +64,8 @@ window.CintelBoard = (function () {
     if (call.lastUtterance) {
       last.appendChild(C.el("span", "speaker speaker-" + call.lastUtterance.speaker, call.lastUtterance.speaker));
       last.appendChild(C.el("span", "utterance", call.lastUtterance.text));
+    } else {
+      last.appendChild(C.el("span", "sub", "No speech yet"));
     }
 
     var flagCell = cell(row, "col-flags");
