@@ -53,6 +53,7 @@ class Delivery:
 
 
 def call_sid() -> str:
+    """A fresh Call SID: CA and 32 hex digits."""
     return "CA" + secrets.token_hex(16)
 
 
@@ -62,6 +63,7 @@ def twilio_id(prefix: str) -> str:
 
 
 def scenario_names() -> List[str]:
+    """The packaged scenarios, by name."""
     folder = resources.files("cintel_relay").joinpath("scenarios")
     return sorted(entry.name[:-5] for entry in folder.iterdir() if entry.name.endswith(".json"))
 
@@ -249,6 +251,7 @@ class Report:
         self._out.flush()
 
     def call(self, sid: str, scenario: str, finished: bool):
+        """A call started, or played to its end."""
         with self._lock:
             self.calls += finished
             self._print(f"{sid}  {scenario}: {'call ended' if finished else 'call started'}")
@@ -268,8 +271,11 @@ class Report:
                 self._print(f"{sid}  {delivery.label} -> {status}")
 
     def summary(self) -> str:
-        return (f"{self.calls} call{'' if self.calls == 1 else 's'}, {self.sent} deliveries, {self.sent - self.failed} accepted, {self.failed} failed; "
-                f"the relay held {self.held} events until their call was known and dropped {self.duplicates} duplicates.")
+        """One line: calls, deliveries, failures, and what the relay held and deduplicated."""
+        calls = f"{self.calls} call{'' if self.calls == 1 else 's'}"
+        return (f"{calls}, {self.sent} deliveries, {self.sent - self.failed} accepted, {self.failed} failed; "
+                f"the relay held {self.held} events until their call was known "
+                f"and dropped {self.duplicates} duplicates.")
 
 
 def play(deliveries: List[Delivery], base_url: str, token: str, report: Report, speed: float,

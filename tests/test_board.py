@@ -70,7 +70,8 @@ def test_a_fresh_board_gets_every_live_call_in_its_snapshot(relays):
 
 
 def test_results_held_until_the_call_is_known_reach_the_board_with_it(relays):
-    held = post_json(relays[0].url, "/webhook/cintel-action", rule_execution([adherence_result("r1", greeting="Succeeded")]))
+    early = rule_execution([adherence_result("r1", greeting="Succeeded")])
+    held = post_json(relays[0].url, "/webhook/cintel-action", early)
     assert held.json()["held"] == 2
     assert requests.get(relays[0].url + "/api/board", timeout=5).json()["calls"] == []
     agent_joins(relays[1])
