@@ -1,14 +1,17 @@
 """The supervisor board: per-call summaries kept by the bus, served as one SSE stream by any replica."""
 
+import signal
+
 import pytest
+import redis as redis_lib
 import requests
 
 from cintel_relay.bus import BOARD, EventBus, board_key
 from cintel_relay.config import load_config
 from cintel_relay.normalize import Event
 
-from .support import (CALL_SID, CONVERSATION, SENTIMENT_OPERATOR, SSEClient, adherence_result, communication,
-                      operator_result, payload, post_form, post_json, rule_execution)
+from .support import (CALL_SID, CONVERSATION, SENTIMENT_OPERATOR, RedisServer, Relay, SSEClient, adherence_result,
+                      communication, operator_result, payload, post_form, post_json, rule_execution)
 
 BOARD_STREAM = "/api/board/stream"
 
@@ -77,6 +80,28 @@ def test_results_held_until_the_call_is_known_reach_the_board_with_it(relays):
     agent_joins(relays[1])
     (call,) = requests.get(relays[0].url + "/api/board", timeout=5).json()["calls"]
     assert call["agent"] == "Dana Whitfield" and call["score"] == 10.0
+
+
+def test_after_a_pubsub_gap_the_board_gets_a_fresh_snapshot():
+    redis_server = RedisServer().start()
+    relay = Relay(redis_server.url).start()
+    try:
+        board, _ = board_stream(relay)
+        agent_joins(relay)
+        assert board.next_event()[1]["data"]["agent"] == "Dana Whitfield"
+        redis_lib.Redis.from_url(redis_server.url).client_kill_filter(_type="pubsub")  # Redis keeps the data
+        post_json(relay.url, "/webhook/cor-event", communication("c1", "said during the gap"))
+        # Whatever the hub missed while reconnecting, the snapshot it sends after the gap has it.
+        resynced, last = False, None
+        while not (resynced and last == "said during the gap"):
+            frame = board.next_event()[1]
+            calls = frame["calls"] if frame["type"] == "board" else [frame["data"]]
+            resynced = resynced or frame["type"] == "board"
+            last = calls[0].get("lastUtterance", {}).get("text")
+        board.close()
+    finally:
+        relay.stop(signal.SIGKILL)
+        redis_server.stop()
 
 
 @pytest.fixture
