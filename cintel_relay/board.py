@@ -4,6 +4,10 @@ The bus keeps a summary per call and publishes each change on one channel (see :
 every replica's hub subscribes to it like to a session's channel, so a board served by any replica sees
 calls handled by all of them. A fresh stream gets a ``board`` snapshot, then a ``call`` frame per change.
 Summaries carry a ``version`` that grows with each change, so a client keeps the newest one it has seen.
+
+Access is the streams' (:mod:`cintel_relay.access`): with ``CINTEL_STREAM_AUTH=flex`` both endpoints need
+``?ticket=`` for the pseudo-session ``board``, which only supervisors get (agents get tickets only for
+their own calls).
 """
 
 import logging
@@ -14,11 +18,20 @@ from . import sse
 from .bus import BOARD
 from .errors import Unavailable
 from .hub import CLOSED, OVERFLOW, RESYNC, SHUTDOWN
+from .limits import Held
 from .stream import HEADERS, RETRY_MS, open_subscription, ready
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("board", __name__)
+
+#: The session a board ticket names (``POST /api/stream-ticket {"sessionId": "board"}``).
+BOARD_SESSION = "board"
+
+
+def _admit():
+    """The caller's stream slot (None when streams are open); refuses a missing or wrong ticket."""
+    return current_app.extensions["cintel_access"].admit(BOARD_SESSION, request.args.get("ticket"))
 
 
 def _events(bus, hub, config, sock):
@@ -52,12 +65,20 @@ def _events(bus, hub, config, sock):
 @bp.get("/api/board")
 def board():
     """The live calls' summaries, once (the stream below is what the console uses)."""
-    return jsonify(current_app.extensions["cintel"].bus.board())
+    slot = _admit()
+    try:
+        return jsonify(current_app.extensions["cintel"].bus.board())
+    finally:
+        if slot is not None:
+            slot.release()
 
 
 @bp.get("/api/board/stream")
 def board_stream():
     """Open the account-wide SSE stream of call summaries."""
+    slot = _admit()
     ext = current_app.extensions["cintel"]
     body = _events(ext.bus, ext.hub, ext.config, request.environ.get("gunicorn.socket"))
+    if slot is not None:
+        body = Held(slot, body)
     return Response(body, mimetype="text/event-stream", headers=HEADERS, direct_passthrough=True)

@@ -2,6 +2,7 @@
 
 Plain server-rendered pages; a small script fills them from the same SSE API the Flex plugin uses
 (``/api/board/stream`` and ``/api/stream/<session>``), so the console shows exactly what agents see.
+Access is checked on the streams; a page carries call data (who is on a call) only when streams are open.
 """
 
 from flask import Blueprint, current_app, render_template
@@ -27,5 +28,8 @@ def board():
 def call(session_id):
     """One call: transcript, checklist, sentiment, summary and the operator log, live; who is on the call
     comes from its board summary as the page is served."""
-    summary = current_app.extensions["cintel"].bus.board_call(valid_session(session_id))
+    valid_session(session_id)
+    # Names are call data: with stream auth on they reach a browser only over a ticketed stream.
+    open_streams = current_app.extensions["cintel_access"].mode == "none"
+    summary = current_app.extensions["cintel"].bus.board_call(session_id) if open_streams else None
     return _page("call.html", session=session_id, summary=summary or {})

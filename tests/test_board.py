@@ -10,8 +10,9 @@ from cintel_relay.bus import BOARD, EventBus, board_key
 from cintel_relay.config import load_config
 from cintel_relay.normalize import Event
 
+from .fake_twilio import sid
 from .support import (CALL_SID, CONVERSATION, SENTIMENT_OPERATOR, RedisServer, Relay, SSEClient, adherence_result,
-                      communication, operator_result, payload, post_form, post_json, rule_execution)
+                      communication, json_request, operator_result, payload, post_form, post_json, rule_execution)
 
 BOARD_STREAM = "/api/board/stream"
 
@@ -23,11 +24,14 @@ def board_stream(relay):
     return client, snapshot
 
 
-def agent_joins(relay, call_sid=CALL_SID, conversation=CONVERSATION, name="Dana Whitfield"):
-    body = {"eventType": "PARTICIPANT_ADDED", "data": {
+def agent_added(call_sid=CALL_SID, conversation=CONVERSATION, name="Dana Whitfield"):
+    return {"eventType": "PARTICIPANT_ADDED", "data": {
         "id": f"p-agent-{call_sid}", "conversationId": conversation, "name": name, "type": "HUMAN_AGENT",
         "addresses": [{"channel": "VOICE", "address": "+18005550199", "channelId": call_sid}]}}
-    assert post_json(relay.url, "/webhook/cor-event", body).status_code == 200
+
+
+def agent_joins(relay, call_sid=CALL_SID, conversation=CONVERSATION, name="Dana Whitfield"):
+    assert post_json(relay.url, "/webhook/cor-event", agent_added(call_sid, conversation, name)).status_code == 200
 
 
 def test_every_change_to_a_call_reaches_a_board_on_the_other_replica(relays):
@@ -119,3 +123,27 @@ def test_a_summary_expires_with_its_call_and_an_ended_call_leaves_the_board(bus,
     assert redis_client.zrange(BOARD, 0, -1) == []
     assert 0 < redis_client.ttl(board_key(CALL_SID)) <= 60
     assert bus.board()["calls"] == []
+
+
+def test_with_stream_auth_the_board_needs_a_supervisor_ticket(flex_app, fake_twilio):
+    client = flex_app().test_client()
+    url, headers, raw = json_request("http://localhost", "/webhook/cor-event", agent_added())
+    assert client.post(url, data=raw, headers=headers).status_code == 200
+    for path in ("/api/board", "/api/board/stream"):
+        refused = client.get(path)
+        assert (refused.status_code, refused.json["code"]) == (401, "ticket_missing")
+    agent = fake_twilio.add_user("agent_dana", worker_sid=sid("WK"))
+    denied = client.post("/api/stream-ticket", json={"sessionId": "board"},
+                         headers={"Authorization": f"Bearer {agent}"})
+    assert (denied.status_code, denied.json["code"]) == (403, "not_your_call")
+    supervisor = fake_twilio.add_user("sup_sam", roles=["supervisor"])
+    ticket = client.post("/api/stream-ticket", json={"sessionId": "board"},
+                         headers={"Authorization": f"Bearer {supervisor}"}).json["ticket"]
+    (call,) = client.get("/api/board", query_string={"ticket": ticket}).json["calls"]
+    assert call["agent"] == "Dana Whitfield"
+    call_ticket = client.post("/api/stream-ticket", json={"sessionId": CALL_SID},
+                              headers={"Authorization": f"Bearer {supervisor}"}).json["ticket"]
+    wrong = client.get("/api/board", query_string={"ticket": call_ticket})
+    assert (wrong.status_code, wrong.json["code"]) == (403, "ticket_wrong_session")
+    page = client.get(f"/console/calls/{CALL_SID}")
+    assert page.status_code == 200 and b"Dana Whitfield" not in page.data  # names travel only on ticketed streams

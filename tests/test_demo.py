@@ -27,7 +27,8 @@ def test_demo_serves_the_console_with_signed_simulated_calls_and_stops_on_ctrl_c
                             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: f"Live console:  {base}/console" in _read(out), timeout=40, what="the console URL")
-        assert _get(base + "/readyz").json() == {"bus": "embedded", "ready": True, "signatures": True}
+        assert _get(base + "/readyz").json() == {"bus": "embedded", "ready": True, "signatures": True,
+                                                 "streamAuth": "none"}
         assert "Live calls" in _get(base + "/console").text
         wait_for(lambda: _get(base + "/api/board").json()["calls"], timeout=20, what="calls on the board")
         wait_for(lambda: ": call ended" in _read(out), timeout=30, what="a simulated call to end")
