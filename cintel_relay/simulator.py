@@ -33,6 +33,8 @@ SPEAKERS = ("agent", "customer")
 VERDICTS = ("Succeeded", "Failed", "NotEvaluated")
 #: Sentiment and Summary run every this many utterances (the cadence of Twilio's sample).
 SUMMARY_EVERY = 5
+#: A call ends with this many deliveries: the conversation closed, then the call completed.
+CLOSING = 2
 _ULID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
@@ -278,26 +280,34 @@ class Report:
                 f"and dropped {self.duplicates} duplicates.")
 
 
+def send(delivery: Delivery, sid: str, base_url: str, token: str, report: Report, http: requests.Session):
+    """Sign and send one delivery, and report how the relay answered."""
+    url, headers, raw = signed_request(base_url, delivery, token)
+    try:
+        response = http.post(url, data=raw, headers=headers, timeout=10)
+    except requests.RequestException as exc:
+        report.delivery(sid, delivery, None, f"no answer ({type(exc).__name__})", None)
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    answer = f"{response.status_code} {body.get('error', '') if isinstance(body, dict) else response.text[:200]}"
+    report.delivery(sid, delivery, response.status_code, answer, body)
+
+
 def play(deliveries: List[Delivery], base_url: str, token: str, report: Report, speed: float,
          stop: threading.Event, http: requests.Session) -> bool:
-    """Send a call's deliveries at their pace; False when ``stop`` cut the call short."""
+    """Send a call's deliveries at their pace; False when ``stop`` cut the call short, in which case the call
+    is hung up at once (its closing deliveries are sent) so it does not stay live on the relay."""
     sid = next(d.body["CallSid"] for d in deliveries if d.form)
     started = time.monotonic()
-    for delivery in deliveries:
+    for n, delivery in enumerate(deliveries):
         if stop.wait(max(0.0, started + delivery.at / speed - time.monotonic())):
+            for closing in deliveries[max(n, len(deliveries) - CLOSING):]:
+                send(closing, sid, base_url, token, report, http)
             return False
-        url, headers, raw = signed_request(base_url, delivery, token)
-        try:
-            response = http.post(url, data=raw, headers=headers, timeout=10)
-        except requests.RequestException as exc:
-            report.delivery(sid, delivery, None, f"no answer ({type(exc).__name__})", None)
-            continue
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        answer = f"{response.status_code} {body.get('error', '') if isinstance(body, dict) else response.text[:200]}"
-        report.delivery(sid, delivery, response.status_code, answer, body)
+        send(delivery, sid, base_url, token, report, http)
     return True
 
 

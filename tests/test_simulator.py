@@ -123,3 +123,30 @@ def test_the_command_needs_a_token(relays):
                             cwd=ROOT, capture_output=True, text=True, timeout=30,
                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ROOT})
     assert result.returncode != 0 and "pass --token, or set TWILIO_AUTH_TOKEN" in result.stderr
+
+
+class StopAfter(threading.Event):
+    """A stop signal that comes after ``waits`` waits: a Ctrl-C at a known point of the call."""
+
+    def __init__(self, waits):
+        super().__init__()
+        self.waits = waits
+
+    def wait(self, timeout=None):
+        self.waits -= 1
+        return self.waits < 0
+
+
+def test_a_call_cut_short_is_hung_up_so_it_does_not_stay_live(relays):
+    deliveries = simulator.build_call(simulator.load_scenario("moving-complete"), datetime.now(timezone.utc), 1000)
+    report = simulator.Report(io.StringIO())
+    upto = next(n for n, d in enumerate(deliveries) if d.label == "utterance 3 (agent)") + 1
+    with requests.Session() as http:
+        finished = simulator.play(deliveries, relays[0].url, AUTH_TOKEN, report, 1000, StopAfter(upto), http)
+    assert finished is False and report.failed == 0
+    sid = deliveries[0].body["CallSid"]
+    snapshot = final_state(relays[0], sid)
+    assert [t["text"] for t in snapshot["transcript"]] == [
+        u["text"] for u in simulator.load_scenario("moving-complete")["utterances"][:3]]
+    assert snapshot["callStatus"]["status"] == "completed"
+    assert requests.get(relays[0].url + "/api/board", timeout=5).json()["calls"] == []
