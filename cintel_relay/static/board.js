@@ -142,3 +142,6 @@ window.CintelBoard = (function () {
 
   return {start: start};
 })();
+
+/* Settings come from the script tag (no inline script, so a strict Content-Security-Policy can apply). */
+window.CintelBoard.start({callUrl: document.currentScript.dataset.callUrl});

@@ -148,3 +148,7 @@ window.CintelCall = (function () {
 
   return {start: start};
 })();
+
+/* Settings come from the script tag (no inline script, so a strict Content-Security-Policy can apply). */
+window.CintelCall.start({session: document.currentScript.dataset.session,
+                         scriptUrl: document.currentScript.dataset.scriptUrl});
