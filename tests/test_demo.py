@@ -35,8 +35,12 @@ def test_demo_serves_the_console_with_signed_simulated_calls_and_stops_on_ctrl_c
         proc.send_signal(signal.SIGINT)
         assert proc.wait(40) == 0, _read(out)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() is None:  # a failed check: still stop it with Ctrl-C, so it takes its relay along
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(40)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     output = _read(out)
     assert "FAILED" not in output and " 0 failed;" in output and output.rstrip().endswith("Stopped.")
     assert _get(base + "/healthz") is None  # the relay went with it
