@@ -14,7 +14,7 @@ import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from . import sse
+from . import metrics, sse
 from .bus import BOARD
 from .errors import Unavailable
 from .hub import CLOSED, OVERFLOW, RESYNC, SHUTDOWN
@@ -34,10 +34,11 @@ def _admit():
     return current_app.extensions["cintel_access"].admit(BOARD_SESSION, request.args.get("ticket"))
 
 
-def _events(bus, hub, config, sock):
+def _events(bus, hub, config, sock, tracker):
     """The board stream: snapshot, then every summary change, heartbeats, and a fresh snapshot after a gap."""
     yield sse.retry(RETRY_MS)
     sub, release = open_subscription(hub, BOARD, sock, config.send_timeout)
+    tracker.stream_opened()  # an open connection like any stream (its frames are not logged events)
     try:
         if not (yield from ready(sub)):
             return
@@ -60,6 +61,7 @@ def _events(bus, hub, config, sock):
         yield sse.comment("event bus unavailable; reconnect shortly")
     finally:
         release()
+        tracker.stream_closed()
 
 
 @bp.get("/api/board")
@@ -78,7 +80,7 @@ def board_stream():
     """Open the account-wide SSE stream of call summaries."""
     slot = _admit()
     ext = current_app.extensions["cintel"]
-    body = _events(ext.bus, ext.hub, ext.config, request.environ.get("gunicorn.socket"))
+    body = _events(ext.bus, ext.hub, ext.config, request.environ.get("gunicorn.socket"), metrics.of(current_app))
     if slot is not None:
         body = Held(slot, body)
     return Response(body, mimetype="text/event-stream", headers=HEADERS, direct_passthrough=True)
