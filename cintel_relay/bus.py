@@ -101,6 +101,8 @@ end
 -- >>> supervisor board: each change to a call the board shows updates its summary and publishes it on
 -- cintel:board (raw operator results change nothing there). Live calls are listed in the sorted set
 -- cintel:board (by last update); an ended call leaves it.
+local board_types = {['transcript']=1, ['adherence']=1, ['sentiment']=1, ['call-status']=1}
+
 local function board_fields(etype, data)
   if etype == 'transcript' then
     return {lastUtterance = {speaker = data.speaker, text = data.text}}
@@ -113,7 +115,6 @@ local function board_fields(etype, data)
   elseif etype == 'call-status' then
     return {callStatus = data.status}
   end
-  return {}
 end
 
 local function update_board(sid, fields)
@@ -152,8 +153,9 @@ local function append(sid, etype, ends, frame)
   local keep = keep_for(sid)
   for _, suffix in ipairs({'log', 'latest', 'met', 'seen'}) do redis.call('EXPIRE', prefix .. suffix, keep) end
   redis.call('PUBLISH', prefix .. 'events', 'id: ' .. id .. '\ndata: ' .. frame .. '\n\n')
-  local fields = board_fields(etype, cjson.decode(frame).data or {})
-  if next(fields) or ends == '1' then update_board(sid, fields) end
+  if board_types[etype] or ends == '1' then
+    update_board(sid, board_types[etype] and board_fields(etype, cjson.decode(frame).data) or {})
+  end
   return id
 end
 
