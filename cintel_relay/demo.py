@@ -41,13 +41,13 @@ def port_free(port: int) -> bool:
     return True
 
 
-def start_relay(port: int, token: str, log) -> subprocess.Popen:
-    """Start gunicorn with the demo settings and wait until it is ready.
+def start_relay(port: int, token: str, log, **extra_env) -> subprocess.Popen:
+    """Start gunicorn with the demo settings (plus ``extra_env``) and wait until it is ready.
 
     It runs in its own session, so Ctrl-C reaches only this command, which then stops it gracefully.
     """
     argv = [sys.executable, "-m", "gunicorn", "-c", "python:cintel_relay.gunicorn_conf", "cintel_relay.wsgi:app"]
-    proc = subprocess.Popen(argv, env=demo_env(os.environ, port, token), stdout=log, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(argv, env={**demo_env(os.environ, port, token), **extra_env}, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
         _wait_ready(proc, port, log.name)

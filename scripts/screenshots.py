@@ -1,9 +1,12 @@
-"""Regenerate docs/images/console-board.png and console-call.png: ``python3 scripts/screenshots.py``.
+"""Regenerate the pictures in docs/images: ``python3 scripts/screenshots.py``.
 
 Starts the relay as ``cintel-relay demo`` does (embedded bus, generated token), plays simulated calls
-part of the way so they are live, and photographs the board and one call page with headless Chromium.
+part of the way so they are live, and photographs with headless Chromium the console's board and one
+call page, and the Flex plugin's panel on that call (its harness page, built by
+``npm run harness:build`` in plugin-cintel-rtt).
 """
 
+import functools
 import io
 import os
 import secrets
@@ -11,6 +14,7 @@ import sys
 import tempfile
 import threading
 from datetime import datetime, timezone
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 from playwright.sync_api import sync_playwright
@@ -40,12 +44,31 @@ def play_partly(base: str, token: str) -> str:
     return sids[0]
 
 
+HARNESS = os.path.join(ROOT, "plugin-cintel-rtt", "harness", "dist")
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        """The script reports what it wrote, not every file it served."""
+
+
+def serve_harness() -> ThreadingHTTPServer:
+    """The plugin's harness page on a loopback port (the relay must allow its origin)."""
+    if not os.path.isfile(os.path.join(HARNESS, "index.html")):
+        sys.exit("screenshots: build the plugin harness first: cd plugin-cintel-rtt && npm run harness:build")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=HARNESS))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def main():
     port = free_port()
     token = secrets.token_hex(16)
     base = f"http://{demo.HOST}:{port}"
+    harness = serve_harness()
+    harness_url = f"http://127.0.0.1:{harness.server_address[1]}"
     with tempfile.NamedTemporaryFile(prefix="cintel-relay-shots-", suffix=".log") as log:
-        proc = demo.start_relay(port, token, log)
+        proc = demo.start_relay(port, token, log, CINTEL_CORS_ORIGINS=harness_url)
         try:
             call = play_partly(base, token)
             images = os.path.join(ROOT, "docs", "images")
@@ -62,10 +85,17 @@ def main():
                 page.wait_for_selector("#checklist li[data-status=met]")
                 page.wait_for_timeout(600)  # the score bar's transition ends
                 page.screenshot(path=os.path.join(images, "console-call.png"))
+                panel = browser.new_page(viewport={"width": 1280, "height": 820}, device_scale_factor=1)
+                for tab in ("transcript", "agent-view"):
+                    panel.goto(f"{harness_url}/index.html?backend={base}&session={call}&tab={tab}")
+                    panel.wait_for_selector("text=Live")
+                    panel.wait_for_timeout(800)
+                    panel.screenshot(path=os.path.join(images, f"plugin-{tab}.png"))
                 browser.close()
         finally:
             demo.stop_relay(proc)
-    print("wrote docs/images/console-board.png and docs/images/console-call.png")
+            harness.shutdown()
+    print("wrote console-board.png, console-call.png, plugin-transcript.png and plugin-agent-view.png in docs/images")
 
 
 if __name__ == "__main__":
