@@ -39,18 +39,18 @@ def main(argv=None):
     def progress(message):
         print(message, file=sys.stderr, flush=True)
 
-    topology = None
-    if args.targets:
-        targets, redis_url, pid = args.targets.split(","), args.redis, args.worker_pid
-    else:
-        progress("starting redis-server and two single-worker relays on loopback")
-        topology = Topology(replicas=2, CINTEL_COMPLETED_TTL=10)
-        targets, redis_url, pid = topology.urls, topology.redis.url, topology.worker_pid(0)
-    results = {"machine": machine(), "targets": targets}
-    try:
-        for name in chosen:
-            progress(f"== {name}")
-            started = time.monotonic()
+    results = {"machine": machine()}
+    for name in chosen:
+        progress(f"== {name}")
+        started = time.monotonic()
+        topology = None
+        if args.targets:
+            targets, redis_url, pid = args.targets.split(","), args.redis, args.worker_pid
+        else:  # a fresh topology per scenario, so one scenario's memory or data does not skew the next
+            progress("  starting redis-server and two single-worker relays on loopback")
+            topology = Topology(replicas=2, CINTEL_COMPLETED_TTL=10)
+            targets, redis_url, pid = topology.urls, topology.redis.url, topology.worker_pid(0)
+        try:
             if name == "latency":
                 results[name] = scenarios.latency(targets, seconds=args.seconds, progress=progress)
             elif name == "throughput":
@@ -62,10 +62,10 @@ def main(argv=None):
                 results[name] = scenarios.streams(targets[0], pid, redis_url, count=args.streams, progress=progress)
             else:
                 results[name] = scenarios.memory(targets[0], pid, redis_url, events=args.events, progress=progress)
-            results[name]["took_s"] = round(time.monotonic() - started, 1)
-    finally:
-        if topology:
-            topology.close()
+        finally:
+            if topology:
+                topology.close()
+        results[name]["took_s"] = round(time.monotonic() - started, 1)
     print(table(results))
     print(json.dumps(results, indent=2))
     if args.json:

@@ -21,13 +21,16 @@ class SSE:
         self.reader, self.writer = await asyncio.open_connection(self.base.hostname, self.base.port, limit=1 << 20)
         resume = f"Last-Event-ID: {self.last_id}\r\n" if self.last_id else ""
         self.writer.write(f"GET /api/stream/{self.session} HTTP/1.1\r\nHost: bench\r\n"
-                          f"Accept: text/event-stream\r\n{resume}\r\n".encode())
+                          f"Accept: text/event-stream\r\nConnection: close\r\n{resume}\r\n".encode())
         head = await self.reader.readuntil(b"\r\n\r\n")
         if b" 200 " not in head.split(b"\r\n", 1)[0]:
             raise RuntimeError(f"stream refused: {head[:80]!r}")
 
     async def run(self):
-        """Read frames; when the relay ends the stream (a slow reader is cut off), resume from the last id."""
+        """Read frames; when the relay ends the stream (a slow reader is cut off), resume from the last id.
+
+        ``Connection: close`` makes the end of a response the end of the connection, which is all the
+        end of a stream this reader needs to notice."""
         while True:
             await self._read()
             self.reconnects += 1

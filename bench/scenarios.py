@@ -3,6 +3,7 @@
 import asyncio
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -111,6 +112,9 @@ def _lua_string(raw: bytes) -> str:
 
 def throughput(targets, seconds=10, calls=50, connections=32, rate_cap=5000, progress=print):
     """Saturating signed webhooks (wrk, one per replica) while subscribers on every replica count deliveries."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("the throughput scenario drives load with wrk: install it (apt-get install -y wrk) "
+                         "or run the other scenarios with --only latency,streams,memory")
     per_target = int(rate_cap * seconds / len(targets))
     progress(f"  throughput: signing {per_target * len(targets)} requests")
     batches, scripts = [], []
@@ -197,7 +201,7 @@ def streams(target, worker_pid, redis_url, count=19000, sessions=1000, progress=
         await asyncio.sleep(2)
         rss = rss_kib(worker_pid)
         posters = [Poster(target) for _ in range(16)]
-        requests = [payloads.line(c, 0, TOKEN, PUBLIC_URL) for c in range(sessions)]
+        requests = [payloads.line(c, 10**6, TOKEN, PUBLIC_URL) for c in range(sessions)]  # an unused line number
         started = time.perf_counter()
         await asyncio.gather(*(_post_all(p, requests[k::16]) for k, p in enumerate(posters)))
         deadline = time.perf_counter() + 60
