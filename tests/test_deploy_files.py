@@ -117,3 +117,17 @@ def test_heroku_manifest_gives_redis_and_a_configuration_that_loads():
     assert read(".python-version").strip() == "3.11"
     # The buildpack installs only from a package manager file; this one installs the relay from setup.cfg.
     assert [line for line in read("requirements.txt").splitlines() if not line.startswith("#")] == ["--editable ."]
+
+
+def test_the_installed_package_carries_its_script_scenarios_console_and_lua(tmp_path):
+    """The image installs a wheel, not the source tree: what the relay reads at run time must be in it."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
+                    "-w", str(tmp_path), ROOT], check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("cintel_relay-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"cintel_relay/ingest.lua", "cintel_relay/data/script.json", "cintel_relay/scenarios/moving-complete.json",
+            "cintel_relay/templates/board.html", "cintel_relay/static/console.js"} <= names
