@@ -15,7 +15,8 @@ bp = Blueprint("console", __name__, template_folder="templates", static_folder="
 
 def _page(template: str, **context):
     ext = current_app.extensions["cintel"]
-    return render_template(template, script_name=ext.script.name, embedded=ext.config.embedded, **context)
+    return render_template(template, script_name=ext.script.name, embedded=ext.config.embedded,
+                            stream_auth=current_app.extensions["cintel_access"].mode, **context)
 
 
 @bp.get("/console")

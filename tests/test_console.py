@@ -2,7 +2,6 @@
 fed by the call simulator."""
 
 import io
-import signal
 import threading
 from datetime import datetime, timezone
 
@@ -12,7 +11,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from cintel_relay import simulator
 
-from .support import AUTH_TOKEN, CHROMIUM, CHROMIUM_ARGS, RedisServer, Relay
+from .support import AUTH_TOKEN, CHROMIUM, CHROMIUM_ARGS, RedisServer, Relay, flex_env
 
 SPEED = 30  # a two-minute call plays in about four seconds
 STEPS = ["greeting", "verification", "move-details", "confirmation"]
@@ -147,9 +146,7 @@ def test_the_pages_recover_after_the_relay_restarts(relay, browser, page):
     open_live(board, relay.url + "/console")
     open_live(page, f"{relay.url}/console/calls/{call.sid}")
     expect(page.locator("#transcript .text")).to_have_text(call.lines[:10])
-    # Killed outright, as in a crash: a graceful stop waits out gunicorn's graceful_timeout (20 s) while the
-    # browser holds idle keep-alive connections, and the browser side of the recovery is the same.
-    relay.stop(signal.SIGKILL)
+    relay.stop()  # SIGTERM, as a deploy does: the streams end at once and the browser reconnects
     expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
     relay.start()  # a new gunicorn on the same port and Redis
     call.play(relay, start=half).wait()
@@ -161,3 +158,41 @@ def test_the_pages_recover_after_the_relay_restarts(relay, browser, page):
     expect(row).to_have_attribute("data-ended", "true")
     expect(row.locator(".score")).to_have_text("100%")
     board.close()
+
+
+@pytest.fixture(scope="module")
+def flex_relay(twilio_server):
+    """A relay with Flex stream auth, asking the fake Twilio who the console's user is."""
+    redis = RedisServer().start()
+    server = Relay(redis.url, **flex_env(twilio_server.url, CINTEL_AUTH_TIMEOUT="5")).start()
+    yield server
+    server.stop()
+    redis.stop()
+
+
+def test_with_flex_auth_a_supervisors_token_opens_the_board_and_the_call(flex_relay, fake_twilio, page):
+    supervisor = fake_twilio.add_user("sup_sam", roles=("supervisor",))
+    call = Call("moving-complete")
+    call.play(flex_relay, stop=call.until("utterance 4 (customer)")).wait()
+    open_live(page, f"{flex_relay.url}/console#token={supervisor}")
+    assert "token" not in page.url  # taken out of the address bar (and never sent: it was a fragment)
+    row = page.locator(f'tr[data-session="{call.sid}"]')
+    expect(row.locator(".utterance")).to_have_text(call.lines[3])
+    row.locator("a.call-link").click()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    expect(page.locator("#transcript .text")).to_have_text(call.lines[:4])
+    assert {r["path"] for r in fake_twilio.requests} == {"/v1/Accounts/%s/Tokens/validate" % flex_env("")[
+        "TWILIO_ACCOUNT_SID"]}
+
+
+def test_with_flex_auth_the_console_needs_a_supervisor(flex_relay, fake_twilio, browser, page):
+    page.goto(flex_relay.url + "/console")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "refused")
+    expect(page.locator("#connection .label")).to_contain_text("Sign-in needed")
+    agent = fake_twilio.add_user("agent_dana", roles=("agent",), worker_sid="WK" + "3" * 32)
+    agents_page = browser.new_page()
+    agents_page.goto(f"{flex_relay.url}/console#token={agent}")
+    expect(agents_page.locator("#connection")).to_have_attribute("data-state", "refused")
+    expect(agents_page.locator("#connection .label")).to_contain_text("supervisor's Flex token")
+    expect(agents_page.locator("#board-rows tr")).to_have_count(0)
+    agents_page.close()

@@ -136,7 +136,7 @@ window.CintelBoard = (function () {
 
   function start(options) {
     callUrl = options.callUrl;
-    C.openStream("/api/board/stream", onFrame);
+    C.openStream("/api/board/stream", "board", onFrame);
     window.setInterval(tick, 1000);
   }
 

@@ -139,7 +139,7 @@ window.CintelCall = (function () {
     }).then(function (body) {
       script = body;
       renderChecklist(null);
-      C.openStream("/api/stream/" + encodeURIComponent(options.session), onFrame);
+      C.openStream("/api/stream/" + encodeURIComponent(options.session), options.session, onFrame);
     }).catch(function () {
       C.showConnection("reconnecting");
       window.setTimeout(function () { start(options); }, 2000);

@@ -4,41 +4,91 @@
 window.Cintel = (function () {
   var MAX_RETRY_MS = 10000;
 
-  /* The one place a stream URL is built. When the relay requires stream authentication
-     (CINTEL_STREAM_AUTH), this is where the ticket is added to the URL. */
-  function streamUrl(path, lastEventId) {
+  /* Stream access. The page's <script> tag says whether the relay wants tickets (CINTEL_STREAM_AUTH).
+     With "flex", a supervisor's Flex token opens the console: /console#token=<manager.user.token>. A
+     fragment never reaches a server or a log; it is kept in this tab's sessionStorage and taken out of
+     the address bar at once. Each connect trades it for a ticket, as the Flex plugin does. */
+  var settings = document.currentScript.dataset;
+  var TOKEN_KEY = "cintel.flexToken";
+
+  function takeToken() {
+    var match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
+    if (match) {
+      window.sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+      window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    }
+    return window.sessionStorage.getItem(TOKEN_KEY);
+  }
+
+  var token = takeToken();
+
+  function Refused(message, retry) {
+    this.message = message;
+    this.retry = retry;
+  }
+
+  /* A ticket for a session ("board" for the board), or null when streams are open. */
+  function ticketFor(session) {
+    if (settings.streamAuth !== "flex") return Promise.resolve(null);
+    if (!token) {
+      return Promise.reject(new Refused("Sign-in needed: open the console as /console#token=<your Flex token>", false));
+    }
+    return fetch(settings.ticketUrl, {
+      method: "POST",
+      headers: {"Content-Type": "application/json", "Authorization": "Bearer " + token},
+      body: JSON.stringify({sessionId: session})
+    }).then(function (response) {
+      return response.json().then(function (body) {
+        if (response.ok) return body.ticket;
+        var refusal = response.status === 401 || response.status === 403;
+        throw new Refused((body.error || "HTTP " + response.status) +
+          (refusal ? " Open the console again with a current supervisor's Flex token." : ""), !refusal);
+      });
+    });
+  }
+
+  /* The one place a stream URL is built. */
+  function streamUrl(path, lastEventId, ticket) {
     var url = new URL(path, window.location.origin);
+    if (ticket) url.searchParams.set("ticket", ticket);
     if (lastEventId) url.searchParams.set("lastEventId", lastEventId);
     return url.toString();
   }
 
-  function showConnection(state) {
+  function showConnection(state, message) {
     var node = document.getElementById("connection");
     if (!node) return;
     node.dataset.state = state;
-    node.querySelector(".label").textContent =
+    node.title = message || "";
+    node.querySelector(".label").textContent = message ||
       {live: "Live", reconnecting: "Reconnecting…", connecting: "Connecting"}[state] || state;
   }
 
-  /* Open an SSE stream and keep it open. The browser reconnects by itself (sending Last-Event-ID);
-     when it gives up (an HTTP error while the relay restarts), reopen with ?lastEventId= and back off. */
-  function openStream(path, onFrame) {
+  /* Open an SSE stream for a session and keep it open. The browser reconnects by itself (sending
+     Last-Event-ID); when it gives up (an HTTP error while the relay restarts, or a ticket that has
+     expired), get a new ticket and reopen with ?lastEventId=, backing off. A refused sign-in stops. */
+  function openStream(path, session, onFrame) {
     var lastId = null;
     var delay = 1000;
+    function retry() {
+      showConnection("reconnecting");
+      window.setTimeout(connect, delay);
+      delay = Math.min(delay * 2, MAX_RETRY_MS);
+    }
     function connect() {
-      var source = new EventSource(streamUrl(path, lastId));
-      source.onopen = function () { delay = 1000; showConnection("live"); };
-      source.onmessage = function (event) {
-        if (event.lastEventId) lastId = event.lastEventId;
-        onFrame(JSON.parse(event.data));
-      };
-      source.onerror = function () {
-        showConnection("reconnecting");
-        if (source.readyState === EventSource.CLOSED) {
-          window.setTimeout(connect, delay);
-          delay = Math.min(delay * 2, MAX_RETRY_MS);
-        }
-      };
+      ticketFor(session).then(function (ticket) {
+        var source = new EventSource(streamUrl(path, lastId, ticket));
+        source.onopen = function () { delay = 1000; showConnection("live"); };
+        source.onmessage = function (event) {
+          if (event.lastEventId) lastId = event.lastEventId;
+          onFrame(JSON.parse(event.data));
+        };
+        source.onerror = function () {
+          if (source.readyState === EventSource.CLOSED) retry(); else showConnection("reconnecting");
+        };
+      }).catch(function (error) {
+        if (error instanceof Refused && !error.retry) showConnection("refused", error.message); else retry();
+      });
     }
     connect();
   }
