@@ -14,13 +14,11 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from ..fake_twilio import sid
-from ..support import (CALL_SID, Relay, adherence_result, communication, flex_env, payload, post_json,
-                       rule_execution)
+from ..support import (CALL_SID, CHROMIUM, CHROMIUM_ARGS, Relay, adherence_result, communication, flex_env,
+                       payload, post_json, rule_execution)
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS_DIST = ROOT / "plugin-cintel-rtt" / "harness" / "dist"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 WAIT_MS = 15_000
 
 
@@ -60,7 +58,7 @@ def agent_token(fake_twilio):
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
