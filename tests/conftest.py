@@ -87,3 +87,16 @@ def flex_app(make_app, fake_twilio):
         return make_app(**{**flex_env(fake_twilio.url), **env})
 
     return build
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the session's browser tests (each test opens its own context)."""
+    from playwright.sync_api import sync_playwright
+
+    from .support import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

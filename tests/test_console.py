@@ -7,11 +7,11 @@ from datetime import datetime, timezone
 
 import pytest
 import requests
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from cintel_relay import simulator
 
-from .support import AUTH_TOKEN, CHROMIUM, CHROMIUM_ARGS, RedisServer, Relay, flex_env
+from .support import AUTH_TOKEN, RedisServer, Relay, flex_env
 
 SPEED = 30  # a two-minute call plays in about four seconds
 STEPS = ["greeting", "verification", "move-details", "confirmation"]
@@ -24,14 +24,6 @@ def relay():
     yield server
     server.stop()
     redis.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

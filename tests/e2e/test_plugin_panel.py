@@ -11,10 +11,10 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from ..fake_twilio import sid
-from ..support import (CALL_SID, CHROMIUM, CHROMIUM_ARGS, Relay, adherence_result, communication, flex_env,
+from ..support import (CALL_SID, Relay, adherence_result, communication, flex_env,
                        payload, post_json, rule_execution)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,14 +53,6 @@ def agent_token(fake_twilio):
     worker = sid("WK")
     fake_twilio.add_task(CALL_SID, worker)
     return fake_twilio.add_user("dana", roles=("agent",), worker_sid=worker)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
