@@ -18,7 +18,8 @@ from twilio.request_validator import RequestValidator
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAYLOADS = os.path.join(os.path.dirname(ROOT), "shared", "twilio-payloads")
+#: Example Twilio payloads (shapes from Twilio's published schemas), kept with the tests.
+PAYLOADS = os.path.join(ROOT, "tests", "payloads")
 CALL_SID = "CA5f0c2d7e9a8b4c3d2e1f0a9b8c7d6e5f"
 #: Headless Chromium as installed by apt (never a Playwright-downloaded browser), with flags that work here.
 CHROMIUM = "/usr/bin/chromium"
@@ -44,7 +45,7 @@ def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
 
 
 def payload(name: str):
-    """One of the example payloads in shared/twilio-payloads, parsed."""
+    """One of the example payloads in tests/payloads, parsed."""
     with open(os.path.join(PAYLOADS, name), encoding="utf-8") as fh:
         return fh.read() if name.endswith(".form") else json.load(fh)
 
