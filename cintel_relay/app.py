@@ -1,10 +1,8 @@
 """The app factory: the only place the relay is wired together."""
 
 import logging
-import os
 from dataclasses import dataclass
 
-import redis
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -13,6 +11,7 @@ from .bus import EventBus
 from .config import Config, load_config
 from .errors import register_error_handlers
 from .hub import Hub
+from .redis_clients import open_store
 from .script import Script, load_script
 from .signature import SignatureVerifier
 
@@ -30,27 +29,6 @@ class Relay:
     verifier: SignatureVerifier
 
 
-def redis_clients(config: Config):
-    """A bounded command pool and a separate client for the hub's single pub/sub connection."""
-    if config.embedded:
-        import fakeredis
-
-        client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
-        return client, client
-    # Named connections let an operator attribute them to a worker with CLIENT LIST.
-    name = f"cintel-relay:{os.getpid()}"
-    ssl = {} if config.redis_ssl_verify or not config.redis_url.startswith("rediss://") else {"ssl_cert_reqs": None}
-    pool = redis.BlockingConnectionPool.from_url(
-        config.redis_url, max_connections=config.redis_pool_size, timeout=10,
-        socket_timeout=5, socket_connect_timeout=3, client_name=name, **ssl,
-    )
-    pubsub_client = redis.Redis.from_url(
-        config.redis_url, socket_connect_timeout=3, socket_keepalive=True, health_check_interval=10,
-        client_name=name + ":pubsub", **ssl,
-    )
-    return redis.Redis(connection_pool=pool), pubsub_client
-
-
 def create_app(config: Config = None) -> Flask:
     """Build the relay app; the only place things are wired."""
     config = config or load_config()
@@ -61,12 +39,13 @@ def create_app(config: Config = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     logs.init_app(app)
     relay_metrics = metrics.init_app(app, config.metrics_token)
-    client, pubsub_client = redis_clients(config)
+    store = open_store(config)
+    client = store.client
     app.extensions["cintel"] = Relay(
         config=config,
         script=load_script(config.script_file),
-        bus=EventBus(client, config),
-        hub=Hub(pubsub_client, config.subscriber_queue, on_reconnect=relay_metrics.pubsub_reconnects.inc),
+        bus=EventBus(store, config),
+        hub=Hub(store, config.subscriber_queue, on_reconnect=relay_metrics.pubsub_reconnects.inc),
         verifier=SignatureVerifier(config.twilio_auth_token, config.server_url, config.verify_signatures),
     )
     from . import access, api, board, console, security, stream

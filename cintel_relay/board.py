@@ -15,7 +15,7 @@ import logging
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from . import metrics, sse
-from .bus import BOARD
+from .keys import BOARD_CHANNEL
 from .errors import Unavailable
 from .hub import CLOSED, OVERFLOW, RESYNC, SHUTDOWN
 from .limits import Held
@@ -37,7 +37,7 @@ def _admit():
 def _events(bus, hub, config, sock, tracker):
     """The board stream: snapshot, then every summary change, heartbeats, and a fresh snapshot after a gap."""
     yield sse.retry(RETRY_MS)
-    sub, release = open_subscription(hub, BOARD, sock, config.send_timeout)
+    sub, release = open_subscription(hub, BOARD_CHANNEL, sock, config.send_timeout)
     tracker.stream_opened()  # an open connection like any stream (its frames are not logged events)
     try:
         if not (yield from ready(sub)):

@@ -1,78 +1,65 @@
-"""The event bus on Redis: per-session ordered logs, the conversation map, and publishing.
+"""The event bus on Redis: per-session ordered logs, routing a conversation's events to its sessions,
+and publishing. Key and channel names live in :mod:`cintel_relay.keys`.
 
-Key and channel layout (every key of a session shares the ``{session}`` hash tag)::
-
-    cintel:{<session>}:log              stream: the session's ordered event log (bounded, expiring)
-    cintel:{<session>}:latest           hash: last adherence/sentiment/summary/call-status frame,
-                                        "ended" flag, the "conversation" mapped to the session
-    cintel:{<session>}:met              set: script categories met during the call (they stay met)
-    cintel:{<session>}:seen             set: dedupe keys of deliveries without a conversation
-    cintel:{<session>}:events           pub/sub channel: each logged frame, SSE-formatted with its id
-    cintel:{<session>}:board            string: the call's summary for the supervisor board (expiring)
-    cintel:board                        sorted set: live sessions by last update (ms); also the channel
-                                        on which every summary change is published, SSE-formatted
-    cintel:conv:{<conversation>}:session     string: the session (Call SID) a conversation maps to
-    cintel:conv:{<conversation>}:pending     list: events held until the conversation is mapped
-    cintel:conv:{<conversation>}:participants  hash: participant id -> participant type
-    cintel:conv:{<conversation>}:seen        set: dedupe keys of deliveries already taken
-
-Everything expires after CINTEL_SESSION_TTL, or CINTEL_COMPLETED_TTL once the call has ended.
+A delivery about a conversation goes through two scripts: ``route.lua``, in the conversation's slot,
+decides which session(s) each event belongs to (or holds it until that is known), then
+``append.lua``, in each session's slot, appends and publishes. Both are idempotent, so a retried
+delivery, or a replica dying between the two, loses nothing and logs nothing twice; on Redis Cluster
+the two slots may live on different masters. ``board.lua`` keeps the supervisor board's list.
 """
 
 import collections
 import logging
-import threading
-from importlib import resources
-from typing import Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import orjson
 import redis
 
 from .errors import Unavailable
+from .group_commit import GroupCommit, LuaScript
+from .keys import BOARD, BOARD_CHANNEL, board_key, conversation_keys, latest_key, log_key, participants_key, session_keys
 from .normalize import Event
+from .redis_clients import REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 
-HUB_CHANNEL = "cintel:hub"
-BOARD = "cintel:board"
-SNAPSHOT_TYPES = {"adherence": "adherence", "sentiment": "sentiment", "summary": "summary", "call-status": "callStatus"}
-REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+#: Frame types whose latest value the snapshot carries, and the snapshot's field for each. append.lua
+#: keeps the same set (tests/test_bus.py holds the two together).
+SNAPSHOT_TYPES = {"adherence": "adherence", "sentiment": "sentiment", "summary": "summary",
+                  "suggestion": "suggestion", "call-status": "callStatus"}
+#: Most events held for one conversation before its deliveries are refused (503: Twilio retries).
+MAX_PENDING = 1000
+
+APPEND = LuaScript("append.lua")
+ROUTE = LuaScript("route.lua")
+BOARD_SCRIPT = LuaScript("board.lua")
+
+__all__ = ["EventBus", "IngestResult", "Route", "Snapshot", "REDIS_ERRORS", "parse_id"]
 
 
-def log_key(session: str) -> str:
-    return f"cintel:{{{session}}}:log"
+class Route(NamedTuple):
+    """Where an event of a conversation may belong (see route.lua for each kind)."""
 
-
-def latest_key(session: str) -> str:
-    return f"cintel:{{{session}}}:latest"
-
-
-def channel(session: str) -> str:
-    return f"cintel:{{{session}}}:events"
-
-
-def board_key(session: str) -> str:
-    return f"cintel:{{{session}}}:board"
-
-
-def participants_key(conversation: str) -> str:
-    return f"cintel:conv:{{{conversation}}}:participants"
-
-
-# The ingest script (ingest.lua): dedupe, hold or append, publish, all atomically in Redis.
-INGEST_LUA = resources.files("cintel_relay").joinpath("ingest.lua").read_text(encoding="utf-8")
-
+    kind: str
+    comm: str = ""
+    call: str = ""
+    refs: Tuple[str, ...] = ()
 
 
 class IngestResult(NamedTuple):
-    """What happened to each event of a delivery: logged (with its id), held, or a duplicate."""
+    """What happened to each event of a delivery: logged (with its id), held, a duplicate, or stale
+    (about a call whose data expired after it ended)."""
 
     ids: List[str]
     held: int
     duplicates: int
+    stale: int = 0
 
     def as_dict(self) -> dict:
-        return {"logged": len(self.ids), "held": self.held, "duplicates": self.duplicates}
+        body = {"logged": len(self.ids), "held": self.held, "duplicates": self.duplicates}
+        if self.stale:
+            body["stale"] = self.stale
+        return body
 
 
 class Snapshot(NamedTuple):
@@ -85,7 +72,7 @@ def parse_id(event_id) -> Optional[Tuple[int, int]]:
     if isinstance(event_id, bytes):
         event_id = event_id.decode("ascii", "replace")
     ms, sep, seq = str(event_id).partition("-")
-    if not (sep and ms.isdigit() and seq.isdigit()):
+    if not (sep and ms.isascii() and ms.isdigit() and seq.isascii() and seq.isdigit()):
         return None
     return int(ms), int(seq)
 
@@ -94,109 +81,135 @@ def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-class _Slot:
-    __slots__ = ("args", "result", "done")
-
-    def __init__(self, args):
-        self.args = args
-        self.result = None
-        self.done = threading.Event()
-
-
-class _GroupCommit:
-    """Runs the ingest script for concurrent requests of a process in one pipeline per round trip.
-
-    Under load many webhook greenlets ingest at once; sending their script calls together saves a
-    round trip and a syscall each, which is most of a webhook's cost.
-    """
-
-    def __init__(self, client: redis.Redis, script: str, max_batch: int = 256):
-        self._client = client
-        self._script = script
-        self._sha = None
-        self._max_batch = max_batch
-        self._queue = collections.deque()
-        self._wake = threading.Event()
-        self._lock = threading.Lock()
-        self._flusher = None
-
-    def call(self, args):
-        slot = _Slot(args)
-        self._queue.append(slot)
-        if self._flusher is None:
-            with self._lock:
-                if self._flusher is None:
-                    self._flusher = threading.Thread(target=self._run, name="cintel-ingest", daemon=True)
-                    self._flusher.start()
-        self._wake.set()
-        slot.done.wait()
-        if isinstance(slot.result, Exception):
-            raise slot.result
-        return slot.result
-
-    def _run(self):
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
-                try:
-                    results = self._execute([slot.args for slot in batch])
-                except Exception as exc:  # handed to every waiting caller, who raises it
-                    results = [exc] * len(batch)
-                for slot, result in zip(batch, results):
-                    slot.result = result
-                    slot.done.set()
-
-    def _execute(self, calls):
-        if self._sha is None:
-            self._sha = self._client.script_load(self._script)
-        results = self._pipeline(calls)
-        if any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
-            self._sha = self._client.script_load(self._script)  # Redis restarted and lost its scripts
-            results = self._pipeline(calls)
-        return results
-
-    def _pipeline(self, calls):
-        with self._client.pipeline(transaction=False) as pipe:
-            for args in calls:
-                pipe.evalsha(self._sha, 0, *args)
-            return pipe.execute(raise_on_error=False)
+def _unavailable(exc: Exception) -> Unavailable:
+    logger.warning("Redis refused or failed a delivery (%s: %s)", type(exc).__name__, str(exc)[:200])
+    if isinstance(exc, redis.ResponseError) and str(exc).startswith("PENDINGFULL"):
+        return Unavailable("this conversation has too many events waiting for their call; retry later.")
+    return Unavailable("Redis is unreachable; the delivery was not stored, retry later.")
 
 
 class EventBus:
     """Writes and reads session logs. Every Redis failure surfaces as :class:`Unavailable`."""
 
-    def __init__(self, client: redis.Redis, config, participant_cache: int = 10000):
-        self.redis = client
+    def __init__(self, store, config, participant_cache: int = 10000):
+        self.store = store
+        self.redis = store.client
         self._config = config
-        self._ingest = _GroupCommit(client, INGEST_LUA)
+        self._commit = GroupCommit(store, config.redis_wait_replicas, config.redis_wait_timeout_ms)
         self._participants = collections.OrderedDict()
         self._participant_cache = participant_cache
 
-    def ingest(self, events: Iterable[Event], session: Optional[str] = None, conversation: Optional[str] = None,
-               board: Optional[dict] = None):
-        """Dedupe, then append to the session's log (or hold until ``conversation`` is mapped), and publish.
+    # --- writing -------------------------------------------------------------------------------
 
-        With ``session`` and ``conversation`` both given, also maps the conversation to the session and
-        flushes what was held for it, before these events. ``board`` holds fields (such as the agent's
-        name) to set on the call's board summary once its session is known.
-        """
-        args = [session or "", conversation or "", self._config.session_ttl, self._config.completed_ttl,
-                self._config.log_maxlen, orjson.dumps(board) if board else ""]
-        for event in events:
-            args += [event.dedupe, event.type, "1" if event.ends else "0", orjson.dumps(event.frame)]
+    def ingest(self, events: Iterable[Event], session: str, board: Optional[dict] = None) -> IngestResult:
+        """Dedupe, append to ``session``'s log and publish: for deliveries that name their session (a
+        Call SID). ``board`` holds fields (such as the agent's name) for the call's board summary."""
+        events = list(events)
+        entries = [(e.dedupe, e.type, "1" if e.ends else "0", orjson.dumps(e.frame)) for e in events]
         try:
-            outcome = [_text(o) for o in self._ingest.call(args)]
-        except REDIS_ERRORS as exc:
-            raise Unavailable("Redis is unreachable; the delivery was not stored, retry later.") from exc
-        return IngestResult(
-            ids=[o for o in outcome if o not in ("held", "duplicate")],
-            held=outcome.count("held"),
-            duplicates=outcome.count("duplicate"),
-        )
+            outcome = self._append_all({session: entries}, "", {session: board} if board else {})[session]
+        except (REDIS_ERRORS + (redis.ResponseError,)) as exc:
+            raise _unavailable(exc) from exc
+        ids = [o for o in outcome if o not in ("duplicate", "stale")]
+        return IngestResult(ids, 0, outcome.count("duplicate"), outcome.count("stale"))
+
+    def route(self, conversation: str, items: Iterable[Tuple[Route, Sequence[Event]]],
+              board: Optional[dict] = None, board_session: Optional[str] = None) -> IngestResult:
+        """Route a conversation's events to their sessions (holding those whose session is not known
+        yet), append and publish them; held events that become routable are delivered first.
+
+        ``items`` pairs each event group with its :class:`Route`; a route with no events only tells
+        the conversation something (a call it holds). ``board`` fields go to ``board_session``'s summary.
+        """
+        args, events = [], []
+        for route, group in items:
+            refs = " ".join(route.refs)
+            if not group:
+                args += ["", "", "", "", route.kind, route.comm, route.call, refs]
+            for event in group:
+                args += [event.dedupe, event.type, "1" if event.ends else "0", orjson.dumps(event.frame),
+                         route.kind, route.comm, route.call, refs]
+                events.append(event)
+        try:
+            statuses, outcomes = self._route(conversation, args, {board_session: board} if board else {})
+        except (REDIS_ERRORS + (redis.ResponseError,)) as exc:
+            raise _unavailable(exc) from exc
+        ids, held, duplicates, stale = [], 0, 0, 0
+        for event, status in zip(events, (s for s in statuses if s != "none")):
+            if status == "held":
+                held += 1
+                continue
+            logged = [o for o in outcomes.get(event.dedupe, ()) if o not in ("duplicate", "stale")]
+            if logged:
+                ids += logged
+            elif "stale" in outcomes.get(event.dedupe, ()):
+                stale += 1
+            else:
+                duplicates += 1
+        return IngestResult(ids, held, duplicates, stale)
+
+    def _route(self, conversation: str, args: list, boards: Dict[str, dict]):
+        """Run route.lua, append what it routed, then take the delivered events off the pending list
+        (which may free more): the statuses of the first call, and each dedupe key's append outcomes."""
+        keys = conversation_keys(conversation)
+        head = [conversation, self._config.session_ttl, self._config.completed_ttl, MAX_PENDING]
+        statuses, outcomes = None, collections.defaultdict(list)
+        while True:
+            reply = self._commit.run(ROUTE, keys, head + args)
+            routed, deliveries, flushed = reply
+            if statuses is None:
+                statuses = [_text(s) for s in routed]
+            per_session = collections.OrderedDict((s, []) for s in boards)
+            for i in range(0, len(deliveries), 5):
+                session, dedupe, etype, ends, frame = deliveries[i:i + 5]
+                per_session.setdefault(_text(session), []).append((_text(dedupe), _text(etype), _text(ends), frame))
+            appended = self._append_all(per_session, conversation, boards)
+            for session, entries in per_session.items():
+                for (dedupe, *_), outcome in zip(entries, appended[session]):
+                    outcomes[dedupe].append(outcome)
+            if not flushed:
+                return statuses, outcomes
+            args, boards = [], {}
+            for entry in flushed:
+                args += ["", "", "", entry, "unhold", "", "", ""]
+
+    def _append_all(self, per_session: Dict[str, list], conversation: str, boards: Dict[str, dict]):
+        """Append each session's entries (one script call per session, sent together), then update the
+        board for every summary that changed; tell a conversation when one of its calls ended."""
+        config = self._config
+        calls = {}
+        for session, entries in per_session.items():
+            board = boards.get(session)
+            args = [session, config.session_ttl, config.completed_ttl, config.log_maxlen, self.store.publish_command,
+                    conversation, orjson.dumps(board) if board else ""]
+            for entry in entries:
+                args += entry
+            calls[session] = self._commit.submit(APPEND, session_keys(session), args)
+        outcomes, boards_changed, ended = {}, [], []
+        for session, call in calls.items():
+            summary, ended_now, owner, *outcome = self._commit.result(call)
+            outcomes[session] = [_text(o) for o in outcome]
+            if summary:
+                boards_changed.append((session, summary))
+            if ended_now and owner and not conversation:
+                ended.append((_text(owner), session))
+        self._publish_board(boards_changed)
+        for owner, session in ended:
+            self._route(owner, ["", "", "", "", "ended", "", session, ""], {})
+        return outcomes
+
+    def _publish_board(self, changed):
+        calls = []
+        for session, summary in changed:
+            s = orjson.loads(summary)
+            args = [session, summary, s["updatedAt"], "1" if s.get("ended") else "0", self.store.publish_command,
+                    self._config.session_ttl]
+            calls.append(self._commit.submit(BOARD_SCRIPT, (BOARD, BOARD_CHANNEL), args))
+        for call in calls:
+            self._commit.result(call)
 
     def remember_participant(self, conversation: str, participant_id: str, participant_type: Optional[str]):
+        """Store a participant's type for the conversation's later communications."""
         key = participants_key(conversation)
         try:
             with self.redis.pipeline(transaction=False) as pipe:
@@ -224,6 +237,8 @@ class EventBus:
             self._participants.popitem(last=False)
         return self._participants[key]
 
+    # --- reading -------------------------------------------------------------------------------
+
     def has_event(self, session: str, event_id: str) -> bool:
         """True when ``event_id`` is still in the session's log (so nothing after it was trimmed)."""
         return bool(self.redis.xrange(log_key(session), event_id, event_id, count=1))
@@ -242,12 +257,12 @@ class EventBus:
     def board(self) -> dict:
         """The supervisor board's snapshot: a summary per live call, oldest first, and Redis's clock (ms)."""
         try:
+            seconds, micros = self.redis.time()
             sessions = [_text(s) for s in self.redis.zrange(BOARD, 0, -1)]
             with self.redis.pipeline(transaction=False) as pipe:
-                pipe.time()
                 for session in sessions:
                     pipe.get(board_key(session))
-                (seconds, micros), *summaries = pipe.execute()
+                summaries = pipe.execute() if sessions else []
         except REDIS_ERRORS as exc:
             raise Unavailable("Redis is unreachable, retry later.") from exc
         calls = [orjson.loads(s) for s in summaries if s]

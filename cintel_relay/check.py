@@ -35,11 +35,12 @@ def redis_reachable(config: Config) -> Finding:
     if config.embedded:
         return Finding(False, "REDIS_URL is not set: the embedded bus serves one process and keeps nothing",
                        "add Redis (heroku addons:create heroku-redis, or the compose redis service) and set REDIS_URL")
-    from .app import redis_clients  # the relay's own clients, so TLS options are checked exactly as they run
+    from .redis_clients import open_store  # the relay's own clients, so TLS options are checked exactly as they run
 
-    client, pubsub_client = redis_clients(config)
+    store = None
     try:
-        client.ping()
+        store = open_store(config)
+        store.client.ping()
     except (redis.RedisError, OSError) as exc:
         hint = ""
         if "certificate" in str(exc).lower():
@@ -47,9 +48,9 @@ def redis_reachable(config: Config) -> Finding:
         return Finding(False, f"Redis at REDIS_URL does not answer ({type(exc).__name__}: {exc})",
                        f"check REDIS_URL (host, port, password) and that this machine may reach it{hint}")
     finally:
-        client.close()
-        pubsub_client.close()
-    return Finding(True, "Redis answers at REDIS_URL")
+        if store is not None:
+            store.close()
+    return Finding(True, f"Redis answers at REDIS_URL ({config.redis_mode})")
 
 
 def redis_tls(config: Config) -> Finding:

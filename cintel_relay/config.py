@@ -26,6 +26,11 @@ class Config:
     redis_url: Optional[str] = None
     redis_pool_size: int = 8
     redis_ssl_verify: bool = True
+    #: ``standalone`` (one Redis, or a primary with replicas) or ``cluster`` (Redis Cluster, sharded pub/sub).
+    redis_mode: str = "standalone"
+    #: Replicas that must confirm a webhook's writes (Redis WAIT) before it is acknowledged; 0: none.
+    redis_wait_replicas: int = 0
+    redis_wait_timeout_ms: int = 1000
     verify_signatures: bool = True
     #: How many reverse proxies in front of us to trust for X-Forwarded-Proto/Host.
     proxy_count: int = 0
@@ -195,6 +200,13 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
     redis_url = env.get("REDIS_URL", "").strip() or None
     if redis_url and not re.match(r"(redis|rediss|unix)://", redis_url):
         raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://: fix it or unset it for the embedded bus.")
+    redis_mode = env.get("CINTEL_REDIS_MODE", "").strip().lower() or Config.redis_mode
+    if redis_mode not in ("standalone", "cluster"):
+        raise ConfigError(f"CINTEL_REDIS_MODE={redis_mode!r} is not a mode: use standalone (one Redis) or cluster "
+                          "(Redis Cluster, with REDIS_URL naming any of its nodes).")
+    if redis_mode == "cluster" and not redis_url:
+        raise ConfigError("CINTEL_REDIS_MODE=cluster needs REDIS_URL naming a node of the cluster, e.g. "
+                          "redis://10.0.0.5:6379: set it, or unset CINTEL_REDIS_MODE for the embedded bus.")
     agents = [env.get("TWILIO_FLEX_PHONE_NUMBER", "").strip()]
     agents += env.get("CINTEL_AGENT_ADDRESSES", "").split(",")
     web_concurrency = _number(env, "WEB_CONCURRENCY", 1, 1)
@@ -221,6 +233,9 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         redis_url=redis_url,
         redis_pool_size=_number(env, "CINTEL_REDIS_POOL_SIZE", Config.redis_pool_size, 2),
         redis_ssl_verify=_bool(env, "CINTEL_REDIS_SSL_VERIFY", True),
+        redis_mode=redis_mode,
+        redis_wait_replicas=_number(env, "CINTEL_REDIS_WAIT_REPLICAS", Config.redis_wait_replicas, 0),
+        redis_wait_timeout_ms=_number(env, "CINTEL_REDIS_WAIT_TIMEOUT_MS", Config.redis_wait_timeout_ms, 1),
         verify_signatures=verify,
         proxy_count=_number(env, "CINTEL_PROXY_COUNT", Config.proxy_count, 0),
         session_ttl=_number(env, "CINTEL_SESSION_TTL", Config.session_ttl, 60),

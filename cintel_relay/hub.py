@@ -1,8 +1,11 @@
-"""One Redis pub/sub connection per worker process, fanned out to every stream of that process.
+"""Pub/sub for a worker process: one connection per shard, fanned out to every stream of the process.
 
-Streams subscribe to a session's channel here; the hub owns the only pub/sub connection, SUBSCRIBEs
-a channel while at least one local stream wants it, and reconnects with capped backoff when Redis
-goes away. After a reconnect every stream is told to resync from the log, so a gap in pub/sub
+Streams subscribe to a channel here. The hub asks the store which shard carries the channel (one
+for a single Redis; the master owning the channel's slot on a cluster, with SSUBSCRIBE) and keeps
+one connection per shard it needs, subscribed to a channel while at least one local stream wants
+it. A shard reconnects with capped backoff when its connection fails; on a cluster it first learns
+the topology again, so channels whose slot moved (failover, resharding) follow it to their new
+master. After any gap every affected stream is told to resync from the log, so a gap in pub/sub
 delivery never becomes a gap on the wire.
 """
 
@@ -11,12 +14,15 @@ import logging
 import threading
 import time
 
-from .bus import HUB_CHANNEL, REDIS_ERRORS
+import redis
+
+from .redis_clients import REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
 
 #: Why a subscription stopped receiving frames, or must catch up from the log.
 RESYNC, OVERFLOW, CLOSED, SHUTDOWN = "resync", "overflow", "closed", "shutdown"
+_FAILURES = REDIS_ERRORS + (redis.ResponseError,)
 
 
 class Subscription:
@@ -42,7 +48,7 @@ class Subscription:
         return True
 
     def signal(self, state: str):
-        # A terminal state is never downgraded to a resync.
+        """Record a state change (a terminal state is never downgraded to a resync) and wake the stream."""
         if self.state in (None, RESYNC):
             self.state = state
         self._wake.set()
@@ -58,6 +64,7 @@ class Subscription:
         return woke
 
     def wait_ready(self, timeout: float) -> bool:
+        """Wait until the subscription is live; False when it is not within ``timeout``."""
         deadline = time.monotonic() + timeout
         while not self.ready and self.state is None:
             left = deadline - time.monotonic()
@@ -74,106 +81,75 @@ class Subscription:
         return frames, state
 
 
-class Hub:
-    """The per-process pub/sub fan-out. Create one per app; it starts its listener on first use."""
+class _Shard:
+    """One pub/sub connection to one shard and the listener that reads it; the hub's lock guards it."""
 
-    def __init__(self, client, queue_limit: int, max_backoff: float = 5.0, on_reconnect=None):
-        self._client = client
-        self._on_reconnect = on_reconnect or (lambda: None)
-        self._queue_limit = queue_limit
-        self._max_backoff = max_backoff
-        self._subs = {}
-        self._pending = collections.Counter()
-        self._lock = threading.RLock()
-        self._pubsub = None
-        self._listener = None
-        self._stopping = False
-        self.reconnects = 0
+    def __init__(self, hub, name: str):
+        self.hub = hub
+        self.name = name
+        self.channels = set()
+        self.pending = collections.Counter()  # subscribe requests not yet confirmed, per channel
+        self.pubsub = None
+        self.anchor = None
         self.connected = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"cintel-hub:{name}", daemon=True)
 
-    def subscribe(self, channel: str) -> Subscription:
-        sub = Subscription(channel, self._queue_limit)
-        with self._lock:
-            self._start()
-            subs = self._subs.setdefault(channel, set())
-            subs.add(sub)
-            if len(subs) == 1:
-                self._send_subscribe(channel)
-            elif not self._pending[channel] and self.connected.is_set():
-                sub.ready = True
-        return sub
+    def live(self, channel: str) -> bool:
+        return self.connected.is_set() and channel in self.channels and not self.pending[channel]
 
-    def unsubscribe(self, sub: Subscription):
-        with self._lock:
-            subs = self._subs.get(sub.channel)
-            if not subs or sub not in subs:
-                return
-            subs.discard(sub)
-            if not subs:
-                del self._subs[sub.channel]
-                if self._pubsub is not None:
-                    try:
-                        self._pubsub.unsubscribe(sub.channel)
-                    except REDIS_ERRORS:
-                        logger.warning("pub/sub unsubscribe failed; the listener will reconnect")
+    def add(self, channel: str):
+        self.channels.add(channel)
+        self._send(channel)
 
-    @property
-    def stream_count(self) -> int:
-        with self._lock:
-            return sum(len(s) for s in self._subs.values())
+    def remove(self, channel: str):
+        self.channels.discard(channel)
+        self.pending.pop(channel, None)
+        if self.pubsub is not None:
+            try:
+                getattr(self.pubsub, "s" * self.hub.sharded + "unsubscribe")(channel)
+            except REDIS_ERRORS:
+                logger.warning("pub/sub unsubscribe failed; the listener will reconnect")
 
-    def shutdown(self):
-        """Tell every stream to end (so clients reconnect to another replica) and stop listening."""
-        with self._lock:
-            self._stopping = True
-            for subs in self._subs.values():
-                for sub in subs:
-                    sub.signal(SHUTDOWN)
-
-    def _start(self):
-        if self._listener is None:
-            self._listener = threading.Thread(target=self._run, name="cintel-hub", daemon=True)
-            self._listener.start()
-
-    def _send_subscribe(self, channel: str):
-        if self._pubsub is None:
+    def _send(self, channel: str):
+        if self.pubsub is None:
             return  # the listener subscribes every wanted channel when it (re)connects
         try:
-            self._pubsub.subscribe(channel)
-            self._pending[channel] += 1
+            getattr(self.pubsub, "s" * self.hub.sharded + "subscribe")(channel)
+            self.pending[channel] += 1
         except REDIS_ERRORS:
             logger.warning("pub/sub subscribe failed; the listener will reconnect")
 
     def _connect(self):
-        pubsub = self._client.pubsub()
-        pubsub.subscribe(HUB_CHANNEL)
-        with self._lock:
-            self._pubsub = pubsub
-            self._pending.clear()
-            for channel in self._subs:
-                self._send_subscribe(channel)
+        pubsub = self.hub.store.pubsub(self.name)
+        # A channel of the shard's own that no stream uses: its confirmation says the connection is live.
+        self.anchor = self.hub.store.anchor(self.name)
+        getattr(pubsub, "s" * self.hub.sharded + "subscribe")(self.anchor)
+        with self.hub.lock:
+            self.pubsub = pubsub
+            self.pending.clear()
+            for channel in self.channels:
+                self._send(channel)
         return pubsub
 
     def _run(self):
         delay = 0.1
-        while not self._stopping:
+        while not self.hub.stopping:
             pubsub = None
             try:
                 pubsub = self._connect()
-                while not self._stopping:
+                while not self.hub.stopping:
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._dispatch(message)
                         delay = 0.1
-            except REDIS_ERRORS as exc:
+            except _FAILURES as exc:
                 self.connected.clear()
-                with self._lock:
-                    self._pubsub = None
-                self.reconnects += 1
-                self._on_reconnect()
+                with self.hub.lock:
+                    self.pubsub = None
+                self.hub.lost(self, exc)
                 logger.warning("pub/sub connection lost (%s); reconnecting in %.1fs", type(exc).__name__, delay)
                 time.sleep(delay)
-                delay = min(delay * 2, self._max_backoff)
+                delay = min(delay * 2, self.hub.max_backoff)
             finally:
                 if pubsub is not None:
                     try:
@@ -184,22 +160,112 @@ class Hub:
     def _dispatch(self, message):
         kind = message["type"]
         channel = message["channel"].decode()
-        if kind == "message":
-            with self._lock:
-                subs = list(self._subs.get(channel, ()))
-            for sub in subs:
-                if not sub.push(message["data"]):
-                    self.unsubscribe(sub)
-        elif kind == "subscribe":
-            if channel == HUB_CHANNEL:
+        if kind in ("message", "smessage"):
+            self.hub.deliver(channel, message["data"])
+        elif kind in ("subscribe", "ssubscribe"):
+            if channel == self.anchor:
                 self.connected.set()
                 return
-            with self._lock:
-                self._pending[channel] = max(0, self._pending[channel] - 1)
-                if self._pending[channel]:
+            with self.hub.lock:
+                left = self.pending[channel] - 1
+                if left > 0:
+                    self.pending[channel] = left
                     return
-                for sub in self._subs.get(channel, ()):
-                    if sub.ready:
-                        sub.signal(RESYNC)
-                    else:
-                        sub.mark_ready()
+                self.pending.pop(channel, None)
+                self.hub.confirmed(channel)
+        elif kind == "sunsubscribe" and channel in self.channels:
+            # The server dropped the subscription: the channel's slot moved to another master.
+            raise redis.ConnectionError(f"shard {self.name} no longer serves {channel}")
+
+
+class Hub:
+    """The per-process pub/sub fan-out. Create one per app; shards start their listeners on first use."""
+
+    def __init__(self, store, queue_limit: int, max_backoff: float = 5.0, on_reconnect=None):
+        self.store = store
+        #: On a cluster, channels are sharded: SSUBSCRIBE on the master of their slot.
+        self.sharded = store.mode == "cluster"
+        self.max_backoff = max_backoff
+        self.lock = threading.RLock()
+        self.stopping = False
+        self.reconnects = 0
+        self._on_reconnect = on_reconnect or (lambda: None)
+        self._queue_limit = queue_limit
+        self._subs = {}
+        self._shards = {}
+        self._homes = {}  # channel -> the shard subscribed to it
+
+    def subscribe(self, channel: str) -> Subscription:
+        """A new subscription to ``channel``; it is ``ready`` once the channel's shard confirms."""
+        sub = Subscription(channel, self._queue_limit)
+        with self.lock:
+            subs = self._subs.setdefault(channel, set())
+            subs.add(sub)
+            if len(subs) == 1:
+                self._place(channel)
+            elif self._homes[channel].live(channel):
+                sub.ready = True
+        return sub
+
+    def unsubscribe(self, sub: Subscription):
+        """Drop a subscription; the last one of a channel unsubscribes it from its shard."""
+        with self.lock:
+            subs = self._subs.get(sub.channel)
+            if not subs or sub not in subs:
+                return
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.channel]
+                self._homes.pop(sub.channel).remove(sub.channel)
+
+    @property
+    def stream_count(self) -> int:
+        with self.lock:
+            return sum(len(s) for s in self._subs.values())
+
+    def shutdown(self):
+        """Tell every stream to end (so clients reconnect to another replica) and stop listening."""
+        with self.lock:
+            self.stopping = True
+            for subs in self._subs.values():
+                for sub in subs:
+                    sub.signal(SHUTDOWN)
+
+    # --- called by the shards ----------------------------------------------------------------
+
+    def deliver(self, channel: str, raw: bytes):
+        with self.lock:
+            subs = list(self._subs.get(channel, ()))
+        for sub in subs:
+            if not sub.push(raw):
+                self.unsubscribe(sub)
+
+    def confirmed(self, channel: str):
+        """A channel's subscription is live (again): new streams start, older ones resync from the log."""
+        for sub in self._subs.get(channel, ()):
+            if sub.ready:
+                sub.signal(RESYNC)
+            else:
+                sub.mark_ready()
+
+    def lost(self, shard: _Shard, exc: Exception):
+        """A shard's connection failed: learn the topology again and move channels whose slot moved."""
+        self.reconnects += 1
+        self._on_reconnect()
+        if not self.sharded:
+            return
+        self.store.refresh()
+        with self.lock:
+            for channel in list(shard.channels):
+                if self.store.shard_for(channel) != shard.name:
+                    shard.remove(channel)
+                    self._place(channel)
+
+    def _place(self, channel: str):
+        name = self.store.shard_for(channel)
+        shard = self._shards.get(name)
+        if shard is None:
+            shard = self._shards[name] = _Shard(self, name)
+            shard.thread.start()
+        self._homes[channel] = shard
+        shard.add(channel)

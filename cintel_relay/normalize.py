@@ -2,7 +2,7 @@
 
 import re
 from datetime import datetime, timezone
-from typing import Iterable, List, NamedTuple, Optional
+from typing import Iterable, List, NamedTuple, Optional, Tuple
 
 from .operators import OperatorKind
 from .script import Script, evaluate
@@ -49,17 +49,6 @@ def call_sid_in(values: Iterable[Optional[str]]) -> Optional[str]:
     for value in values:
         if value and CALL_SID.fullmatch(value):
             return value
-    return None
-
-
-def session_for_communication(comm: dict) -> Optional[str]:
-    """The session a communication belongs to: the Call SID for voice, the conversation otherwise."""
-    author = comm.get("author") or {}
-    channel = (author.get("channel") or "").upper()
-    if channel == "VOICE":
-        return call_sid_in([comm.get("channelId")])
-    if channel:
-        return comm["conversationId"]
     return None
 
 
@@ -127,29 +116,46 @@ def _derived(kind: OperatorKind, result, script: Script) -> Optional[dict]:
 _DERIVED_TYPE = {OperatorKind.SCRIPT: "adherence", OperatorKind.SENTIMENT: "sentiment", OperatorKind.SUMMARY: "summary"}
 
 
-def rule_execution_events(payload: dict, operators, script: Script) -> List[Event]:
-    """Events for a rule execution: each result passes through as ``operator-result``; results of known
-    operators also yield ``adherence``, ``sentiment`` or ``summary``. Null results are skipped."""
-    events = []
+def result_routing(result: dict) -> dict:
+    """Where a result belongs: the communications it was computed from (``last`` first), and a Call SID
+    among its ``referenceIds``."""
+    comms = (result.get("executionDetails") or {}).get("communications") or {}
+    return {
+        "communications": [c for c in (comms.get("last"), comms.get("first")) if isinstance(c, str) and c],
+        "call": call_sid_in(result.get("referenceIds") or []),
+    }
+
+
+def rule_execution_groups(payload: dict, operators, script: Script) -> List[Tuple[dict, List[Event]]]:
+    """Events for a rule execution, per result with its :func:`result_routing`: each result passes through
+    as ``operator-result``; results of known operators also yield ``adherence``, ``sentiment`` or
+    ``summary``. Null results are skipped."""
+    groups = []
     for result in payload["operatorResults"]:
         if result is None:
             continue
         formatted = operator_result(payload["conversationId"], result)
-        events.append(_event(f"opres:{result['id']}", "operator-result", formatted))
+        events = [_event(f"opres:{result['id']}", "operator-result", formatted)]
         kind = operators.get(result["operator"]["id"])
         derived = _derived(kind, result.get("result"), script) if kind else None
         if derived is not None:
             derived.update(timestamp=formatted["timestamp"], operatorResultId=result["id"])
             type_ = _DERIVED_TYPE[kind]
             events.append(_event(f"opres:{result['id']}:{type_}", type_, derived))
-    return events
+        groups.append((result_routing(result), events))
+    return groups
 
 
-def rule_execution_session(payload: dict) -> Optional[str]:
-    """A Call SID named in any result's ``referenceIds``, if Twilio put one there."""
-    return call_sid_in(
-        ref for result in payload["operatorResults"] if result for ref in result.get("referenceIds") or []
-    )
+def rule_execution_events(payload: dict, operators, script: Script) -> List[Event]:
+    """Every event of a rule execution, in order (see :func:`rule_execution_groups`)."""
+    return [event for _, events in rule_execution_groups(payload, operators, script) for event in events]
+
+
+def communication_routing(comm: dict) -> dict:
+    """A communication's id, its channel (upper case), and for a voice one the Call SID it belongs to."""
+    channel = ((comm.get("author") or {}).get("channel") or "").upper()
+    return {"id": comm["id"], "channel": channel,
+            "call": call_sid_in([comm.get("channelId")]) if channel == "VOICE" else None}
 
 
 def call_status_event(form: dict) -> Event:

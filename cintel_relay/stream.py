@@ -7,7 +7,8 @@ import socket
 from flask import Blueprint, Response, current_app, request
 
 from . import metrics, sse
-from .bus import REDIS_ERRORS, channel, parse_id
+from .bus import REDIS_ERRORS, parse_id
+from .keys import channel
 from .errors import BadRequest
 from .hub import CLOSED, OVERFLOW, SHUTDOWN
 from .limits import Held

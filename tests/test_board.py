@@ -6,9 +6,11 @@ import pytest
 import redis as redis_lib
 import requests
 
-from cintel_relay.bus import BOARD, EventBus, board_key
+from cintel_relay.bus import EventBus
+from cintel_relay.keys import BOARD, board_key
 from cintel_relay.config import load_config
 from cintel_relay.normalize import Event
+from cintel_relay.redis_clients import Store
 
 from .fake_twilio import sid
 from .support import (CALL_SID, CONVERSATION, SENTIMENT_OPERATOR, RedisServer, Relay, SSEClient, adherence_result,
@@ -51,8 +53,7 @@ def test_every_change_to_a_call_reaches_a_board_on_the_other_replica(relays):
     post_json(relays[0].url, "/webhook/cintel-action", rule_execution([
         adherence_result("r1", greeting="Succeeded", verification="Failed"),
         operator_result("r2", SENTIMENT_OPERATOR, {"label": "NEGATIVE"}, "CLASSIFICATION")]))
-    board.next_event()  # adherence
-    latest = board.next_event()[1]["data"]  # then sentiment
+    latest = board.next_event()[1]["data"]  # one summary for the delivery's adherence and sentiment
     assert latest["score"] == 10.0 and latest["sentiment"] == "negative"
     assert [(c["key"], c["status"]) for c in latest["checklist"]] == [
         ("greeting", "met"), ("verification", "missed"), ("move-details", "pending"), ("confirmation", "pending")]
@@ -110,8 +111,8 @@ def test_after_a_pubsub_gap_the_board_gets_a_fresh_snapshot():
 
 @pytest.fixture
 def bus(redis_client):
-    return EventBus(redis_client, load_config({"TWILIO_AUTH_TOKEN": "t", "CINTEL_SESSION_TTL": "3600",
-                                               "CINTEL_COMPLETED_TTL": "60"}))
+    return EventBus(Store(redis_client, redis_client.pubsub),
+                    load_config({"TWILIO_AUTH_TOKEN": "t", "CINTEL_SESSION_TTL": "3600", "CINTEL_COMPLETED_TTL": "60"}))
 
 
 def test_a_summary_expires_with_its_call_and_an_ended_call_leaves_the_board(bus, redis_client):

@@ -1,65 +1,136 @@
-"""The bus against a real redis-server: ordering, holding, dedupe, sticky adherence, retention."""
+"""The bus against a real redis-server: ordering, holding, routing a conversation's events to its calls,
+dedupe, sticky adherence, retention."""
+
+import re
+from importlib import resources
 
 import orjson
 import pytest
 
-from cintel_relay.bus import EventBus, channel, latest_key, log_key
+from cintel_relay.bus import SNAPSHOT_TYPES, EventBus, Route
 from cintel_relay.config import load_config
+from cintel_relay.errors import Unavailable
+from cintel_relay.keys import BOARD, channel, conversation_keys, latest_key, log_key
 from cintel_relay.normalize import Event
-from cintel_relay.script import load_script
+from cintel_relay.redis_clients import Store
 
 CALL = "CA" + "1" * 32
+CALL2 = "CA" + "2" * 32
+CONV = "conv_conversation_bus"
 
 
 @pytest.fixture
 def bus(redis_client):
-    return EventBus(redis_client, load_config({"TWILIO_AUTH_TOKEN": "t", "CINTEL_LOG_MAXLEN": "50",
-                                               "CINTEL_SESSION_TTL": "3600", "CINTEL_COMPLETED_TTL": "60"}))
+    return EventBus(Store(redis_client, redis_client.pubsub),
+                    load_config({"TWILIO_AUTH_TOKEN": "t", "CINTEL_LOG_MAXLEN": "50",
+                                 "CINTEL_SESSION_TTL": "3600", "CINTEL_COMPLETED_TTL": "60"}))
 
 
 def ev(n, type_="transcript", **data):
     return Event(f"e{n}", {"type": type_, "data": {"n": n, **data}})
 
 
+def ended(n="end"):
+    return Event(n, {"type": "call-status", "data": {"status": "completed"}}, ends=True)
+
+
 def logged(redis_client, session=CALL):
     return [(i.decode(), orjson.loads(f[b"f"])) for i, f in redis_client.xrange(log_key(session))]
+
+
+def numbers(redis_client, session=CALL):
+    return [e["data"]["n"] for _, e in logged(redis_client, session) if e["type"] != "call-status"]
+
+
+def voice(bus, n, call=CALL, comm=None):
+    """An utterance of ``call`` in the conversation (communication id ``comm`` or ``c<n>``)."""
+    return bus.route(CONV, [(Route("voice", comm=comm or f"c{n}", call=call), [ev(n)])])
+
+
+def result(bus, n, *refs, call=""):
+    return bus.route(CONV, [(Route("result", call=call, refs=refs), [ev(n, "operator-result")])])
 
 
 def test_events_are_logged_in_order_and_published(bus, redis_client):
     pubsub = redis_client.pubsub()
     pubsub.subscribe(channel(CALL))
     pubsub.get_message(timeout=1)
-    result = bus.ingest([ev(1), ev(2)], session=CALL)
+    outcome = bus.ingest([ev(1), ev(2)], session=CALL)
     entries = logged(redis_client)
     assert [e[1]["data"]["n"] for e in entries] == [1, 2]
-    assert result.ids == [e[0] for e in entries]
+    assert outcome.ids == [e[0] for e in entries]
     published = [pubsub.get_message(timeout=1)["data"] for _ in range(2)]
-    assert published[0] == b'id: %s\ndata: {"type":"transcript","data":{"n":1}}\n\n' % result.ids[0].encode()
+    assert published[0] == b'id: %s\ndata: {"type":"transcript","data":{"n":1}}\n\n' % outcome.ids[0].encode()
 
 
 def test_duplicates_are_dropped(bus, redis_client):
     bus.ingest([ev(1)], session=CALL)
     again = bus.ingest([ev(1), ev(2)], session=CALL)
     assert again.duplicates == 1 and len(again.ids) == 1
-    assert [e[1]["data"]["n"] for e in logged(redis_client)] == [1, 2]
+    assert numbers(redis_client) == [1, 2]
+    assert voice(bus, 3).ids and voice(bus, 3).duplicates == 1
 
 
-def test_unmapped_events_are_held_then_flushed_in_order(bus, redis_client):
-    held = bus.ingest([ev(1), ev(2)], conversation="conv1")
-    assert held.held == 2 and not redis_client.exists(log_key(CALL))
-    bus.ingest([ev(3)], conversation="conv1")
-    mapped = bus.ingest([ev(4)], session=CALL, conversation="conv1")
-    assert len(mapped.ids) == 1
-    assert [e[1]["data"]["n"] for e in logged(redis_client)] == [1, 2, 3, 4]
-    later = bus.ingest([ev(5)], conversation="conv1")
-    assert len(later.ids) == 1 and logged(redis_client)[-1][1]["data"]["n"] == 5
+def test_results_before_the_call_is_known_are_held_then_delivered_first_in_order(bus, redis_client):
+    held = bus.route(CONV, [(Route("result"), [ev(1), ev(2)])])
+    assert held.as_dict() == {"logged": 0, "held": 2, "duplicates": 0}
+    assert result(bus, 3).held == 1 and result(bus, 3).duplicates == 1  # a held redelivery stays one event
+    assert not redis_client.exists(log_key(CALL))
+    assert len(voice(bus, 4).ids) == 1
+    assert numbers(redis_client) == [1, 2, 3, 4]
+    assert redis_client.llen(conversation_keys(CONV)[3]) == 0  # nothing is left pending
+    assert len(result(bus, 5).ids) == 1 and numbers(redis_client)[-1] == 5
 
 
-def test_a_met_category_stays_met(bus, redis_client):
+def test_a_result_goes_to_the_call_of_the_communications_it_was_computed_from(bus, redis_client):
+    """A second call in the same open conversation: each call's results reach that call."""
+    voice(bus, 1, CALL)
+    bus.ingest([ended()], session=CALL)
+    voice(bus, 2, CALL2)
+    result(bus, 3, "c1")  # computed from the first call's communications
+    result(bus, 4, "c9", "c2")  # "last" unknown, "first" is the second call's
+    result(bus, 5)  # names nothing: the conversation's current live call
+    result(bus, 6, call=CALL)  # a Call SID in referenceIds
+    assert numbers(redis_client, CALL) == [1, 3, 6]
+    assert numbers(redis_client, CALL2) == [2, 4, 5]
+
+
+def test_a_customer_who_texted_first_then_calls(bus, redis_client):
+    bus.route(CONV, [(Route("text", comm="sms1"), [ev(1)])])
+    result(bus, 2, "sms1")
+    assert numbers(redis_client, CONV) == [1, 2]  # the SMS thread is the conversation's own session
+    voice(bus, 3)  # the call re-points the conversation
+    result(bus, 4, "c3")
+    result(bus, 5)
+    bus.route(CONV, [(Route("text", comm="sms2"), [ev(6)])])  # an SMS during the call
+    result(bus, 7, "sms2")  # computed from it: the call's result
+    assert numbers(redis_client, CALL) == [3, 4, 5, 6, 7]
+    assert numbers(redis_client, CONV) == [1, 2, 6]
+
+
+def test_after_the_last_call_ends_results_without_a_call_are_held(bus, redis_client):
+    voice(bus, 1)
+    bus.route(CONV, [(Route("conv"), [ended("closed")])])
+    assert result(bus, 2).held == 1
+    assert len(voice(bus, 3, CALL2).ids) == 1  # a new call takes what was held
+    assert numbers(redis_client, CALL2) == [2, 3]
+
+
+def test_the_conversation_closing_ends_each_live_session(bus, redis_client):
+    voice(bus, 1, CALL)
+    voice(bus, 2, CALL2)
+    bus.route(CONV, [(Route("text", comm="sms"), [ev(3)])])
+    assert len(bus.route(CONV, [(Route("conv"), [ended("closed")])]).ids) == 3
+    for session in (CALL, CALL2, CONV):
+        assert logged(redis_client, session)[-1][1]["type"] == "call-status"
+        assert redis_client.hget(latest_key(session), "ended") == b"1"
+
+
+def test_a_met_category_stays_met_and_the_score_is_weighted(bus, redis_client):
     def adherence(n, greeting, verification):
         cats = [{"key": "greeting", "label": "Greeting", "weight": 10, "status": greeting},
                 {"key": "verification", "label": "Verification", "weight": 30, "status": verification}]
-        return Event(f"a{n}", {"type": "adherence", "data": {"categories": cats, "score": 0, "explanation": None}})
+        return Event(f"a{n}", {"type": "adherence", "data": {"categories": cats, "explanation": None}})
 
     bus.ingest([adherence(1, "met", "pending")], session=CALL)
     bus.ingest([adherence(2, "missed", "met")], session=CALL)
@@ -73,16 +144,23 @@ def test_a_met_category_stays_met(bus, redis_client):
 
 def test_snapshot_has_lists_and_latest_values(bus):
     ids = bus.ingest([ev(1), Event("s1", {"type": "sentiment", "data": {"label": "neutral"}}),
-                Event("o1", {"type": "operator-result", "data": {"id": "o1"}}),
-                Event("s2", {"type": "sentiment", "data": {"label": "negative"}})], session=CALL).ids
+                      Event("o1", {"type": "operator-result", "data": {"id": "o1"}}),
+                      Event("n1", {"type": "suggestion", "data": {"text": "Offer a walkthrough"}}),
+                      Event("s2", {"type": "sentiment", "data": {"label": "negative"}})], session=CALL).ids
     snapshot = bus.snapshot(CALL)
     assert snapshot.frame == {"type": "initial", "transcript": [{"n": 1}], "operatorResults": [{"id": "o1"}],
                               "adherence": None, "sentiment": {"label": "negative"}, "summary": None,
-                              "callStatus": None}
+                              "suggestion": {"text": "Offer a walkthrough"}, "callStatus": None}
     assert snapshot.last_id == ids[-1]
     assert bus.snapshot("CA" + "9" * 32) == (None, {"type": "initial", "transcript": [], "operatorResults": [],
                                                     "adherence": None, "sentiment": None, "summary": None,
-                                                    "callStatus": None})
+                                                    "suggestion": None, "callStatus": None})
+
+
+def test_the_append_script_keeps_the_snapshot_types_of_the_bus():
+    lua = resources.files("cintel_relay").joinpath("append.lua").read_text()
+    table = re.search(r"local snapshot_types = \{([^}]*)\}", lua).group(1)
+    assert set(re.findall(r"\[?'?([a-z-]+)'?\]? = 1", table)) == set(SNAPSHOT_TYPES)
 
 
 def test_read_after_and_has_event(bus):
@@ -101,7 +179,7 @@ def test_log_is_bounded(bus, redis_client):
 def test_session_expires_and_sooner_once_the_call_ends(bus, redis_client):
     bus.ingest([ev(1)], session=CALL)
     assert 3500 < redis_client.ttl(log_key(CALL)) <= 3600
-    bus.ingest([Event("end", {"type": "call-status", "data": {"status": "completed"}}, ends=True)], session=CALL)
+    bus.ingest([ended()], session=CALL)
     assert 0 < redis_client.ttl(log_key(CALL)) <= 60
     assert 0 < redis_client.ttl(latest_key(CALL)) <= 60
     bus.ingest([ev(2)], session=CALL)  # a late result does not bring the long TTL back
@@ -109,15 +187,38 @@ def test_session_expires_and_sooner_once_the_call_ends(bus, redis_client):
     assert all(redis_client.ttl(k) > 0 for k in redis_client.keys("*"))
 
 
-def test_ending_the_call_shortens_the_conversation_keys_too(bus, redis_client):
-    bus.ingest([ev(1)], conversation="conv9")
-    bus.remember_participant("conv9", "p1", "CUSTOMER")
-    bus.ingest([ev(2)], session=CALL, conversation="conv9")
-    assert redis_client.ttl("cintel:conv:{conv9}:seen") > 60
-    bus.ingest([Event("end", {"type": "call-status", "data": {"status": "completed"}}, ends=True)], session=CALL)
+def test_when_its_only_call_ends_the_conversation_keys_are_shortened_too(bus, redis_client):
+    result(bus, 1)
+    bus.remember_participant(CONV, "p1", "CUSTOMER")
+    voice(bus, 2)
+    assert redis_client.ttl(conversation_keys(CONV)[0]) > 60
+    bus.ingest([ended()], session=CALL)  # a Voice status callback, which names only the call
+    tombstone = f"cintel:{{{CALL}}}:ended"
+    conversation = {k.decode() for k in redis_client.keys("cintel:conv:*")}
+    assert conversation >= {conversation_keys(CONV)[0], conversation_keys(CONV)[1], conversation_keys(CONV)[2]}
+    assert all(0 < redis_client.ttl(k) <= 60 for k in conversation - {f"cintel:conv:{{{CONV}}}:participants"})
+    assert redis_client.ttl(tombstone) > 60
+    assert result(bus, 3).held == 1  # the conversation has no live call now
+
+
+def test_every_key_expires_also_for_a_call_with_only_participants(bus, redis_client):
+    bus.route(CONV, [(Route("call", call=CALL), [])], board={"agent": "Dana"}, board_session=CALL)
     keys = redis_client.keys("*")
-    assert {k.decode() for k in keys} >= {"cintel:conv:{conv9}:seen", "cintel:conv:{conv9}:session",
-                                          "cintel:conv:{conv9}:participants", log_key(CALL)}
-    assert all(0 < redis_client.ttl(k) <= 60 for k in keys)
-    bus.ingest([ev(3)], conversation="conv9")  # a late result keeps the short lifetime
-    assert all(0 < redis_client.ttl(k) <= 60 for k in redis_client.keys("*"))
+    assert latest_key(CALL).encode() in keys
+    assert all(redis_client.ttl(k) > 0 for k in keys)
+
+
+def test_a_replayed_delivery_cannot_revive_a_call_whose_data_expired(bus, redis_client):
+    bus.ingest([ev(1)], session=CALL)
+    bus.ingest([ended()], session=CALL)
+    redis_client.delete(*[k for k in redis_client.keys(f"cintel:{{{CALL}}}:*") if not k.endswith(b":ended")])
+    replay = bus.ingest([ev(1), ev(2, "call-status", status="in-progress")], session=CALL)
+    assert replay.as_dict() == {"logged": 0, "held": 0, "duplicates": 0, "stale": 2}
+    assert not redis_client.exists(log_key(CALL)) and not redis_client.zrange(BOARD, 0, -1)
+
+
+def test_a_conversation_with_too_many_held_events_refuses_more(bus, monkeypatch):
+    monkeypatch.setattr("cintel_relay.bus.MAX_PENDING", 3)
+    bus.route(CONV, [(Route("result"), [ev(1), ev(2), ev(3)])])
+    with pytest.raises(Unavailable, match="too many events"):
+        result(bus, 4)

@@ -129,5 +129,5 @@ def test_the_installed_package_carries_its_script_scenarios_console_and_lua(tmp_
                     "-w", str(tmp_path), ROOT], check=True, capture_output=True)
     (wheel,) = tmp_path.glob("cintel_relay-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"cintel_relay/ingest.lua", "cintel_relay/data/script.json", "cintel_relay/scenarios/moving-complete.json",
+    assert {"cintel_relay/route.lua", "cintel_relay/append.lua", "cintel_relay/board.lua", "cintel_relay/data/script.json", "cintel_relay/scenarios/moving-complete.json",
             "cintel_relay/templates/board.html", "cintel_relay/static/console.js"} <= names

@@ -5,12 +5,13 @@ import time
 import orjson
 import requests
 
-from cintel_relay.bus import channel, log_key
+from cintel_relay.keys import channel, log_key
 
 from .support import CALL_SID, SSEClient, communication, payload, post_json, wait_for
 
 EMPTY_SNAPSHOT = {"type": "initial", "transcript": [], "operatorResults": [], "adherence": None,
-                  "sentiment": None, "summary": None, "callStatus": None}
+                  "sentiment": None, "summary": None, "suggestion": None,
+                  "callStatus": None}
 
 
 def say(relay, n, session=CALL_SID):

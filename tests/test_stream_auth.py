@@ -12,7 +12,7 @@ import requests
 
 from cintel_relay import tickets
 from cintel_relay.auth import identity_key
-from cintel_relay.bus import channel
+from cintel_relay.keys import channel
 from cintel_relay.limits import slots_key
 
 from .fake_twilio import sid

@@ -5,7 +5,7 @@ import urllib.parse
 import orjson
 import pytest
 
-from cintel_relay.bus import log_key
+from cintel_relay.keys import log_key
 
 from .support import (CALL_SID, CONVERSATION, SENTIMENT_OPERATOR, adherence_result, communication,
                       form_request, json_request, operator_result, payload, rule_execution, sign)

@@ -3,6 +3,7 @@
 from flask import Blueprint
 
 from .. import normalize
+from ..bus import Route
 from ..logs import annotate
 from ..schemas import RuleExecutionSchema
 from . import accepted, load, relay, signed_json
@@ -13,11 +14,12 @@ _schema = RuleExecutionSchema()
 
 @bp.post("/webhook/cintel-action")
 def cintel_action():
-    """Log each operator result, plus the adherence, sentiment or summary it implies."""
+    """Log each operator result, plus the adherence, sentiment or summary it implies, on the session of
+    the communications it was computed from (see route.lua)."""
     payload = load(_schema, signed_json(), "rule execution")
     ext = relay()
-    events = normalize.rule_execution_events(payload, ext.config.operators, ext.script)
-    session = normalize.rule_execution_session(payload)
-    annotate(session=session, conversation=payload["conversationId"])
-    result = ext.bus.ingest(events, session=session, conversation=payload["conversationId"])
-    return accepted(result)
+    conversation = payload["conversationId"]
+    annotate(conversation=conversation)
+    items = [(Route("result", call=routing["call"] or "", refs=tuple(routing["communications"])), events)
+             for routing, events in normalize.rule_execution_groups(payload, ext.config.operators, ext.script)]
+    return accepted(ext.bus.route(conversation, items))

@@ -1,8 +1,14 @@
-"""``POST /webhook/cor-event`` (alias ``/webhook/maestro-event``): Conversation Orchestrator events."""
+"""``POST /webhook/cor-event`` (alias ``/webhook/maestro-event``): Conversation Orchestrator events.
 
-from flask import Blueprint, request
+A conversation is not a call: with GROUP_BY_PROFILE it holds a customer's calls and digital threads.
+Each event is routed by the bus (route.lua): a call's utterances to the call, a digital message to the
+conversation's own session and to its live call, the conversation's closing to each of its sessions.
+"""
+
+from flask import Blueprint
 
 from .. import normalize
+from ..bus import Route
 from ..logs import annotate
 from ..schemas import EVENT_DATA_SCHEMAS, OrchestratorEventSchema
 from . import accepted, load, relay, signed_json
@@ -12,12 +18,18 @@ _envelope = OrchestratorEventSchema()
 
 
 def _communication(ext, comm):
-    session = normalize.session_for_communication(comm)
-    annotate(session=session)
+    routing = normalize.communication_routing(comm)
+    if routing["call"]:
+        route = Route("voice", comm=routing["id"], call=routing["call"])
+    elif routing["channel"] and routing["channel"] != "VOICE":
+        route = Route("text", comm=routing["id"])
+    else:
+        route = Route("result")  # no channel to go by: it follows the conversation's current session
+    annotate(session=routing["call"])
     author = comm.get("author") or {}
     participant_type = ext.bus.participant_type(comm["conversationId"], author.get("participantId"))
     event = normalize.transcript_event(comm, participant_type, ext.config.agent_addresses)
-    return ext.bus.ingest([event] if event else [], session=session, conversation=comm["conversationId"])
+    return ext.bus.route(comm["conversationId"], [(route, [event] if event else [])])
 
 
 def _participant(ext, participant):
@@ -25,26 +37,30 @@ def _participant(ext, participant):
     kind = normalize.participant_type(participant, ext.config.agent_addresses)
     ext.bus.remember_participant(conversation, participant["id"], kind)
     session = normalize.session_for_participant(participant)
+    if not session:
+        return None
     board = normalize.board_participant(participant, kind)
-    return ext.bus.ingest([], session=session, conversation=conversation, board=board) if session else None
+    return ext.bus.route(conversation, [(Route("call", call=session), [])], board=board, board_session=session)
 
 
-def _conversation(ext, conversation, token):
-    event = normalize.conversation_closed_event(conversation, token or f"closed:{conversation['id']}")
-    return ext.bus.ingest([event], conversation=conversation["id"]) if event else None
+def _conversation(ext, conversation):
+    # Deduplicated on the conversation itself, which the signature covers (the idempotency token is not).
+    event = normalize.conversation_closed_event(conversation, f"closed:{conversation['id']}")
+    return ext.bus.route(conversation["id"], [(Route("conv"), [event])]) if event else None
 
 
 _HANDLERS = {
     "COMMUNICATION_CREATED": _communication,
     "PARTICIPANT_ADDED": _participant,
     "PARTICIPANT_UPDATED": _participant,
+    "CONVERSATION_UPDATED": _conversation,
 }
 
 
 @bp.post("/webhook/cor-event")
 @bp.post("/webhook/maestro-event")
 def cor_event():
-    """Transcript lines, the conversation-to-call mapping, participants, and conversation closing."""
+    """Transcript lines, the calls of a conversation, participants, and conversation closing."""
     envelope = load(_envelope, signed_json(), "Orchestrator event")
     kind = envelope["eventType"]
     schema = EVENT_DATA_SCHEMAS.get(kind)
@@ -52,8 +68,4 @@ def cor_event():
         return accepted(ignored=kind)
     data = load(schema, envelope["data"], f"{kind} data")
     annotate(conversation=data.get("conversationId") or data.get("id"))
-    ext = relay()
-    if kind == "CONVERSATION_UPDATED":
-        token = request.headers.get("I-Twilio-Idempotency-Token")
-        return accepted(_conversation(ext, data, token and f"token:{token}"))
-    return accepted(_HANDLERS[kind](ext, data))
+    return accepted(_HANDLERS[kind](relay(), data))

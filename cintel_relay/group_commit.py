@@ -1,0 +1,152 @@
+"""Runs the bus's Lua scripts for the concurrent requests of a process, one pipeline per node per round trip.
+
+Under load many webhook greenlets ingest at once; sending their script calls together saves a round
+trip and a syscall each, which is most of a webhook's cost. On a cluster the calls are grouped by the
+master that owns their slot. With ``CINTEL_REDIS_WAIT_REPLICAS=N`` each pipeline ends with ``WAIT``,
+so no call is answered before N replicas hold its writes (an acknowledged event survives a failover).
+"""
+
+import collections
+import hashlib
+import logging
+import threading
+from importlib import resources
+from typing import List
+
+import redis
+
+from .redis_clients import REDIS_ERRORS, TOPOLOGY_ERRORS
+
+logger = logging.getLogger(__name__)
+
+#: How often a call is sent again after the cluster said its slot is elsewhere.
+MAX_ATTEMPTS = 3
+
+
+class ReplicasBehind(redis.ConnectionError):
+    """WAIT timed out before enough replicas confirmed the writes: the caller answers 503, Twilio retries."""
+
+
+class LuaScript:
+    """A packaged Lua script and its SHA1, which is how Redis names it."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.text = resources.files("cintel_relay").joinpath(name).read_text(encoding="utf-8")
+        self.sha = hashlib.sha1(self.text.encode("utf-8")).hexdigest()
+
+
+class _Call:
+    __slots__ = ("script", "keys", "args", "result", "done", "attempts")
+
+    def __init__(self, script: LuaScript, keys, args):
+        self.script, self.keys, self.args = script, keys, args
+        self.result = None
+        self.attempts = 0
+        self.done = threading.Event()
+
+
+class GroupCommit:
+    """Queues script calls from any greenlet; one flusher sends them, pipelined per node."""
+
+    def __init__(self, store, wait_replicas: int = 0, wait_timeout_ms: int = 1000, max_batch: int = 256):
+        self._store = store
+        self._wait = (wait_replicas, wait_timeout_ms)
+        self._max_batch = max_batch
+        self._queue = collections.deque()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._flusher = None
+
+    def submit(self, script: LuaScript, keys, args) -> _Call:
+        """Queue a call; :meth:`result` waits for it."""
+        call = _Call(script, keys, args)
+        self._queue.append(call)
+        if self._flusher is None:
+            with self._lock:
+                if self._flusher is None:
+                    self._flusher = threading.Thread(target=self._run, name="cintel-ingest", daemon=True)
+                    self._flusher.start()
+        self._wake.set()
+        return call
+
+    @staticmethod
+    def result(call: _Call):
+        """The script's reply, or the Redis error it met, raised."""
+        call.done.wait()
+        if isinstance(call.result, Exception):
+            raise call.result
+        return call.result
+
+    def run(self, script: LuaScript, keys, args):
+        """Submit one call and wait for its reply."""
+        return self.result(self.submit(script, keys, args))
+
+    def _run(self):
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
+                by_node = {}
+                for call in batch:
+                    try:
+                        name, client = self._store.node_for(call.keys[0])
+                    except Exception as exc:  # the topology is unknown: handed to the caller, who raises it
+                        self._finish([call], [exc])
+                        continue
+                    by_node.setdefault(name, (client, []))[1].append(call)
+                for client, calls in by_node.values():
+                    self._flush(client, calls)
+
+    @staticmethod
+    def _finish(calls, results):
+        for call, result in zip(calls, results):
+            call.result = result
+            call.done.set()
+
+    def _flush(self, client, calls: List[_Call]):
+        try:
+            results = self._execute(client, calls)
+        except Exception as exc:  # handed to every waiting caller, who raises it
+            if isinstance(exc, REDIS_ERRORS):
+                self._store.refresh()
+            results = [exc] * len(calls)
+        retry = [i for i, r in enumerate(results) if isinstance(r, TOPOLOGY_ERRORS) and calls[i].attempts < MAX_ATTEMPTS]
+        if retry:
+            # The slot moved (failover, resharding): learn where it is now and send those calls again;
+            # every script is idempotent, so a call that ran before the move is harmless to repeat.
+            self._store.refresh()
+            for i in retry:
+                calls[i].attempts += 1
+                self._queue.append(calls[i])
+            self._wake.set()
+            keep = set(retry)
+            calls = [c for i, c in enumerate(calls) if i not in keep]
+            results = [r for i, r in enumerate(results) if i not in keep]
+        self._finish(calls, results)
+
+    def _execute(self, client, calls):
+        results = self._pipeline(client, calls)
+        missing = {calls[i].script.name: calls[i].script for i, r in enumerate(results)
+                   if isinstance(r, redis.exceptions.NoScriptError)}
+        if missing:  # a new node, or Redis restarted and lost its scripts
+            for script in missing.values():
+                client.script_load(script.text)
+            results = self._pipeline(client, calls)
+        return results
+
+    def _pipeline(self, client, calls):
+        replicas, timeout_ms = self._wait
+        with client.pipeline(transaction=False) as pipe:
+            for call in calls:
+                pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
+            if replicas:
+                pipe.execute_command("WAIT", replicas, timeout_ms)
+            results = pipe.execute(raise_on_error=False)
+        if replicas:
+            confirmed = results.pop()
+            if not isinstance(confirmed, int) or confirmed < replicas:
+                behind = ReplicasBehind(f"{confirmed} of {replicas} Redis replicas confirmed the write in {timeout_ms} ms")
+                results = [behind if not isinstance(r, Exception) else r for r in results]
+        return results
