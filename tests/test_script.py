@@ -24,13 +24,32 @@ def test_evaluate_statuses_and_weighted_score():
     result = {"categories": [
         {"category_key": "Greeting", "criteria": [{"criteria_met": "Succeeded"}]},
         {"category_key": "verification", "criteria": [{"criteria_met": "Failed"}]},
-        {"category_key": "Move Details", "criteria": [{"criteria_met": "Succeeded"}, {"criteria_met": "NotEvaluated"}]},
+        {"category_key": "Move Details", "criteria": [{"criteria_met": "NotEvaluated"}]},
         {"category_key": "Unknown step", "criteria": [{"criteria_met": "Succeeded"}]},
     ], "explanation": "Greeted, not verified."}
     state = evaluate(load_script(), result)
     assert [c["status"] for c in state["categories"]] == [MET, MISSED, PENDING, PENDING]
     assert state["score"] == 10.0
     assert state["explanation"] == "Greeted, not verified."
+
+
+# Twilio's reference parser (parse_script_adherence in its CI quickstart; facts F12): only Succeeded and
+# Failed are verdicts; a category is completed when every evaluated criterion succeeded, skipped when one
+# failed. Case is folded, as Twilio's labels come in any case elsewhere (F6).
+@pytest.mark.parametrize("verdicts, status", [
+    (["Succeeded"], MET),
+    (["Succeeded", "NotEvaluated"], MET),
+    (["NotEvaluated", "succeeded", "SUCCEEDED"], MET),
+    (["Succeeded", "Failed"], MISSED),
+    (["NotEvaluated", "FAILED"], MISSED),
+    (["NotEvaluated"], PENDING),
+    (["NotEvaluated", "Unknown", ""], PENDING),
+    ([], PENDING),
+])
+def test_only_evaluated_criteria_count(verdicts, status):
+    result = {"categories": [{"category_key": "greeting",
+                              "criteria": [{"criteria_key": f"c{n}", "criteria_met": v} for n, v in enumerate(verdicts)]}]}
+    assert evaluate(load_script(), result)["categories"][0]["status"] == status
 
 
 def test_evaluate_rejects_what_is_not_a_script_result():
