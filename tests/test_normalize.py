@@ -125,9 +125,11 @@ SHAPES = {  # operator, outputFormat, result as Twilio sends it -> the derived e
     # OpenAPI shapes (facts F3)
     "classification {label}": (SENTIMENT_OPERATOR, "CLASSIFICATION", {"label": "Negative"},
                                "sentiment", {"label": "negative"}),
-    "text {text}": (SUMMARY_OPERATOR, "TEXT", {"text": " Moving on March 3. "}, "summary", {"text": "Moving on March 3."}),
+    "text {text}": (SUMMARY_OPERATOR, "TEXT", {"text": " Moving on March 3. "},
+                    "summary", {"text": "Moving on March 3."}),
     # What Twilio's SDK also reads (operator_result_processor._generate_content; facts F4, F6)
-    "classification bare string": (SENTIMENT_OPERATOR, "CLASSIFICATION", "POSITIVE", "sentiment", {"label": "positive"}),
+    "classification bare string": (SENTIMENT_OPERATOR, "CLASSIFICATION", "POSITIVE",
+                                   "sentiment", {"label": "positive"}),
     "text bare string": (SUMMARY_OPERATOR, "TEXT", "Moving on March 3.", "summary", {"text": "Moving on March 3."}),
     "text {result}": (SUMMARY_OPERATOR, "GENERATION", {"result": "Moving on March 3.", "format": "text"},
                       "summary", {"text": "Moving on March 3."}),
@@ -164,7 +166,8 @@ def test_every_result_shape_twilio_sends_or_its_sdk_reads_is_understood(shape):
     "categories", None,
 ])
 def test_unusable_json_results_pass_through_only(result):
-    loaded = operator_results({"id": "r", "operator": {"id": SCRIPT_OPERATOR}, "outputFormat": "JSON", "result": result})
+    loaded = operator_results({"id": "r", "operator": {"id": SCRIPT_OPERATOR}, "outputFormat": "JSON",
+                               "result": result})
     assert [e.type for e in normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script())] == [
         "operator-result"]
 
@@ -215,7 +218,7 @@ def test_rule_execution_groups_keep_each_results_events_with_its_routing():
     results = [r for r in loaded["operatorResults"] if r]
     assert [routing for routing, _ in groups] == [normalize.result_routing(r) for r in results]
     assert groups[1].routing["call"] == CALL_SID and groups[0].routing["call"] is None
-    assert groups[0].routing["communications"] == [
-        results[0]["executionDetails"]["communications"]["last"], results[0]["executionDetails"]["communications"]["first"]]
+    window = results[0]["executionDetails"]["communications"]
+    assert groups[0].routing["communications"] == [window["last"], window["first"]]
     assert normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script()) == [
         event for group in groups for event in group.events]
