@@ -319,16 +319,15 @@ def build_call(scenario: dict, start: datetime, speed: float = 1.0, account: Opt
             conversation.status(sid, "in-progress")
         answered = conversation.clock
         if number == 0:
-            conversation.orchestrator("CONVERSATION_CREATED", {"id": conversation.id, "status": "ACTIVE",
-                                                               "createdAt": conversation.when()}, "conversation created")
+            created = {"id": conversation.id, "status": "ACTIVE", "createdAt": conversation.when()}
+            conversation.orchestrator("CONVERSATION_CREATED", created, "conversation created")
         part = _Part()
         for n in indexes:
             conversation.say(n + 1, lines[n], part, sid, last=n == indexes[-1])
         conversation.clock += 2.0
         if number == len(split) - 1:
-            conversation.orchestrator("CONVERSATION_UPDATED", {"id": conversation.id, "status": "CLOSED",
-                                                               "updatedAt": conversation.when()},
-                                      "conversation closed", hangs_up=True)
+            closed = {"id": conversation.id, "status": "CLOSED", "updatedAt": conversation.when()}
+            conversation.orchestrator("CONVERSATION_UPDATED", closed, "conversation closed", hangs_up=True)
         if sid:
             conversation.status(sid, "completed", hangs_up=True, CallDuration=str(round(conversation.clock - answered)))
     return sorted(conversation.out, key=lambda delivery: delivery.at)
