@@ -175,7 +175,7 @@ class _Conversation:
     """The deliveries of one run of a scenario, appended as its clock advances."""
 
     def __init__(self, scenario: dict, start: datetime, speed: float, account: Optional[str]):
-        self.scenario, self.start, self.speed = scenario, start, speed
+        self.start, self.speed = start, speed
         self.account = account or "AC" + secrets.token_hex(16)
         self.id = twilio_id("conv_conversation")
         self.people = {who: dict(scenario[who], id=twilio_id("conv_participant"), addresses=[]) for who in SPEAKERS}
@@ -251,8 +251,8 @@ class _Conversation:
         return data
 
     def say(self, n: int, line: dict, part: _Part, sid: Optional[str], last: bool):
-        """One utterance: its communication, then the operators' results (or, for a call's very first line,
-        the result before the events that map the conversation to the call)."""
+        """One utterance: its communication, then the operators' results (but when a scenario opens with a
+        spoken line, its result comes before the events that map the conversation to the call)."""
         self.clock += line["pause"]
         channel = line.get("channel", VOICE)
         comm = twilio_id("conv_communication")

@@ -1,6 +1,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cintel_relay import normalize
 from cintel_relay.operators import DEFAULT_OPERATORS, OperatorKind
@@ -222,3 +224,20 @@ def test_rule_execution_groups_keep_each_results_events_with_its_routing():
     assert groups[0].routing["communications"] == [window["last"], window["first"]]
     assert normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script()) == [
         event for group in groups for event in group.events]
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+                               st.sampled_from(["label", "text", "result", "payload", "categories", "criteria",
+                                                "category_key", "criteria_met", "x"]), inner, max_size=4),
+                           max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(operator=st.sampled_from(sorted(DEFAULT_OPERATORS)), result=JSON_VALUES | JSON_VALUES.map(json.dumps).map(
+    lambda text: {"payload": text}))
+def test_any_result_of_a_known_operator_passes_through_and_never_raises(operator, result):
+    loaded = operator_results({"id": "r", "operator": {"id": operator}, "result": result})
+    events = normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script())
+    assert events[0].type == "operator-result" and events[0].frame["data"]["result"] == result
+    assert len(events) <= 2 and {e.type for e in events[1:]} <= {"adherence", "sentiment", "summary", "suggestion"}
