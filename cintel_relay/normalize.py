@@ -1,16 +1,21 @@
 """Pure functions that turn loaded Twilio payloads into the relay's events. No I/O here."""
 
+import json
 import re
 from datetime import datetime, timezone
-from typing import Iterable, List, NamedTuple, Optional, Tuple
+from typing import Iterable, List, NamedTuple, Optional
 
-from .operators import OperatorKind
+from .operators import OperatorKind, operator_name
 from .script import Script, evaluate
 
 CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 AGENT_TYPES = {"HUMAN_AGENT", "AGENT", "AI_AGENT"}
 TERMINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 SENTIMENT_LABELS = {"positive", "negative", "neutral", "mixed"}
+#: The channel of a communication whose author names none (the spec requires one; see :func:`channel_of`).
+UNKNOWN_CHANNEL = "UNKNOWN"
+#: The union wrapper Twilio's SDK also unwraps around a JSON result.
+_JSON_UNION = "com.twilio.cai.intelligence.JSONResult"
 
 
 class Event(NamedTuple):
@@ -52,6 +57,23 @@ def call_sid_in(values: Iterable[Optional[str]]) -> Optional[str]:
     return None
 
 
+def channel_of(comm: dict) -> str:
+    """A communication's ``author.channel`` uppercased: ``VOICE``, ``SMS``, ``WHATSAPP``, ``CHAT``, ...
+
+    The spec requires the channel, so a communication without one is unusual: it is tagged ``UNKNOWN``
+    rather than guessed, because calling it ``VOICE`` would show a text message as said on the call.
+    """
+    return ((comm.get("author") or {}).get("channel") or "").strip().upper() or UNKNOWN_CHANNEL
+
+
+def communication_routing(comm: dict) -> dict:
+    """Where a communication belongs: ``{"id", "channel", "call"}``, ``call`` being the Call SID in
+    ``channelId`` for a VOICE communication and None for every other channel (an SMS has no call)."""
+    channel = channel_of(comm)
+    return {"id": comm["id"], "channel": channel,
+            "call": call_sid_in([comm.get("channelId")]) if channel == "VOICE" else None}
+
+
 def session_for_participant(participant: dict) -> Optional[str]:
     """The Call SID of a participant's voice address, if it has one."""
     return call_sid_in(
@@ -70,6 +92,7 @@ def transcript_event(comm: dict, participant_type: Optional[str], agent_addresse
         "id": comm["id"],
         "timestamp": comm.get("occurredAt") or comm.get("createdAt") or now_iso(),
         "speaker": speaker(participant_type, author.get("address"), agent_addresses),
+        "channel": channel_of(comm),
         "text": text,
     }
     return _event(f"comm:{comm['id']}", "transcript", data)
@@ -85,7 +108,7 @@ def operator_result(conversation_id: str, result: dict) -> dict:
         "conversationId": conversation_id,
         "operator": {
             "id": operator["id"],
-            "friendlyName": operator.get("displayName") or operator.get("friendlyName") or "Unknown Operator",
+            "friendlyName": operator_name(operator),
             "version": operator.get("version"),
             "parameters": operator.get("parameters"),
         },
@@ -101,35 +124,83 @@ def operator_result(conversation_id: str, result: dict) -> dict:
     }
 
 
-def _derived(kind: OperatorKind, result, script: Script) -> Optional[dict]:
-    if kind is OperatorKind.SCRIPT:
-        return evaluate(script, result)
-    if not isinstance(result, dict):
-        return None
-    if kind is OperatorKind.SENTIMENT:
-        label = str(result.get("label") or "").strip().lower()
-        return {"label": label} if label in SENTIMENT_LABELS else None
-    text = result.get("text")
-    return {"text": text.strip()} if isinstance(text, str) and text.strip() else None
-
-
-_DERIVED_TYPE = {OperatorKind.SCRIPT: "adherence", OperatorKind.SENTIMENT: "sentiment", OperatorKind.SUMMARY: "summary"}
-
-
 def result_routing(result: dict) -> dict:
-    """Where a result belongs: the communications it was computed from (``last`` first), and a Call SID
-    among its ``referenceIds``."""
-    comms = (result.get("executionDetails") or {}).get("communications") or {}
-    return {
-        "communications": [c for c in (comms.get("last"), comms.get("first")) if isinstance(c, str) and c],
-        "call": call_sid_in(result.get("referenceIds") or []),
-    }
+    """What an operator result says about where it belongs: ``{"communications": [...], "call": ...}``.
+
+    ``communications`` holds ``executionDetails.communications.last`` then ``.first`` (the communications
+    the result was computed from, newest first), leaving out missing ones and a ``first`` equal to
+    ``last``; ``call`` is the first Call SID in ``referenceIds``, or None (Twilio only sometimes puts one
+    there).
+    """
+    window = (result.get("executionDetails") or {}).get("communications")
+    communications = []
+    for end in ("last", "first"):
+        comm = window.get(end) if isinstance(window, dict) else None
+        if isinstance(comm, str) and comm and comm not in communications:
+            communications.append(comm)
+    references = [ref for ref in result.get("referenceIds") or [] if isinstance(ref, str)]
+    return {"communications": communications, "call": call_sid_in(references)}
 
 
-def rule_execution_groups(payload: dict, operators, script: Script) -> List[Tuple[dict, List[Event]]]:
-    """Events for a rule execution, per result with its :func:`result_routing`: each result passes through
-    as ``operator-result``; results of known operators also yield ``adherence``, ``sentiment`` or
-    ``summary``. Null results are skipped."""
+def json_result(result) -> Optional[dict]:
+    """A JSON result's object: as sent, or decoded from ``{"payload": "<json string>"}`` (also inside
+    Twilio's union wrapper), the shapes Twilio's own SDK reads; None when it is neither."""
+    if isinstance(result, dict) and isinstance(result.get(_JSON_UNION), dict):
+        result = result[_JSON_UNION]
+    if isinstance(result, dict) and "payload" in result and "categories" not in result:
+        payload = result["payload"]
+        if isinstance(payload, str):
+            try:
+                payload = json.loads(payload)
+            except (ValueError, RecursionError):  # not JSON, or nested past the parser: not a usable result
+                return None
+        result = payload
+    return result if isinstance(result, dict) else None
+
+
+def text_result(result) -> Optional[str]:
+    """A TEXT result's text: ``{"text": ...}`` per the spec, or ``{"result": ...}`` or a bare string as
+    Twilio's SDK also reads it; None when there is no text."""
+    if isinstance(result, dict):
+        result = result.get("text") if isinstance(result.get("text"), str) else result.get("result")
+    return result.strip() if isinstance(result, str) and result.strip() else None
+
+
+def label_result(result) -> Optional[str]:
+    """A CLASSIFICATION result's label, lowercased: ``{"label": ...}`` per the spec, or a bare string as
+    Twilio's SDK also reads it; None when there is no label."""
+    if isinstance(result, dict):
+        result = result.get("label")
+    return result.strip().lower() if isinstance(result, str) and result.strip() else None
+
+
+def _derived(kind: OperatorKind, result_id: str, result, script: Script) -> Optional[dict]:
+    if kind is OperatorKind.SCRIPT:
+        return evaluate(script, json_result(result))
+    if kind is OperatorKind.SENTIMENT:
+        label = label_result(result)
+        return {"label": label} if label in SENTIMENT_LABELS else None
+    text = text_result(result)
+    if text is None:
+        return None
+    return {"id": result_id, "text": text} if kind is OperatorKind.SUGGESTION else {"text": text}
+
+
+_DERIVED_TYPE = {OperatorKind.SCRIPT: "adherence", OperatorKind.SENTIMENT: "sentiment",
+                 OperatorKind.SUMMARY: "summary", OperatorKind.SUGGESTION: "suggestion"}
+
+
+class ResultEvents(NamedTuple):
+    """The events one operator result yields, and its :func:`result_routing` hints."""
+
+    routing: dict
+    events: List[Event]
+
+
+def rule_execution_groups(payload: dict, operators, script: Script) -> List[ResultEvents]:
+    """Per operator result, in order, ``(routing, events)``: the result passes through as
+    ``operator-result``; a result of a known operator also yields ``adherence``, ``sentiment``,
+    ``summary`` or ``suggestion`` right after it. Null results are skipped."""
     groups = []
     for result in payload["operatorResults"]:
         if result is None:
@@ -137,25 +208,18 @@ def rule_execution_groups(payload: dict, operators, script: Script) -> List[Tupl
         formatted = operator_result(payload["conversationId"], result)
         events = [_event(f"opres:{result['id']}", "operator-result", formatted)]
         kind = operators.get(result["operator"]["id"])
-        derived = _derived(kind, result.get("result"), script) if kind else None
+        derived = _derived(kind, result["id"], result.get("result"), script) if kind else None
         if derived is not None:
             derived.update(timestamp=formatted["timestamp"], operatorResultId=result["id"])
             type_ = _DERIVED_TYPE[kind]
             events.append(_event(f"opres:{result['id']}:{type_}", type_, derived))
-        groups.append((result_routing(result), events))
+        groups.append(ResultEvents(result_routing(result), events))
     return groups
 
 
 def rule_execution_events(payload: dict, operators, script: Script) -> List[Event]:
-    """Every event of a rule execution, in order (see :func:`rule_execution_groups`)."""
-    return [event for _, events in rule_execution_groups(payload, operators, script) for event in events]
-
-
-def communication_routing(comm: dict) -> dict:
-    """A communication's id, its channel (upper case), and for a voice one the Call SID it belongs to."""
-    channel = ((comm.get("author") or {}).get("channel") or "").upper()
-    return {"id": comm["id"], "channel": channel,
-            "call": call_sid_in([comm.get("channelId")]) if channel == "VOICE" else None}
+    """The events of :func:`rule_execution_groups`, flattened in order."""
+    return [event for group in rule_execution_groups(payload, operators, script) for event in group.events]
 
 
 def call_status_event(form: dict) -> Event:

@@ -18,6 +18,7 @@ class OperatorSchema(_Lenient):
     parameters = fields.Raw(allow_none=True, load_default=None)
     displayName = fields.Str(allow_none=True, load_default=None)
     friendlyName = fields.Str(allow_none=True, load_default=None)
+    name = fields.Str(allow_none=True, load_default=None)
 
 
 class ExecutionDetailsSchema(_Lenient):

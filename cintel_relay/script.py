@@ -78,27 +78,26 @@ def load_script(path: Optional[str] = None) -> Script:
     return parse_script(json.loads(text), "(built-in)")
 
 
-def score(categories) -> float:
-    """The weighted share of met categories, 0-100, one decimal."""
-    total = sum(c["weight"] for c in categories)
-    met = sum(c["weight"] for c in categories if c["status"] == MET)
-    return round(100.0 * met / total, 1) if total else 0.0
+#: The verdicts of Twilio's Script Adherence operator; any other value (``NotEvaluated``, ...) is no verdict.
+SUCCEEDED, FAILED = "succeeded", "failed"
 
 
 def _status(criteria) -> str:
-    verdicts = [str(c.get("criteria_met", "")).casefold() for c in criteria if isinstance(c, dict)]
-    if "failed" in verdicts:
+    verdicts = [str(c.get("criteria_met", "")).strip().casefold() for c in criteria if isinstance(c, dict)]
+    evaluated = [v for v in verdicts if v in (SUCCEEDED, FAILED)]
+    if FAILED in evaluated:
         return MISSED
-    if verdicts and all(v == "succeeded" for v in verdicts):
-        return MET
-    return PENDING
+    return MET if evaluated else PENDING
 
 
 def evaluate(script: Script, result) -> Optional[dict]:
     """Checklist state from one Script Adherence result, or None when the result is not one.
 
-    A category is met when all its criteria succeeded, missed when one failed, pending otherwise.
-    Stickiness across results (a category once met stays met) is applied by the bus, atomically.
+    Only evaluated criteria count, as in Twilio's reference parser (``parse_script_adherence`` in its
+    CI quickstart): a category is missed when a criterion failed, met when at least one was evaluated and
+    all evaluated ones succeeded, pending otherwise (nothing evaluated yet).
+    Stickiness across results (a category once met stays met) and the weighted score are applied by the
+    bus (append.lua), atomically, where the call's merged state is known.
     """
     if not isinstance(result, dict) or not isinstance(result.get("categories"), list):
         return None
@@ -116,6 +115,5 @@ def evaluate(script: Script, result) -> Optional[dict]:
     explanation = result.get("explanation")
     return {
         "categories": categories,
-        "score": score(categories),
         "explanation": explanation if isinstance(explanation, str) else None,
     }

@@ -1,221 +1,24 @@
-"""Replays realistic calls against a relay exactly as Twilio would deliver them, signed with the auth token.
+"""Replays realistic conversations against a relay exactly as Twilio would deliver them, signed with the auth token.
 
-A scenario (``cintel_relay/scenarios/*.json``) is a list of utterances; :func:`build_call` turns one into
-the deliveries of one call, as pure data: Voice status callbacks (ringing, in-progress, completed),
-Orchestrator events (conversation created, participants, one transcription per utterance, conversation
-closed) and Conversation Intelligence rule executions (Script Adherence after every utterance, Sentiment
-and Summary every five). Twilio's untidiness is part of every call: the first result arrives before the
-conversation can be mapped to the call, one delivery comes twice, some operators have no name, and
-sentiment labels come in any case. :func:`run` plays calls concurrently with realistic pacing.
+:mod:`cintel_relay.deliveries` turns a scenario into its webhook deliveries; :func:`run` plays scenarios
+concurrently with realistic pacing, and the ``simulate`` command reports how the relay answered.
 """
 
 import argparse
 import hashlib
 import json
 import os
-import secrets
 import sys
 import threading
 import time
 import urllib.parse
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from importlib import resources
-from typing import Dict, List, Optional
+from datetime import datetime, timezone
+from typing import List, Optional
 
 import requests
 from twilio.request_validator import RequestValidator
 
-from .operators import DEFAULT_OPERATORS, OperatorKind
-
-OPERATOR_IDS = {kind: operator_id for operator_id, kind in DEFAULT_OPERATORS.items()}
-SPEAKERS = ("agent", "customer")
-VERDICTS = ("Succeeded", "Failed", "NotEvaluated")
-#: Sentiment and Summary run every this many utterances (the cadence of Twilio's sample).
-SUMMARY_EVERY = 5
-#: A call ends with this many deliveries: the conversation closed, then the call completed.
-CLOSING = 2
-_ULID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-
-
-class ScenarioError(ValueError):
-    """A scenario file is not valid; the message names the file and the problem."""
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One webhook request of a call: when (seconds into the call), where, and what."""
-
-    at: float
-    path: str
-    body: dict
-    label: str
-    form: bool = False
-    headers: Dict[str, str] = field(default_factory=dict)
-
-
-def call_sid() -> str:
-    """A fresh Call SID: CA and 32 hex digits."""
-    return "CA" + secrets.token_hex(16)
-
-
-def twilio_id(prefix: str) -> str:
-    """An id in the shape of Twilio's newer resources: prefix, then 26 lowercase ULID characters."""
-    return prefix + "_01" + "".join(secrets.choice(_ULID_ALPHABET) for _ in range(24))
-
-
-def scenario_names() -> List[str]:
-    """The packaged scenarios, by name."""
-    folder = resources.files("cintel_relay").joinpath("scenarios")
-    return sorted(entry.name[:-5] for entry in folder.iterdir() if entry.name.endswith(".json"))
-
-
-def load_scenario(name: str) -> dict:
-    """A packaged scenario by name, checked."""
-    if name not in scenario_names():
-        raise ScenarioError(f"no scenario named {name!r}: choose one of {', '.join(scenario_names())}.")
-    text = resources.files("cintel_relay").joinpath(f"scenarios/{name}.json").read_text(encoding="utf-8")
-    return check_scenario(json.loads(text), f"{name}.json")
-
-
-def check_scenario(data: dict, source: str) -> dict:
-    """Return ``data`` when it is a playable scenario, else :class:`ScenarioError` naming the problem."""
-    def fail(problem):
-        raise ScenarioError(f"scenario {source}: {problem}")
-
-    for key in ("name", "title", "agent", "customer", "utterances"):
-        if key not in data:
-            fail(f"missing {key!r}")
-    for who in ("agent", "customer"):
-        if not data[who].get("name") or not data[who].get("address"):
-            fail(f"{who} needs a name and an address")
-    if not data["utterances"]:
-        fail("needs at least one utterance")
-    for n, line in enumerate(data["utterances"], 1):
-        if line.get("speaker") not in SPEAKERS or not str(line.get("text", "")).strip():
-            fail(f"utterance {n} needs a speaker (agent or customer) and text")
-        if not isinstance(line.get("pause"), (int, float)) or line["pause"] < 0:
-            fail(f"utterance {n} needs a pause: seconds of silence before it")
-        if any(v not in VERDICTS for v in line.get("adherence", {}).values()):
-            fail(f"utterance {n} has an adherence verdict outside {', '.join(VERDICTS)}")
-    return data
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _result(kind: OperatorKind, result_id: str, output_format: str, result: dict, when: str, refs, comms,
-            name: Optional[str] = None) -> dict:
-    operator = {"id": OPERATOR_IDS[kind], "version": 1, "parameters": None}
-    if name:  # Twilio often leaves the name out; the relay classifies by id
-        operator["displayName"] = name
-    return {
-        "id": result_id, "operator": operator, "outputFormat": output_format, "result": result,
-        "dateCreated": when, "referenceIds": refs,
-        "executionDetails": {"trigger": {"on": "COMMUNICATION", "timestamp": when},
-                             "communications": comms, "channels": ["VOICE"], "participants": []},
-    }
-
-
-def build_call(scenario: dict, start: datetime, speed: float = 1.0, account: Optional[str] = None) -> List[Delivery]:
-    """Every delivery of one call of ``scenario``, in the order Twilio would send them, with fresh ids.
-
-    ``at`` is in scenario seconds; payload timestamps are ``start`` plus scenario time divided by ``speed``.
-    """
-    sid, conversation = call_sid(), twilio_id("conv_conversation")
-    account = account or "AC" + secrets.token_hex(16)
-    people = {who: dict(scenario[who], id=twilio_id("conv_participant")) for who in SPEAKERS}
-    config = {"id": twilio_id("intelligence_configuration"), "displayName": "flex_cintel_plugin_demo", "version": 3}
-    caller = {"From": people["customer"]["address"], "To": people["agent"]["address"]}
-    out: List[Delivery] = []
-    clock = [0.0]
-
-    def when(at=None) -> str:
-        return _iso(start + timedelta(seconds=(clock[0] if at is None else at) / speed))
-
-    def orchestrator(event_type: str, data: dict, label: str):
-        body = {"eventType": event_type, "timestamp": when(), "data": dict(data, accountId=account)}
-        headers = {"I-Twilio-Idempotency-Token": secrets.token_hex(16)}
-        out.append(Delivery(clock[0], "/webhook/cor-event", body, label, headers=headers))
-
-    def status(call_status: str, **extra):
-        form = {"AccountSid": account, "ApiVersion": "2010-04-01", "CallSid": sid, "CallStatus": call_status,
-                "Direction": "inbound", "CallbackSource": "call-progress-events", "SequenceNumber": str(len(out)),
-                "Timestamp": (start + timedelta(seconds=clock[0] / speed)).strftime("%a, %d %b %Y %H:%M:%S +0000"),
-                **caller, **extra}
-        out.append(Delivery(clock[0], "/webhook/status", form, f"status {call_status}", form=True))
-
-    def rule(rule_id: str, results: list, label: str) -> Delivery:
-        body = {"accountId": account, "conversationId": conversation,
-                "intelligenceConfiguration": dict(config, ruleId=rule_id), "operatorResults": results}
-        return Delivery(clock[0], "/webhook/cintel-action", body, label)
-
-    def participant(who: str) -> dict:
-        person = people[who]
-        return {"id": person["id"], "conversationId": conversation, "name": person["name"],
-                "type": "HUMAN_AGENT" if who == "agent" else "CUSTOMER",
-                "addresses": [{"channel": "VOICE", "address": person["address"], "channelId": sid}],
-                "createdAt": when(), "updatedAt": when()}
-
-    status("ringing")
-    clock[0] += scenario.get("ringSeconds", 3)
-    status("in-progress")
-    orchestrator("CONVERSATION_CREATED", {"id": conversation, "status": "ACTIVE", "createdAt": when()},
-                 "conversation created")
-    script_rule, summary_rule = twilio_id("intelligence_configurationrule"), twilio_id("intelligence_configurationrule")
-    verdicts = {}
-    explanation = sentiment = summary = first_comm = None
-    for n, line in enumerate(scenario["utterances"], 1):
-        clock[0] += line["pause"]
-        comm = twilio_id("conv_communication")
-        first_comm = first_comm or comm
-        person = people[line["speaker"]]
-        communication = {
-            "id": comm, "conversationId": conversation,
-            "author": {"address": person["address"], "channel": "VOICE", "participantId": person["id"]},
-            "content": {"type": "TRANSCRIPTION", "text": line["text"],
-                        "transcription": {"channel": 1 if line["speaker"] == "agent" else 2, "confidence": 0.93}},
-            "channelId": sid, "resourceId": twilio_id("conv_resource"), "recipients": [],
-            "createdAt": when(), "updatedAt": when(), "occurredAt": when(clock[0] - 1.0),
-        }
-        spoken = f"utterance {n} ({line['speaker']})"
-        if n > 1:
-            orchestrator("COMMUNICATION_CREATED", communication, spoken)
-        verdicts.update(line.get("adherence", {}))
-        explanation = line.get("explanation", explanation)
-        sentiment = line.get("sentiment", sentiment)
-        summary = line.get("summary", summary)
-        clock[0] += 1.2  # the operators take a moment
-        comms = {"first": first_comm, "last": comm}
-        adherence = {"categories": [{"category_key": key, "criteria": [{"criteria_key": "Action", "criteria_met": v}]}
-                                    for key, v in verdicts.items()]}
-        if explanation:
-            adherence["explanation"] = explanation
-        script_result = rule(script_rule, [_result(OperatorKind.SCRIPT, twilio_id("intelligence_operatorresult"),
-                                                   "JSON", adherence, when(), [comm], comms)],
-                             f"script adherence after utterance {n}")
-        out.append(script_result)
-        if n == 1:  # the first result overtook the participant events: the relay holds it until mapped
-            orchestrator("PARTICIPANT_ADDED", participant("agent"), "agent joined")
-            orchestrator("PARTICIPANT_ADDED", participant("customer"), "customer joined")
-            orchestrator("COMMUNICATION_CREATED", communication, spoken)
-        if n == (len(scenario["utterances"]) + 1) // 2:
-            out.append(Delivery(clock[0], script_result.path, script_result.body, script_result.label + " (again)"))
-        if n % SUMMARY_EVERY == 0 and (sentiment or summary):
-            results = [None]  # Twilio may send null entries
-            if sentiment:
-                results.insert(0, _result(OperatorKind.SENTIMENT, twilio_id("intelligence_operatorresult"),
-                                          "CLASSIFICATION", {"label": sentiment}, when(), [], comms, "Sentiment"))
-            if summary:
-                results.append(_result(OperatorKind.SUMMARY, twilio_id("intelligence_operatorresult"),
-                                       "TEXT", {"text": summary}, when(), [], comms))
-            out.append(rule(summary_rule, results, f"sentiment and summary after utterance {n}"))
-    clock[0] += 2.0
-    orchestrator("CONVERSATION_UPDATED", {"id": conversation, "status": "CLOSED", "updatedAt": when()},
-                 "conversation closed")
-    status("completed", CallDuration=str(round(clock[0] - scenario.get("ringSeconds", 3))))
-    return out
+from .deliveries import Delivery, build_call, load_scenario, scenario_names
 
 
 def signed_request(base_url: str, delivery: Delivery, token: str):
@@ -296,18 +99,28 @@ def send(delivery: Delivery, sid: str, base_url: str, token: str, report: Report
     report.delivery(sid, delivery, response.status_code, answer, body)
 
 
+def first_call(deliveries: List[Delivery]) -> str:
+    """The Call SID of a scenario run's first call: how the report names the run (or a part of one)."""
+    return next((d.body["CallSid"] for d in deliveries if d.form), "(no call)")
+
+
 def play(deliveries: List[Delivery], base_url: str, token: str, report: Report, speed: float,
          stop: threading.Event, http: requests.Session) -> bool:
-    """Send a call's deliveries at their pace; False when ``stop`` cut the call short, in which case the call
-    is hung up at once (its closing deliveries are sent) so it does not stay live on the relay."""
-    sid = next(d.body["CallSid"] for d in deliveries if d.form)
+    """Send a run's deliveries at their pace; False when ``stop`` cut it short, in which case its calls are
+    hung up at once (the remaining deliveries that end a call that rang, or the conversation, are sent) so
+    nothing stays live on the relay."""
+    sid = first_call(deliveries)
+    rang = set()
     started = time.monotonic()
     for n, delivery in enumerate(deliveries):
         if stop.wait(max(0.0, started + delivery.at / speed - time.monotonic())):
-            for closing in deliveries[max(n, len(deliveries) - CLOSING):]:
-                send(closing, sid, base_url, token, report, http)
+            for closing in deliveries[n:]:
+                if closing.hangs_up and (not closing.form or closing.body["CallSid"] in rang):
+                    send(closing, sid, base_url, token, report, http)
             return False
         send(delivery, sid, base_url, token, report, http)
+        if delivery.form:
+            rang.add(delivery.body["CallSid"])
     return True
 
 
@@ -321,7 +134,7 @@ def run(base_url: str, token: str, scenarios: List[dict], calls: int, speed: flo
         while not stop.is_set():
             scenario = scenarios[number % len(scenarios)]
             deliveries = build_call(scenario, datetime.now(timezone.utc), speed)
-            sid = deliveries[0].body["CallSid"]
+            sid = first_call(deliveries)
             report.call(sid, scenario["name"], finished=False)
             if play(deliveries, base_url, token, report, speed, stop, http):
                 report.call(sid, scenario["name"], finished=True)

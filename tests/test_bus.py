@@ -142,6 +142,16 @@ def test_a_met_category_stays_met_and_the_score_is_weighted(bus, redis_client):
     assert states[0]["explanation"] is None
 
 
+@pytest.mark.parametrize("weights, met, score", [((1, 2), (True, False), 33.3), ((1, 2), (False, True), 66.7),
+                                                 ((10, 20, 40, 30), (True, True, False, False), 30.0),
+                                                 ((0, 0), (True, True), 0)])
+def test_the_score_is_the_weighted_share_of_met_categories_to_one_decimal(bus, redis_client, weights, met, score):
+    cats = [{"key": f"k{n}", "label": f"K{n}", "weight": w, "status": "met" if m else "pending"}
+            for n, (w, m) in enumerate(zip(weights, met))]
+    bus.ingest([Event("a", {"type": "adherence", "data": {"categories": cats, "explanation": None}})], session=CALL)
+    assert logged(redis_client)[-1][1]["data"]["score"] == score
+
+
 def test_snapshot_has_lists_and_latest_values(bus):
     ids = bus.ingest([ev(1), Event("s1", {"type": "sentiment", "data": {"label": "neutral"}}),
                       Event("o1", {"type": "operator-result", "data": {"id": "o1"}}),

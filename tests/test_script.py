@@ -3,7 +3,7 @@ import json
 import pytest
 
 from cintel_relay.errors import ConfigError
-from cintel_relay.script import MET, MISSED, PENDING, canonical, evaluate, load_script, score
+from cintel_relay.script import MET, MISSED, PENDING, canonical, evaluate, load_script
 
 
 def test_default_script_is_the_moving_company_script():
@@ -20,17 +20,35 @@ def test_keys_match_tolerantly():
     assert canonical("Greeting!") == canonical("greeting")
 
 
-def test_evaluate_statuses_and_weighted_score():
+def test_evaluate_statuses():
     result = {"categories": [
         {"category_key": "Greeting", "criteria": [{"criteria_met": "Succeeded"}]},
         {"category_key": "verification", "criteria": [{"criteria_met": "Failed"}]},
-        {"category_key": "Move Details", "criteria": [{"criteria_met": "Succeeded"}, {"criteria_met": "NotEvaluated"}]},
+        {"category_key": "Move Details", "criteria": [{"criteria_met": "NotEvaluated"}]},
         {"category_key": "Unknown step", "criteria": [{"criteria_met": "Succeeded"}]},
     ], "explanation": "Greeted, not verified."}
     state = evaluate(load_script(), result)
     assert [c["status"] for c in state["categories"]] == [MET, MISSED, PENDING, PENDING]
-    assert state["score"] == 10.0
     assert state["explanation"] == "Greeted, not verified."
+
+
+# Twilio's reference parser (parse_script_adherence in its CI quickstart; facts F12): only Succeeded and
+# Failed are verdicts; a category is completed when every evaluated criterion succeeded, skipped when one
+# failed. Case is folded, as Twilio's labels come in any case elsewhere (F6).
+@pytest.mark.parametrize("verdicts, status", [
+    (["Succeeded"], MET),
+    (["Succeeded", "NotEvaluated"], MET),
+    (["NotEvaluated", "succeeded", "SUCCEEDED"], MET),
+    (["Succeeded", "Failed"], MISSED),
+    (["NotEvaluated", "FAILED"], MISSED),
+    (["NotEvaluated"], PENDING),
+    (["NotEvaluated", "Unknown", ""], PENDING),
+    ([], PENDING),
+])
+def test_only_evaluated_criteria_count(verdicts, status):
+    result = {"categories": [{"category_key": "greeting",
+                              "criteria": [{"criteria_key": f"c{n}", "criteria_met": v} for n, v in enumerate(verdicts)]}]}
+    assert evaluate(load_script(), result)["categories"][0]["status"] == status
 
 
 def test_evaluate_rejects_what_is_not_a_script_result():
@@ -38,11 +56,6 @@ def test_evaluate_rejects_what_is_not_a_script_result():
     assert evaluate(script, None) is None
     assert evaluate(script, {"label": "positive"}) is None
     assert evaluate(script, {"categories": "all"}) is None
-
-
-def test_score_rounds_to_one_decimal():
-    cats = [{"weight": 1, "status": MET}, {"weight": 2, "status": PENDING}]
-    assert score(cats) == 33.3
 
 
 def test_custom_script_file(tmp_path):

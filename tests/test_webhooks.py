@@ -87,7 +87,7 @@ def test_unknown_fields_uppercase_labels_and_missing_names(client, redis_client)
     body["futureField"] = [1, 2]
     assert post_json(client, "/webhook/cintel-action", body).status_code == 200
     events = log(redis_client)
-    assert events[0]["data"]["operator"]["friendlyName"] == "Unknown Operator"
+    assert events[0]["data"]["operator"]["friendlyName"] == "Sentiment"  # no name sent: the operator table names it
     assert events[1]["data"]["label"] == "negative"
 
 

@@ -21,7 +21,7 @@ def _communication(ext, comm):
     routing = normalize.communication_routing(comm)
     if routing["call"]:
         route = Route("voice", comm=routing["id"], call=routing["call"])
-    elif routing["channel"] and routing["channel"] != "VOICE":
+    elif routing["channel"] not in ("VOICE", normalize.UNKNOWN_CHANNEL):
         route = Route("text", comm=routing["id"])
     else:
         route = Route("result")  # no channel to go by: it follows the conversation's current session
