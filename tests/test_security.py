@@ -102,13 +102,13 @@ def test_security_headers_on_unexpected_errors(app):
 # --- configuration ---------------------------------------------------------------------------------
 
 FLEX_ENV = {"TWILIO_AUTH_TOKEN": "t", "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "CINTEL_TICKET_SECRET": TICKET_SECRET,
-            "CINTEL_TASKROUTER_WORKSPACE_SID": WORKSPACE_SID}
+            "CINTEL_TASKROUTER_WORKSPACE_SID": WORKSPACE_SID, "SERVER_URL": "https://relay.example.com"}
 
 
 def test_flex_is_the_default_once_twilio_credentials_are_set():
     assert load_config({"TWILIO_AUTH_TOKEN": "t"}).stream_auth == "none"
     config = load_config(FLEX_ENV)
-    assert config.stream_auth == "flex" and config.ticket_ttl == 4 * 3600
+    assert config.stream_auth == "flex" and config.ticket_ttl == 600
     assert config.cors_origins == ("https://flex.twilio.com", "http://localhost:3000")
     assert TICKET_SECRET not in repr(config)
     assert load_config({**FLEX_ENV, "CINTEL_STREAM_AUTH": "none"}).stream_auth == "none"
