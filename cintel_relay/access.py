@@ -93,7 +93,11 @@ def _ticket_ttl(ttl: int, who) -> int:
     """``CINTEL_TICKET_TTL``, cut short so that the ticket expires no later than the Flex token."""
     if not who.expires:
         return min(ttl, UNKNOWN_EXPIRY_TICKET_SECONDS)
-    return max(0, min(ttl, int(who.expires - time.time())))
+    left = int(who.expires - time.time())
+    if left < 1:
+        raise Unauthorized("the Flex token expires now: wait for Flex to refresh it, then ask again.",
+                           code="token_expired", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return min(ttl, left)
 
 
 @bp.post("/api/stream-ticket")

@@ -147,10 +147,10 @@ class FlexAuth:
             cached = self._redis.get(key)
         except REDIS_ERRORS:
             raise Unavailable("Redis is unreachable, so tokens cannot be checked; retry shortly.")
-        if cached:
-            data = orjson.loads(cached)
-            if "refused" in data:
-                raise _refused(data["refused"])
+        data = orjson.loads(cached) if cached else {}
+        if "refused" in data:
+            raise _refused(data["refused"])
+        if data.get("expires", 0) > time.time():  # a cached answer whose token expired since is asked again
             return Identity(data["identity"], tuple(data["roles"]), data["worker_sid"], data["expires"],
                             self.key(data["identity"]))
         address_key = self.key(address)
