@@ -156,7 +156,9 @@ def test_the_pages_recover_after_the_relay_restarts(relay, browser, page):
 def flex_relay(twilio_server):
     """A relay with Flex stream auth, asking the fake Twilio who the console's user is."""
     redis = RedisServer().start()
-    server = Relay(redis.url, **flex_env(twilio_server.url, CINTEL_AUTH_TIMEOUT="5")).start()
+    server = Relay(redis.url, **flex_env(twilio_server.url, CINTEL_AUTH_TIMEOUT="5"))
+    server.env["SERVER_URL"] = server.url  # the URL the simulated calls are signed for
+    server.start()
     yield server
     server.stop()
     redis.stop()

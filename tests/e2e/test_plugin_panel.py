@@ -42,7 +42,9 @@ def harness_origin():
 @pytest.fixture
 def relay(redis_server, redis_client, fake_twilio, harness_origin):
     relay = Relay(redis_server.url, **flex_env(fake_twilio.url, CINTEL_CORS_ORIGINS=harness_origin,
-                                               CINTEL_AUTH_TIMEOUT="5")).start()
+                                               CINTEL_AUTH_TIMEOUT="5"))
+    relay.env["SERVER_URL"] = relay.url  # the URL the tests sign webhooks for
+    relay.start()
     yield relay
     relay.stop()
 
