@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from cintel_relay import simulator
 
+from .flex_support import start_flex_relay
 from .support import AUTH_TOKEN, RedisServer, Relay, flex_env
 
 SPEED = 30  # a two-minute call plays in about four seconds
@@ -156,9 +157,7 @@ def test_the_pages_recover_after_the_relay_restarts(relay, browser, page):
 def flex_relay(twilio_server):
     """A relay with Flex stream auth, asking the fake Twilio who the console's user is."""
     redis = RedisServer().start()
-    server = Relay(redis.url, **flex_env(twilio_server.url, CINTEL_AUTH_TIMEOUT="5"))
-    server.env["SERVER_URL"] = server.url  # the URL the simulated calls are signed for
-    server.start()
+    server = start_flex_relay(redis.url, twilio_server.url, CINTEL_AUTH_TIMEOUT="5")
     yield server
     server.stop()
     redis.stop()

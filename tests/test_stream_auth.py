@@ -18,7 +18,8 @@ from cintel_relay.bus import channel
 from cintel_relay.limits import slots_key
 
 from .fake_twilio import sid
-from .support import CALL_SID, TICKET_SECRET, RedisServer, Relay, SSEClient, communication, flex_env, post_json, wait_for
+from .flex_support import start_flex_relay
+from .support import CALL_SID, TICKET_SECRET, RedisServer, SSEClient, communication, post_json, wait_for
 
 OTHER_CALL = "CA" + "7" * 32
 
@@ -33,9 +34,7 @@ def flex_redis():
 
 @pytest.fixture(scope="session")
 def flex_relay(flex_redis, twilio_server):
-    relay = Relay(flex_redis.url, **flex_env(twilio_server.url))
-    relay.env["SERVER_URL"] = relay.url  # the URL the tests sign webhooks for
-    relay.start()
+    relay = start_flex_relay(flex_redis.url, twilio_server.url)
     yield relay
     relay.stop()
 

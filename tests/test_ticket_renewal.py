@@ -8,7 +8,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
-from .support import CALL_SID, RedisServer, Relay, communication, flex_env, post_json
+from .flex_support import start_flex_relay
+from .support import CALL_SID, RedisServer, communication, post_json
 
 #: Long enough for the page to load and stream before the token's first ticket runs out.
 SHORT_TOKEN_SECONDS = 5
@@ -17,9 +18,7 @@ SHORT_TOKEN_SECONDS = 5
 @pytest.fixture(scope="module")
 def flex_relay(twilio_server):
     redis = RedisServer().start()
-    relay = Relay(redis.url, **flex_env(twilio_server.url, CINTEL_AUTH_TIMEOUT="5"))
-    relay.env["SERVER_URL"] = relay.url
-    relay.start()
+    relay = start_flex_relay(redis.url, twilio_server.url, CINTEL_AUTH_TIMEOUT="5")
     yield relay
     relay.stop()
     redis.stop()
