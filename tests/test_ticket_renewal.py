@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
-from .flex_support import start_flex_relay
-from .support import CALL_SID, RedisServer, communication, post_json
+from .flex_support import flex_relay_of_its_own
+from .support import CALL_SID, communication, post_json
 
 #: Long enough for the page to load and stream before the token's first ticket runs out.
 SHORT_TOKEN_SECONDS = 5
@@ -17,11 +17,8 @@ SHORT_TOKEN_SECONDS = 5
 
 @pytest.fixture(scope="module")
 def flex_relay(twilio_server):
-    redis = RedisServer().start()
-    relay = start_flex_relay(redis.url, twilio_server.url, CINTEL_AUTH_TIMEOUT="5")
-    yield relay
-    relay.stop()
-    redis.stop()
+    with flex_relay_of_its_own(twilio_server.url, CINTEL_AUTH_TIMEOUT="5") as relay:
+        yield relay
 
 
 @pytest.fixture
