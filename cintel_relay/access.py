@@ -8,9 +8,8 @@ identity's rate, checks the identity may watch the session, and answers ``{"tick
 stream ends when the ticket expires. ``none``: tickets are ``null`` and streams are open to anyone.
 """
 
-import time
-
 import logging
+import time
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
