@@ -3,11 +3,13 @@
 ``CINTEL_STREAM_AUTH=flex``: the plugin sends ``Authorization: Bearer <Flex token>`` and
 ``{"sessionId": "CA..."}``; the relay validates the token with Twilio, counts the ticket against the
 identity's rate, checks the identity may watch the session, and answers ``{"ticket", "expiresAt",
-"auth": "flex"}``. The stream then needs ``?ticket=``; it is checked, and a per-identity stream slot
-taken, before anything is subscribed. ``none``: tickets are ``null`` and streams are open to anyone.
+"auth": "flex"}``. A ticket never outlives the Flex token it came from. The stream then needs
+``?ticket=``; it is checked, and a per-identity stream slot taken, before anything is subscribed; the
+stream ends when the ticket expires. ``none``: tickets are ``null`` and streams are open to anyone.
 """
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -26,6 +28,8 @@ bp = Blueprint("access", __name__)
 
 #: A ticket request is one short JSON object; anything bigger is refused with 413 before it is read.
 TICKET_MAX_BODY = 4096
+#: Lifetime of a ticket from a Flex token whose expiry Twilio did not give.
+UNKNOWN_EXPIRY_TICKET_SECONDS = 60
 
 
 @dataclass
@@ -47,18 +51,16 @@ class Access:
         if self.mode == "none":
             return None
         claims = tickets.verify(self.ticket_secrets, ticket, session)
-        return self.limits.acquire_stream(claims.identity)
+        return self.limits.acquire_stream(claims.identity, claims.expires)
 
 
 def init_app(app, config, redis_client):
     """Build the access policy from the config and register the ticket endpoint."""
     if config.stream_auth == "flex":
-        access = Access(
-            mode="flex", ticket_secrets=config.ticket_secrets, ticket_ttl=config.ticket_ttl,
-            auth=FlexAuth(config, redis_client),
-            limits=Limits(redis_client, config.max_streams_per_identity, config.tickets_per_minute,
-                          config.heartbeat_seconds),
-        )
+        limits = Limits(redis_client, config.max_streams_per_identity, config.tickets_per_minute,
+                        config.heartbeat_seconds, config.bad_tokens_per_minute)
+        access = Access(mode="flex", ticket_secrets=config.ticket_secrets, ticket_ttl=config.ticket_ttl,
+                        auth=FlexAuth(config, redis_client, limits), limits=limits)
     else:
         access = Access(mode="none")
         logger.warning("CINTEL_STREAM_AUTH=none: streams are NOT authenticated, anyone who knows a Call SID can "
@@ -86,6 +88,17 @@ def _bearer_token() -> str:
     return token.strip()
 
 
+def _ticket_ttl(ttl: int, who) -> int:
+    """``CINTEL_TICKET_TTL``, cut short so that the ticket expires no later than the Flex token."""
+    if not who.expires:
+        return min(ttl, UNKNOWN_EXPIRY_TICKET_SECONDS)
+    left = int(who.expires - time.time())
+    if left < 1:
+        raise Unauthorized("the Flex token expires now: wait for Flex to refresh it, then ask again.",
+                           code="token_expired", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return min(ttl, left)
+
+
 @bp.post("/api/stream-ticket")
 def stream_ticket():
     """A ticket for the caller to stream one session (``{"ticket": null}`` when streams are open)."""
@@ -94,11 +107,11 @@ def stream_ticket():
     session = _session_id()
     if access.mode == "none":
         return jsonify({"ticket": None, "auth": "none"})
-    who = access.auth.identify(token)
+    who = access.auth.identify(token, request.remote_addr or "")
     access.limits.count_ticket(who.key)
     access.auth.check_access(who, session)
-    # The ticket names the identity by its hash: it travels in a URL, and identities are PII.
-    text, ticket = tickets.mint(access.ticket_secrets[0], session, who.key, access.ticket_ttl)
+    # The ticket names the identity by its keyed hash: it travels in a URL, and identities are PII.
+    text, ticket = tickets.mint(access.ticket_secrets[0], session, who.key, _ticket_ttl(access.ticket_ttl, who))
     logger.info("stream ticket issued", extra={"identity": who.key, "session": session})
     response = jsonify({"ticket": text, "expiresAt": ticket.expires_at, "auth": "flex"})
     response.headers["Cache-Control"] = "no-store"

@@ -7,6 +7,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import logs, metrics
+from .bodies import BodyGate
 from .bus import EventBus
 from .config import Config, load_config
 from .errors import register_error_handlers
@@ -37,6 +38,7 @@ def create_app(config: Config = None) -> Flask:
     if config.proxy_count:
         n = config.proxy_count
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+    app.wsgi_app = BodyGate(app.wsgi_app, config.max_body_bytes, config.body_timeout, config.body_readers)
     logs.init_app(app)
     relay_metrics = metrics.init_app(app, config.metrics_token)
     store = open_store(config)
@@ -46,7 +48,8 @@ def create_app(config: Config = None) -> Flask:
         script=load_script(config.script_file),
         bus=EventBus(store, config),
         hub=Hub(store, config.subscriber_queue, on_reconnect=relay_metrics.pubsub_reconnects.inc),
-        verifier=SignatureVerifier(config.twilio_auth_token, config.server_url, config.verify_signatures),
+        verifier=SignatureVerifier(config.twilio_auth_token, config.server_url, config.verify_signatures,
+                                   config.webhook_shared_keys),
     )
     from . import access, api, board, console, security, stream
     from .webhooks import cintel, orchestrator, status

@@ -3,11 +3,15 @@
 Identity: the plugin sends the agent's Flex token (a JWE we cannot read); Twilio's token validation
 endpoint answers with the user's identity, roles and worker. Positive answers are cached in Redis
 under a hash of the token, never the token, for at most ``CINTEL_TOKEN_CACHE_SECONDS`` and never past
-the token's expiry. Authorization: supervisor roles watch any session; an agent watches a call whose
-TaskRouter task has a reservation of their worker. Whatever cannot be checked is refused (fail closed).
+the token's expiry; refusals for ``REFUSAL_SECONDS``, so a bad token asked again costs Twilio nothing.
+Failed checks are counted per client address, and past ``CINTEL_BAD_TOKENS_PER_MINUTE`` that address's
+new tokens are refused before Twilio is asked. Authorization: supervisor roles watch any session; an
+agent watches a call whose TaskRouter task has a reservation of their worker. Whatever cannot be
+checked is refused (fail closed).
 """
 
 import hashlib
+import hmac
 import logging
 import re
 import time
@@ -29,11 +33,20 @@ WATCHING_STATES = {"accepted", "wrapping", "completed"}
 EXPIRED_TOKEN = 20104
 #: Tasks of one call looked at (a transferred call has one task per leg).
 MAX_TASKS = 20
+#: How long Twilio's refusal of a token is remembered: a bad token retried costs no IAM call meanwhile.
+REFUSAL_SECONDS = 30
+#: Keeps identity hashes from ever matching another use of the ticket secret.
+_IDENTITY_DOMAIN = b"cintel-identity."
 
 
-def identity_key(identity: str) -> str:
-    """A short, key-safe stand-in for an identity in Redis keys and logs (identities are PII)."""
-    return hashlib.sha256(identity.encode("utf-8")).hexdigest()[:24]
+def identity_key(secret: str, identity: str) -> str:
+    """A short, key-safe stand-in for an identity (or a client address) in Redis keys, tickets and logs.
+
+    Keyed with the ticket secret: identities are PII, and an unkeyed hash of a guessable name is no
+    disguise.
+    """
+    mac = hmac.new(secret.encode("utf-8"), _IDENTITY_DOMAIN + identity.encode("utf-8"), hashlib.sha256)
+    return mac.hexdigest()[:24]
 
 
 class Identity(NamedTuple):
@@ -42,12 +55,10 @@ class Identity(NamedTuple):
     identity: str
     roles: Tuple[str, ...]
     worker_sid: Optional[str]
-    #: Epoch seconds at which the Flex token expires.
+    #: Epoch seconds at which the Flex token expires (0 when Twilio did not say).
     expires: float
-
-    @property
-    def key(self) -> str:
-        return identity_key(self.identity)
+    #: :func:`identity_key` of ``identity``.
+    key: str
 
 
 def token_key(token: str) -> str:
@@ -74,12 +85,22 @@ def _unavailable(service: str, problem: str, suffix: str) -> Unavailable:
                        code=f"{service}_{suffix}")
 
 
+def _refused(code: str) -> Unauthorized:
+    if code == "token_expired":
+        return Unauthorized("the Flex token has expired: reload Flex to sign in again.", code="token_expired",
+                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return Unauthorized("Twilio did not accept the Flex token: send manager.user.token of a signed-in user.",
+                        code="token_invalid", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
 class FlexAuth:
     """Validates Flex tokens and decides who may watch which session. One per app."""
 
-    def __init__(self, config, redis_client):
+    def __init__(self, config, redis_client, limits):
         self._config = config
         self._redis = redis_client
+        self._limits = limits
+        self._secret = config.ticket_secrets[0]
         self._http = requests.Session()
         self._http.auth = (config.twilio_account_sid or "", config.twilio_auth_token or "")
 
@@ -98,25 +119,50 @@ class FlexAuth:
             body = response.json()
         except ValueError:
             body = None
+        if response.status_code == 429:
+            retry = response.headers.get("Retry-After", "")
+            logger.warning("%s is rate limiting the relay", service)
+            raise Unavailable(f"{_SERVICES[service]} is rate limiting the relay; retry shortly.",
+                              code=f"{service}_rate_limited",
+                              headers={"Retry-After": retry if retry.isascii() and retry.isdigit() else "5"})
         if response.status_code >= 500 or not isinstance(body, dict):
             logger.warning("%s answered %s", service, response.status_code)
             raise _unavailable(service, f"answered HTTP {response.status_code}", "unavailable")
         return response.status_code, body
 
-    def identify(self, token: str) -> Identity:
-        """The Flex user behind ``token``.
+    def key(self, identity: str) -> str:
+        """:func:`identity_key` under this relay's secret."""
+        return identity_key(self._secret, identity)
 
-        :raises Unauthorized: Twilio says the token is invalid or expired.
-        :raises Unavailable: Twilio cannot be asked, or refuses the relay's own credentials.
+    def identify(self, token: str, address: str) -> Identity:
+        """The Flex user behind ``token``, asked for from client ``address``.
+
+        :raises Unauthorized: Twilio says the token is invalid or expired (now, or in the last
+            ``REFUSAL_SECONDS``).
+        :raises RateLimited: ``address`` had too many tokens refused this minute; Twilio is not asked.
+        :raises Unavailable: Twilio cannot be asked, rate limits the relay or refuses its own credentials.
         """
         key = token_key(token)
         try:
             cached = self._redis.get(key)
         except REDIS_ERRORS:
             raise Unavailable("Redis is unreachable, so tokens cannot be checked; retry shortly.")
-        if cached:
-            data = orjson.loads(cached)
-            return Identity(data["identity"], tuple(data["roles"]), data["worker_sid"], data["expires"])
+        data = orjson.loads(cached) if cached else {}
+        if "refused" in data:
+            raise _refused(data["refused"])
+        if data.get("expires", 0) > time.time():  # a cached answer whose token expired since is asked again
+            return Identity(data["identity"], tuple(data["roles"]), data["worker_sid"], data["expires"],
+                            self.key(data["identity"]))
+        address_key = self.key(address)
+        self._limits.check_bad_tokens(address_key)
+        try:
+            return self._ask_twilio(token, key)
+        except Unauthorized as exc:
+            self._limits.count_bad_token(address_key)
+            self._store(key, {"refused": exc.code}, REFUSAL_SECONDS)
+            raise
+
+    def _ask_twilio(self, token: str, key: str) -> Identity:
         url = f"{self._config.iam_url}/v1/Accounts/{self._config.twilio_account_sid}/Tokens/validate"
         status, body = self._get_json("POST", url, "token_validation", json={"token": token},
                                       headers={"Cache-Control": "no-cache"})
@@ -126,24 +172,22 @@ class FlexAuth:
                               "check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.", code="token_validation_refused")
         expires = _expiry(body.get("expiration"))
         if body.get("code") == EXPIRED_TOKEN or (expires is not None and expires <= time.time()):
-            raise Unauthorized("the Flex token has expired: reload Flex to sign in again.", code="token_expired",
-                               headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            raise _refused("token_expired")
         if body["valid"] is not True or not body.get("identity"):
-            raise Unauthorized("Twilio did not accept the Flex token: send manager.user.token of a signed-in user.",
-                               code="token_invalid", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            raise _refused("token_invalid")
         roles = body.get("roles") if isinstance(body.get("roles"), list) else []
-        who = Identity(str(body["identity"]), tuple(str(r) for r in roles), body.get("worker_sid") or None,
-                       expires or 0.0)
-        self._remember(key, who)
+        identity = str(body["identity"])
+        who = Identity(identity, tuple(str(r) for r in roles), body.get("worker_sid") or None, expires or 0.0,
+                       self.key(identity))
+        ttl = int(min(self._config.token_cache_seconds, who.expires - time.time()))
+        if ttl > 0:
+            self._store(key, {"identity": who.identity, "roles": who.roles, "worker_sid": who.worker_sid,
+                              "expires": who.expires}, ttl)
         return who
 
-    def _remember(self, key: str, who: Identity):
-        ttl = int(min(self._config.token_cache_seconds, who.expires - time.time()))
-        if ttl <= 0:
-            return
-        value = orjson.dumps(who._asdict())
+    def _store(self, key: str, value: dict, ttl: int):
         try:
-            self._redis.set(key, value, ex=ttl)
+            self._redis.set(key, orjson.dumps(value), ex=ttl)
         except REDIS_ERRORS:
             raise Unavailable("Redis is unreachable, so tokens cannot be checked; retry shortly.")
 

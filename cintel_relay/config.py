@@ -50,7 +50,7 @@ class Config:
     stream_auth: str = "none"
     #: HMAC secrets for stream tickets; the first signs, all verify (so a secret can be rotated).
     ticket_secrets: Tuple[str, ...] = field(default=(), repr=False)
-    ticket_ttl: int = 4 * 3600
+    ticket_ttl: int = 600
     iam_url: str = "https://iam.twilio.com"
     taskrouter_url: str = "https://taskrouter.twilio.com"
     taskrouter_workspace_sid: Optional[str] = None
@@ -63,6 +63,19 @@ class Config:
     tickets_per_minute: int = 60
     #: Bearer token for ``GET /metrics``; unset, the endpoint answers 404.
     metrics_token: Optional[str] = field(default=None, repr=False)
+    #: Webhook Rules' shared keys (``TWILIO_WEBHOOK_SHARED_KEYS``): key id -> secret.
+    webhook_shared_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: Seconds a whole request body may take to arrive (not per read), at most ``MAX_BODY_SECONDS``.
+    body_timeout: float = 10.0
+    #: gunicorn's connections per worker (``CINTEL_WORKER_CONNECTIONS``); bodies read at once stay below it.
+    worker_connections: int = 19500
+    #: Failed Flex token checks per client address and minute before the relay stops asking Twilio.
+    bad_tokens_per_minute: int = 10
+
+    @property
+    def body_readers(self) -> int:
+        """Bodies a worker reads at once: half its connections, so streams and health checks always get in."""
+        return max(1, self.worker_connections // 2)
 
     @property
     def embedded(self) -> bool:
@@ -175,6 +188,40 @@ def _stream_auth(env: Mapping[str, str], sid: Optional[str], token: Optional[str
     )
 
 
+#: A slow body may hold a connection this long at most, whatever CINTEL_BODY_TIMEOUT says.
+MAX_BODY_SECONDS = 30.0
+
+
+def _shared_keys(env: Mapping[str, str]) -> Mapping[str, str]:
+    """``TWILIO_WEBHOOK_SHARED_KEYS``: comma-separated ``keyid=secret`` pairs (several, to rotate a key)."""
+    keys = {}
+    for item in filter(None, (part.strip() for part in env.get("TWILIO_WEBHOOK_SHARED_KEYS", "").split(","))):
+        key_id, sep, secret = (part.strip() for part in item.partition("="))
+        if not sep or not key_id or not secret:
+            raise ConfigError("TWILIO_WEBHOOK_SHARED_KEYS has an entry that is not keyid=secret: list each Webhook "
+                              "Shared Key as <key id>=<secret>, comma-separated.")
+        keys[key_id] = secret
+    return keys
+
+
+def _hardening(env: Mapping[str, str], server_url: Optional[str], stream_auth: str) -> dict:
+    """Settings that hold the relay against a hostile network; ``flex`` needs ``SERVER_URL``."""
+    if stream_auth == "flex" and not server_url:
+        raise ConfigError("CINTEL_STREAM_AUTH=flex needs SERVER_URL, the public base URL Twilio calls (e.g. "
+                          "SERVER_URL=https://my-relay.herokuapp.com): webhook signatures are checked against it, "
+                          "never against the Host a request names.")
+    body_timeout = _number(env, "CINTEL_BODY_TIMEOUT", Config.body_timeout, 0.1, float)
+    if body_timeout > MAX_BODY_SECONDS:
+        raise ConfigError(f"CINTEL_BODY_TIMEOUT={body_timeout:g} would let a slow client hold a connection too long: "
+                          f"use {MAX_BODY_SECONDS:g} or less.")
+    return dict(
+        webhook_shared_keys=_shared_keys(env),
+        body_timeout=body_timeout,
+        worker_connections=_number(env, "CINTEL_WORKER_CONNECTIONS", Config.worker_connections, 2),
+        bad_tokens_per_minute=_number(env, "CINTEL_BAD_TOKENS_PER_MINUTE", Config.bad_tokens_per_minute, 1),
+    )
+
+
 def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
     """Read and validate the configuration from ``env`` (default: ``os.environ``).
 
@@ -225,6 +272,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
     if metrics_token and len(metrics_token) < 16:
         raise ConfigError("CINTEL_METRICS_TOKEN is shorter than 16 characters: use a random one, e.g. the output of "
                           "`openssl rand -hex 24`, or unset it to turn /metrics off.")
+    auth = _stream_auth(env, sid, token)
     values = dict(
         twilio_account_sid=sid,
         twilio_auth_token=token,
@@ -249,8 +297,9 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         operators=_operators(env),
         web_concurrency=web_concurrency,
         log_level=level,
-        **_stream_auth(env, sid, token),
+        **auth,
         metrics_token=metrics_token,
+        **_hardening(env, server_url, auth["stream_auth"]),
     )
     values.update(overrides)
     return Config(**values)

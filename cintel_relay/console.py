@@ -12,6 +12,18 @@ from .stream import valid_session
 bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                static_url_path="/console/static")
 
+#: The pages hold a supervisor's Flex token: only the relay's own scripts, styles and API, no inline script,
+#: no framing, no form posting anywhere.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+@bp.after_request
+def content_security_policy(response):
+    """Every console response carries the policy."""
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
+
 
 def _page(template: str, **context):
     ext = current_app.extensions["cintel"]

@@ -53,6 +53,20 @@ class SignatureError(RelayError):
     code = "invalid_signature"
 
 
+class BodyTimeout(RelayError):
+    """The request body did not arrive within ``CINTEL_BODY_TIMEOUT``."""
+
+    status = 408
+    code = "body_timeout"
+
+
+class BodyTooLarge(RelayError):
+    """The body (chunked, so its size was not declared) grew past the limit while it was read."""
+
+    status = 413
+    code = "request_entity_too_large"
+
+
 class Unavailable(RelayError):
     """Redis cannot be reached; Twilio should retry."""
 

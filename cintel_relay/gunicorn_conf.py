@@ -3,6 +3,7 @@
 import os
 import tempfile
 
+from cintel_relay.config import Config
 from cintel_relay.logs import setup_logging
 
 import gunicorn.http.wsgi
@@ -14,7 +15,8 @@ bind = f"{os.environ.get('CINTEL_BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT',
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
 worker_class = "cintel_relay.worker.RelayWorker"
 # Each open stream is a connection; the platform caps a process at 20,000 file descriptors.
-worker_connections = int(os.environ.get("CINTEL_WORKER_CONNECTIONS", "19500"))
+# The app reads at most half of them as request bodies at once (Config.body_readers).
+worker_connections = int(os.environ.get("CINTEL_WORKER_CONNECTIONS", "") or Config.worker_connections)
 # Heroku sends SIGKILL 30 s after SIGTERM; streams and idle connections end at once on SIGTERM
 # (cintel_relay.worker), in-flight requests get 20 s.
 graceful_timeout = 20
@@ -23,9 +25,12 @@ keepalive = 75
 preload_app = False  # each worker builds its own app after gevent has patched the sockets
 # gunicorn's control socket would sit at one path in $HOME for every replica on the host; nothing uses it.
 control_socket_disable = True
+# gunicorn believes no forwarded header (X-Forwarded-Proto, X-Forwarded-Ssl...) from anyone: the app
+# applies exactly CINTEL_PROXY_COUNT hops of them (werkzeug's ProxyFix), so the URL a webhook signature
+# is checked against cannot be steered past what the operator trusts.
+forwarded_allow_ips = ""
 # Access and error logs as JSON lines (cintel_relay.logs); the access log never shows the query string,
-# because stream URLs carry tickets. FORWARDED_ALLOW_IPS (read by gunicorn itself) says whose
-# X-Forwarded-Proto to believe; CINTEL_PROXY_COUNT does the same inside the app.
+# because stream URLs carry tickets.
 logger_class = "cintel_relay.logs.GunicornLogger"
 loglevel = os.environ.get("CINTEL_LOG_LEVEL", "info").strip().lower()
 if loglevel not in ("debug", "info", "warning", "error"):

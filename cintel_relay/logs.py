@@ -76,6 +76,15 @@ def _end(response):
     return response
 
 
+def _status_code(resp):
+    """The response's status as a number: gunicorn's own error answers (a malformed request) carry only ``status``."""
+    code = getattr(resp, "status_code", None)
+    if code is None:
+        head = str(resp.status or "").split(" ", 1)[0]
+        code = int(head) if head.isdigit() else None
+    return code
+
+
 class GunicornLogger(GunicornBaseLogger):
     """gunicorn's error and access logs as JSON lines; an access line carries the app's request fields.
 
@@ -95,7 +104,7 @@ class GunicornLogger(GunicornBaseLogger):
         entry = {
             "method": environ.get("REQUEST_METHOD"),
             "path": environ.get("PATH_INFO"),
-            "status": resp.status_code,
+            "status": _status_code(resp),
             "bytes": getattr(resp, "sent", None),
             "duration_ms": round(request_time.total_seconds() * 1000, 2),
             "remote": environ.get("REMOTE_ADDR"),

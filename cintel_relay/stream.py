@@ -24,6 +24,16 @@ RETRY_MS = 2000
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
+#: A stream id as Redis writes it: two unsigned 64-bit numbers in ASCII digits.
+EVENT_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
+
+
+def is_event_id(text: str) -> bool:
+    """True when ``text`` can be a stream id; a client's ``Last-Event-ID`` that is not one counts as unknown."""
+    match = EVENT_ID.fullmatch(text)
+    return bool(match) and all(int(part) < 2 ** 64 for part in match.groups())
+
+
 def valid_session(session_id: str) -> str:
     """The session id, or :class:`BadRequest` when it cannot be a Call SID or conversation id."""
     if not SESSION_ID.fullmatch(session_id):
@@ -62,7 +72,7 @@ def _watch_disconnect(sock, sub):
 def _opening(bus, session_id, last_event_id):
     """What a new stream starts with: the events after ``last_event_id`` when the log still has it,
     else a fresh snapshot; and the stream's position in the log."""
-    if last_event_id and parse_id(last_event_id) and bus.has_event(session_id, last_event_id):
+    if last_event_id and is_event_id(last_event_id) and bus.has_event(session_id, last_event_id):
         chunks, last = [], last_event_id
         for event_id, raw in bus.read_after(session_id, last_event_id):
             chunks.append(sse.frame(raw, event_id))

@@ -7,7 +7,8 @@
   ``GET /v1/Workspaces/{WorkspaceSid}/Tasks/{TaskSid}/Reservations?WorkerSid=WK...``
   (taskrouter.twilio.com): list pages ``{"tasks"|"reservations": [...], "meta": {"key": ...}}``.
 
-Wrong credentials get Twilio's 401 error body. Tests can make it slow (``delay``) or down (``down``).
+Wrong credentials get Twilio's 401 error body. Tests can make it slow (``delay``), down (``down``) or
+rate limiting (``throttled``: Twilio's 429 with ``Retry-After``).
 """
 
 import base64
@@ -51,6 +52,7 @@ class FakeTwilio:
         self.requests = []
         self.delay = 0.0
         self.down = False
+        self.throttled = False
 
     def start(self):
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -91,9 +93,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         """Quiet: the tests read ``fake.requests`` instead."""
 
-    def _send(self, status: int, body: dict):
+    def _send(self, status: int, body: dict, headers=()):
         raw = json.dumps(body).encode()
         self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()
@@ -118,6 +122,8 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(fake.delay)
         if fake.down:
             return self._send(503, _error(503, 20503, "Service Unavailable"))
+        if fake.throttled:
+            return self._send(429, _error(429, 20429, "Too Many Requests"), headers=[("Retry-After", "7")])
         if not self._authorized():
             return self._send(401, _error(401, 20003, "Authentication Error - invalid username"))
         if method == "POST" and url.path == f"/v1/Accounts/{ACCOUNT_SID}/Tokens/validate":

@@ -283,7 +283,7 @@ def flex_env(twilio_url: str, **extra) -> dict:
 
     return {"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "CINTEL_TICKET_SECRET": TICKET_SECRET,
             "CINTEL_TASKROUTER_WORKSPACE_SID": WORKSPACE_SID, "CINTEL_IAM_URL": twilio_url,
-            "CINTEL_TASKROUTER_URL": twilio_url, "CINTEL_AUTH_TIMEOUT": "0.5",
+            "CINTEL_TASKROUTER_URL": twilio_url, "CINTEL_AUTH_TIMEOUT": "0.5", "SERVER_URL": "http://localhost",
             "CINTEL_MAX_STREAMS_PER_IDENTITY": "2", "CINTEL_TICKETS_PER_MINUTE": "5", **extra}
 
 

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from cintel_relay import simulator
 
+from .flex_support import flex_relay_of_its_own
 from .support import AUTH_TOKEN, RedisServer, Relay, flex_env
 
 SPEED = 30  # a two-minute call plays in about four seconds
@@ -155,11 +156,8 @@ def test_the_pages_recover_after_the_relay_restarts(relay, browser, page):
 @pytest.fixture(scope="module")
 def flex_relay(twilio_server):
     """A relay with Flex stream auth, asking the fake Twilio who the console's user is."""
-    redis = RedisServer().start()
-    server = Relay(redis.url, **flex_env(twilio_server.url, CINTEL_AUTH_TIMEOUT="5")).start()
-    yield server
-    server.stop()
-    redis.stop()
+    with flex_relay_of_its_own(twilio_server.url, CINTEL_AUTH_TIMEOUT="5") as server:
+        yield server
 
 
 def test_with_flex_auth_a_supervisors_token_opens_the_board_and_the_call(flex_relay, fake_twilio, page):

@@ -1,7 +1,10 @@
 """CORS for the browser API, security headers on every response, and the stream-auth configuration."""
 
+import io
+
 import pytest
 
+from cintel_relay import check
 from cintel_relay.config import load_config
 from cintel_relay.errors import ConfigError
 
@@ -102,13 +105,13 @@ def test_security_headers_on_unexpected_errors(app):
 # --- configuration ---------------------------------------------------------------------------------
 
 FLEX_ENV = {"TWILIO_AUTH_TOKEN": "t", "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "CINTEL_TICKET_SECRET": TICKET_SECRET,
-            "CINTEL_TASKROUTER_WORKSPACE_SID": WORKSPACE_SID}
+            "CINTEL_TASKROUTER_WORKSPACE_SID": WORKSPACE_SID, "SERVER_URL": "https://relay.example.com"}
 
 
 def test_flex_is_the_default_once_twilio_credentials_are_set():
     assert load_config({"TWILIO_AUTH_TOKEN": "t"}).stream_auth == "none"
     config = load_config(FLEX_ENV)
-    assert config.stream_auth == "flex" and config.ticket_ttl == 4 * 3600
+    assert config.stream_auth == "flex" and config.ticket_ttl == 600
     assert config.cors_origins == ("https://flex.twilio.com", "http://localhost:3000")
     assert TICKET_SECRET not in repr(config)
     assert load_config({**FLEX_ENV, "CINTEL_STREAM_AUTH": "none"}).stream_auth == "none"
@@ -143,6 +146,10 @@ def test_flex_asked_for_without_an_account_sid():
     ({"CINTEL_MAX_STREAMS_PER_IDENTITY": "0"}, "CINTEL_MAX_STREAMS_PER_IDENTITY"),
     ({"CINTEL_TICKETS_PER_MINUTE": "many"}, "CINTEL_TICKETS_PER_MINUTE"),
     ({"CINTEL_AUTH_TIMEOUT": "0"}, "CINTEL_AUTH_TIMEOUT"),
+    ({"CINTEL_BODY_TIMEOUT": "31"}, "CINTEL_BODY_TIMEOUT"),
+    ({"CINTEL_BODY_TIMEOUT": "0"}, "CINTEL_BODY_TIMEOUT"),
+    ({"CINTEL_WORKER_CONNECTIONS": "1"}, "CINTEL_WORKER_CONNECTIONS"),
+    ({"CINTEL_BAD_TOKENS_PER_MINUTE": "0"}, "CINTEL_BAD_TOKENS_PER_MINUTE"),
 ])
 def test_bad_auth_settings_name_the_variable(env, variable):
     with pytest.raises(ConfigError, match=variable):
@@ -152,3 +159,27 @@ def test_bad_auth_settings_name_the_variable(env, variable):
 def test_secrets_rotate_first_signs_all_verify():
     config = load_config({**FLEX_ENV, "CINTEL_TICKET_SECRET": f"{'n' * 32}, {TICKET_SECRET}"})
     assert config.ticket_secrets == ("n" * 32, TICKET_SECRET)
+
+
+def test_flex_without_server_url_does_not_start_and_check_says_why():
+    env = {k: v for k, v in FLEX_ENV.items() if k != "SERVER_URL"}
+    with pytest.raises(ConfigError, match="SERVER_URL.*SERVER_URL=https://"):
+        load_config(env)
+    assert load_config({**env, "CINTEL_STREAM_AUTH": "none"}).server_url is None  # a local demo may go without
+    out = io.StringIO()
+    assert check.run(env, out) == 1
+    assert "SERVER_URL" in out.getvalue() and "SERVER_URL=https://" in out.getvalue()
+
+
+def test_bodies_read_at_once_stay_below_the_connection_pool():
+    assert load_config({**FLEX_ENV, "CINTEL_WORKER_CONNECTIONS": "30"}).body_readers == 15
+    assert load_config(FLEX_ENV).body_timeout == 10
+
+
+@pytest.mark.parametrize("path", ["/console", f"/console/calls/{CALL_SID}"])
+def test_console_pages_send_a_strict_content_security_policy(client, path):
+    policy = client.get(path).headers["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["default-src"] == "'none'" and directives["script-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'" and directives["connect-src"] == "'self'"
+    assert "unsafe" not in policy and "*" not in policy

@@ -4,7 +4,9 @@ Each refused stream gets its JSON status before the relay subscribes to anything
 never reach the logs; the per-identity stream cap holds across replicas and frees its slots.
 """
 
+import hashlib
 import time
+from datetime import datetime
 
 import pytest
 import redis as redis_lib
@@ -16,7 +18,8 @@ from cintel_relay.keys import channel
 from cintel_relay.limits import slots_key
 
 from .fake_twilio import sid
-from .support import CALL_SID, TICKET_SECRET, RedisServer, Relay, SSEClient, communication, flex_env, post_json, wait_for
+from .flex_support import start_flex_relay
+from .support import CALL_SID, TICKET_SECRET, RedisServer, SSEClient, communication, post_json, wait_for
 
 OTHER_CALL = "CA" + "7" * 32
 
@@ -31,7 +34,7 @@ def flex_redis():
 
 @pytest.fixture(scope="session")
 def flex_relay(flex_redis, twilio_server):
-    relay = Relay(flex_redis.url, **flex_env(twilio_server.url)).start()
+    relay = start_flex_relay(flex_redis.url, twilio_server.url)
     yield relay
     relay.stop()
 
@@ -115,7 +118,7 @@ def test_a_ticket_serves_reconnects_to_its_call_only(relay, supervisor):
 
 def test_stream_cap_per_identity_holds_and_frees_its_slots(relay, redis_client, supervisor):
     ticket = get_ticket(relay, supervisor)
-    key = slots_key(identity_key("sup_sam"))
+    key = slots_key(identity_key(TICKET_SECRET, "sup_sam"))
     streams = [SSEClient(relay.url, CALL_SID, query=f"?ticket={ticket}") for _ in range(2)]
     for stream in streams:
         stream.events(2)
@@ -139,13 +142,13 @@ def test_head_requests_do_not_leak_slots(relay, redis_client, supervisor):
     for _ in range(3):
         head = requests.head(f"{relay.url}/api/stream/{CALL_SID}", params={"ticket": ticket}, timeout=5)
         assert head.status_code == 200
-    key = slots_key(identity_key("sup_sam"))
+    key = slots_key(identity_key(TICKET_SECRET, "sup_sam"))
     wait_for(lambda: redis_client.zcard(key) == 0, timeout=5, what="HEAD requests' slots to be released")
 
 
 def test_slots_of_a_dead_replica_lapse_and_live_ones_elsewhere_count(relay, redis_client, supervisor):
     ticket = get_ticket(relay, supervisor)
-    key = slots_key(identity_key("sup_sam"))
+    key = slots_key(identity_key(TICKET_SECRET, "sup_sam"))
     redis_client.zadd(key, {"crashed-replica": time.time() - 1, "other-replica": time.time() + 60})
     first = SSEClient(relay.url, CALL_SID, query=f"?ticket={ticket}")
     first.events(2)
@@ -164,9 +167,9 @@ def test_ticket_body_cap_on_the_real_server(relay, supervisor):
     def chunks():
         yield big
 
-    # gunicorn does not mark chunked input as terminated, so Werkzeug reads none of it: never unbounded.
+    # A chunked body is read (whole, up to CINTEL_MAX_BODY_BYTES, within CINTEL_BODY_TIMEOUT) and measured too.
     chunked = requests.post(relay.url + "/api/stream-ticket", data=chunks(), headers=headers, timeout=10)
-    assert chunked.status_code == 400 and "not valid JSON" in chunked.json()["error"]
+    assert chunked.status_code == 413 and chunked.json()["code"] == "request_entity_too_large"
 
 
 def test_cors_and_banner_on_the_real_server(relay):
@@ -178,3 +181,50 @@ def test_cors_and_banner_on_the_real_server(relay):
         assert response.headers["Server"] == "relay"
         assert not any("gunicorn" in value.lower() for value in response.headers.values())
     assert requests.get(relay.url + "/readyz", timeout=5).json()["streamAuth"] == "flex"
+
+
+def expiry(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_ticket_never_outlives_the_flex_token_it_came_from(relay, fake_twilio):
+    token = fake_twilio.add_user("sup_brief", roles=["supervisor"], expires_in=8)
+    response = requests.post(relay.url + "/api/stream-ticket", json={"sessionId": CALL_SID},
+                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert expiry(response.json()["expiresAt"]) <= expiry(fake_twilio.users[token]["expiration"])
+    long_lived = fake_twilio.add_user("sup_sam", roles=["supervisor"], expires_in=3600)
+    claims = tickets.verify([TICKET_SECRET], get_ticket(relay, long_lived), CALL_SID)
+    assert claims.expires - claims.issued == 600  # CINTEL_TICKET_TTL's default, well inside the token's hour
+
+
+def test_a_stream_ends_with_its_ticket_and_an_expired_token_gets_no_new_one(relay, fake_twilio, redis_client):
+    token = fake_twilio.add_user("sup_brief", roles=["supervisor"], expires_in=3)
+    ticket = get_ticket(relay, token)
+    stream = SSEClient(relay.url, CALL_SID, query=f"?ticket={ticket}")
+    stream.events(2)
+    with pytest.raises(EOFError):
+        while True:
+            stream.read_block(timeout=10)  # heartbeats, then the end
+    stream.close()
+    again = requests.get(f"{relay.url}/api/stream/{CALL_SID}", params={"ticket": ticket}, timeout=5)
+    assert (again.status_code, again.json()["code"]) == (401, "ticket_expired")
+    # The ticket ends at the latest when the token does (whole seconds, so up to two earlier).
+    wait_for(lambda: time.time() > expiry(fake_twilio.users[token]["expiration"]), what="the token to expire")
+    renewal = requests.post(relay.url + "/api/stream-ticket", json={"sessionId": CALL_SID},
+                            headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert (renewal.status_code, renewal.json()["code"]) == (401, "token_expired")
+    key = slots_key(identity_key(TICKET_SECRET, "sup_brief"))
+    wait_for(lambda: redis_client.zcard(key) == 0, timeout=5, what="the ended stream's slot to be released")
+
+
+def test_identities_are_hashed_with_a_key_in_tickets_redis_and_logs(relay, redis_client, supervisor):
+    ticket = get_ticket(relay, supervisor)
+    stream = SSEClient(relay.url, CALL_SID, query=f"?ticket={ticket}")
+    stream.events(2)
+    unkeyed = hashlib.sha256(b"sup_sam").hexdigest()[:24]
+    claims = tickets.verify([TICKET_SECRET], ticket, CALL_SID)
+    assert claims.identity == identity_key(TICKET_SECRET, "sup_sam") != unkeyed
+    assert redis_client.exists(slots_key(claims.identity)) and not redis_client.keys(f"*{unkeyed}*")
+    stream.close()
+    output = wait_for(lambda: claims.identity in relay.output() and relay.output(), what="the ticket's log line")
+    assert unkeyed not in output and "sup_sam" not in output

@@ -44,3 +44,17 @@ def test_huge_body_on_the_real_server_is_413_before_it_is_read(relays, redis_cli
     response = requests.post(url, data=raw, headers=headers, timeout=10)
     assert response.status_code == 413 and response.json()["code"] == "request_entity_too_large"
     assert redis_client.dbsize() == 0
+
+
+def test_non_ascii_signatures_and_body_hashes_are_403_not_500(client, redis_client):
+    map_call(client)
+    before = dump(redis_client)
+    url, headers, raw = json_request(BASE, "/webhook/cor-event", payload("cor-communication-transcription.json"))
+    for signature in ("é" * 28, "☎", headers["X-Twilio-Signature"][:-1] + "é"):
+        response = client.post(url[len(BASE):], data=raw, headers={**headers, "X-Twilio-Signature": signature})
+        assert (response.status_code, response.json["code"]) == (403, "invalid_signature")
+    for body_hash in ("é" * 64, "²" * 64, "\u0663" * 64):
+        path = "/webhook/cor-event?" + urllib.parse.urlencode({"bodySHA256": body_hash})
+        response = client.post(path, data=raw, headers=headers)
+        assert (response.status_code, response.json["code"]) == (403, "invalid_signature")
+    assert dump(redis_client) == before

@@ -5,7 +5,7 @@ from flask import Response, current_app, request
 from marshmallow import ValidationError
 
 from .. import metrics
-from ..errors import InvalidPayload, UnsupportedMediaType
+from ..errors import BadRequest, InvalidPayload, UnsupportedMediaType
 from ..security import json_body
 
 
@@ -38,11 +38,24 @@ def signed_json() -> dict:
 
 
 def signed_form() -> dict:
-    """The form fields of a Twilio-signed ``application/x-www-form-urlencoded`` request."""
+    """The parameters of a Twilio-signed request: the form of a POST (``application/x-www-form-urlencoded``),
+    the query of a GET (``StatusCallbackMethod=GET``).
+
+    A parameter sent twice is refused: Twilio's signature sorts repeated values, so their order (and
+    so which one a reader takes) is not signed.
+    """
     relay().verifier.verify(request, json_body=False)
-    if request.mimetype != "application/x-www-form-urlencoded":
+    if request.method == "GET":
+        params = request.args
+    elif request.mimetype != "application/x-www-form-urlencoded":
         raise UnsupportedMediaType("send the body as application/x-www-form-urlencoded.")
-    return request.form.to_dict()
+    else:
+        params = request.form
+    repeated = sorted(name for name, values in params.lists() if len(values) > 1)
+    if repeated:
+        raise BadRequest(f"parameters sent more than once: {', '.join(repeated)}; Twilio sends each once.",
+                         code="repeated_parameter")
+    return params.to_dict()
 
 
 def accepted(result=None, **extra):

@@ -1,4 +1,4 @@
-"""``POST /webhook/status``: Voice status callbacks (form-encoded)."""
+"""``POST /webhook/status`` (form-encoded) and ``GET /webhook/status`` (query): Voice status callbacks."""
 
 from flask import Blueprint
 
@@ -11,7 +11,7 @@ bp = Blueprint("status", __name__)
 _schema = StatusCallbackSchema()
 
 
-@bp.post("/webhook/status")
+@bp.route("/webhook/status", methods=["GET", "POST"])
 def call_status():
     """Log the call's status; a completed call's data then expires sooner."""
     form = load(_schema, signed_form(), "status callback")

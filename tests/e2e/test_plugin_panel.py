@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import expect
 
 from ..fake_twilio import sid
-from ..support import (CALL_SID, Relay, adherence_result, communication, flex_env,
-                       payload, post_json, rule_execution)
+from ..flex_support import start_flex_relay
+from ..support import CALL_SID, adherence_result, communication, payload, post_json, rule_execution
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS_DIST = ROOT / "plugin-cintel-rtt" / "harness" / "dist"
@@ -41,8 +41,8 @@ def harness_origin():
 
 @pytest.fixture
 def relay(redis_server, redis_client, fake_twilio, harness_origin):
-    relay = Relay(redis_server.url, **flex_env(fake_twilio.url, CINTEL_CORS_ORIGINS=harness_origin,
-                                               CINTEL_AUTH_TIMEOUT="5")).start()
+    relay = start_flex_relay(redis_server.url, fake_twilio.url, CINTEL_CORS_ORIGINS=harness_origin,
+                             CINTEL_AUTH_TIMEOUT="5")
     yield relay
     relay.stop()
 

@@ -164,6 +164,22 @@ describe('StreamClient', () => {
     expect(harness.sources.all[0].closed).toBe(true);
   });
 
+  it('reopens with a fresh ticket, never the old one, when the relay ends the stream as its ticket expires', async () => {
+    const harness = makeClient();
+    await startLive(harness);
+    harness.sources.latest.emit({ type: 'transcript', data: { id: 't1' } }, '1732460529123-0');
+
+    // The relay closes the stream at the ticket's expiry; the browser would retry the same URL.
+    harness.sources.latest.drop();
+    harness.timers.runNext();
+    await settle();
+
+    expect(harness.http.to('/api/stream-ticket')).toHaveLength(2);
+    expect(harness.sources.all.map((source) => source.params.get('ticket'))).toEqual(['ticket-1', 'ticket-2']);
+    expect(harness.sources.latest.params.get('lastEventId')).toBe('1732460529123-0');
+    expect(harness.sources.all[0].closed).toBe(true);
+  });
+
   it('reads the token afresh for every ticket, since Flex refreshes it', async () => {
     let token = 'token-a';
     const harness = makeClient(issueTickets(), { getToken: () => token });

@@ -1,0 +1,26 @@
+"""Relays in ``flex`` stream-auth mode for tests: a real gunicorn asking the fake Twilio, signed for its own URL."""
+
+from contextlib import contextmanager
+
+from .support import RedisServer, Relay, flex_env
+
+
+def start_flex_relay(redis_url: str, twilio_url: str, **extra) -> Relay:
+    """Start a relay in ``flex`` mode whose ``SERVER_URL`` is its own URL, the one tests sign webhooks for."""
+    relay = Relay(redis_url, **flex_env(twilio_url, **extra))
+    relay.env["SERVER_URL"] = relay.url
+    return relay.start()
+
+
+@contextmanager
+def flex_relay_of_its_own(twilio_url: str, **extra):
+    """A relay as :func:`start_flex_relay` starts it, on a redis-server of its own; both stop on exit."""
+    redis = RedisServer().start()
+    try:
+        relay = start_flex_relay(redis.url, twilio_url, **extra)
+        try:
+            yield relay
+        finally:
+            relay.stop()
+    finally:
+        redis.stop()
