@@ -50,6 +50,7 @@ def run(args, out=sys.stdout, err=sys.stderr) -> int:
     def say(line: str) -> None:
         print(line, file=err if args.json else out, flush=True)
 
+    applying = False
     try:
         config = load_config()
         if args.memory_store and not re.fullmatch(r"mem_(store|service)_[0-7][0-9a-z]{25}", args.memory_store):
@@ -64,12 +65,14 @@ def run(args, out=sys.stdout, err=sys.stderr) -> int:
         say(render_plan(planned))
         ids = ids_of(planned) if not args.delete else {}
         if planned.writes and args.yes:
+            applying = True
             ids = apply(control, config, options, planned)
             say("Done: Twilio matches the relay." if not args.delete else "Done: deleted.")
         elif planned.writes:
             say(f"Nothing was changed. Run `cintel-relay setup{' --delete' if args.delete else ''} --yes` to apply it.")
     except (ConfigError, ControlPlaneError) as exc:
-        print(f"cintel-relay setup: {exc}", file=err)
+        again = " (the steps before this one were applied: fix it and run the same command again)" if applying else ""
+        print(f"cintel-relay setup: {exc}{again}", file=err)
         return 1
     if args.json:
         print(json.dumps(ids, indent=2, sort_keys=True), file=out)

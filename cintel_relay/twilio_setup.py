@@ -166,12 +166,12 @@ def _same_orchestrator(current: dict, body: dict) -> bool:
     return view(current) == view(body)
 
 
-def require(config, needs_flex: bool = True) -> None:
+def require(config) -> None:
     """Stop, naming the variable, when a setting the plan needs is missing."""
     if not config.server_url:
         raise SetupError("SERVER_URL is not set: set it to the relay's public https URL (e.g. "
                          "https://my-relay.herokuapp.com); Twilio posts the webhooks there")
-    if needs_flex and not config.flex_phone_number:
+    if not config.flex_phone_number:
         raise SetupError("TWILIO_FLEX_PHONE_NUMBER is not set: set it to the Flex number (E.164, e.g. +18005550199) "
                          "whose calls Conversation Orchestrator should capture")
 

@@ -21,13 +21,15 @@ import json
 import random
 import re
 import string
+import subprocess
+import sys
 import threading
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from .fake_twilio import ACCOUNT_SID
-from .support import AUTH_TOKEN
+from .fake_twilio import ACCOUNT_SID, WORKSPACE_SID
+from .support import AUTH_TOKEN, ROOT, TICKET_SECRET, base_env
 
 API_KEY = "SK" + "3d" * 16
 API_SECRET = "fake-api-secret-5f0c2b9a"
@@ -364,3 +366,18 @@ def _poll(fake, operation: dict) -> dict:
                                                 "updatedAt": _now(), "version": previous["version"] + 1}
             operation.update(status="COMPLETED", completedAt=_now(), error=None)
     return {k: v for k, v in operation.items() if not k.startswith("_")}
+
+
+def relay_env(fake: FakeControlPlane, **extra) -> dict:
+    """A production relay's environment (Flex stream auth, an API key) whose Twilio APIs are ``fake``."""
+    settings = dict(SERVER_URL="https://relay.example.com", TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_API_KEY=API_KEY,
+                    TWILIO_API_SECRET=API_SECRET, CINTEL_MEMORY_STORE_ID=MEMORY_STORE, CINTEL_TICKET_SECRET=TICKET_SECRET,
+                    CINTEL_TASKROUTER_WORKSPACE_SID=WORKSPACE_SID, CINTEL_INTELLIGENCE_URL=fake.intelligence_url,
+                    CINTEL_CONVERSATIONS_URL=fake.conversations_url)
+    return base_env(**{**settings, **extra})
+
+
+def run_setup(env: dict, *args: str):
+    """The real command, in a subprocess of this interpreter: ``cintel-relay setup ARGS``."""
+    return subprocess.run([sys.executable, "-m", "cintel_relay.cli", "setup", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
