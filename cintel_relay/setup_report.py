@@ -24,7 +24,17 @@ def _rule_lines(number: int, rule: dict) -> List[str]:
     lines += [f"rule {number} posts to: {a.get('method')} {a.get('url')}" for a in rule.get("actions") or []]
     for operator in rule.get("operators") or []:
         for key, value in sorted((operator.get("parameters") or {}).items()):
-            lines += [f"rule {number} {key} | {line}" for line in str(value).splitlines()]
+            lines += _parameter_lines(f"rule {number} {key}", str(value))
+    return lines
+
+
+def _parameter_lines(prefix: str, text: str) -> List[str]:
+    """A parameter's text line by line; a script's lines name their category, so a changed weight says whose."""
+    lines, category = [], ""
+    for line in filter(str.strip, text.splitlines()):
+        if line.lower().startswith("category:"):
+            category = f" [{line.split(':', 1)[1].strip()}]"
+        lines.append(f"{prefix}{category} | {line}")
     return lines
 
 

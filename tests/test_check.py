@@ -5,9 +5,12 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import pytest
+
 from cintel_relay import check
 from cintel_relay.config import load_config
 
+from .fake_twilio_control import FakeControlPlane, relay_env, run_setup
 from .support import ROOT, base_env, free_port
 
 
@@ -68,3 +71,65 @@ def test_the_command_exits_non_zero_on_problems():
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert "FAIL  CINTEL_VERIFY_SIGNATURES=false" in done.stdout and "fix:" in done.stdout
+
+
+@pytest.fixture(scope="module")
+def control():
+    fake = FakeControlPlane().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake(control):
+    control.reset()
+    return control
+
+
+def twilio_findings(env):
+    return check.twilio_configuration(load_config(env))
+
+
+def test_twilio_checks_are_skipped_with_a_clear_line_without_credentials():
+    status, text = report(base_env(CINTEL_VERIFY_SIGNATURES="false"))
+    assert "ok    Twilio configuration: not checked (no TWILIO_API_KEY/TWILIO_API_SECRET" in text
+
+
+def test_a_deployment_configured_by_setup_has_no_drift(fake):
+    assert run_setup(relay_env(fake), "--yes").returncode == 0
+    found = twilio_findings(relay_env(fake))
+    assert len(found) == 3 and all(f.ok for f in found), found
+    assert "Script Adherence script has the relay's categories and weights" in found[1].what
+
+
+def test_drift_is_reported_with_the_fix_and_setup_repairs_it(fake):
+    assert run_setup(relay_env(fake), "--yes").returncode == 0
+    intel = next(iter(fake.intelligence.values()))
+    operator = intel["rules"][0]["operators"][0]
+    operator["parameters"]["script"] = operator["parameters"]["script"].replace("Greeting", "Greetings")
+    intel["rules"][1]["actions"][0]["url"] = "https://old-relay.example.com/webhook/cintel-action"
+    next(iter(fake.orchestrator.values()))["statusCallbacks"] = [{"url": "https://old-relay.example.com/webhook/cor-event"}]
+    found = twilio_findings(relay_env(fake))
+    problems = {f.what: f.fix for f in found if not f.ok}
+    assert len(problems) == 3 and all("cintel-relay setup --yes" in fix for fix in problems.values())
+    text = " | ".join(problems)
+    assert "post to https://old-relay.example.com/webhook/cintel-action, not https://relay.example.com/" in text
+    assert "category 'Greeting' is missing in Twilio" in text and "posts its events to https://old-relay" in text
+    assert run_setup(relay_env(fake), "--yes").returncode == 0
+    assert all(f.ok for f in twilio_findings(relay_env(fake)))
+
+
+def test_no_configuration_at_all_is_a_problem_in_the_report(fake):
+    status, text = report(relay_env(fake))
+    lines = text.splitlines()
+    for problem in ("no Conversation Intelligence configuration made by cintel-relay setup",
+                    "no Conversation Orchestrator configuration made by cintel-relay setup"):
+        at = next(i for i, line in enumerate(lines) if line.startswith("FAIL") and problem in line)
+        assert "fix: cintel-relay setup --yes" in lines[at + 1]
+    assert status == 1
+
+
+def test_refused_credentials_are_a_finding_not_a_crash(fake):
+    (finding,) = twilio_findings(relay_env(fake, TWILIO_API_SECRET="not-the-secret"))
+    assert not finding.ok and "Twilio refused the credentials (HTTP 401)" in finding.what
+    assert "not-the-secret" not in finding.what + finding.fix

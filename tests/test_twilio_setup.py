@@ -54,7 +54,8 @@ def test_first_run_prints_the_plan_and_writes_nothing(fake):
     assert done.returncode == 0, done.stderr
     assert "Conversation Intelligence configuration 'cintel-relay': create" in done.stdout
     assert "Conversation Orchestrator configuration 'cintel-relay': create" in done.stdout
-    assert "+ rule 1 script | Category: Move Details" in done.stdout and "+ rule 1 script | Score weight: 40%" in done.stdout
+    assert "+ rule 1 script [Move Details] | Category: Move Details" in done.stdout
+    assert "+ rule 1 script [Move Details] | Score weight: 40%" in done.stdout
     assert "+ VOICE capture: from * to +18005550199" in done.stdout
     assert "Plan: 2 to create, 0 to update, 0 up to date." in done.stdout and "--yes" in done.stdout
     assert fake.writes == [] and fake.requests
@@ -101,7 +102,8 @@ def test_a_changed_script_updates_the_rule_in_place(fake, tmp_path):
     changed = script_file(tmp_path, greeting=15, move_details=35)
     plan = run_setup(relay_env(fake, CINTEL_SCRIPT_FILE=changed))
     assert f"'cintel-relay' ({config_id}): update" in plan.stdout
-    assert "- rule 1 script | Score weight: 10%" in plan.stdout and "+ rule 1 script | Score weight: 15%" in plan.stdout
+    assert "- rule 1 script [Greeting] | Score weight: 10%" in plan.stdout
+    assert "+ rule 1 script [Greeting] | Score weight: 15%" in plan.stdout
     assert "Conversation Orchestrator configuration 'cintel-relay'" in plan.stdout and ": up to date" in plan.stdout
     applied(fake, CINTEL_SCRIPT_FILE=changed)
     intel = ours(fake.intelligence)
@@ -251,3 +253,16 @@ def test_the_blogs_script_and_its_greetings_typo_are_read_as_drift():
     assert differences(load_script(), blog) == [
         "category 'Greeting' is missing in Twilio", "Twilio has category 'Greetings', the relay's script does not",
         "category 'Verification' weighs 20% in the relay's script, 25% in Twilio"]
+
+
+@pytest.mark.parametrize("setting, value, named", [
+    ("CINTEL_MEMORY_STORE_ID", "store-1", "CINTEL_MEMORY_STORE_ID='store-1' is not a Memory Store id"),
+    ("TWILIO_API_KEY", "key-1", "TWILIO_API_KEY='key-1' is not an API key SID"),
+    ("TWILIO_API_SECRET", "", "TWILIO_API_KEY and TWILIO_API_SECRET go together"),
+    ("TWILIO_FLEX_PHONE_NUMBER", "800-555-0199", "is not an E.164 number"),
+    ("CINTEL_CONVERSATIONS_URL", "conversations.twilio.com", "CINTEL_CONVERSATIONS_URL='conversations.twilio.com' is not"),
+])
+def test_a_bad_setting_is_named_before_anything_is_asked(fake, setting, value, named):
+    done = run_setup(relay_env(fake, **{setting: value}))
+    assert done.returncode == 1 and named in done.stderr and "Traceback" not in done.stderr
+    assert fake.requests == []
