@@ -11,7 +11,7 @@ from .errors import ConfigError
 from .script import load_script
 from .setup_script import differences
 from .twilio_control import ControlPlane, ControlPlaneError, credentials
-from .twilio_setup import CINTEL_WEBHOOK, MARKER, ORCHESTRATOR_WEBHOOK, SCRIPT_ADHERENCE
+from .twilio_setup import CINTEL_WEBHOOK, MARKER, ORCHESTRATOR_WEBHOOK, SCRIPT_ADHERENCE, posts_to
 
 #: Heroku's router closes a stream idle for 55 s; heartbeats must come well inside that.
 MAX_HEARTBEAT_SECONDS = 20
@@ -116,23 +116,22 @@ SETUP_FIX = "cintel-relay setup --yes (run it without --yes first to see what it
 
 
 def _ours(resources, url: str, urls_of) -> Optional[dict]:
-    """The configuration ``cintel-relay setup`` made; the one posting to this relay if there are several."""
+    """The configuration serving this relay: made by ``cintel-relay setup`` (posting here first), else one made in
+    Console that posts here."""
+    resources = list(resources)
     marked = [r for r in resources if MARKER in (r.get("description") or "")]
-    return next((r for r in marked if url in urls_of(r)), marked[0] if marked else None)
-
-
-def _rule_urls(resource: dict) -> List[str]:
-    return [a.get("url") for rule in resource.get("rules") or [] for a in rule.get("actions") or []]
+    here = [r for r in resources if url in urls_of(r)]
+    return next((r for r in marked if r in here), (marked or here or [None])[0])
 
 
 def _intelligence_drift(config: Config, control: ControlPlane) -> List[Finding]:
     url = config.server_url + CINTEL_WEBHOOK
-    intel = _ours(control.intelligence_configurations(), url, _rule_urls)
+    intel = _ours(control.intelligence_configurations(), url, posts_to)
     if intel is None:
-        return [Finding(False, "Twilio has no Conversation Intelligence configuration made by cintel-relay setup: no "
-                        "adherence, sentiment or summary will reach the relay", SETUP_FIX)]
+        return [Finding(False, f"Twilio has no Conversation Intelligence configuration posting to {url} (nor one made "
+                        "by cintel-relay setup): no adherence, sentiment or summary will reach the relay", SETUP_FIX)]
     found = []
-    elsewhere = sorted({u for u in _rule_urls(intel) if u != url})
+    elsewhere = sorted({u for u in posts_to(intel) if u != url})
     if elsewhere:
         found.append(Finding(False, f"rules of {intel['displayName']!r} post to {', '.join(elsewhere)}, not {url}",
                              SETUP_FIX))
@@ -156,8 +155,8 @@ def _orchestrator_drift(config: Config, control: ControlPlane) -> Finding:
     orch = _ours(control.orchestrator_configurations(), url,
                  lambda r: [c.get("url") for c in r.get("statusCallbacks") or []])
     if orch is None:
-        return Finding(False, "Twilio has no Conversation Orchestrator configuration made by cintel-relay setup: calls "
-                       "are not captured, so no transcript reaches the relay", SETUP_FIX)
+        return Finding(False, f"Twilio has no Conversation Orchestrator configuration posting to {url} (nor one made "
+                       "by cintel-relay setup): calls are not captured, so no transcript reaches the relay", SETUP_FIX)
     callbacks = [c.get("url") for c in orch.get("statusCallbacks") or []]
     if url not in callbacks:
         return Finding(False, f"Orchestrator configuration {orch.get('displayName')!r} posts its events to "

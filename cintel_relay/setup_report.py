@@ -68,6 +68,7 @@ def render_plan(planned: Plan) -> str:
             diff = difflib.ndiff(describe(change.kind, change.current), describe(change.kind, change.body))
             out += [f"  {line}" for line in diff if line[:2] in ("- ", "+ ")]
     counts = {action: sum(c.action == action for c in planned.changes) for action in (CREATE, UPDATE, UP_TO_DATE, DELETE)}
+    out += [f"Note: {note}." for note in planned.notes]
     if not planned.changes:
         out.append("Nothing to delete: no configuration created by cintel-relay setup has this name.")
     elif not planned.writes:

@@ -73,6 +73,8 @@ class Plan:
     """The two changes, Intelligence first: the Orchestrator configuration links the Intelligence one."""
 
     changes: List[Change] = field(default_factory=list)
+    #: Things an admin should know that the plan does not change (e.g. a hand-made configuration posting here too).
+    notes: List[str] = field(default_factory=list)
 
     @property
     def writes(self) -> List[Change]:
@@ -98,6 +100,11 @@ def _role(rule: dict) -> Optional[str]:
     if operators & {SENTIMENT, SUMMARY}:
         return "insights"
     return None
+
+
+def posts_to(resource: dict) -> List[str]:
+    """The URLs an Intelligence configuration's rules post their results to."""
+    return [a.get("url") for rule in resource.get("rules") or [] for a in rule.get("actions") or []]
 
 
 def _rule(operators: list, every: int, url: str) -> dict:
@@ -178,13 +185,19 @@ def require(config) -> None:
 
 def plan(control: ControlPlane, config, script, options: Options) -> Plan:
     """Compare Twilio with what the relay's configuration and script want (see :func:`require`); nothing is written."""
-    intel = _owned(control.intelligence_configurations(), options.name, INTELLIGENCE)
+    everything = list(control.intelligence_configurations())
+    intel = _owned(everything, options.name, INTELLIGENCE)
+    url = config.server_url + CINTEL_WEBHOOK
+    notes = [f"the {INTELLIGENCE} {c.get('displayName')!r} ({c.get('id')}) was not made by this command and also posts "
+             f"to {url}: once this one works, delete that one in Console, or every result reaches the relay twice"
+             for c in everything if c is not intel and url in posts_to(c)]
     body = intelligence_body(config, script, options, intel)
     intel_action = CREATE if intel is None else UP_TO_DATE if _same_intelligence(intel, body) else UPDATE
     orch = _owned(control.orchestrator_configurations(), options.name, ORCHESTRATOR)
     orch_body = orchestrator_body(config, options, (intel or {}).get("id"), orch)
     orch_action = CREATE if orch is None else UP_TO_DATE if _same_orchestrator(orch, orch_body) else UPDATE
-    return Plan([Change(INTELLIGENCE, intel_action, intel, body), Change(ORCHESTRATOR, orch_action, orch, orch_body)])
+    return Plan([Change(INTELLIGENCE, intel_action, intel, body), Change(ORCHESTRATOR, orch_action, orch, orch_body)],
+                notes)
 
 
 def delete_plan(control: ControlPlane, options: Options) -> Plan:

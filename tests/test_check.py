@@ -9,6 +9,7 @@ import pytest
 
 from cintel_relay import check
 from cintel_relay.config import load_config
+from cintel_relay.twilio_setup import SCRIPT_ADHERENCE
 
 from .fake_twilio_control import FakeControlPlane, relay_env, run_setup
 from .support import ROOT, base_env, free_port
@@ -122,8 +123,8 @@ def test_drift_is_reported_with_the_fix_and_setup_repairs_it(fake):
 def test_no_configuration_at_all_is_a_problem_in_the_report(fake):
     status, text = report(relay_env(fake))
     lines = text.splitlines()
-    for problem in ("no Conversation Intelligence configuration made by cintel-relay setup",
-                    "no Conversation Orchestrator configuration made by cintel-relay setup"):
+    for problem in ("no Conversation Intelligence configuration posting to https://relay.example.com/webhook",
+                    "no Conversation Orchestrator configuration posting to https://relay.example.com/webhook"):
         at = next(i for i, line in enumerate(lines) if line.startswith("FAIL") and problem in line)
         assert "fix: cintel-relay setup --yes" in lines[at + 1]
     assert status == 1
@@ -133,3 +134,19 @@ def test_refused_credentials_are_a_finding_not_a_crash(fake):
     (finding,) = twilio_findings(relay_env(fake, TWILIO_API_SECRET="not-the-secret"))
     assert not finding.ok and "Twilio refused the credentials (HTTP 401)" in finding.what
     assert "not-the-secret" not in finding.what + finding.fix
+
+
+def test_a_configuration_made_in_console_is_found_by_its_webhook_and_its_script_checked(fake):
+    blog = "Category: Greetings\nScore weight:10%\n\nCategory: Verification\nScore weight:20%"
+    action = {"type": "WEBHOOK", "method": "POST", "url": "https://relay.example.com/webhook/cintel-action"}
+    intel = fake.add_intelligence("Flex RTT", "made in Console", rules=[
+        {"operators": [{"id": SCRIPT_ADHERENCE, "parameters": {"script": blog}}], "actions": [action]}])
+    fake.add_orchestrator("Flex RTT", statusCallbacks=[{"url": "https://relay.example.com/webhook/cor-event"}],
+                          intelligenceConfigurationIds=[intel["id"]])
+    found = twilio_findings(relay_env(fake))
+    assert [f.ok for f in found] == [True, False, True]
+    assert "Twilio has category 'Greetings', the relay's script does not" in found[1].what
+    assert "category 'Move Details' is missing in Twilio" in found[1].what
+    plan = run_setup(relay_env(fake))
+    assert "Note: the Conversation Intelligence configuration 'Flex RTT'" in plan.stdout
+    assert "every result reaches the relay twice" in plan.stdout
