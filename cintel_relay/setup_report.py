@@ -47,7 +47,8 @@ def describe(kind: str, resource: dict) -> List[str]:
         return lines
     lines += [f"grouping: {resource.get('conversationGroupingType')}",
               f"memory store: {resource.get('memoryStoreId')}",
-              f"memory extraction (observations and summaries): {'on' if resource.get('memoryExtractionEnabled') else 'off'}"]
+              "memory extraction (observations and summaries): "
+              + ("on" if resource.get("memoryExtractionEnabled") else "off")]
     for channel, settings in sorted((resource.get("channelSettings") or {}).items()):
         lines += [f"{channel} capture: from {r.get('from')} to {r.get('to')}" for r in settings.get("captureRules") or []]
     lines += [f"status callback: {c.get('method', 'POST')} {c.get('url')}" for c in resource.get("statusCallbacks") or []]

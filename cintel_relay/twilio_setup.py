@@ -65,6 +65,7 @@ class Change:
 
     @property
     def id(self) -> Optional[str]:
+        """The resource's id in Twilio, once it exists."""
         return (self.current or {}).get("id")
 
 
@@ -78,6 +79,7 @@ class Plan:
 
     @property
     def writes(self) -> List[Change]:
+        """The changes that need a write (everything but "up to date")."""
         return [c for c in self.changes if c.action != UP_TO_DATE]
 
 
@@ -166,8 +168,9 @@ def _same_intelligence(current: dict, body: dict) -> bool:
 def _same_orchestrator(current: dict, body: dict) -> bool:
     def view(resource):
         voice = (resource.get("channelSettings") or {}).get("VOICE") or {}
+        captured = sorted((r.get("from"), r.get("to")) for r in voice.get("captureRules") or [])
         return (resource.get("displayName"), resource.get("description"), resource.get("conversationGroupingType"),
-                resource.get("memoryStoreId"), sorted((r.get("from"), r.get("to")) for r in voice.get("captureRules") or []),
+                resource.get("memoryStoreId"), captured,
                 [(c.get("url"), c.get("method", "POST")) for c in resource.get("statusCallbacks") or []],
                 list(resource.get("intelligenceConfigurationIds") or []), bool(resource.get("memoryExtractionEnabled")))
     return view(current) == view(body)

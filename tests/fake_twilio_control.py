@@ -28,6 +28,8 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+import pytest
+
 from .fake_twilio import ACCOUNT_SID, WORKSPACE_SID
 from .support import AUTH_TOKEN, ROOT, TICKET_SECRET, base_env
 
@@ -42,7 +44,8 @@ _URI = re.compile(r"https?://[^/\s]+(/\S*)?")
 
 def ttid(prefix: str) -> str:
     """A Twilio type-tagged id: ``<prefix>_`` then 26 base-32 characters, the first 0-7."""
-    return f"{prefix}_{random.choice('01234567')}" + "".join(random.choices(string.digits + string.ascii_lowercase[:22], k=25))
+    tail = random.choices(string.digits + string.ascii_lowercase[:22], k=25)
+    return f"{prefix}_{random.choice('01234567')}" + "".join(tail)
 
 
 def _now() -> str:
@@ -205,10 +208,12 @@ class FakeControlPlane:
 
 
 def intelligence_error(status: int, message: str) -> dict:
+    """The Intelligence v3 error body."""
     return {"code": 20001 if status == 400 else 20404, "message": message, "httpStatusCode": status, "userError": True}
 
 
 def conversations_error(status: int, message: str) -> dict:
+    """The Conversations v2 error body (also what Twilio's edge answers a refused login with)."""
     code = {400: 20001, 401: 20003, 404: 20404}.get(status, 20500)
     return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
 
@@ -381,3 +386,18 @@ def run_setup(env: dict, *args: str):
     """The real command, in a subprocess of this interpreter: ``cintel-relay setup ARGS``."""
     return subprocess.run([sys.executable, "-m", "cintel_relay.cli", "setup", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def control_plane():
+    """One fake control plane per test module (two servers on free loopback ports)."""
+    plane = FakeControlPlane().start()
+    yield plane
+    plane.stop()
+
+
+@pytest.fixture
+def fake(control_plane):
+    """The module's fake, emptied for this test."""
+    control_plane.reset()
+    return control_plane

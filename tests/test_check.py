@@ -5,13 +5,11 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
-import pytest
-
 from cintel_relay import check
 from cintel_relay.config import load_config
 from cintel_relay.twilio_setup import SCRIPT_ADHERENCE
 
-from .fake_twilio_control import FakeControlPlane, relay_env, run_setup
+from .fake_twilio_control import control_plane, fake, relay_env, run_setup  # noqa: F401 (fixtures)
 from .support import ROOT, base_env, free_port
 
 
@@ -72,19 +70,6 @@ def test_the_command_exits_non_zero_on_problems():
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert "FAIL  CINTEL_VERIFY_SIGNATURES=false" in done.stdout and "fix:" in done.stdout
-
-
-@pytest.fixture(scope="module")
-def control():
-    fake = FakeControlPlane().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def fake(control):
-    control.reset()
-    return control
 
 
 def twilio_findings(env):

@@ -12,21 +12,8 @@ from cintel_relay.setup_script import differences, parse, render
 from cintel_relay.twilio_setup import (CINTEL_WEBHOOK, NEXT_BEST_RESPONSE, ORCHESTRATOR_WEBHOOK, SCRIPT_ADHERENCE,
                                        SENTIMENT, SUMMARY)
 
-from .fake_twilio_control import API_KEY, API_SECRET, FakeControlPlane, relay_env, run_setup
+from .fake_twilio_control import API_KEY, API_SECRET, control_plane, fake, relay_env, run_setup  # noqa: F401
 from .support import AUTH_TOKEN, base_env
-
-
-@pytest.fixture(scope="module")
-def control():
-    fake = FakeControlPlane().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def fake(control):
-    control.reset()
-    return control
 
 
 def ours(resources: dict, name: str = "cintel-relay") -> dict:
@@ -143,6 +130,8 @@ def test_json_prints_the_resulting_ids(fake):
     assert ids["intelligenceConfigurationId"] == intel["id"]
     assert ids["orchestratorConfigurationId"] == orch["id"]
     assert ids["ruleIds"] == {"script": intel["rules"][0]["id"], "insights": intel["rules"][1]["id"]}
+    planned = run_setup(relay_env(fake), "--json")
+    assert json.loads(planned.stdout) == ids and "Everything is up to date" in planned.stderr
 
 
 def test_options_name_cadence_suggestions_grouping_and_memory_store(fake):
@@ -181,14 +170,14 @@ def test_refused_credentials_say_so_without_a_traceback_or_the_secret(fake):
 
 def test_the_account_auth_token_works_when_no_api_key_is_set(fake):
     applied(fake, TWILIO_API_KEY="", TWILIO_API_SECRET="", TWILIO_AUTH_TOKEN=AUTH_TOKEN)
-    assert ours(fake.orchestrator) and {r["user"] for r in fake.requests} == {load_config(relay_env(fake)).twilio_account_sid}
+    account = load_config(relay_env(fake)).twilio_account_sid
+    assert ours(fake.orchestrator) and {r["user"] for r in fake.requests} == {account}
 
 
-@pytest.mark.parametrize("unset, named", [("SERVER_URL", "SERVER_URL"), ("TWILIO_FLEX_PHONE_NUMBER", "TWILIO_FLEX_PHONE_NUMBER"),
-                                          ("CINTEL_MEMORY_STORE_ID", "CINTEL_MEMORY_STORE_ID")])
-def test_a_missing_setting_is_named(fake, unset, named):
+@pytest.mark.parametrize("unset", ["SERVER_URL", "TWILIO_FLEX_PHONE_NUMBER", "CINTEL_MEMORY_STORE_ID"])
+def test_a_missing_setting_is_named(fake, unset):
     done = run_setup(relay_env(fake, **{unset: ""}))
-    assert done.returncode == 1 and named in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 1 and unset in done.stderr and "Traceback" not in done.stderr
     assert fake.writes == []
 
 
@@ -210,7 +199,8 @@ def test_a_failed_operation_is_reported(fake):
 def test_the_fake_refuses_what_the_spec_refuses(fake):
     auth = (API_KEY, API_SECRET)
     intel = f"{fake.intelligence_url}/v3/ControlPlane/Configurations"
-    good = {"operators": [{"id": SENTIMENT}], "actions": [{"type": "WEBHOOK", "method": "POST", "url": "https://x.example"}]}
+    webhook = {"type": "WEBHOOK", "method": "POST", "url": "https://x.example"}
+    good = {"operators": [{"id": SENTIMENT}], "actions": [webhook]}
     for rule, field in [({"operators": good["operators"]}, "rules[0].actions is required"),
                         ({**good, "actions": [{**good["actions"][0], "method": "GET"}]}, "rules[0].actions[0].method"),
                         ({**good, "triggers": [{"on": "EVERY_WORD"}]}, "rules[0].triggers[0].on"),
