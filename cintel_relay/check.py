@@ -8,6 +8,10 @@ import redis
 
 from .config import Config, load_config
 from .errors import ConfigError
+from .script import load_script
+from .setup_script import differences
+from .twilio_control import ControlPlane, ControlPlaneError, credentials
+from .twilio_setup import CINTEL_WEBHOOK, MARKER, ORCHESTRATOR_WEBHOOK, SCRIPT_ADHERENCE, posts_to
 
 #: Heroku's router closes a stream idle for 55 s; heartbeats must come well inside that.
 MAX_HEARTBEAT_SECONDS = 20
@@ -109,11 +113,80 @@ def heartbeat(config: Config) -> Finding:
 
 
 CHECKS = (signatures, redis_reachable, redis_tls, public_url, stream_auth, cors, heartbeat)
+SETUP_FIX = "cintel-relay setup --yes (run it without --yes first to see what it will change)"
+
+
+def _ours(resources, url: str, urls_of) -> Optional[dict]:
+    """The configuration serving this relay: made by ``cintel-relay setup`` (posting here first), else one made in
+    Console that posts here."""
+    resources = list(resources)
+    marked = [r for r in resources if MARKER in (r.get("description") or "")]
+    here = [r for r in resources if url in urls_of(r)]
+    return next((r for r in marked if r in here), (marked or here or [None])[0])
+
+
+def _intelligence_drift(config: Config, control: ControlPlane) -> List[Finding]:
+    url = config.server_url + CINTEL_WEBHOOK
+    intel = _ours(control.intelligence_configurations(), url, posts_to)
+    if intel is None:
+        return [Finding(False, f"Twilio has no Conversation Intelligence configuration posting to {url} (nor one made "
+                        "by cintel-relay setup): no adherence, sentiment or summary will reach the relay", SETUP_FIX)]
+    found = []
+    elsewhere = sorted({u for u in posts_to(intel) if u != url})
+    if elsewhere:
+        found.append(Finding(False, f"rules of {intel['displayName']!r} post to {', '.join(elsewhere)}, not {url}",
+                             SETUP_FIX))
+    else:
+        found.append(Finding(True, f"Conversation Intelligence rules post to {url}"))
+    scripts = [(o.get("parameters") or {}).get("script", "") for rule in intel.get("rules") or []
+               for o in rule.get("operators") or [] if o.get("id") == SCRIPT_ADHERENCE]
+    if not scripts:
+        return found + [Finding(False, f"{intel['displayName']!r} has no Script Adherence rule", SETUP_FIX)]
+    problems = differences(load_script(config.script_file), scripts[0])
+    if problems:
+        found.append(Finding(False, "Twilio's Script Adherence script and the relay's script disagree, so the checklist "
+                             f"cannot tick: {'; '.join(problems)}", SETUP_FIX))
+    else:
+        found.append(Finding(True, "Twilio's Script Adherence script has the relay's categories and weights"))
+    return found
+
+
+def _orchestrator_drift(config: Config, control: ControlPlane) -> Finding:
+    url = config.server_url + ORCHESTRATOR_WEBHOOK
+    orch = _ours(control.orchestrator_configurations(), url,
+                 lambda r: [c.get("url") for c in r.get("statusCallbacks") or []])
+    if orch is None:
+        return Finding(False, f"Twilio has no Conversation Orchestrator configuration posting to {url} (nor one made "
+                       "by cintel-relay setup): calls are not captured, so no transcript reaches the relay", SETUP_FIX)
+    callbacks = [c.get("url") for c in orch.get("statusCallbacks") or []]
+    if url not in callbacks:
+        return Finding(False, f"Orchestrator configuration {orch.get('displayName')!r} posts its events to "
+                       f"{', '.join(callbacks) or 'nowhere'}, not {url}", SETUP_FIX)
+    if not orch.get("intelligenceConfigurationIds"):
+        return Finding(False, f"Orchestrator configuration {orch.get('displayName')!r} links no Intelligence "
+                       "configuration, so no operator runs", SETUP_FIX)
+    return Finding(True, f"Conversation Orchestrator posts events to {url}")
+
+
+def twilio_configuration(config: Config) -> List[Finding]:
+    """Twilio's configurations exist and agree with the relay's script and SERVER_URL; skipped without credentials."""
+    if credentials(config) is None:
+        return [Finding(True, "Twilio configuration: not checked (no TWILIO_API_KEY/TWILIO_API_SECRET or "
+                        "TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN; the local demo needs none)")]
+    if not config.server_url:
+        return [Finding(False, "Twilio configuration: not checked, SERVER_URL is not set",
+                        "set SERVER_URL, then run cintel-relay setup --yes")]
+    try:
+        control = ControlPlane(config, progress=lambda line: None, timeout=config.auth_timeout)
+        return _intelligence_drift(config, control) + [_orchestrator_drift(config, control)]
+    except (ControlPlaneError, ConfigError) as exc:
+        return [Finding(False, f"Twilio configuration cannot be checked: {exc}",
+                        "fix the credentials or network named above, then run cintel-relay check again")]
 
 
 def findings(config: Config) -> List[Finding]:
-    """Every check's finding, in report order."""
-    return [check(config) for check in CHECKS]
+    """Every check's finding, in report order; Twilio's configuration last (it asks Twilio)."""
+    return [check(config) for check in CHECKS] + twilio_configuration(config)
 
 
 def run(env=None, out=sys.stdout) -> int:

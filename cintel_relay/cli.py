@@ -4,7 +4,7 @@ import argparse
 import os
 import sys
 
-from . import check, demo, simulator
+from . import check, demo, setup_command, simulator
 from .config import load_config
 from .errors import ConfigError
 
@@ -37,6 +37,10 @@ def main(argv=None):
     demo_cmd.add_argument("--port", type=int, help="port to listen on (default: $PORT or 8000)")
     simulator.add_arguments(demo_cmd, standalone=False)
     demo_cmd.set_defaults(func=demo.main, calls=3)
+    setup_cmd = commands.add_parser("setup", help="make Twilio's Intelligence and Orchestrator configurations match "
+                                    "the relay (prints the plan; --yes applies it)")
+    setup_command.add_arguments(setup_cmd)
+    setup_cmd.set_defaults(func=setup_command.main)
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["serve", *(argv or [])])

@@ -11,6 +11,8 @@ from .operators import DEFAULT_OPERATORS, OperatorKind
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _KINDS = tuple(kind.value for kind in OperatorKind)
+#: Twilio's pattern for a Memory Store id (Conversations v2 spec, ``memoryStoreId``).
+MEMORY_STORE_ID = r"mem_(store|service)_[0-7][0-9a-z]{25}"
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,14 @@ class Config:
     worker_connections: int = 19500
     #: Failed Flex token checks per client address and minute before the relay stops asking Twilio.
     bad_tokens_per_minute: int = 10
+    #: ``cintel-relay setup``: the Flex number Orchestrator captures calls of, the Memory Store it
+    #: resolves profiles in, an API key (preferred to the auth token for API calls), and the two APIs.
+    flex_phone_number: Optional[str] = None
+    memory_store_id: Optional[str] = None
+    twilio_api_key: Optional[str] = None
+    twilio_api_secret: Optional[str] = field(default=None, repr=False)
+    intelligence_url: str = "https://intelligence.twilio.com"
+    conversations_url: str = "https://conversations.twilio.com"
 
     @property
     def body_readers(self) -> int:
@@ -222,6 +232,32 @@ def _hardening(env: Mapping[str, str], server_url: Optional[str], stream_auth: s
     )
 
 
+def _control_plane(env: Mapping[str, str]) -> dict:
+    """The settings ``cintel-relay setup`` and ``check`` use to configure Twilio."""
+    number = env.get("TWILIO_FLEX_PHONE_NUMBER", "").strip() or None
+    if number and not re.fullmatch(r"\+[1-9]\d{6,14}", number):
+        raise ConfigError(f"TWILIO_FLEX_PHONE_NUMBER={number!r} is not an E.164 number: write it as +18005550199.")
+    store = env.get("CINTEL_MEMORY_STORE_ID", "").strip() or None
+    if store and not re.fullmatch(MEMORY_STORE_ID, store):
+        raise ConfigError(f"CINTEL_MEMORY_STORE_ID={store!r} is not a Memory Store id: copy the mem_store_... id from "
+                          "Console > Conversation Memory > Memory stores.")
+    key = env.get("TWILIO_API_KEY", "").strip() or None
+    secret = env.get("TWILIO_API_SECRET", "").strip() or None
+    if key and not re.fullmatch(r"SK[0-9a-fA-F]{32}", key):
+        raise ConfigError(f"TWILIO_API_KEY={key!r} is not an API key SID: copy the SK... SID from Console > API keys.")
+    if bool(key) != bool(secret):
+        raise ConfigError("TWILIO_API_KEY and TWILIO_API_SECRET go together: set both (an API key and its secret) "
+                          "or neither (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are used then).")
+    return dict(
+        flex_phone_number=number,
+        memory_store_id=store,
+        twilio_api_key=key,
+        twilio_api_secret=secret,
+        intelligence_url=_url(env, "CINTEL_INTELLIGENCE_URL", Config.intelligence_url),
+        conversations_url=_url(env, "CINTEL_CONVERSATIONS_URL", Config.conversations_url),
+    )
+
+
 def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
     """Read and validate the configuration from ``env`` (default: ``os.environ``).
 
@@ -300,6 +336,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         **auth,
         metrics_token=metrics_token,
         **_hardening(env, server_url, auth["stream_auth"]),
+        **_control_plane(env),
     )
     values.update(overrides)
     return Config(**values)

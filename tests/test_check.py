@@ -7,7 +7,9 @@ from types import SimpleNamespace
 
 from cintel_relay import check
 from cintel_relay.config import load_config
+from cintel_relay.twilio_setup import SCRIPT_ADHERENCE
 
+from .fake_twilio_control import control_plane, fake, relay_env, run_setup  # noqa: F401 (fixtures)
 from .support import ROOT, base_env, free_port
 
 
@@ -68,3 +70,68 @@ def test_the_command_exits_non_zero_on_problems():
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert "FAIL  CINTEL_VERIFY_SIGNATURES=false" in done.stdout and "fix:" in done.stdout
+
+
+def twilio_findings(env):
+    return check.twilio_configuration(load_config(env))
+
+
+def test_twilio_checks_are_skipped_with_a_clear_line_without_credentials():
+    status, text = report(base_env(CINTEL_VERIFY_SIGNATURES="false"))
+    assert "ok    Twilio configuration: not checked (no TWILIO_API_KEY/TWILIO_API_SECRET" in text
+
+
+def test_a_deployment_configured_by_setup_has_no_drift(fake):
+    assert run_setup(relay_env(fake), "--yes").returncode == 0
+    found = twilio_findings(relay_env(fake))
+    assert len(found) == 3 and all(f.ok for f in found), found
+    assert "Script Adherence script has the relay's categories and weights" in found[1].what
+
+
+def test_drift_is_reported_with_the_fix_and_setup_repairs_it(fake):
+    assert run_setup(relay_env(fake), "--yes").returncode == 0
+    intel = next(iter(fake.intelligence.values()))
+    operator = intel["rules"][0]["operators"][0]
+    operator["parameters"]["script"] = operator["parameters"]["script"].replace("Greeting", "Greetings")
+    intel["rules"][1]["actions"][0]["url"] = "https://old-relay.example.com/webhook/cintel-action"
+    next(iter(fake.orchestrator.values()))["statusCallbacks"] = [{"url": "https://old-relay.example.com/webhook/cor-event"}]
+    found = twilio_findings(relay_env(fake))
+    problems = {f.what: f.fix for f in found if not f.ok}
+    assert len(problems) == 3 and all("cintel-relay setup --yes" in fix for fix in problems.values())
+    text = " | ".join(problems)
+    assert "post to https://old-relay.example.com/webhook/cintel-action, not https://relay.example.com/" in text
+    assert "category 'Greeting' is missing in Twilio" in text and "posts its events to https://old-relay" in text
+    assert run_setup(relay_env(fake), "--yes").returncode == 0
+    assert all(f.ok for f in twilio_findings(relay_env(fake)))
+
+
+def test_no_configuration_at_all_is_a_problem_in_the_report(fake):
+    status, text = report(relay_env(fake))
+    lines = text.splitlines()
+    for problem in ("no Conversation Intelligence configuration posting to https://relay.example.com/webhook",
+                    "no Conversation Orchestrator configuration posting to https://relay.example.com/webhook"):
+        at = next(i for i, line in enumerate(lines) if line.startswith("FAIL") and problem in line)
+        assert "fix: cintel-relay setup --yes" in lines[at + 1]
+    assert status == 1
+
+
+def test_refused_credentials_are_a_finding_not_a_crash(fake):
+    (finding,) = twilio_findings(relay_env(fake, TWILIO_API_SECRET="not-the-secret"))
+    assert not finding.ok and "Twilio refused the credentials (HTTP 401)" in finding.what
+    assert "not-the-secret" not in finding.what + finding.fix
+
+
+def test_a_configuration_made_in_console_is_found_by_its_webhook_and_its_script_checked(fake):
+    blog = "Category: Greetings\nScore weight:10%\n\nCategory: Verification\nScore weight:20%"
+    action = {"type": "WEBHOOK", "method": "POST", "url": "https://relay.example.com/webhook/cintel-action"}
+    intel = fake.add_intelligence("Flex RTT", "made in Console", rules=[
+        {"operators": [{"id": SCRIPT_ADHERENCE, "parameters": {"script": blog}}], "actions": [action]}])
+    fake.add_orchestrator("Flex RTT", statusCallbacks=[{"url": "https://relay.example.com/webhook/cor-event"}],
+                          intelligenceConfigurationIds=[intel["id"]])
+    found = twilio_findings(relay_env(fake))
+    assert [f.ok for f in found] == [True, False, True]
+    assert "Twilio has category 'Greetings', the relay's script does not" in found[1].what
+    assert "category 'Move Details' is missing in Twilio" in found[1].what
+    plan = run_setup(relay_env(fake))
+    assert "Note: the Conversation Intelligence configuration 'Flex RTT'" in plan.stdout
+    assert "every result reaches the relay twice" in plan.stdout
