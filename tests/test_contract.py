@@ -192,7 +192,7 @@ def produced(relay_pair, redis_server):
     for path, body in deliveries:
         assert post_json(relay, path, body).status_code == 200
     board = SSEClient(relay, "board", path="/api/board/stream").next_event()[1]
-    assert [c["session"] for c in board["calls"]] == [CALL_SID]  # so its entries are checked too
+    assert CALL_SID in [c["session"] for c in board["calls"]]  # so a call summary is checked too
     call_frame = next(frame for _, frame in iter(board_stream.next_event, None) if frame["type"] == "call")
     board_stream.close()
     form = dict(urllib.parse.parse_qsl(payload("status-callback.form").strip()))
