@@ -2,6 +2,8 @@
 fed by the call simulator."""
 
 import io
+import json
+import os
 import threading
 from datetime import datetime, timezone
 
@@ -11,10 +13,14 @@ from playwright.sync_api import expect
 
 from cintel_relay import simulator
 
-from .support import AUTH_TOKEN, RedisServer, Relay, flex_env
+from .support import AUTH_TOKEN, ROOT, RedisServer, Relay, flex_env
 
 SPEED = 30  # a two-minute call plays in about four seconds
 STEPS = ["greeting", "verification", "move-details", "confirmation"]
+CONTRACT = os.path.join(ROOT, "tests", "contract")
+STATIC = os.path.join(ROOT, "cintel_relay", "static")
+with open(os.path.join(CONTRACT, "stream-client-cases.json"), encoding="utf-8") as _fh:
+    STREAM_CASES = json.load(_fh)["cases"]
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +32,24 @@ def relay():
     redis.stop()
 
 
+def new_page(browser, width, height):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(15000)
+    return context, context.new_page()
+
+
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(15000)
-    yield context.new_page()
+    context, tab = new_page(browser, 1400, 900)
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def phone(browser):
+    """A page the size of a phone's screen (iPhone 14: 390 x 844 CSS pixels)."""
+    context, tab = new_page(browser, 390, 844)
+    yield tab
     context.close()
 
 
@@ -188,3 +207,81 @@ def test_with_flex_auth_the_console_needs_a_supervisor(flex_relay, fake_twilio, 
     expect(agents_page.locator("#connection .label")).to_contain_text("supervisor's Flex token")
     expect(agents_page.locator("#board-rows tr")).to_have_count(0)
     agents_page.close()
+
+
+def test_the_call_sid_stays_on_one_line_at_desktop_width(relay, page):
+    call = Call("moving-complete")
+    call.play(relay, stop=call.until("utterance 4 (customer)")).wait()
+    open_live(page, relay.url + "/console")
+    link = page.locator(f'tr[data-session="{call.sid}"] a.call-link')
+    expect(link).to_have_text(call.sid)
+    assert link.evaluate("(a) => a.getClientRects().length") == 1  # one line box: not broken in two
+    link.click()
+    expect(page.locator("#call-agent")).to_have_text("Dana Whitfield")
+    lines = page.eval_on_selector("#call-session", """(sid) => sid.getBoundingClientRect().height /
+        parseFloat(getComputedStyle(sid).lineHeight)""")
+    assert round(lines, 2) == 1
+
+
+# Cells of one board row that overlap on screen, and cells whose content is wider than the cell (cut off).
+BOARD_LAYOUT = """(row) => {
+    const cells = [...row.cells].map((cell) => [cell.className, cell.getBoundingClientRect(), cell]);
+    const overlaps = [];
+    cells.forEach(([a, ra], i) => cells.slice(i + 1).forEach(([b, rb]) => {
+        const x = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+        const y = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+        if (x > 0.5 && y > 0.5) overlaps.push(a + " / " + b);
+    }));
+    const clipped = cells.filter(([, , cell]) => cell.scrollWidth > cell.clientWidth + 1).map(([name]) => name);
+    const link = row.querySelector(".call-link");
+    return {overlaps, clipped, linkLines: link.getClientRects().length,
+            pageOverflow: document.documentElement.scrollWidth - document.documentElement.clientWidth};
+}"""
+
+
+def test_the_board_fits_a_phone(relay, phone):
+    call = Call("skipped-verification")
+    call.play(relay, stop=call.until("script adherence after utterance 14")).wait()  # still live, flagged
+    open_live(phone, relay.url + "/console")
+    row = phone.locator(f'tr[data-session="{call.sid}"]')
+    expect(row.locator(".flag")).to_have_count(2)
+    assert row.evaluate(BOARD_LAYOUT) == {"overlaps": [], "clipped": [], "linkLines": 1, "pageOverflow": 0}
+    # With the table's head hidden, each value is shown under its column's name.
+    assert row.locator(".col-agent").evaluate("(td) => getComputedStyle(td, '::before').content") == '"Agent"'
+    row.locator("a.call-link").click()
+    expect(phone.locator("#transcript .text")).to_have_text(call.lines)
+    expect(phone.locator("#call-status")).to_have_text("In progress")
+    assert phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") == 0
+
+
+def test_a_call_page_says_when_the_relay_knows_no_such_call_and_fills_in_when_it_starts(relay, page):
+    call = Call("moving-complete")
+    open_live(page, f"{relay.url}/console/calls/{call.sid}")
+    expect(page.locator("#call-unknown")).to_have_text(
+        f"No call {call.sid} is known to the relay: it has not started or its data expired. "
+        "This page fills in by itself if the call starts.")
+    expect(page.locator("#call-status")).to_have_text("Not known")
+    call.play(relay, stop=call.until("utterance 2 (customer)")).wait()
+    expect(page.locator("#transcript .text")).to_have_text(call.lines[:2])
+    expect(page.locator("#call-unknown")).to_be_hidden()
+    expect(page.locator("#call-status")).to_have_text("In progress")
+
+
+def test_a_call_page_opened_after_the_data_expired_says_so(relay, page):
+    """An ended call's data expires (CINTEL_COMPLETED_TTL); a bookmarked page then says what happened."""
+    sid = "CA" + "0123456789abcdef" * 2
+    page.goto(f"{relay.url}/console/calls/{sid}")
+    expect(page.locator("#call-unknown")).to_contain_text(f"No call {sid} is known to the relay")
+    assert requests.get(f"{relay.url}/api/board/calls/{sid}", timeout=5).json() == {
+        "error": f"No call {sid} is known to the relay: it has not started or its data expired.",
+        "code": "not_found"}
+
+
+@pytest.mark.parametrize("case", STREAM_CASES, ids=[c["name"] for c in STREAM_CASES])
+def test_the_console_stream_client_behaves_as_the_plugins(page, case):
+    """The cases the plugin's StreamClient passes in jest, played by the same runner against static/stream.js."""
+    page.set_content("<!doctype html><title>stream client</title>")
+    page.add_script_tag(path=os.path.join(STATIC, "stream.js"))
+    page.add_script_tag(path=os.path.join(CONTRACT, "stream-client-runner.js"))
+    seen = page.evaluate("(c) => StreamCaseRunner.run(c, (options) => new CintelStream.StreamClient(options))", case)
+    assert seen == case["expect"]
