@@ -13,7 +13,8 @@ from playwright.sync_api import expect
 
 from cintel_relay import simulator
 
-from .support import AUTH_TOKEN, ROOT, RedisServer, Relay, flex_env
+from .support import (AUTH_TOKEN, ROOT, RedisServer, Relay, communication, flex_env, operator_result, post_json,
+                      rule_execution)
 
 SPEED = 30  # a two-minute call plays in about four seconds
 STEPS = ["greeting", "verification", "move-details", "confirmation"]
@@ -53,6 +54,9 @@ def phone(browser):
     context.close()
 
 
+NEXT_BEST_RESPONSE = "intelligence_operator_01kea27sy7ffsafmtsfp17nzx4"
+
+
 class Call:
     """One simulated call: its deliveries, played in a background thread, all or part of them."""
 
@@ -62,6 +66,17 @@ class Call:
         self.sid = self.deliveries[0].body["CallSid"]
         self.report = simulator.Report(io.StringIO())
         self._thread = None
+
+    @property
+    def conversation(self) -> str:
+        return next(d.body["data"]["id"] for d in self.deliveries if d.label == "conversation created")
+
+    def text(self, relay, comm_id, text):
+        """The customer texts during the call: an SMS in the call's conversation."""
+        body = communication(comm_id, text, speaker="customer", call_sid="SM" + "6" * 32,
+                             conversation=self.conversation, channel="SMS")
+        body["data"]["content"] = {"type": "TEXT", "text": text}
+        assert post_json(relay.url, "/webhook/cor-event", body).status_code == 200
 
     @property
     def lines(self):
@@ -147,6 +162,33 @@ def test_the_call_page_shows_the_transcript_and_ticks_the_checklist_in_order(rel
     expect(page.locator("#call-sentiment")).to_have_text("positive")
     expect(page.locator("#summary")).to_have_text(call.scenario["utterances"][-1]["summary"])
     expect(page.locator("#oplog-count")).not_to_have_text("0 results")
+
+
+def test_a_text_message_is_tagged_sms_and_speech_quietly_voice(relay, page):
+    call = Call("moving-complete")
+    call.play(relay, stop=call.until("utterance 2 (customer)")).wait()
+    call.text(relay, "conv_communication_sms_tagged", "My new address is 1200 Barton Springs Rd.")
+    open_live(page, f"{relay.url}/console/calls/{call.conversation}")  # the conversation's own stream
+    line = page.locator("#transcript li", has_text="Barton Springs")
+    expect(line.locator(".channel")).to_have_text("SMS")
+    expect(line.locator(".channel")).not_to_have_class("channel channel-voice")
+    open_live(page, f"{relay.url}/console/calls/{call.sid}")
+    expect(page.locator("#transcript li").first.locator(".channel")).to_have_class("channel channel-voice")
+
+
+def test_the_call_page_shows_texts_during_the_call_and_the_newest_suggested_response(relay, page):
+    call = Call("moving-complete")
+    call.play(relay, stop=call.until("utterance 2 (customer)")).wait()
+    open_live(page, f"{relay.url}/console/calls/{call.sid}")
+    expect(page.locator("#suggestion-panel")).to_be_hidden()
+    call.text(relay, "conv_communication_sms_on_call", "Texting you the photos of the piano now.")
+    expect(page.locator("#transcript li", has_text="photos of the piano").locator(".channel")).to_have_text("SMS")
+    for n, text in enumerate(["Ask for the move date.", "Offer full-value protection for the piano."]):
+        result = operator_result(f"intelligence_operatorresult_nbr{n}", NEXT_BEST_RESPONSE, {"text": text}, "TEXT")
+        assert post_json(relay.url, "/webhook/cintel-action",
+                         rule_execution([result], conversation=call.conversation)).status_code == 200
+    expect(page.locator("#suggestion")).to_have_text("Offer full-value protection for the piano.")
+    expect(page.locator("#suggestion-panel h2")).to_have_text("Suggested response")
 
 
 def test_the_pages_recover_after_the_relay_restarts(relay, browser, page):

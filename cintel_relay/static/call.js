@@ -20,7 +20,7 @@ window.CintelCall = (function () {
   /* Which channel a line came by: a call's stream also carries its conversation's texts. Voice, what a
      call's transcript mostly holds, is tagged quietly; a text message visibly. */
   function channelTag(channel) {
-    var key = String(channel || "VOICE").toUpperCase();
+    var key = String(channel).toUpperCase();
     var label = CHANNELS[key] || key.charAt(0) + key.slice(1).toLowerCase();
     var tag = C.el("span", "channel" + (key === "VOICE" ? " channel-voice" : ""), label);
     tag.dataset.channel = key;
@@ -36,7 +36,7 @@ window.CintelCall = (function () {
     var meta = C.el("div", "line-meta");
     meta.appendChild(C.el("span", "speaker speaker-" + line.speaker, line.speaker));
     meta.appendChild(C.el("time", "line-time", C.clock(line.timestamp)));
-    meta.appendChild(channelTag(line.channel));
+    if (line.channel) meta.appendChild(channelTag(line.channel));  // older relays name no channel
     item.appendChild(meta);
     item.appendChild(C.el("p", "text", line.text));
     list.appendChild(item);

@@ -14,7 +14,7 @@ export interface TranscriptEntry {
   timestamp: string;
   speaker: Speaker;
   text: string;
-  /** Absent from relays older than the channel tag; read as VOICE on a call. */
+  /** Absent from relays older than the channel tag. */
   channel?: Channel;
 }
 

@@ -31,12 +31,16 @@ export interface TranscriptTabProps {
   visible?: boolean;
 }
 
-/** Which channel an entry came by: quiet for the call's own speech, a visible badge for a text message. */
-function ChannelTag({ channel }: { channel: string | undefined }): JSX.Element {
+/**
+ * Which channel an entry came by: quiet for the call's own speech, a visible badge for a text message.
+ * Relays older than the tag send no channel; guessing one could call a text a call, so none is shown.
+ */
+function ChannelTag({ channel }: { channel: string | undefined }): JSX.Element | null {
+  if (!channel) return null;
   const label = channelLabel(channel);
   if (isVoice(channel)) {
     return (
-      <Text as="span" fontSize="fontSize20" color="colorTextWeaker" data-testid="channel-tag" data-channel="VOICE">
+      <Text as="span" fontSize="fontSize20" color="colorTextWeaker" data-testid="channel-tag" data-channel={channel}>
         {label}
       </Text>
     );

@@ -27,13 +27,13 @@ const CHANNEL_LABELS: Record<string, string> = {
   EMAIL: 'Email',
 };
 
-/** How a transcript entry's channel is named to the agent; an entry without one is from the call. */
-export function channelLabel(channel: string | undefined): string {
-  const key = (channel ?? 'VOICE').toUpperCase();
+/** How a transcript entry's channel (VOICE, SMS, WHATSAPP, ...) is named to the agent. */
+export function channelLabel(channel: string): string {
+  const key = channel.toUpperCase();
   return CHANNEL_LABELS[key] ?? key.charAt(0) + key.slice(1).toLowerCase();
 }
 
 /** True for the call's own speech, the entries a call's transcript mostly holds. */
-export function isVoice(channel: string | undefined): boolean {
-  return (channel ?? 'VOICE').toUpperCase() === 'VOICE';
+export function isVoice(channel: string): boolean {
+  return channel.toUpperCase() === 'VOICE';
 }
