@@ -327,3 +327,12 @@ def test_the_console_stream_client_behaves_as_the_plugins(page, case):
     page.add_script_tag(path=os.path.join(CONTRACT, "stream-client-runner.js"))
     seen = page.evaluate("(c) => StreamCaseRunner.run(c, (options) => new CintelStream.StreamClient(options))", case)
     assert seen == case["expect"]
+
+
+def test_with_flex_auth_an_unknown_call_is_named_only_to_a_signed_in_supervisor(flex_relay, fake_twilio, page):
+    sid = "CA" + "fedcba9876543210" * 2
+    refused = requests.get(f"{flex_relay.url}/api/board/calls/{sid}", timeout=5)
+    assert (refused.status_code, "error" in refused.json()) == (401, True)
+    supervisor = fake_twilio.add_user("sup_sky", roles=("supervisor",))
+    open_live(page, f"{flex_relay.url}/console/calls/{sid}#token={supervisor}")
+    expect(page.locator("#call-unknown")).to_contain_text(f"No call {sid} is known to the relay")
