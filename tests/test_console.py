@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 
 from cintel_relay import simulator
 
-from .support import (AUTH_TOKEN, ROOT, RedisServer, Relay, communication, flex_env, operator_result, post_json,
-                      rule_execution)
+from .channel_support import sms
+from .support import AUTH_TOKEN, ROOT, RedisServer, Relay, flex_env, operator_result, post_json, rule_execution
 
 SPEED = 30  # a two-minute call plays in about four seconds
 STEPS = ["greeting", "verification", "move-details", "confirmation"]
@@ -73,10 +73,7 @@ class Call:
 
     def text(self, relay, comm_id, text):
         """The customer texts during the call: an SMS in the call's conversation."""
-        body = communication(comm_id, text, speaker="customer", call_sid="SM" + "6" * 32,
-                             conversation=self.conversation, channel="SMS")
-        body["data"]["content"] = {"type": "TEXT", "text": text}
-        assert post_json(relay.url, "/webhook/cor-event", body).status_code == 200
+        assert post_json(relay.url, "/webhook/cor-event", sms(comm_id, text, self.conversation)).status_code == 200
 
     @property
     def lines(self):

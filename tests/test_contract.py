@@ -17,8 +17,9 @@ import redis as redis_lib
 
 from cintel_relay.bus import SNAPSHOT_TYPES, log_key
 
-from .support import (CALL_SID, CONVERSATION, ROOT, SSEClient, communication, operator_result, payload, post_form,
-                      post_json, rule_execution)
+from .channel_support import sms
+from .support import (CALL_SID, CONVERSATION, ROOT, SSEClient, operator_result, payload, post_form, post_json,
+                      rule_execution)
 
 CONTRACT = os.path.join(ROOT, "tests", "contract", "sse-frames.json")
 #: Every frame type the relay sends: the session streams' and the supervisor board's.
@@ -160,13 +161,6 @@ def test_a_changed_field_is_caught():
 
 # --- the relay ------------------------------------------------------------------------------------
 
-def sms(text: str) -> dict:
-    """A customer's SMS in the call's conversation, as Conversation Orchestrator delivers it."""
-    body = communication(SMS_ID, text, speaker="customer", call_sid="SM" + "4" * 32, channel="SMS")
-    body["data"]["content"] = {"type": "TEXT", "text": text}
-    return body
-
-
 def session_log(client, session: str) -> list:
     return [orjson.loads(fields[b"f"]) for _, fields in client.xrange(log_key(session))]
 
@@ -182,7 +176,7 @@ def produced(relay_pair, redis_server):
     deliveries = [
         ("/webhook/cor-event", payload("cor-participant-added.json")),
         ("/webhook/cor-event", payload("cor-communication-transcription.json")),
-        ("/webhook/cor-event", sms("Texting you my new address: 1200 Barton Springs Rd, Austin.")),
+        ("/webhook/cor-event", sms(SMS_ID, "Texting you my new address: 1200 Barton Springs Rd, Austin.")),
         ("/webhook/cintel-action", payload("cintel-script-adherence.json")),
         ("/webhook/cintel-action", payload("cintel-sentiment-summary.json")),
         ("/webhook/cintel-action", rule_execution([operator_result(

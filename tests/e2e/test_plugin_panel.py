@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from ..channel_support import sms
 from ..fake_twilio import sid
 from ..support import (CALL_SID, Relay, adherence_result, communication, flex_env,
                        payload, post_json, rule_execution)
@@ -69,9 +70,7 @@ def say(relay, n, text, speaker):
 
 def text_message(relay, n, text):
     """The customer's SMS in the call's conversation (a conversation grouped by profile holds both)."""
-    body = communication(f"comm-{n}", text, speaker="customer", call_sid="SM" + "5" * 32, channel="SMS")
-    body["data"]["content"] = {"type": "TEXT", "text": text}
-    assert post_json(relay.url, "/webhook/cor-event", body).status_code == 200
+    assert post_json(relay.url, "/webhook/cor-event", sms(f"comm-{n}", text)).status_code == 200
 
 
 def adherence(relay, n, **verdicts):
