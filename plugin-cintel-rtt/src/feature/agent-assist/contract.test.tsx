@@ -37,6 +37,10 @@ const SHOWN: Record<string, { tab: Tab; check: () => void }> = {
       expect(screen.getByText('Customer is moving from Denver to Austin on March 3.')).toBeInTheDocument();
       expect(screen.getByText('Sentiment: positive')).toBeInTheDocument();
       expect(screen.getByTestId('call-status')).toHaveTextContent('Call in progress');
+      fireEvent.click(screen.getByRole('tab', { name: /Agent view/ }));
+      expect(screen.getByTestId('suggestion')).toHaveTextContent('Offer full-value protection for the piano.');
+      expect(screen.getByTestId('checklist-verification')).toHaveAttribute('data-status', 'missed');
+      expect(screen.getByTestId('unread-count')).toHaveTextContent('1');
     },
   },
   'transcript (voice)': {
