@@ -13,13 +13,14 @@ their own calls).
 import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import NotFound
 
 from . import metrics, sse
 from .keys import BOARD_CHANNEL
 from .errors import Unavailable
 from .hub import CLOSED, OVERFLOW, RESYNC, SHUTDOWN
 from .limits import Held
-from .stream import HEADERS, RETRY_MS, open_subscription, ready
+from .stream import HEADERS, RETRY_MS, open_subscription, ready, valid_session
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,22 @@ def board():
     finally:
         if slot is not None:
             slot.release()
+
+
+@bp.get("/api/board/calls/<session_id>")
+def board_call(session_id):
+    """One call's summary, with a ticket for the call's own stream; 404 saying so when the relay knows no
+    such call, so the console's call page can tell a call not yet started (or expired) from a quiet one."""
+    session_id = valid_session(session_id)
+    slot = current_app.extensions["cintel_access"].admit(session_id, request.args.get("ticket"))
+    try:
+        summary = current_app.extensions["cintel"].bus.board_call(session_id)
+    finally:
+        if slot is not None:
+            slot.release()
+    if summary is None:
+        raise NotFound(f"No call {session_id} is known to the relay: it has not started or its data expired.")
+    return jsonify(summary)
 
 
 @bp.get("/api/board/stream")

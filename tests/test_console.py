@@ -2,6 +2,8 @@
 fed by the call simulator."""
 
 import io
+import json
+import os
 import threading
 from datetime import datetime, timezone
 
@@ -11,11 +13,16 @@ from playwright.sync_api import expect
 
 from cintel_relay import simulator
 
+from .channel_support import sms
 from .flex_support import flex_relay_of_its_own
-from .support import AUTH_TOKEN, RedisServer, Relay, flex_env
+from .support import AUTH_TOKEN, ROOT, RedisServer, Relay, flex_env, operator_result, post_json, rule_execution
 
 SPEED = 30  # a two-minute call plays in about four seconds
 STEPS = ["greeting", "verification", "move-details", "confirmation"]
+CONTRACT = os.path.join(ROOT, "tests", "contract")
+STATIC = os.path.join(ROOT, "cintel_relay", "static")
+with open(os.path.join(CONTRACT, "stream-client-cases.json"), encoding="utf-8") as _fh:
+    STREAM_CASES = json.load(_fh)["cases"]
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +34,28 @@ def relay():
     redis.stop()
 
 
+def new_page(browser, width, height):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.set_default_timeout(15000)
+    return context, context.new_page()
+
+
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(15000)
-    yield context.new_page()
+    context, tab = new_page(browser, 1400, 900)
+    yield tab
     context.close()
+
+
+@pytest.fixture
+def phone(browser):
+    """A page the size of a phone's screen (iPhone 14: 390 x 844 CSS pixels)."""
+    context, tab = new_page(browser, 390, 844)
+    yield tab
+    context.close()
+
+
+NEXT_BEST_RESPONSE = "intelligence_operator_01kea27sy7ffsafmtsfp17nzx4"
 
 
 class Call:
@@ -44,6 +67,14 @@ class Call:
         self.sid = self.deliveries[0].body["CallSid"]
         self.report = simulator.Report(io.StringIO())
         self._thread = None
+
+    @property
+    def conversation(self) -> str:
+        return next(d.body["data"]["id"] for d in self.deliveries if d.label == "conversation created")
+
+    def text(self, relay, comm_id, text):
+        """The customer texts during the call: an SMS in the call's conversation."""
+        assert post_json(relay.url, "/webhook/cor-event", sms(comm_id, text, self.conversation)).status_code == 200
 
     @property
     def lines(self):
@@ -131,6 +162,33 @@ def test_the_call_page_shows_the_transcript_and_ticks_the_checklist_in_order(rel
     expect(page.locator("#oplog-count")).not_to_have_text("0 results")
 
 
+def test_a_text_message_is_tagged_sms_and_speech_quietly_voice(relay, page):
+    call = Call("moving-complete")
+    call.play(relay, stop=call.until("utterance 2 (customer)")).wait()
+    call.text(relay, "conv_communication_sms_tagged", "My new address is 1200 Barton Springs Rd.")
+    open_live(page, f"{relay.url}/console/calls/{call.conversation}")  # the conversation's own stream
+    line = page.locator("#transcript li", has_text="Barton Springs")
+    expect(line.locator(".channel")).to_have_text("SMS")
+    expect(line.locator(".channel")).not_to_have_class("channel channel-voice")
+    open_live(page, f"{relay.url}/console/calls/{call.sid}")
+    expect(page.locator("#transcript li").first.locator(".channel")).to_have_class("channel channel-voice")
+
+
+def test_the_call_page_shows_texts_during_the_call_and_the_newest_suggested_response(relay, page):
+    call = Call("moving-complete")
+    call.play(relay, stop=call.until("utterance 2 (customer)")).wait()
+    open_live(page, f"{relay.url}/console/calls/{call.sid}")
+    expect(page.locator("#suggestion-panel")).to_be_hidden()
+    call.text(relay, "conv_communication_sms_on_call", "Texting you the photos of the piano now.")
+    expect(page.locator("#transcript li", has_text="photos of the piano").locator(".channel")).to_have_text("SMS")
+    for n, text in enumerate(["Ask for the move date.", "Offer full-value protection for the piano."]):
+        result = operator_result(f"intelligence_operatorresult_nbr{n}", NEXT_BEST_RESPONSE, {"text": text}, "TEXT")
+        assert post_json(relay.url, "/webhook/cintel-action",
+                         rule_execution([result], conversation=call.conversation)).status_code == 200
+    expect(page.locator("#suggestion")).to_have_text("Offer full-value protection for the piano.")
+    expect(page.locator("#suggestion-panel h2")).to_have_text("Suggested response")
+
+
 def test_the_pages_recover_after_the_relay_restarts(relay, browser, page):
     call = Call("moving-complete")
     half = call.until("utterance 10 (customer)")
@@ -186,3 +244,90 @@ def test_with_flex_auth_the_console_needs_a_supervisor(flex_relay, fake_twilio, 
     expect(agents_page.locator("#connection .label")).to_contain_text("supervisor's Flex token")
     expect(agents_page.locator("#board-rows tr")).to_have_count(0)
     agents_page.close()
+
+
+def test_the_call_sid_stays_on_one_line_at_desktop_width(relay, page):
+    call = Call("moving-complete")
+    call.play(relay, stop=call.until("utterance 4 (customer)")).wait()
+    open_live(page, relay.url + "/console")
+    link = page.locator(f'tr[data-session="{call.sid}"] a.call-link')
+    expect(link).to_have_text(call.sid)
+    assert link.evaluate("(a) => a.getClientRects().length") == 1  # one line box: not broken in two
+    link.click()
+    expect(page.locator("#call-agent")).to_have_text("Dana Whitfield")
+    lines = page.eval_on_selector("#call-session", """(sid) => sid.getBoundingClientRect().height /
+        parseFloat(getComputedStyle(sid).lineHeight)""")
+    assert round(lines, 2) == 1
+
+
+# Cells of one board row that overlap on screen, and cells whose content is wider than the cell (cut off).
+BOARD_LAYOUT = """(row) => {
+    const cells = [...row.cells].map((cell) => [cell.className, cell.getBoundingClientRect(), cell]);
+    const overlaps = [];
+    cells.forEach(([a, ra], i) => cells.slice(i + 1).forEach(([b, rb]) => {
+        const x = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+        const y = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+        if (x > 0.5 && y > 0.5) overlaps.push(a + " / " + b);
+    }));
+    const clipped = cells.filter(([, , cell]) => cell.scrollWidth > cell.clientWidth + 1).map(([name]) => name);
+    const link = row.querySelector(".call-link");
+    return {overlaps, clipped, linkLines: link.getClientRects().length,
+            pageOverflow: document.documentElement.scrollWidth - document.documentElement.clientWidth};
+}"""
+
+
+def test_the_board_fits_a_phone(relay, phone):
+    call = Call("skipped-verification")
+    call.play(relay, stop=call.until("script adherence after utterance 14")).wait()  # still live, flagged
+    open_live(phone, relay.url + "/console")
+    row = phone.locator(f'tr[data-session="{call.sid}"]')
+    expect(row.locator(".flag")).to_have_count(2)
+    assert row.evaluate(BOARD_LAYOUT) == {"overlaps": [], "clipped": [], "linkLines": 1, "pageOverflow": 0}
+    # With the table's head hidden, each value is shown under its column's name.
+    assert row.locator(".col-agent").evaluate("(td) => getComputedStyle(td, '::before').content") == '"Agent"'
+    row.locator("a.call-link").click()
+    expect(phone.locator("#transcript .text")).to_have_text(call.lines)
+    expect(phone.locator("#call-status")).to_have_text("In progress")
+    assert phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") == 0
+
+
+def test_a_call_page_says_when_the_relay_knows_no_such_call_and_fills_in_when_it_starts(relay, page):
+    call = Call("moving-complete")
+    open_live(page, f"{relay.url}/console/calls/{call.sid}")
+    expect(page.locator("#call-unknown")).to_have_text(
+        f"No call {call.sid} is known to the relay: it has not started or its data expired. "
+        "This page fills in by itself if the call starts.")
+    expect(page.locator("#call-status")).to_have_text("Not known")
+    call.play(relay, stop=call.until("utterance 2 (customer)")).wait()
+    expect(page.locator("#transcript .text")).to_have_text(call.lines[:2])
+    expect(page.locator("#call-unknown")).to_be_hidden()
+    expect(page.locator("#call-status")).to_have_text("In progress")
+
+
+def test_a_call_page_opened_after_the_data_expired_says_so(relay, page):
+    """An ended call's data expires (CINTEL_COMPLETED_TTL); a bookmarked page then says what happened."""
+    sid = "CA" + "0123456789abcdef" * 2
+    page.goto(f"{relay.url}/console/calls/{sid}")
+    expect(page.locator("#call-unknown")).to_contain_text(f"No call {sid} is known to the relay")
+    assert requests.get(f"{relay.url}/api/board/calls/{sid}", timeout=5).json() == {
+        "error": f"No call {sid} is known to the relay: it has not started or its data expired.",
+        "code": "not_found"}
+
+
+@pytest.mark.parametrize("case", STREAM_CASES, ids=[c["name"] for c in STREAM_CASES])
+def test_the_console_stream_client_behaves_as_the_plugins(page, case):
+    """The cases the plugin's StreamClient passes in jest, played by the same runner against static/stream.js."""
+    page.set_content("<!doctype html><title>stream client</title>")
+    page.add_script_tag(path=os.path.join(STATIC, "stream.js"))
+    page.add_script_tag(path=os.path.join(CONTRACT, "stream-client-runner.js"))
+    seen = page.evaluate("(c) => StreamCaseRunner.run(c, (options) => new CintelStream.StreamClient(options))", case)
+    assert seen == case["expect"]
+
+
+def test_with_flex_auth_an_unknown_call_is_named_only_to_a_signed_in_supervisor(flex_relay, fake_twilio, page):
+    sid = "CA" + "fedcba9876543210" * 2
+    refused = requests.get(f"{flex_relay.url}/api/board/calls/{sid}", timeout=5)
+    assert (refused.status_code, "error" in refused.json()) == (401, True)
+    supervisor = fake_twilio.add_user("sup_sky", roles=("supervisor",))
+    open_live(page, f"{flex_relay.url}/console/calls/{sid}#token={supervisor}")
+    expect(page.locator("#call-unknown")).to_contain_text(f"No call {sid} is known to the relay")

@@ -13,8 +13,10 @@ window.CintelBoard = (function () {
 
   function elapsed(call) { return (call.endedAt || now()) - call.startedAt; }
 
-  function cell(row, className) {
+  /* A cell; its column's name goes with it, for the phone layout where the table head is hidden. */
+  function cell(row, className, label) {
     var td = C.el("td", className);
+    td.dataset.label = label;
     row.appendChild(td);
     return td;
   }
@@ -38,19 +40,19 @@ window.CintelBoard = (function () {
     row.dataset.ended = call.ended ? "true" : "false";
     row.dataset.flagged = flags.length ? "true" : "false";
 
-    var first = cell(row, "col-call");
+    var first = cell(row, "col-call", "Call");
     var link = C.el("a", "call-link mono", call.session);
     link.href = callUrl.replace("SESSION", encodeURIComponent(call.session));
     first.appendChild(link);
     first.appendChild(C.el("span", "sub", call.customer ? "Customer " + call.customer : "Customer not known yet"));
 
-    var agent = cell(row, "col-agent");
+    var agent = cell(row, "col-agent", "Agent");
     agent.appendChild(C.el("span", "agent-name", call.agent || "–"));
     agent.appendChild(C.el("span", "sub", call.ended ? "Ended" : C.statusText(call.callStatus || "live")));
 
-    cell(row, "col-duration mono").textContent = C.duration(elapsed(call));
+    cell(row, "col-duration mono", "Duration").textContent = C.duration(elapsed(call));
 
-    var scoreCell = cell(row, "col-score");
+    var scoreCell = cell(row, "col-score", "Adherence");
     var value = C.el("span", "score", C.score(call.score));
     value.dataset.level = call.ended ? C.scoreLevel(call.score) : "none";  // early in a call, low is normal
     scoreCell.appendChild(value);
@@ -58,9 +60,9 @@ window.CintelBoard = (function () {
 
     var sentiment = C.el("span", "chip chip-sentiment", call.sentiment || "–");
     sentiment.dataset.sentiment = call.sentiment || "";
-    cell(row, "col-sentiment").appendChild(sentiment);
+    cell(row, "col-sentiment", "Sentiment").appendChild(sentiment);
 
-    var last = cell(row, "col-last");
+    var last = cell(row, "col-last", "Last utterance");
     if (call.lastUtterance) {
       last.appendChild(C.el("span", "speaker speaker-" + call.lastUtterance.speaker, call.lastUtterance.speaker));
       last.appendChild(C.el("span", "utterance", call.lastUtterance.text));
@@ -68,7 +70,7 @@ window.CintelBoard = (function () {
       last.appendChild(C.el("span", "sub", "No speech yet"));
     }
 
-    var flagCell = cell(row, "col-flags");
+    var flagCell = cell(row, "col-flags", "Flags");
     flags.forEach(function (flag) {
       flagCell.appendChild(C.el("span", "flag flag-" + flag.kind, flag.text));
     });
@@ -136,7 +138,7 @@ window.CintelBoard = (function () {
 
   function start(options) {
     callUrl = options.callUrl;
-    C.openStream("/api/board/stream", "board", onFrame);
+    C.openStream("board", onFrame, "/api/board/stream");
     window.setInterval(tick, 1000);
   }
 

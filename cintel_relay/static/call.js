@@ -9,8 +9,23 @@ window.CintelCall = (function () {
   var lines = {};     // communication id -> <li>, so a replayed line is never shown twice
   var results = {};   // operator result id -> <li>
   var resultCount = 0;
+  var session = "";
+  var heard = false;     // anything of this call has come in (a status callback is not the only sign of life)
+  var notKnown = false;  // the relay said it knows no such call
+  var callStatus = null;
+  var CHANNELS = {VOICE: "Voice", SMS: "SMS", WHATSAPP: "WhatsApp", RCS: "RCS", CHAT: "Chat", EMAIL: "Email"};
 
   function byId(id) { return document.getElementById(id); }
+
+  /* Which channel a line came by: a call's stream also carries its conversation's texts. Voice, what a
+     call's transcript mostly holds, is tagged quietly; a text message visibly. */
+  function channelTag(channel) {
+    var key = String(channel).toUpperCase();
+    var label = CHANNELS[key] || key.charAt(0) + key.slice(1).toLowerCase();
+    var tag = C.el("span", "channel" + (key === "VOICE" ? " channel-voice" : ""), label);
+    tag.dataset.channel = key;
+    return tag;
+  }
 
   function addLine(line) {
     if (lines[line.id]) return;
@@ -21,6 +36,7 @@ window.CintelCall = (function () {
     var meta = C.el("div", "line-meta");
     meta.appendChild(C.el("span", "speaker speaker-" + line.speaker, line.speaker));
     meta.appendChild(C.el("time", "line-time", C.clock(line.timestamp)));
+    if (line.channel) meta.appendChild(channelTag(line.channel));  // older relays name no channel
     item.appendChild(meta);
     item.appendChild(C.el("p", "text", line.text));
     list.appendChild(item);
@@ -97,11 +113,52 @@ window.CintelCall = (function () {
     byId("summary").textContent = summary ? summary.text : "No summary yet.";
   }
 
-  function setStatus(status) {
+  function setSuggestion(suggestion) {
+    byId("suggestion-panel").hidden = !suggestion;
+    byId("suggestion").textContent = suggestion ? suggestion.text : "";
+    byId("suggestion-time").textContent = suggestion ? C.clock(suggestion.timestamp) : "";
+  }
+
+  /* The status chip: Twilio's call status when a status callback told it, else "Live" once anything of the
+     call has come in, else "Waiting" (or "Not known" once the relay said it knows no such call). */
+  function renderStatus() {
     var chip = byId("call-status");
-    var value = status ? status.status : "unknown";
+    var value = callStatus ? callStatus.status : heard ? "live" : notKnown ? "not-known" : "unknown";
     chip.dataset.status = value;
-    chip.textContent = value === "unknown" ? "Waiting" : C.statusText(value);
+    chip.textContent = {unknown: "Waiting", "not-known": "Not known"}[value] || C.statusText(value);
+  }
+
+  function setStatus(status) {
+    callStatus = status || null;
+    renderStatus();
+  }
+
+  function heardOf() {
+    heard = true;
+    byId("call-unknown").hidden = true;
+    renderStatus();
+  }
+
+  /* A snapshot with nothing in it: ask the relay whether it knows the call at all, and say so if not. The
+     stream stays open, so the page fills in by itself if the call starts after all. */
+  function checkKnown() {
+    C.fetchWithTicket("/api/board/calls/" + encodeURIComponent(session), session).then(function (response) {
+      if (response.status !== 404 || heard) return;
+      return response.json().then(function (body) {
+        if (heard) return;
+        byId("call-unknown-text").textContent = body.error;
+        byId("call-unknown").hidden = false;
+        notKnown = true;
+        renderStatus();
+      });
+    }).catch(function (error) {
+      console.warn("cintel console: could not ask the relay about this call", error);
+    });
+  }
+
+  function isEmpty(snapshot) {
+    return !snapshot.transcript.length && !snapshot.operatorResults.length && !snapshot.adherence &&
+      !snapshot.sentiment && !snapshot.summary && !snapshot.callStatus && !snapshot.suggestion;
   }
 
   function reset() {
@@ -121,25 +178,31 @@ window.CintelCall = (function () {
         renderChecklist(frame.adherence);
         setSentiment(frame.sentiment);
         setSummary(frame.summary);
+        setSuggestion(frame.suggestion);
         setStatus(frame.callStatus);
-        break;
+        if (isEmpty(frame)) checkKnown(); else heardOf();
+        return;
       case "transcript": addLine(frame.data); break;
       case "operator-result": addResult(frame.data); break;
       case "adherence": renderChecklist(frame.data); break;
       case "sentiment": setSentiment(frame.data); break;
       case "summary": setSummary(frame.data); break;
+      case "suggestion": setSuggestion(frame.data); break;
       case "call-status": setStatus(frame.data); break;
+      default: return;  // connected, and types newer than this page
     }
+    heardOf();
   }
 
   function start(options) {
+    session = options.session;
     fetch(options.scriptUrl).then(function (response) {
       if (!response.ok) throw new Error("script: HTTP " + response.status);
       return response.json();
     }).then(function (body) {
       script = body;
       renderChecklist(null);
-      C.openStream("/api/stream/" + encodeURIComponent(options.session), options.session, onFrame);
+      C.openStream(options.session, onFrame);
     }).catch(function () {
       C.showConnection("reconnecting");
       window.setTimeout(function () { start(options); }, 2000);

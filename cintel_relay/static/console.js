@@ -2,14 +2,15 @@
 "use strict";
 
 window.Cintel = (function () {
-  var MAX_RETRY_MS = 10000;
-
   /* Stream access. The page's <script> tag says whether the relay wants tickets (CINTEL_STREAM_AUTH).
      With "flex", a supervisor's Flex token opens the console: /console#token=<manager.user.token>. A
      fragment never reaches a server or a log; it is kept in this tab's sessionStorage and taken out of
      the address bar at once. Each connect trades it for a ticket, as the Flex plugin does. */
   var settings = document.currentScript.dataset;
   var TOKEN_KEY = "cintel.flexToken";
+  var SIGN_IN = "Sign-in needed: open the console as /console#token=<your Flex token>";
+  var LABELS = {live: "Live", reconnecting: "Reconnecting…", connecting: "Connecting", offline: "Offline, retrying",
+                stopped: "Stopped"};
 
   function takeToken() {
     var match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
@@ -21,76 +22,41 @@ window.Cintel = (function () {
   }
 
   var token = takeToken();
-
-  function Refused(message, retry) {
-    this.message = message;
-    this.retry = retry;
-  }
-
-  /* A ticket for a session ("board" for the board), or null when streams are open. */
-  function ticketFor(session) {
-    if (settings.streamAuth !== "flex") return Promise.resolve(null);
-    if (!token) {
-      return Promise.reject(new Refused("Sign-in needed: open the console as /console#token=<your Flex token>", false));
-    }
-    return fetch(settings.ticketUrl, {
-      method: "POST",
-      headers: {"Content-Type": "application/json", "Authorization": "Bearer " + token},
-      body: JSON.stringify({sessionId: session})
-    }).then(function (response) {
-      return response.json().then(function (body) {
-        if (response.ok) return body.ticket;
-        var refusal = response.status === 401 || response.status === 403;
-        throw new Refused((body.error || "HTTP " + response.status) +
-          (refusal ? " Open the console again with a current supervisor's Flex token." : ""), !refusal);
-      });
-    });
-  }
-
-  /* The one place a stream URL is built. */
-  function streamUrl(path, lastEventId, ticket) {
-    var url = new URL(path, window.location.origin);
-    if (ticket) url.searchParams.set("ticket", ticket);
-    if (lastEventId) url.searchParams.set("lastEventId", lastEventId);
-    return url.toString();
-  }
+  var signedOut = settings.streamAuth === "flex" && !token;
 
   function showConnection(state, message) {
     var node = document.getElementById("connection");
     if (!node) return;
     node.dataset.state = state;
     node.title = message || "";
-    node.querySelector(".label").textContent = message ||
-      {live: "Live", reconnecting: "Reconnecting…", connecting: "Connecting"}[state] || state;
+    node.querySelector(".label").textContent = state === "refused" ? message : LABELS[state] || state;
   }
 
-  /* Open an SSE stream for a session and keep it open. The browser reconnects by itself (sending
-     Last-Event-ID); when it gives up (an HTTP error while the relay restarts, or a ticket that has
-     expired), get a new ticket and reopen with ?lastEventId=, backing off. A refused sign-in stops. */
-  function openStream(path, session, onFrame) {
-    var lastId = null;
-    var delay = 1000;
-    function retry() {
-      showConnection("reconnecting");
-      window.setTimeout(connect, delay);
-      delay = Math.min(delay * 2, MAX_RETRY_MS);
-    }
-    function connect() {
-      ticketFor(session).then(function (ticket) {
-        var source = new EventSource(streamUrl(path, lastId, ticket));
-        source.onopen = function () { delay = 1000; showConnection("live"); };
-        source.onmessage = function (event) {
-          if (event.lastEventId) lastId = event.lastEventId;
-          onFrame(JSON.parse(event.data));
-        };
-        source.onerror = function () {
-          if (source.readyState === EventSource.CLOSED) retry(); else showConnection("reconnecting");
-        };
-      }).catch(function (error) {
-        if (error instanceof Refused && !error.retry) showConnection("refused", error.message); else retry();
-      });
-    }
-    connect();
+  function showStatus(status) {
+    var message = status.error;
+    if (status.state === "refused") message += " Open the console again with a current supervisor's Flex token.";
+    showConnection(status.state, message);
+  }
+
+  /* Open the SSE stream of a session ("board" for the board, at /api/board/stream) and keep it open, with
+     the same client behaviour as the Flex plugin's (static/stream.js). The token came with the address, so
+     a refused one is final: retrying could not change it. */
+  function openStream(session, onFrame, streamPath) {
+    if (signedOut) return showConnection("refused", SIGN_IN);
+    new window.CintelStream.StreamClient({
+      backendUrl: window.location.origin, sessionId: session, streamPath: streamPath,
+      getToken: function () { return token || undefined; }, retryRefusals: false,
+      onFrame: onFrame, onStatus: showStatus
+    }).start();
+  }
+
+  /* A one-off GET of a session's data with the same ticket a stream would need; resolves to the Response. */
+  function fetchWithTicket(path, session) {
+    if (signedOut) return Promise.reject(new Error(SIGN_IN));
+    return window.CintelStream.requestTicket(window.fetch.bind(window), window.location.origin, session,
+                                             token || undefined).then(function (ticket) {
+      return window.fetch(ticket ? path + "?ticket=" + encodeURIComponent(ticket) : path);
+    });
   }
 
   function el(tag, className, text) {
@@ -143,7 +109,7 @@ window.Cintel = (function () {
   }
 
   return {
-    openStream: openStream, el: el, duration: duration, clock: clock, score: score, statusText: statusText,
+    openStream: openStream, fetchWithTicket: fetchWithTicket, el: el, duration: duration, clock: clock, score: score, statusText: statusText,
     scoreLevel: scoreLevel, flags: flags, showConnection: showConnection
   };
 })();

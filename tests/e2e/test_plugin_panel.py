@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from ..channel_support import sms
 from ..fake_twilio import sid
 from ..flex_support import start_flex_relay
 from ..support import CALL_SID, adherence_result, communication, payload, post_json, rule_execution
@@ -67,6 +68,11 @@ def say(relay, n, text, speaker):
                      communication(f"comm-{n}", text, speaker=speaker)).status_code == 200
 
 
+def text_message(relay, n, text):
+    """The customer's SMS in the call's conversation (a conversation grouped by profile holds both)."""
+    assert post_json(relay.url, "/webhook/cor-event", sms(f"comm-{n}", text)).status_code == 200
+
+
 def adherence(relay, n, **verdicts):
     assert post_json(relay.url, "/webhook/cintel-action",
                      rule_execution([adherence_result(f"res-{n}", **verdicts)])).status_code == 200
@@ -90,6 +96,9 @@ def test_panel_follows_a_call_live_and_survives_a_relay_restart(relay, agent_tok
     expect(page.get_by_test_id("checklist-greeting")).to_have_attribute("data-status", "met", timeout=WAIT_MS)
     expect(page.get_by_test_id("checklist-verification")).to_have_attribute("data-status", "pending")
     expect(page.get_by_test_id("score-value")).to_have_text("10%")
+    unread = page.get_by_test_id("unread-count")
+    expect(unread).to_contain_text("1")
+    expect(unread.locator('[data-paste-element$="_ICON"]')).to_have_count(0)  # news, not an error
 
     relay.stop()
     expect(page.get_by_text("Live", exact=True)).to_have_count(0, timeout=WAIT_MS)
@@ -111,3 +120,16 @@ def test_agent_without_the_task_sees_an_error_and_no_transcript(relay, fake_twil
     expect(page.get_by_text("Live", exact=True)).to_have_count(0)
     expect(page.get_by_text("You are not allowed to follow this call (403).")).to_be_visible(timeout=20_000)
     expect(page.get_by_text("Secret account details.")).to_have_count(0)
+
+
+def test_a_text_the_customer_sends_during_the_call_shows_on_it_tagged_sms(relay, agent_token, harness_origin, page):
+    post_json(relay.url, "/webhook/cor-event", payload("cor-participant-added.json"))
+    page.goto(f"{harness_origin}/index.html?backend={relay.url}&session={CALL_SID}&token={agent_token}")
+    expect(page.get_by_text("Live", exact=True)).to_be_visible(timeout=WAIT_MS)
+    say(relay, 1, "Can you text me the quote?", "customer")
+    text_message(relay, 2, "My new address is 1200 Barton Springs Rd.")
+    lines = page.get_by_test_id("transcript-line")
+    expect(lines).to_have_count(2, timeout=WAIT_MS)
+    expect(lines.nth(1)).to_contain_text("1200 Barton Springs Rd.")
+    expect(lines.nth(0).get_by_test_id("channel-tag")).to_have_text("Voice")
+    expect(lines.nth(1).get_by_test_id("channel-tag")).to_have_text("SMS")

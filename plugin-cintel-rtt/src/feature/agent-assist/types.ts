@@ -6,11 +6,16 @@
 
 export type Speaker = 'agent' | 'customer';
 
+/** VOICE, SMS, WHATSAPP, CHAT, ...: a call's stream also carries its conversation's messages. */
+export type Channel = string;
+
 export interface TranscriptEntry {
   id?: string;
   timestamp: string;
   speaker: Speaker;
   text: string;
+  /** Absent from relays older than the channel tag. */
+  channel?: Channel;
 }
 
 export type OutputFormat = 'TEXT' | 'JSON' | 'CLASSIFICATION' | 'EXTRACTION';
@@ -72,6 +77,14 @@ export interface Summary {
   operatorResultId?: string;
 }
 
+/** The newest result of Twilio's Next Best Response operator: what the agent could say next. */
+export interface Suggestion {
+  id: string;
+  text: string;
+  timestamp?: string;
+  operatorResultId?: string;
+}
+
 export interface CallStatus {
   /** ringing, in-progress, completed, ... (Twilio's CallStatus values). */
   status: string;
@@ -91,6 +104,7 @@ export interface InitialFrame {
   sentiment?: Sentiment | null;
   summary?: Summary | null;
   callStatus?: CallStatus | null;
+  suggestion?: Suggestion | null;
 }
 
 export type StreamFrame =
@@ -101,7 +115,8 @@ export type StreamFrame =
   | { type: 'adherence'; data: Adherence }
   | { type: 'sentiment'; data: Sentiment }
   | { type: 'summary'; data: Summary }
-  | { type: 'call-status'; data: CallStatus };
+  | { type: 'call-status'; data: CallStatus }
+  | { type: 'suggestion'; data: Suggestion };
 
 /** A frame of a type this plugin does not know yet; ignored, for forward compatibility. */
 export interface UnknownFrame {

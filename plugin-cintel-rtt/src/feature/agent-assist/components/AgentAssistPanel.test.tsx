@@ -5,6 +5,7 @@ import { Theme } from '@twilio-paste/core/theme';
 import { FakeFetch, settle } from '../testing/fakes';
 import { FRESH_CONNECT } from '../testing/recordedCall';
 import { BACKEND, renderLive } from '../testing/renderLive';
+import { ConnectionNotice } from './ConnectionNotice';
 import { TaskAgentAssist } from './TaskAgentAssist';
 
 describe('Agent assist panel', () => {
@@ -48,6 +49,17 @@ describe('Agent assist panel', () => {
     });
     expect(screen.queryByText(/Live assist is offline/)).not.toBeInTheDocument();
     expect(screen.getByText('Live')).toBeInTheDocument();
+  });
+
+  it('says why when the stream client has given up on a refusal', () => {
+    render(
+      <Theme.Provider theme="default">
+        <ConnectionNotice connection={{ state: 'refused', error: 'You are not allowed to follow this call (403).' }} />
+      </Theme.Provider>,
+    );
+    expect(screen.getByRole('alert')).toHaveTextContent(
+      'Live assist is not available. You are not allowed to follow this call (403).',
+    );
   });
 
   it('closes the stream when it unmounts', async () => {

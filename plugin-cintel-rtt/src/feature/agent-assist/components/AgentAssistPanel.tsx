@@ -78,7 +78,7 @@ export function AgentAssistPanel({
                 Operator log
               </Text>
               {unread > 0 ? (
-                <Badge as="span" variant="error_counter" data-testid="unread-count">
+                <Badge as="span" variant="neutral_counter" data-testid="unread-count">
                   {unread}
                   <ScreenReaderOnly> unread</ScreenReaderOnly>
                 </Badge>
@@ -97,7 +97,12 @@ export function AgentAssistPanel({
             />
           </TabPanel>
           <TabPanel>
-            <AgentViewTab script={script} scriptError={scriptError} adherence={state.adherence} />
+            <AgentViewTab
+              script={script}
+              scriptError={scriptError}
+              adherence={state.adherence}
+              suggestion={state.suggestion}
+            />
           </TabPanel>
           <TabPanel>
             <OperatorLogTab operatorResults={state.operatorResults} loaded={state.loaded} />

@@ -75,4 +75,21 @@ describe('Agent view tab', () => {
       jest.useRealTimers();
     }
   });
+
+  it('shows the newest suggested response above the checklist, and no card before there is one', async () => {
+    const panel = await renderLive({ initialTab: 'agent-view' });
+    await panel.play(FRESH_CONNECT);
+    expect(screen.queryByTestId('suggestion')).not.toBeInTheDocument();
+
+    const suggest = (id: string, text: string): [unknown, string] => [
+      { type: 'suggestion', data: { id, text, timestamp: '2026-11-25T14:00:30Z', operatorResultId: id } },
+      `1764079230000-${id}`,
+    ];
+    await panel.play([suggest('1', 'Ask for the move date.'), suggest('2', 'Offer full-value protection.')]);
+
+    const card = screen.getByTestId('suggestion');
+    expect(card).toHaveTextContent('Suggested response');
+    expect(card).toHaveTextContent('Offer full-value protection.');
+    expect(screen.queryByText('Ask for the move date.')).not.toBeInTheDocument();
+  });
 });

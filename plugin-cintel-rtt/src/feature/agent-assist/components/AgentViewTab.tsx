@@ -2,13 +2,15 @@ import React from 'react';
 import { Alert } from '@twilio-paste/core/alert';
 import { Badge } from '@twilio-paste/core/badge';
 import { Box } from '@twilio-paste/core/box';
+import { Card } from '@twilio-paste/core/card';
 import { Heading } from '@twilio-paste/core/heading';
 import { Paragraph } from '@twilio-paste/core/paragraph';
 import { Stack } from '@twilio-paste/core/stack';
 import { Text } from '@twilio-paste/core/text';
 
 import { buildChecklist, ChecklistItem } from '../script';
-import type { Adherence, CategoryStatus, Script } from '../types';
+import type { Adherence, CategoryStatus, Script, Suggestion } from '../types';
+import { formatTime } from './format';
 import { ScoreBar } from './ScoreBar';
 
 type BadgeVariants = React.ComponentProps<typeof Badge>['variant'];
@@ -23,6 +25,24 @@ export interface AgentViewTabProps {
   script: Script | null;
   scriptError: string | null;
   adherence: Adherence | null;
+  /** The newest suggested response; the card shows only once Twilio has suggested one. */
+  suggestion?: Suggestion | null;
+}
+
+function SuggestionCard({ suggestion }: { suggestion: Suggestion }): JSX.Element {
+  return (
+    <Card padding="space50" data-testid="suggestion">
+      <Box display="flex" alignItems="baseline" justifyContent="space-between" columnGap="space30">
+        <Heading as="h3" variant="heading50" marginBottom="space0">
+          Suggested response
+        </Heading>
+        <Text as="span" fontSize="fontSize20" color="colorTextWeak">
+          {formatTime(suggestion.timestamp)}
+        </Text>
+      </Box>
+      <Paragraph marginBottom="space0">{suggestion.text}</Paragraph>
+    </Card>
+  );
 }
 
 function ChecklistRow({ item }: { item: ChecklistItem }): JSX.Element {
@@ -63,12 +83,13 @@ function ChecklistRow({ item }: { item: ChecklistItem }): JSX.Element {
   );
 }
 
-/** The script checklist, ticked live from adherence events, with the weighted score. */
-export function AgentViewTab({ script, scriptError, adherence }: AgentViewTabProps): JSX.Element {
+/** The newest suggested response, then the script checklist ticked live from adherence events. */
+export function AgentViewTab({ script, scriptError, adherence, suggestion = null }: AgentViewTabProps): JSX.Element {
   const items = buildChecklist(script, adherence);
   const score = adherence ? adherence.score : 0;
   return (
     <Stack orientation="vertical" spacing="space50">
+      {suggestion ? <SuggestionCard suggestion={suggestion} /> : null}
       {scriptError && !script ? (
         <Alert variant="warning">
           <Text as="span">

@@ -42,6 +42,16 @@ export function ConnectionNotice({ connection }: ConnectionNoticeProps): JSX.Ele
           </Alert>
         </Box>
       );
+    case 'refused':
+      return (
+        <Box width="100%">
+          <Alert variant="error">
+            <Text as="span">
+              <strong>Live assist is not available.</strong> {connection.error}
+            </Text>
+          </Alert>
+        </Box>
+      );
     case 'stopped':
       return null;
     default:

@@ -8,7 +8,10 @@ describe('Operator log tab', () => {
     const panel = await renderLive();
     await panel.play([...FRESH_CONNECT, ...LIVE_EVENTS]);
 
-    expect(screen.getByTestId('unread-count')).toHaveTextContent('2');
+    const badge = screen.getByTestId('unread-count');
+    expect(badge).toHaveTextContent('2');
+    // New results are ordinary news, not errors: a plain counter, without Paste's error icon.
+    expect(badge.querySelector('[data-paste-element$="_ICON"]')).toBeNull();
 
     fireEvent.click(screen.getByRole('tab', { name: /Operator log/ }));
 

@@ -8,7 +8,7 @@ import { Stack } from '@twilio-paste/core/stack';
 import { Text } from '@twilio-paste/core/text';
 
 import type { Sentiment, SentimentLabel, Summary, TranscriptEntry } from '../types';
-import { formatTime } from './format';
+import { channelLabel, formatTime, isVoice } from './format';
 
 type BadgeVariants = React.ComponentProps<typeof Badge>['variant'];
 
@@ -31,6 +31,27 @@ export interface TranscriptTabProps {
   visible?: boolean;
 }
 
+/**
+ * Which channel an entry came by: quiet for the call's own speech, a visible badge for a text message.
+ * Relays older than the tag send no channel; guessing one could call a text a call, so none is shown.
+ */
+function ChannelTag({ channel }: { channel: string | undefined }): JSX.Element | null {
+  if (!channel) return null;
+  const label = channelLabel(channel);
+  if (isVoice(channel)) {
+    return (
+      <Text as="span" fontSize="fontSize20" color="colorTextWeaker" data-testid="channel-tag" data-channel={channel}>
+        {label}
+      </Text>
+    );
+  }
+  return (
+    <Badge as="span" variant="decorative30" data-testid="channel-tag" data-channel={channel}>
+      {label}
+    </Badge>
+  );
+}
+
 const TranscriptRow = memo(function TranscriptRow({ entry }: { entry: TranscriptEntry }) {
   const agent = entry.speaker === 'agent';
   return (
@@ -42,6 +63,7 @@ const TranscriptRow = memo(function TranscriptRow({ entry }: { entry: Transcript
         <Text as="span" fontSize="fontSize20" color="colorTextWeak">
           {formatTime(entry.timestamp)}
         </Text>
+        <ChannelTag channel={entry.channel} />
       </Stack>
       <Text as="p" overflowWrap="anywhere">
         {entry.text}

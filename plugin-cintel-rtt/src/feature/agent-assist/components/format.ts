@@ -17,3 +17,23 @@ export function formatResult(result: unknown): string {
     return String(result);
   }
 }
+
+const CHANNEL_LABELS: Record<string, string> = {
+  VOICE: 'Voice',
+  SMS: 'SMS',
+  WHATSAPP: 'WhatsApp',
+  RCS: 'RCS',
+  CHAT: 'Chat',
+  EMAIL: 'Email',
+};
+
+/** How a transcript entry's channel (VOICE, SMS, WHATSAPP, ...) is named to the agent. */
+export function channelLabel(channel: string): string {
+  const key = channel.toUpperCase();
+  return CHANNEL_LABELS[key] ?? key.charAt(0) + key.slice(1).toLowerCase();
+}
+
+/** True for the call's own speech, the entries a call's transcript mostly holds. */
+export function isVoice(channel: string): boolean {
+  return channel.toUpperCase() === 'VOICE';
+}

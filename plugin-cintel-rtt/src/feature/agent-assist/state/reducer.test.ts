@@ -35,6 +35,18 @@ describe('panelReducer', () => {
     expect(reduce([{ type: 'local/operator-log-viewed' }], state).unreadOperatorResults).toBe(0);
   });
 
+  it('keeps the newest suggested response, from a frame or from the snapshot', () => {
+    const first = { id: 's1', text: 'Offer insurance.', timestamp: '2026-11-25T14:00:00Z' };
+    const second = { id: 's2', text: 'Confirm the date.', timestamp: '2026-11-25T14:01:00Z' };
+    const state = reduce([
+      { type: 'suggestion', data: first },
+      { type: 'suggestion', data: second },
+    ]);
+    expect(state.suggestion).toEqual(second);
+    expect(reduce([{ type: 'initial', transcript: [], operatorResults: [], suggestion: first }], state).suggestion).toEqual(first);
+    expect(reduce([{ type: 'initial', transcript: [], operatorResults: [] }], state).suggestion).toBeNull();
+  });
+
   it('keeps the latest adherence, sentiment, summary and call status', () => {
     const adherence = {
       categories: [{ key: 'greeting', label: 'Greeting', weight: 10, status: 'met' as const }],

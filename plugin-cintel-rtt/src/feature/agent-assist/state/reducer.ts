@@ -5,6 +5,7 @@ import type {
   InitialFrame,
   OperatorResult,
   Sentiment,
+  Suggestion,
   Summary,
   TranscriptEntry,
   UnknownFrame,
@@ -18,6 +19,8 @@ export interface PanelState {
   sentiment: Sentiment | null;
   summary: Summary | null;
   callStatus: CallStatus | null;
+  /** The newest suggested response (Next Best Response), if the relay sent one. */
+  suggestion: Suggestion | null;
   /** Operator results received since the agent last looked at the operator log. */
   unreadOperatorResults: number;
   /** True once a snapshot or any event has arrived, to tell "empty call" from "not loaded yet". */
@@ -35,6 +38,7 @@ export const initialPanelState: PanelState = {
   sentiment: null,
   summary: null,
   callStatus: null,
+  suggestion: null,
   unreadOperatorResults: 0,
   loaded: false,
 };
@@ -70,6 +74,7 @@ function applySnapshot(state: PanelState, frame: InitialFrame): PanelState {
     sentiment: frame.sentiment ?? null,
     summary: frame.summary ?? null,
     callStatus: frame.callStatus ?? null,
+    suggestion: frame.suggestion ?? null,
     unreadOperatorResults: Math.min(operatorResults.length, state.unreadOperatorResults + unseen),
     loaded: true,
   };
@@ -110,6 +115,10 @@ export function panelReducer(state: PanelState, action: PanelAction): PanelState
     case 'call-status': {
       const callStatus = payload<CallStatus>(action);
       return callStatus ? { ...state, loaded: true, callStatus } : state;
+    }
+    case 'suggestion': {
+      const suggestion = payload<Suggestion>(action);
+      return suggestion ? { ...state, loaded: true, suggestion } : state;
     }
     case 'local/operator-log-viewed':
       return state.unreadOperatorResults === 0 ? state : { ...state, unreadOperatorResults: 0 };

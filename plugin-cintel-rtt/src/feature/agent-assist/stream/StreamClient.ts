@@ -1,7 +1,9 @@
 /**
  * Client of the relay's SSE stream for one session: ticket, EventSource, backoff, resume.
  *
- * No React here. EventSource, fetch, timers and randomness are injected so tests drive it.
+ * No React here. EventSource, fetch, timers and randomness are injected so tests drive it. The console's
+ * plain-JS client (cintel_relay/static/stream.js) behaves the same: both are run against the cases in
+ * tests/contract/stream-client-cases.json.
  */
 import type { UnknownFrame } from '../types';
 import { backoffDelay, BackoffPolicy, DEFAULT_BACKOFF } from './backoff';
@@ -10,9 +12,10 @@ import { requestTicket, TicketError } from './ticket';
 /**
  * `connecting`: first attempt; `live`: stream open; `reconnecting`: retrying after a failure;
  * `offline`: several attempts in a row failed (still retrying at the capped delay);
+ * `refused`: the ticket was refused (401/403) and `retryRefusals` is off, so the client gave up;
  * `stopped`: stop() was called.
  */
-export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'stopped';
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'refused' | 'stopped';
 
 export interface ConnectionStatus {
   state: ConnectionState;
@@ -56,6 +59,13 @@ export interface StreamClientOptions {
   backoff?: Partial<BackoffPolicy>;
   /** Consecutive failed attempts after which the state becomes `offline`. */
   offlineAfter?: number;
+  /** The stream's path on the relay; `/api/stream/<sessionId>` unless given. */
+  streamPath?: string;
+  /**
+   * Retry after a 401/403 ticket refusal (default true: Flex renews the token, and an agent's access
+   * can follow a task's assignment). Off for a token that cannot change, such as the console's.
+   */
+  retryRefusals?: boolean;
 }
 
 const EVENT_SOURCE_CLOSED = 2;
@@ -140,6 +150,10 @@ export class StreamClient {
       });
     } catch (error) {
       if (this.stopped) return;
+      if (this.isFinal(error)) {
+        this.setStatus({ state: 'refused', error: describe(error) });
+        return;
+      }
       const retryAfterMs = error instanceof TicketError ? error.retryAfterMs : undefined;
       this.fail(describe(error), retryAfterMs);
       return;
@@ -189,6 +203,11 @@ export class StreamClient {
     this.options.onFrame(frame as UnknownFrame, event.lastEventId || undefined);
   }
 
+  private isFinal(error: unknown): boolean {
+    if (this.options.retryRefusals ?? true) return false;
+    return error instanceof TicketError && (error.status === 401 || error.status === 403);
+  }
+
   private fail(error: string, minimumDelayMs?: number): void {
     if (this.stopped) return;
     this.failures += 1;
@@ -216,7 +235,8 @@ export class StreamClient {
     if (ticket) params.set('ticket', ticket);
     if (this.lastEventId) params.set('lastEventId', this.lastEventId);
     const query = params.toString();
-    const path = `${this.options.backendUrl}/api/stream/${encodeURIComponent(this.options.sessionId)}`;
+    const streamPath = this.options.streamPath ?? `/api/stream/${encodeURIComponent(this.options.sessionId)}`;
+    const path = `${this.options.backendUrl}${streamPath}`;
     return query ? `${path}?${query}` : path;
   }
 
