@@ -48,7 +48,7 @@ def test_every_change_to_a_call_reaches_a_board_on_the_other_replica(relays):
     assert board.next_event()[1]["data"]["customer"] == "+15125550123"
     post_json(relays[0].url, "/webhook/cor-event", communication("c1", "Thanks for contacting Swift Movers."))
     line = board.next_event()[1]["data"]
-    assert line["lastUtterance"] == {"speaker": "agent", "text": "Thanks for contacting Swift Movers."}
+    assert line["lastUtterance"] == {"speaker": "agent", "text": "Thanks for contacting Swift Movers.", "channel": "VOICE"}
     assert line["utterances"] == 1 and line["version"] > call["data"]["version"]
     post_json(relays[0].url, "/webhook/cintel-action", rule_execution([
         adherence_result("r1", greeting="Succeeded", verification="Failed"),
