@@ -16,7 +16,7 @@ import orjson
 import redis
 
 from .errors import Unavailable
-from .group_commit import GroupCommit, LuaScript
+from .group_commit import GroupCommit, LuaScript, ReplicasBehind
 from .keys import BOARD, BOARD_CHANNEL, board_key, conversation_keys, latest_key, log_key, participants_key, session_keys
 from .normalize import Event
 from .redis_clients import REDIS_ERRORS
@@ -85,6 +85,9 @@ def _unavailable(exc: Exception) -> Unavailable:
     logger.warning("Redis refused or failed a delivery (%s: %s)", type(exc).__name__, str(exc)[:200])
     if isinstance(exc, redis.ResponseError) and str(exc).startswith("PENDINGFULL"):
         return Unavailable("this conversation has too many events waiting for their call; retry later.")
+    if isinstance(exc, ReplicasBehind):
+        return Unavailable("Redis replicas did not confirm the write in time (CINTEL_REDIS_WAIT_REPLICAS); "
+                           "retry later.")
     return Unavailable("Redis is unreachable; the delivery was not stored, retry later.")
 
 

@@ -1,0 +1,72 @@
+"""CINTEL_REDIS_WAIT_REPLICAS on a standalone Redis with a replica: a webhook is acknowledged only once a
+replica holds its writes (Redis WAIT); without one it gets 503 and Twilio's retry lands it exactly once."""
+
+import subprocess
+
+import pytest
+import redis
+
+from cintel_relay.keys import log_key
+
+from .support import CALL_SID, RedisServer, Relay, communication, post_json, wait_for
+
+
+class Replica(RedisServer):
+    """A redis-server replicating from ``primary``."""
+
+    def __init__(self, primary: RedisServer):
+        super().__init__()
+        self.primary = primary
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--replicaof", "127.0.0.1", str(self.primary.port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        wait_for(lambda: _synced(client), what="the replica to sync with its primary")
+        return self
+
+
+def _synced(client) -> bool:
+    try:
+        return client.info("replication").get("master_link_status") == "up"
+    except redis.ConnectionError:
+        return False
+
+
+@pytest.fixture
+def durable():
+    primary = RedisServer().start()
+    replica = Replica(primary).start()
+    relay = Relay(primary.url, CINTEL_REDIS_WAIT_REPLICAS="1", CINTEL_REDIS_WAIT_TIMEOUT_MS="300").start()
+    yield primary, replica, relay
+    relay.stop()
+    replica.stop()
+    primary.stop()
+
+
+def test_an_acknowledged_event_is_on_the_replica_already(durable):
+    primary, replica, relay = durable
+    body = communication("c1", "Thanks for contacting Swift Movers.")
+    assert post_json(relay.url, "/webhook/cor-event", body).json()["logged"] == 1
+    # No waiting here: WAIT returned only after the replica had the write.
+    assert redis.Redis(port=replica.port).xlen(log_key(CALL_SID)) == 1
+
+
+def test_without_a_replica_the_webhook_gets_503_and_its_retry_lands_once(durable):
+    primary, replica, relay = durable
+    replica.stop()
+    wait_for(lambda: redis.Redis(port=primary.port).info("replication")["connected_slaves"] == 0,
+             what="the primary to notice the replica is gone")
+    body = communication("c1", "said while no replica confirms")
+    refused = post_json(relay.url, "/webhook/cor-event", body)
+    assert refused.status_code == 503 and refused.headers["Retry-After"]
+    assert refused.json()["code"] == "unavailable" and "replica" in refused.json()["error"]
+    replica.start()
+    retried = post_json(relay.url, "/webhook/cor-event", body)
+    assert retried.status_code == 200
+    texts = [f[b"f"] for _, f in redis.Redis(port=primary.port).xrange(log_key(CALL_SID))]
+    assert len(texts) == 1  # the first attempt's write plus the retry: one event
+    wait_for(lambda: redis.Redis(port=replica.port).xlen(log_key(CALL_SID)) == 1, what="the replica to catch up")
