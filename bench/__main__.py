@@ -50,11 +50,12 @@ def main(argv=None):
             progress("  starting redis-server and two single-worker relays on loopback")
             topology = Topology(replicas=2, CINTEL_COMPLETED_TTL=10)
             targets, redis_url, pid = topology.urls, topology.redis.url, topology.worker_pid(0)
+        meter = scenarios.CpuMeter(topology.worker_pids if topology else [[pid]] if pid else None, redis_url)
         try:
             if name == "latency":
-                results[name] = scenarios.latency(targets, seconds=args.seconds, progress=progress)
+                results[name] = scenarios.latency(targets, seconds=args.seconds, progress=progress, meter=meter)
             elif name == "throughput":
-                results[name] = scenarios.throughput(targets, seconds=args.seconds, progress=progress)
+                results[name] = scenarios.throughput(targets, seconds=args.seconds, progress=progress, meter=meter)
             elif not (redis_url and pid):
                 progress(f"  skipped: {name} needs --redis and --worker-pid with --targets")
                 continue

@@ -13,7 +13,49 @@ import redis
 
 from . import payloads
 from .client import SSE, Poster
-from .topology import PUBLIC_URL, TOKEN, rss_kib
+from .topology import PUBLIC_URL, TOKEN, cpu_seconds, rss_kib
+
+
+class CpuMeter:
+    """CPU spent by each replica's workers and by Redis between :meth:`start` and :meth:`figures`, with
+    Redis's per-command counts (``INFO commandstats``): what one webhook costs the whole system."""
+
+    def __init__(self, replica_pids, redis_url):
+        self._pids = replica_pids or []
+        self._redis = redis.Redis.from_url(redis_url) if redis_url else None
+
+    def _redis_cpu(self):
+        info = self._redis.info("cpu")
+        return info["used_cpu_user"] + info["used_cpu_sys"]
+
+    def start(self):
+        self._cpu = [sum(cpu_seconds(p) for p in pids) for pids in self._pids]
+        if self._redis:
+            self._redis.config_resetstat()
+            self._redis_start = self._redis_cpu()
+        return self
+
+    def figures(self, webhooks: int) -> dict:
+        """CPU per webhook in ms: each replica, Redis, and all of them; Redis calls per webhook by command."""
+        if not webhooks:
+            return {}
+        out = {}
+        replicas = [sum(cpu_seconds(p) for p in pids) - before for pids, before in zip(self._pids, self._cpu)]
+        for n, used in enumerate(replicas):
+            out[f"cpu_ms_per_webhook_replica_{n + 1}"] = round(1000 * used / webhooks, 3)
+        total = sum(replicas)
+        if self._redis:
+            used = self._redis_cpu() - self._redis_start
+            total += used
+            out["cpu_ms_per_webhook_redis"] = round(1000 * used / webhooks, 3)
+            stats = self._redis.info("commandstats")
+            calls = {k[len("cmdstat_"):]: v["calls"] for k, v in stats.items()}
+            out["redis_calls_per_webhook"] = {k: round(v / webhooks, 2) for k, v in sorted(calls.items())
+                                              if v / webhooks >= 0.01}
+            out["redis_webhooks_per_core_s"] = round(webhooks / used) if used else None
+        if self._pids:
+            out["cpu_ms_per_webhook_total"] = round(1000 * total / webhooks, 3)
+        return out
 
 
 def _percentiles(values_ms):
@@ -44,8 +86,9 @@ async def _open_streams(target, sessions, on_event=None, batch=500):
     return streams, tasks
 
 
-def latency(targets, rate=200, calls=50, seconds=10, progress=print):
+def latency(targets, rate=200, calls=50, seconds=10, progress=print, meter=None):
     """Webhook posted to the first replica -> event read by a subscriber on the last one."""
+    meter = meter or CpuMeter(None, None)
 
     async def run():
         sent, latencies = {}, []
@@ -61,6 +104,7 @@ def latency(targets, rate=200, calls=50, seconds=10, progress=print):
         requests = payloads.lines(calls, total // calls + 1, TOKEN, PUBLIC_URL)[:total]
         posters = [Poster(targets[0]) for _ in range(8)]
         errors = 0
+        meter.start()
         start = time.perf_counter()
 
         async def send(i, request):
@@ -88,7 +132,7 @@ def latency(targets, rate=200, calls=50, seconds=10, progress=print):
         for t in tasks:
             t.cancel()
         return {"rate_per_s": rate, "calls": calls, "events": total, "lost": len(sent), "errors": errors,
-                **_percentiles(latencies)}
+                **_percentiles(latencies), **meter.figures(total - errors)}
 
     return asyncio.run(run())
 
@@ -110,8 +154,9 @@ def _lua_string(raw: bytes) -> str:
                          for c in raw.decode("latin-1")) + '"'
 
 
-def throughput(targets, seconds=10, calls=50, connections=32, rate_cap=5000, progress=print):
+def throughput(targets, seconds=10, calls=50, connections=32, rate_cap=5000, progress=print, meter=None):
     """Saturating signed webhooks (wrk, one per replica) while subscribers on every replica count deliveries."""
+    meter = meter or CpuMeter(None, None)
     if shutil.which("wrk") is None:
         raise SystemExit("the throughput scenario drives load with wrk: install it (apt-get install -y wrk) "
                          "or run the other scenarios with --only latency,streams,memory")
@@ -136,6 +181,7 @@ def throughput(targets, seconds=10, calls=50, connections=32, rate_cap=5000, pro
         opened = [await _open_streams(t, [payloads.call_sid(c) for c in range(calls)], counter(k))
                   for k, t in enumerate(targets)]
         progress(f"  throughput: {calls} subscribers on each of {len(targets)} replicas; running wrk {seconds}s")
+        meter.start()
         procs = [await asyncio.create_subprocess_exec(
             "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script, target,
             stdout=asyncio.subprocess.PIPE) for script, target in zip(scripts, targets)]
@@ -159,7 +205,7 @@ def throughput(targets, seconds=10, calls=50, connections=32, rate_cap=5000, pro
                 "unique_events": unique_sent,
                 "delivered_per_replica": [len(d) for d in delivered],
                 "delivered_per_s": round(min(len(d) for d in delivered) / seconds),
-                "all_delivered": all(len(d) >= unique_sent for d in delivered)}
+                "all_delivered": all(len(d) >= unique_sent for d in delivered), **meter.figures(sent - non2xx)}
 
     try:
         return asyncio.run(run())

@@ -16,6 +16,13 @@ def worker_pids(master_pid: int):
     return [int(p) for p in out.split()]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as fh:
         return int(re.search(r"VmRSS:\s+(\d+)", fh.read()).group(1))
@@ -36,6 +43,11 @@ class Topology:
 
     def worker_pid(self, index=0) -> int:
         return worker_pids(self.relays[index].proc.pid)[0]
+
+    @property
+    def worker_pids(self):
+        """Every replica's worker processes, one list per replica."""
+        return [worker_pids(relay.proc.pid) for relay in self.relays]
 
     def close(self):
         for relay in self.relays:
