@@ -13,10 +13,10 @@ import json
 import sys
 import time
 
-from . import scenarios
+from . import chaos, scenarios
 from .topology import Topology, machine
 
-ALL = ("latency", "throughput", "streams", "memory")
+ALL = ("latency", "throughput", "streams", "memory", "chaos")
 
 
 def main(argv=None):
@@ -44,6 +44,10 @@ def main(argv=None):
         progress(f"== {name}")
         started = time.monotonic()
         topology = None
+        if name == "chaos":  # its own cluster and relays, which it breaks
+            results[name] = chaos.chaos(seconds=args.seconds, progress=progress)
+            results[name]["took_s"] = round(time.monotonic() - started, 1)
+            continue
         if args.targets:
             targets, redis_url, pid = args.targets.split(","), args.redis, args.worker_pid
         else:  # a fresh topology per scenario, so one scenario's memory or data does not skew the next
