@@ -25,7 +25,7 @@ window.CintelStream = (function () {
 
   function refusal(status) {
     switch (status) {
-      case 401: return "The relay did not accept your Flex session (401). Reload Flex if this persists.";
+      case 401: return "Your Flex session was refused or has expired (401): reload Flex to sign in again.";
       case 403: return "You are not allowed to follow this call (403).";
       case 429: return "The relay is rate limiting stream requests (429).";
       default: return "The relay answered " + status + " to the stream ticket request.";

@@ -37,7 +37,7 @@ function retryAfterMs(response: Response): number | undefined {
 function refusal(status: number): string {
   switch (status) {
     case 401:
-      return 'The relay did not accept your Flex session (401). Reload Flex if this persists.';
+      return 'Your Flex session was refused or has expired (401): reload Flex to sign in again.';
     case 403:
       return 'You are not allowed to follow this call (403).';
     case 429:
