@@ -4,7 +4,7 @@ import redis as redis_lib
 from cintel_relay import create_app
 from cintel_relay.config import load_config
 
-from .support import RedisServer, Relay, base_env
+from .support import RedisServer, RelayFactory, base_env
 
 
 @pytest.fixture(scope="session")
@@ -48,13 +48,31 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def start_relay(redis_server):
+    """Start gunicorn relays: ``start_relay(redis_url=<the session's>, workers=1, **env)``; all stopped at the end.
+
+    ``redis_url=None`` runs the embedded bus. Each relay is a :class:`~tests.support.Relay`.
+    """
+    factory = RelayFactory(redis_server.url)
+    yield factory
+    factory.stop_all()
+
+
+@pytest.fixture(scope="module")
+def start_module_relay(redis_server):
+    """:func:`start_relay` for module-scoped fixtures: the relays live until the module's tests are done."""
+    factory = RelayFactory(redis_server.url)
+    yield factory
+    factory.stop_all()
+
+
 @pytest.fixture(scope="session")
 def relay_pair(redis_server):
     """Two gunicorn replicas (gevent worker) sharing the session's Redis, started once."""
-    relays = [Relay(redis_server.url).start(), Relay(redis_server.url).start()]
-    yield relays
-    for relay in relays:
-        relay.stop()
+    factory = RelayFactory(redis_server.url)
+    yield [factory(), factory()]
+    factory.stop_all()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from cintel_relay.config import load_config
 from cintel_relay.errors import ConfigError
 
-from .support import (AUTH_TOKEN, METRICS_TOKEN, Relay, SSEClient, base_env, communication, free_port, json_request,
+from .support import (AUTH_TOKEN, METRICS_TOKEN, SSEClient, base_env, communication, free_port, json_request,
                       metric, post_json, scrape, wait_for)
 
 ROUTE = "/webhook/cor-event"
@@ -73,36 +73,33 @@ def test_requests_failed_by_redis_are_counted(make_app):
     assert metric(got, "cintel_webhooks_total", route=ROUTE, status="503") == 1
 
 
-def test_streams_deliveries_lag_and_reconnects_survive_a_worker_restart(redis_server, redis_client):
-    relay = Relay(redis_server.url, CINTEL_METRICS_TOKEN=METRICS_TOKEN).start()
-    try:
-        stream = SSEClient(relay.url, SESSION)
-        stream.events(2)  # connected, and an empty snapshot (no id: nothing delivered yet)
-        wait_for(lambda: metric(scrape(relay.url), "cintel_streams_live") == 1, what="the stream counted as live")
-        for n in range(3):
-            assert post_json(relay.url, ROUTE, communication(f"comm-{n}", f"line {n}", call_sid=SESSION)).ok
-        stream.events(3)
-        got = wait_for(lambda: (lambda s: s if metric(s, "cintel_delivery_lag_seconds_count") == 3 else None)(
-            scrape(relay.url)), what="three lag observations")
-        assert metric(got, "cintel_stream_events_delivered_total") == 3
-        assert metric(got, "cintel_delivery_lag_seconds_bucket", le="10.0") == 3
-        assert metric(got, "cintel_events_total", outcome="logged") == 3
+def test_streams_deliveries_lag_and_reconnects_survive_a_worker_restart(start_relay, redis_client):
+    relay = start_relay(CINTEL_METRICS_TOKEN=METRICS_TOKEN)
+    stream = SSEClient(relay.url, SESSION)
+    stream.events(2)  # connected, and an empty snapshot (no id: nothing delivered yet)
+    wait_for(lambda: metric(scrape(relay.url), "cintel_streams_live") == 1, what="the stream counted as live")
+    for n in range(3):
+        assert post_json(relay.url, ROUTE, communication(f"comm-{n}", f"line {n}", call_sid=SESSION)).ok
+    stream.events(3)
+    got = wait_for(lambda: (lambda s: s if metric(s, "cintel_delivery_lag_seconds_count") == 3 else None)(
+        scrape(relay.url)), what="three lag observations")
+    assert metric(got, "cintel_stream_events_delivered_total") == 3
+    assert metric(got, "cintel_delivery_lag_seconds_bucket", le="10.0") == 3
+    assert metric(got, "cintel_events_total", outcome="logged") == 3
 
-        redis_client.client_kill_filter(_type="pubsub")
-        wait_for(lambda: metric(scrape(relay.url), "cintel_pubsub_reconnects_total") >= 1,
-                 what="the hub's reconnect counted")
+    redis_client.client_kill_filter(_type="pubsub")
+    wait_for(lambda: metric(scrape(relay.url), "cintel_pubsub_reconnects_total") >= 1,
+             what="the hub's reconnect counted")
 
-        # A worker dies (OOM, a crash): gunicorn starts another. Counters keep their totals; the dead
-        # worker's stream is no longer live.
-        (dead,) = relay.worker_pids()
-        os.kill(int(dead), signal.SIGKILL)
-        stream.close()
-        wait_for(lambda: relay.worker_pids() - {dead}, what="a new worker")
-        got = wait_for(lambda: (lambda s: s if requests.get(relay.url + "/healthz").ok else None)(scrape(relay.url)),
-                       what="the new worker to answer")
-        assert metric(got, "cintel_webhooks_total", route=ROUTE, status="200") == 3
-        assert metric(got, "cintel_stream_events_delivered_total") == 3
-        assert metric(got, "cintel_streams_live") == 0
-    finally:
-        relay.stop()
+    # A worker dies (OOM, a crash): gunicorn starts another. Counters keep their totals; the dead
+    # worker's stream is no longer live.
+    (dead,) = relay.worker_pids()
+    os.kill(int(dead), signal.SIGKILL)
+    stream.close()
+    wait_for(lambda: relay.worker_pids() - {dead}, what="a new worker")
+    got = wait_for(lambda: (lambda s: s if requests.get(relay.url + "/healthz").ok else None)(scrape(relay.url)),
+                   what="the new worker to answer")
+    assert metric(got, "cintel_webhooks_total", route=ROUTE, status="200") == 3
+    assert metric(got, "cintel_stream_events_delivered_total") == 3
+    assert metric(got, "cintel_streams_live") == 0
 

@@ -9,7 +9,7 @@ import requests
 from cintel_relay import check, create_app
 from cintel_relay.config import load_config
 
-from .support import CALL_SID, Relay, SSEClient, base_env, communication, free_port, post_json, wait_for
+from .support import CALL_SID, SSEClient, base_env, communication, free_port, post_json, wait_for
 
 PASSWORD = "p4ssw0rd-from-the-addon"
 
@@ -41,17 +41,14 @@ def tls_redis(tmp_path_factory):
     proc.wait()
 
 
-def test_relay_works_over_tls_with_verification_off_for_commands_and_pubsub(tls_redis):
-    relay = Relay(tls_redis, CINTEL_REDIS_SSL_VERIFY="false").start()
-    try:
-        assert requests.get(relay.url + "/readyz", timeout=5).status_code == 200
-        stream = SSEClient(relay.url, CALL_SID)  # the hub's pub/sub connection must be up for the snapshot
-        assert [data["type"] for _, data in stream.events(2)] == ["connected", "initial"]
-        assert post_json(relay.url, "/webhook/cor-event", communication("comm-tls", "over tls")).status_code == 200
-        assert stream.next_event()[1]["data"]["text"] == "over tls"
-        stream.close()
-    finally:
-        relay.stop()
+def test_relay_works_over_tls_with_verification_off_for_commands_and_pubsub(tls_redis, start_relay):
+    relay = start_relay(tls_redis, CINTEL_REDIS_SSL_VERIFY="false")
+    assert requests.get(relay.url + "/readyz", timeout=5).status_code == 200
+    stream = SSEClient(relay.url, CALL_SID)  # the hub's pub/sub connection must be up for the snapshot
+    assert [data["type"] for _, data in stream.events(2)] == ["connected", "initial"]
+    assert post_json(relay.url, "/webhook/cor-event", communication("comm-tls", "over tls")).status_code == 200
+    assert stream.next_event()[1]["data"]["text"] == "over tls"
+    stream.close()
 
 
 def test_the_certificate_is_verified_by_default(tls_redis):

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ..fake_twilio import sid
-from ..support import (CALL_SID, Relay, adherence_result, communication, flex_env,
+from ..support import (CALL_SID, adherence_result, communication, flex_env,
                        payload, post_json, rule_execution)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,11 +40,8 @@ def harness_origin():
 
 
 @pytest.fixture
-def relay(redis_server, redis_client, fake_twilio, harness_origin):
-    relay = Relay(redis_server.url, **flex_env(fake_twilio.url, CINTEL_CORS_ORIGINS=harness_origin,
-                                               CINTEL_AUTH_TIMEOUT="5")).start()
-    yield relay
-    relay.stop()
+def relay(start_relay, redis_client, fake_twilio, harness_origin):
+    return start_relay(**flex_env(fake_twilio.url, CINTEL_CORS_ORIGINS=harness_origin, CINTEL_AUTH_TIMEOUT="5"))
 
 
 @pytest.fixture
