@@ -7,6 +7,7 @@ from typing import Mapping, Optional, Tuple
 
 from .errors import ConfigError
 from .operators import DEFAULT_OPERATORS, OperatorKind
+from .settings import default
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -15,7 +16,7 @@ _KINDS = tuple(kind.value for kind in OperatorKind)
 
 @dataclass(frozen=True)
 class Config:
-    """Every tunable of the relay, with its default. Build it with :func:`load_config`."""
+    """Every tunable of the relay; defaults from :mod:`cintel_relay.settings`. Build it with :func:`load_config`."""
 
     twilio_account_sid: Optional[str] = None
     twilio_auth_token: Optional[str] = field(default=None, repr=False)
@@ -24,38 +25,42 @@ class Config:
     #: Addresses (phone numbers, client identities) that belong to agents.
     agent_addresses: Tuple[str, ...] = ()
     redis_url: Optional[str] = None
-    redis_pool_size: int = 8
-    redis_ssl_verify: bool = True
-    verify_signatures: bool = True
+    redis_pool_size: int = default("CINTEL_REDIS_POOL_SIZE")
+    redis_ssl_verify: bool = default("CINTEL_REDIS_SSL_VERIFY")
+    verify_signatures: bool = default("CINTEL_VERIFY_SIGNATURES")
     #: How many reverse proxies in front of us to trust for X-Forwarded-Proto/Host.
-    proxy_count: int = 0
-    session_ttl: int = 6 * 3600
-    completed_ttl: int = 15 * 60
-    log_maxlen: int = 2000
-    heartbeat_seconds: float = 15.0
-    subscriber_queue: int = 512
+    proxy_count: int = default("CINTEL_PROXY_COUNT")
+    session_ttl: int = default("CINTEL_SESSION_TTL")
+    completed_ttl: int = default("CINTEL_COMPLETED_TTL")
+    log_maxlen: int = default("CINTEL_LOG_MAXLEN")
+    heartbeat_seconds: float = default("CINTEL_HEARTBEAT_SECONDS")
+    subscriber_queue: int = default("CINTEL_SUBSCRIBER_QUEUE")
     #: A stream whose client has not taken a write for this long is closed (it resumes from the log).
-    send_timeout: float = 30.0
-    max_body_bytes: int = 1024 * 1024
+    send_timeout: float = default("CINTEL_SEND_TIMEOUT")
+    max_body_bytes: int = default("CINTEL_MAX_BODY_BYTES")
     script_file: Optional[str] = None
     operators: Mapping[str, OperatorKind] = field(default_factory=lambda: dict(DEFAULT_OPERATORS))
-    web_concurrency: int = 1
-    log_level: str = "INFO"
+    web_concurrency: int = default("WEB_CONCURRENCY")
+    log_level: str = default("CINTEL_LOG_LEVEL")
+    #: Where gunicorn listens (gunicorn_conf.py reads them here, validated with everything else).
+    port: int = default("PORT")
+    bind_host: str = default("CINTEL_BIND_HOST")
+    worker_connections: int = default("CINTEL_WORKER_CONNECTIONS")
     #: Who may open a stream: ``flex`` (a Flex token, then a ticket) or ``none`` (anyone; local demo only).
     stream_auth: str = "none"
     #: HMAC secrets for stream tickets; the first signs, all verify (so a secret can be rotated).
     ticket_secrets: Tuple[str, ...] = field(default=(), repr=False)
-    ticket_ttl: int = 4 * 3600
-    iam_url: str = "https://iam.twilio.com"
-    taskrouter_url: str = "https://taskrouter.twilio.com"
+    ticket_ttl: int = default("CINTEL_TICKET_TTL")
+    iam_url: str = default("CINTEL_IAM_URL")
+    taskrouter_url: str = default("CINTEL_TASKROUTER_URL")
     taskrouter_workspace_sid: Optional[str] = None
-    supervisor_roles: Tuple[str, ...] = ("supervisor", "admin")
-    auth_timeout: float = 5.0
-    token_cache_seconds: int = 300
-    access_cache_seconds: int = 30
-    cors_origins: Tuple[str, ...] = ("https://flex.twilio.com", "http://localhost:3000")
-    max_streams_per_identity: int = 20
-    tickets_per_minute: int = 60
+    supervisor_roles: Tuple[str, ...] = default("CINTEL_SUPERVISOR_ROLES")
+    auth_timeout: float = default("CINTEL_AUTH_TIMEOUT")
+    token_cache_seconds: int = default("CINTEL_TOKEN_CACHE_SECONDS")
+    access_cache_seconds: int = default("CINTEL_ACCESS_CACHE_SECONDS")
+    cors_origins: Tuple[str, ...] = default("CINTEL_CORS_ORIGINS")
+    max_streams_per_identity: int = default("CINTEL_MAX_STREAMS_PER_IDENTITY")
+    tickets_per_minute: int = default("CINTEL_TICKETS_PER_MINUTE")
     #: Bearer token for ``GET /metrics``; unset, the endpoint answers 404.
     metrics_token: Optional[str] = field(default=None, repr=False)
 
@@ -177,7 +182,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
     """
     env = os.environ if env is None else env
     token = env.get("TWILIO_AUTH_TOKEN", "").strip() or None
-    verify = _bool(env, "CINTEL_VERIFY_SIGNATURES", True)
+    verify = _bool(env, "CINTEL_VERIFY_SIGNATURES", Config.verify_signatures)
     if verify and not token:
         raise ConfigError(
             "TWILIO_AUTH_TOKEN is not set, so Twilio's webhook signatures cannot be checked: set it to your "
@@ -197,13 +202,13 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://: fix it or unset it for the embedded bus.")
     agents = [env.get("TWILIO_FLEX_PHONE_NUMBER", "").strip()]
     agents += env.get("CINTEL_AGENT_ADDRESSES", "").split(",")
-    web_concurrency = _number(env, "WEB_CONCURRENCY", 1, 1)
+    web_concurrency = _number(env, "WEB_CONCURRENCY", Config.web_concurrency, 1)
     if not redis_url and web_concurrency > 1:
         raise ConfigError(
             f"WEB_CONCURRENCY={web_concurrency} but REDIS_URL is unset: the embedded bus lives in one process, so "
             "several workers would not see each other's events. Set REDIS_URL, or WEB_CONCURRENCY=1."
         )
-    level = env.get("CINTEL_LOG_LEVEL", "INFO").strip().upper()
+    level = env.get("CINTEL_LOG_LEVEL", "").strip().upper() or Config.log_level
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"CINTEL_LOG_LEVEL={level!r} is not a level: use DEBUG, INFO, WARNING or ERROR.")
     script_file = env.get("CINTEL_SCRIPT_FILE", "").strip() or None
@@ -213,6 +218,9 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
     if metrics_token and len(metrics_token) < 16:
         raise ConfigError("CINTEL_METRICS_TOKEN is shorter than 16 characters: use a random one, e.g. the output of "
                           "`openssl rand -hex 24`, or unset it to turn /metrics off.")
+    port = _number(env, "PORT", Config.port, 1)
+    if port > 65535:
+        raise ConfigError(f"PORT={port} is not a TCP port: use one from 1 to 65535, e.g. {Config.port}.")
     values = dict(
         twilio_account_sid=sid,
         twilio_auth_token=token,
@@ -220,7 +228,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         agent_addresses=tuple(a.strip() for a in agents if a.strip()),
         redis_url=redis_url,
         redis_pool_size=_number(env, "CINTEL_REDIS_POOL_SIZE", Config.redis_pool_size, 2),
-        redis_ssl_verify=_bool(env, "CINTEL_REDIS_SSL_VERIFY", True),
+        redis_ssl_verify=_bool(env, "CINTEL_REDIS_SSL_VERIFY", Config.redis_ssl_verify),
         verify_signatures=verify,
         proxy_count=_number(env, "CINTEL_PROXY_COUNT", Config.proxy_count, 0),
         session_ttl=_number(env, "CINTEL_SESSION_TTL", Config.session_ttl, 60),
@@ -234,6 +242,9 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         operators=_operators(env),
         web_concurrency=web_concurrency,
         log_level=level,
+        port=port,
+        bind_host=env.get("CINTEL_BIND_HOST", "").strip() or Config.bind_host,
+        worker_connections=_number(env, "CINTEL_WORKER_CONNECTIONS", Config.worker_connections, 1),
         **_stream_auth(env, sid, token),
         metrics_token=metrics_token,
     )

@@ -7,12 +7,12 @@ from .payloads import (CALL_SID, CONVERSATION, PAYLOADS, SCRIPT_OPERATOR, SENTIM
                        adherence_result, communication, operator_result, payload, rule_execution)
 from .processes import ROOT, answers, free_port, wait_for
 from .redis_server import RedisServer
-from .relays import GUNICORN, SESSION_REDIS, Relay, RelayFactory, base_env
+from .relays import SERVE, SESSION_REDIS, Relay, RelayFactory, base_env
 from .signing import AUTH_TOKEN, form_request, json_request, post_form, post_json, sign
 from .sse import SSEClient, parse_block
 
 __all__ = [
-    "AUTH_TOKEN", "CALL_SID", "CHROMIUM", "CHROMIUM_ARGS", "CONVERSATION", "GUNICORN", "METRICS_TOKEN", "PAYLOADS",
+    "AUTH_TOKEN", "CALL_SID", "CHROMIUM", "CHROMIUM_ARGS", "CONVERSATION", "METRICS_TOKEN", "PAYLOADS", "SERVE",
     "ROOT", "SCRIPT_OPERATOR", "SENTIMENT_OPERATOR", "SESSION_REDIS", "SUMMARY_OPERATOR", "TICKET_SECRET",
     "RedisServer", "Relay", "RelayFactory", "SSEClient", "adherence_result", "answers", "base_env", "communication",
     "flex_env", "form_request", "free_port", "json_request", "metric", "operator_result", "parse_block", "payload",

@@ -10,9 +10,9 @@ import tempfile
 from .processes import ROOT, answers, free_port, wait_for
 from .signing import AUTH_TOKEN
 
-#: gunicorn as the Procfile and the Dockerfile run it.
-GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:cintel_relay.gunicorn_conf", "cintel_relay.wsgi:app"]
-#: Stands for "the session's redis-server" in :meth:`RelayFactory.start`; ``None`` means the embedded bus.
+#: How the Procfile and the Dockerfile start the relay: the settings validated, then gunicorn.
+SERVE = [sys.executable, "-m", "cintel_relay.cli", "serve"]
+#: Stands for "the session's redis-server" in :meth:`RelayFactory.__call__`; ``None`` means the embedded bus.
 SESSION_REDIS = object()
 
 
@@ -42,7 +42,7 @@ class Relay:
     def start(self):
         """Start gunicorn and wait until it answers and every worker has built the app."""
         os.makedirs(self.metrics_dir, exist_ok=True)
-        self.proc = subprocess.Popen(GUNICORN, env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(SERVE, env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
         wait_for(self._healthy, timeout=30, what=f"relay on port {self.port}")
         wait_for(lambda: len(self.worker_pids()) >= self.workers, timeout=30, what="every worker to load the app")
