@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class Relay:
+class Components:
     """What the app wires together; lives in ``app.extensions["cintel"]``."""
 
     config: Config
@@ -62,7 +62,7 @@ def create_app(config: Config = None) -> Flask:
     logs.init_app(app)
     relay_metrics = metrics.init_app(app, config.metrics_token)
     client, pubsub_client = redis_clients(config)
-    app.extensions["cintel"] = Relay(
+    app.extensions["cintel"] = Components(
         config=config,
         script=load_script(config.script_file),
         bus=EventBus(client, config),
@@ -78,6 +78,7 @@ def create_app(config: Config = None) -> Flask:
     security.register_cors(app, config.cors_origins)
     access.init_app(app, config, client)
     register_error_handlers(app)
+    relay_metrics.prime(app)
     if config.embedded:
         logger.warning("REDIS_URL is unset: using the embedded in-process bus (one process only, nothing persists)")
     if not config.verify_signatures:
