@@ -1,10 +1,12 @@
+import subprocess
+
 import pytest
 import redis as redis_lib
 
 from cintel_relay import create_app
 from cintel_relay.config import load_config
 
-from .support import RedisServer, RelayFactory, base_env
+from .support import TLS_REDIS_PASSWORD, RedisServer, RelayFactory, base_env, free_port, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -118,3 +120,31 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def tls_redis(tmp_path_factory):
+    """A redis-server that speaks only TLS with a password, as Heroku Key-Value Store: a certificate made here
+    (so no CA vouches for it)."""
+    tmp = tmp_path_factory.mktemp("redis-tls")
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=redis",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert),
+                             "--tls-key-file", str(key), "--tls-auth-clients", "no", "--requirepass", TLS_REDIS_PASSWORD,
+                             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis_lib.Redis(port=port, password=TLS_REDIS_PASSWORD, ssl=True, ssl_cert_reqs=None)
+
+    def pings():
+        try:
+            return client.ping()
+        except redis_lib.RedisError:
+            return False
+
+    wait_for(pings, what="redis-server with TLS")
+    client.close()
+    yield f"rediss://:{TLS_REDIS_PASSWORD}@127.0.0.1:{port}/0"
+    proc.kill()
+    proc.wait()

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from cintel_relay import check
 from cintel_relay.config import load_config
 
+from .deploy_support import compose_env, heroku_env
 from .support import ROOT, base_env, free_port
 
 
@@ -68,3 +69,13 @@ def test_the_command_exits_non_zero_on_problems():
                           capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert "FAIL  CINTEL_VERIFY_SIGNATURES=false" in done.stdout and "fix:" in done.stdout
+
+
+def test_the_documented_heroku_deployment_passes(tls_redis):
+    status, text = report(heroku_env(tls_redis))
+    assert status == 0, text
+
+
+def test_the_documented_compose_deployment_passes(redis_server):
+    status, text = report(compose_env(redis_server.url))
+    assert status == 0, text

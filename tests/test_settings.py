@@ -100,3 +100,12 @@ def test_gunicorn_run_directly_also_names_a_bad_port_without_a_traceback():
     done = subprocess.run(argv, cwd=ROOT, env=base_env(PORT="abc"), capture_output=True, text=True, timeout=30)
     assert done.returncode != 0
     assert done.stderr.startswith("cintel-relay: PORT='abc' is not a whole number") and "Traceback" not in done.stderr
+
+
+def test_gunicorns_master_imports_no_network_library_before_the_worker_patches():
+    code = ("import sys, cintel_relay.gunicorn_conf; "
+            "print(sorted({'gevent', 'redis', 'requests'} & {m.split('.')[0] for m in sys.modules}))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30,
+                          env=base_env(PROMETHEUS_MULTIPROC_DIR=os.devnull))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

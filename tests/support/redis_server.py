@@ -6,6 +6,9 @@ import redis
 
 from .processes import free_port, wait_for
 
+#: The password of the ``tls_redis`` fixture's server, as a provider's ``rediss://`` URL carries one.
+TLS_REDIS_PASSWORD = "p4ssw0rd-from-the-addon"
+
 
 class RedisServer:
     """A real redis-server on a free loopback port, which a test may stop and start again."""
