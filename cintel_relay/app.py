@@ -3,6 +3,7 @@
 import logging
 import os
 from dataclasses import dataclass
+from typing import Optional
 
 import redis
 from flask import Flask
@@ -32,33 +33,35 @@ class Components:
 
 def redis_clients(config: Config):
     """A bounded command pool and a separate client for the hub's single pub/sub connection."""
-    if config.embedded:
+    url = config.redis_url
+    if not url:  # the embedded bus
         import fakeredis
 
         client = fakeredis.FakeRedis(server=fakeredis.FakeServer())
         return client, client
     # Named connections let an operator attribute them to a worker with CLIENT LIST.
     name = f"cintel-relay:{os.getpid()}"
-    ssl = {} if config.redis_ssl_verify or not config.redis_url.startswith("rediss://") else {"ssl_cert_reqs": None}
+    ssl = {} if config.redis_ssl_verify or not url.startswith("rediss://") else {"ssl_cert_reqs": None}
     pool = redis.BlockingConnectionPool.from_url(
-        config.redis_url, max_connections=config.redis_pool_size, timeout=10,
+        url, max_connections=config.redis_pool_size, timeout=10,
         socket_timeout=5, socket_connect_timeout=3, client_name=name, **ssl,
     )
     pubsub_client = redis.Redis.from_url(
-        config.redis_url, socket_connect_timeout=3, socket_keepalive=True, health_check_interval=10,
+        url, socket_connect_timeout=3, socket_keepalive=True, health_check_interval=10,
         client_name=name + ":pubsub", **ssl,
     )
     return redis.Redis(connection_pool=pool), pubsub_client
 
 
-def create_app(config: Config = None) -> Flask:
+def create_app(config: Optional[Config] = None) -> Flask:
     """Build the relay app; the only place things are wired."""
     config = config or load_config()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     if config.proxy_count:
         n = config.proxy_count
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+        # Flask's documented way to add WSGI middleware; mypy sees a method assigned.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     logs.init_app(app)
     relay_metrics = metrics.init_app(app, config.metrics_token)
     client, pubsub_client = redis_clients(config)

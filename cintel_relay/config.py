@@ -79,7 +79,7 @@ def _number(env: Mapping[str, str], name: str, default, minimum, kind=int):
         value = kind(raw)
     except ValueError:
         what = "a whole number" if kind is int else "a number"
-        raise ConfigError(f"{name}={raw!r} is not {what}: set it to {what} such as {default}.")
+        raise ConfigError(f"{name}={raw!r} is not {what}: set it to {what} such as {default}.") from None
     if value < minimum:
         raise ConfigError(f"{name}={value} is below the minimum {minimum}: raise it or unset it to use {default}.")
     return value
@@ -199,7 +199,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         )
     redis_url = env.get("REDIS_URL", "").strip() or None
     if redis_url and not re.match(r"(redis|rediss|unix)://", redis_url):
-        raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://: fix it or unset it for the embedded bus.")
+        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://: fix it or unset it for the embedded bus.")
     agents = [env.get("TWILIO_FLEX_PHONE_NUMBER", "").strip()]
     agents += env.get("CINTEL_AGENT_ADDRESSES", "").split(",")
     web_concurrency = _number(env, "WEB_CONCURRENCY", Config.web_concurrency, 1)

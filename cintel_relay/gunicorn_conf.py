@@ -5,11 +5,11 @@ import shutil
 import sys
 import tempfile
 
+import gunicorn.http.wsgi
+
 from cintel_relay.config import load_config
 from cintel_relay.errors import ConfigError
 from cintel_relay.logs import setup_logging
-
-import gunicorn.http.wsgi
 
 # gunicorn has no setting for its Server header and names itself in it; say nothing about the software.
 gunicorn.http.wsgi.SERVER = "relay"

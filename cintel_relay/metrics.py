@@ -99,7 +99,7 @@ class Metrics:
 
     def ingested(self, result):
         """Count what a webhook's delivery became (an :class:`~cintel_relay.bus.IngestResult`)."""
-        for outcome, count in zip(OUTCOMES, (len(result.ids), result.held, result.duplicates)):
+        for outcome, count in zip(OUTCOMES, (len(result.ids), result.held, result.duplicates), strict=True):
             if count:
                 self.events.labels(outcome).inc(count)
 

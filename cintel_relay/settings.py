@@ -24,69 +24,162 @@ class Setting(NamedTuple):
 FLEX_ORIGIN = "https://flex.twilio.com"
 
 SETTINGS: Tuple[Setting, ...] = (
-    Setting("TWILIO_AUTH_TOKEN", "secret", None, "Verifies `X-Twilio-Signature` on every webhook; with the account "
-            "SID, authenticates the relay to IAM and TaskRouter.", "(required)"),
+    Setting(
+        "TWILIO_AUTH_TOKEN",
+        "secret",
+        None,
+        "Verifies `X-Twilio-Signature` on every webhook; with the account "
+        "SID, authenticates the relay to IAM and TaskRouter.",
+        "(required)",
+    ),
     Setting("TWILIO_ACCOUNT_SID", "text", None, "Your account SID (`AC...`)."),
     Setting("TWILIO_FLEX_PHONE_NUMBER", "text", None, "The Flex number; a speaker at this address is the agent."),
-    Setting("SERVER_URL", "URL", None, "Public base URL Twilio calls; used to rebuild the signed URL.",
-            "from the request"),
+    Setting(
+        "SERVER_URL", "URL", None, "Public base URL Twilio calls; used to rebuild the signed URL.", "from the request"
+    ),
     Setting("PORT", "port", 8000, "Port to listen on."),
     Setting("CINTEL_BIND_HOST", "text", "0.0.0.0", "Address to listen on (`127.0.0.1`: this machine only)."),
     Setting("WEB_CONCURRENCY", "whole number", 1, "gunicorn worker processes (more than 1 needs `REDIS_URL`)."),
-    Setting("CINTEL_WORKER_CONNECTIONS", "whole number", 19500, "Connections (open streams included) per worker; "
-            "keep it under the process's file-descriptor limit (20,000 on Heroku)."),
-    Setting("REDIS_URL", "URL", None, "`redis://`, `rediss://` or `unix://`; unset runs an in-process bus for one "
-            "process.", "embedded"),
-    Setting("CINTEL_REDIS_POOL_SIZE", "whole number", 8, "Redis command connections per worker (plus one pub/sub "
-            "connection)."),
-    Setting("CINTEL_REDIS_SSL_VERIFY", "boolean", True, "`false` accepts self-signed `rediss://` certificates "
-            "(Heroku Key-Value Store)."),
-    Setting("CINTEL_VERIFY_SIGNATURES", "boolean", True, "`false` accepts unsigned webhooks: local tests only, "
-            "logged loudly."),
-    Setting("CINTEL_PROXY_COUNT", "whole number", 0, "Reverse proxies to trust for `X-Forwarded-Proto`/`Host` (1 on "
-            "Heroku)."),
+    Setting(
+        "CINTEL_WORKER_CONNECTIONS",
+        "whole number",
+        19500,
+        "Connections (open streams included) per worker; "
+        "keep it under the process's file-descriptor limit (20,000 on Heroku).",
+    ),
+    Setting(
+        "REDIS_URL",
+        "URL",
+        None,
+        "`redis://`, `rediss://` or `unix://`; unset runs an in-process bus for one process.",
+        "embedded",
+    ),
+    Setting(
+        "CINTEL_REDIS_POOL_SIZE",
+        "whole number",
+        8,
+        "Redis command connections per worker (plus one pub/sub connection).",
+    ),
+    Setting(
+        "CINTEL_REDIS_SSL_VERIFY",
+        "boolean",
+        True,
+        "`false` accepts self-signed `rediss://` certificates (Heroku Key-Value Store).",
+    ),
+    Setting(
+        "CINTEL_VERIFY_SIGNATURES",
+        "boolean",
+        True,
+        "`false` accepts unsigned webhooks: local tests only, logged loudly.",
+    ),
+    Setting(
+        "CINTEL_PROXY_COUNT",
+        "whole number",
+        0,
+        "Reverse proxies to trust for `X-Forwarded-Proto`/`Host` (1 on Heroku).",
+    ),
     Setting("CINTEL_AGENT_ADDRESSES", "list", (), "More agent addresses, comma-separated."),
-    Setting("CINTEL_OPERATOR_IDS", "list", (), "More operators: `sentiment=intelligence_operator_...,summary=...,"
-            "script=...`."),
-    Setting("CINTEL_SCRIPT_FILE", "path", None, "JSON script: `{\"name\", \"categories\": [{\"key\", \"label\", "
-            "\"description\", \"weight\"}]}`.", "built-in"),
+    Setting(
+        "CINTEL_OPERATOR_IDS",
+        "list",
+        (),
+        "More operators: `sentiment=intelligence_operator_...,summary=...,script=...`.",
+    ),
+    Setting(
+        "CINTEL_SCRIPT_FILE",
+        "path",
+        None,
+        'JSON script: `{"name", "categories": [{"key", "label", "description", "weight"}]}`.',
+        "built-in",
+    ),
     Setting("CINTEL_SESSION_TTL", "whole number", 6 * 3600, "Seconds a call's data lives in Redis."),
     Setting("CINTEL_COMPLETED_TTL", "whole number", 15 * 60, "Seconds it lives once the call has completed."),
     Setting("CINTEL_LOG_MAXLEN", "whole number", 2000, "Events kept per call (older ones are trimmed)."),
-    Setting("CINTEL_HEARTBEAT_SECONDS", "number", 15.0, "Idle streams get a comment this often (Heroku cuts idle "
-            "at 55 s)."),
-    Setting("CINTEL_SUBSCRIBER_QUEUE", "whole number", 512, "Frames buffered per stream before a slow client is "
-            "disconnected."),
-    Setting("CINTEL_SEND_TIMEOUT", "number", 30.0, "Seconds a stream's write may block on a client that stopped "
-            "reading before it is cut off (it resumes from the log)."),
+    Setting(
+        "CINTEL_HEARTBEAT_SECONDS", "number", 15.0, "Idle streams get a comment this often (Heroku cuts idle at 55 s)."
+    ),
+    Setting(
+        "CINTEL_SUBSCRIBER_QUEUE",
+        "whole number",
+        512,
+        "Frames buffered per stream before a slow client is disconnected.",
+    ),
+    Setting(
+        "CINTEL_SEND_TIMEOUT",
+        "number",
+        30.0,
+        "Seconds a stream's write may block on a client that stopped "
+        "reading before it is cut off (it resumes from the log).",
+    ),
     Setting("CINTEL_MAX_BODY_BYTES", "whole number", 1024 * 1024, "Largest webhook body accepted (413 beyond)."),
     Setting("CINTEL_LOG_LEVEL", "text", "INFO", "`DEBUG`, `INFO`, `WARNING` or `ERROR`."),
-    Setting("CINTEL_STREAM_AUTH", "text", None, "Who may stream a call. `flex`: a Flex token, then a ticket; also "
-            "needs `CINTEL_TICKET_SECRET` and `CINTEL_TASKROUTER_WORKSPACE_SID`. `none`: anyone (local demo only; "
-            "logged at start-up, shown in `/readyz`).", "`flex` with Twilio credentials, else `none`"),
-    Setting("CINTEL_TICKET_SECRET", "secret list", (), "32+ random characters, the same on every replica: "
-            "`openssl rand -hex 32`. Comma-separated to rotate (the first signs, all verify).", "(required in `flex`)"),
-    Setting("CINTEL_TASKROUTER_WORKSPACE_SID", "text", None, "The Flex TaskRouter workspace (`WS...`, Console > "
-            "TaskRouter > Workspaces).", "(required in `flex`)"),
-    Setting("CINTEL_TICKET_TTL", "whole number", 4 * 3600, "Seconds a ticket opens streams (checked at connect "
-            "time)."),
+    Setting(
+        "CINTEL_STREAM_AUTH",
+        "text",
+        None,
+        "Who may stream a call. `flex`: a Flex token, then a ticket; also "
+        "needs `CINTEL_TICKET_SECRET` and `CINTEL_TASKROUTER_WORKSPACE_SID`. `none`: anyone (local demo only; "
+        "logged at start-up, shown in `/readyz`).",
+        "`flex` with Twilio credentials, else `none`",
+    ),
+    Setting(
+        "CINTEL_TICKET_SECRET",
+        "secret list",
+        (),
+        "32+ random characters, the same on every replica: "
+        "`openssl rand -hex 32`. Comma-separated to rotate (the first signs, all verify).",
+        "(required in `flex`)",
+    ),
+    Setting(
+        "CINTEL_TASKROUTER_WORKSPACE_SID",
+        "text",
+        None,
+        "The Flex TaskRouter workspace (`WS...`, Console > TaskRouter > Workspaces).",
+        "(required in `flex`)",
+    ),
+    Setting("CINTEL_TICKET_TTL", "whole number", 4 * 3600, "Seconds a ticket opens streams (checked at connect time)."),
     Setting("CINTEL_IAM_URL", "URL", "https://iam.twilio.com", "Twilio IAM's base URL (tests point it at a fake)."),
-    Setting("CINTEL_TASKROUTER_URL", "URL", "https://taskrouter.twilio.com", "TaskRouter's base URL (tests point it "
-            "at a fake)."),
+    Setting(
+        "CINTEL_TASKROUTER_URL",
+        "URL",
+        "https://taskrouter.twilio.com",
+        "TaskRouter's base URL (tests point it at a fake).",
+    ),
     Setting("CINTEL_SUPERVISOR_ROLES", "list", ("supervisor", "admin"), "Flex roles that may watch any call."),
     Setting("CINTEL_AUTH_TIMEOUT", "number", 5.0, "Seconds to wait for IAM or TaskRouter before answering 503."),
-    Setting("CINTEL_TOKEN_CACHE_SECONDS", "whole number", 300, "Longest a validated Flex token is trusted without "
-            "asking IAM again (at most 900)."),
-    Setting("CINTEL_ACCESS_CACHE_SECONDS", "whole number", 30, "How long \"this agent handles this call\" is "
-            "remembered."),
-    Setting("CINTEL_CORS_ORIGINS", "list", (FLEX_ORIGIN,), "Origins whose pages may call `/api/*` (scheme://host"
-            "[:port], comma-separated; no `*`). Add your Flex domain if you use a custom one."),
-    Setting("CINTEL_MAX_STREAMS_PER_IDENTITY", "whole number", 20, "Open streams per Flex identity, across all "
-            "replicas."),
-    Setting("CINTEL_TICKETS_PER_MINUTE", "whole number", 60, "Tickets minted per identity per minute, across all "
-            "replicas (a supervisor opening many calls needs one per call)."),
-    Setting("CINTEL_METRICS_TOKEN", "secret", None, "Bearer token for `GET /metrics`; unset, `/metrics` answers "
-            "404.", "(off)"),
+    Setting(
+        "CINTEL_TOKEN_CACHE_SECONDS",
+        "whole number",
+        300,
+        "Longest a validated Flex token is trusted without asking IAM again (at most 900).",
+    ),
+    Setting(
+        "CINTEL_ACCESS_CACHE_SECONDS", "whole number", 30, 'How long "this agent handles this call" is remembered.'
+    ),
+    Setting(
+        "CINTEL_CORS_ORIGINS",
+        "list",
+        (FLEX_ORIGIN,),
+        "Origins whose pages may call `/api/*` (scheme://host"
+        "[:port], comma-separated; no `*`). Add your Flex domain if you use a custom one.",
+    ),
+    Setting(
+        "CINTEL_MAX_STREAMS_PER_IDENTITY", "whole number", 20, "Open streams per Flex identity, across all replicas."
+    ),
+    Setting(
+        "CINTEL_TICKETS_PER_MINUTE",
+        "whole number",
+        60,
+        "Tickets minted per identity per minute, across all "
+        "replicas (a supervisor opening many calls needs one per call).",
+    ),
+    Setting(
+        "CINTEL_METRICS_TOKEN",
+        "secret",
+        None,
+        "Bearer token for `GET /metrics`; unset, `/metrics` answers 404.",
+        "(off)",
+    ),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}

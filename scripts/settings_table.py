@@ -23,7 +23,7 @@ def readme_table(text: str) -> str:
     found = BLOCK.search(text)
     if not found:
         raise SystemExit(f"README.md has no settings table between {START!r} and {END!r}")
-    return found[0][len(START) + 1:-len(END)]
+    return found[0][len(START) + 1 : -len(END)]
 
 
 def main():

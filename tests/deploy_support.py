@@ -12,8 +12,11 @@ import yaml
 from .support import ROOT
 
 #: What a user types for the README's and .env.example's placeholders and empty secrets.
-FILLED_IN = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "auth-token-from-the-console",
-             "CINTEL_TASKROUTER_WORKSPACE_SID": "WS" + "0" * 32}
+FILLED_IN = {
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "auth-token-from-the-console",
+    "CINTEL_TASKROUTER_WORKSPACE_SID": "WS" + "0" * 32,
+}
 
 
 def _read(name: str) -> str:
@@ -54,8 +57,10 @@ def compose_env(redis_url: str) -> dict:
         return dotenv.get(name) or (fallback if kind == "-" else "")
 
     service = yaml.safe_load(_read("docker-compose.yml"))["services"]["relay"]
-    env = {name: re.sub(r"\$\{(\w+)(?::?([-?])([^}]*))?\}", interpolate, str(value))
-           for name, value in service["environment"].items()}
+    env = {
+        name: re.sub(r"\$\{(\w+)(?::?([-?])([^}]*))?\}", interpolate, str(value))
+        for name, value in service["environment"].items()
+    }
     assert env["REDIS_URL"].startswith("redis://redis:")  # compose's redis service; the test's stands in for it
     env["REDIS_URL"] = redis_url
     return env

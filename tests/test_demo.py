@@ -29,14 +29,20 @@ def _read(handle) -> str:
 def start_demo(port, out, sigint=signal.SIG_DFL, *args):
     """The demo on ``port``, with SIGINT as a terminal gives it (or ignored, as in a script's background job)."""
     env = base_env(REDIS_URL="redis://127.0.0.1:1/0", CINTEL_VERIFY_SIGNATURES="false")  # the demo ignores these
-    return subprocess.Popen([sys.executable, "-m", "cintel_relay.cli", "demo", "--port", str(port), *args],
-                            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
+    return subprocess.Popen(
+        [sys.executable, "-m", "cintel_relay.cli", "demo", "--port", str(port), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
+    )
 
 
 def wait_ready(port, out):
-    wait_for(lambda: f"Live console:  http://127.0.0.1:{port}/console" in _read(out), timeout=40,
-             what="the console URL")
+    wait_for(
+        lambda: f"Live console:  http://127.0.0.1:{port}/console" in _read(out), timeout=40, what="the console URL"
+    )
 
 
 def relay_pids(port) -> list:
@@ -76,8 +82,7 @@ def test_demo_serves_the_console_with_signed_simulated_calls_and_stops_on_ctrl_c
     out = tempfile.TemporaryFile()
     proc = start_demo(port, out, signal.SIG_DFL, "--speed", "20")
     wait_ready(port, out)
-    assert _get(base + "/readyz").json() == {"bus": "embedded", "ready": True, "signatures": True,
-                                             "streamAuth": "none"}
+    assert _get(base + "/readyz").json() == {"bus": "embedded", "ready": True, "signatures": True, "streamAuth": "none"}
     assert "Live calls" in _get(base + "/console").text
     wait_for(lambda: _get(base + "/api/board").json()["calls"], timeout=20, what="calls on the board")
     wait_for(lambda: ": call ended" in _read(out), timeout=30, what="a simulated call to end")
@@ -88,11 +93,15 @@ def test_demo_serves_the_console_with_signed_simulated_calls_and_stops_on_ctrl_c
     assert _get(base + "/healthz") is None  # the relay went with it
 
 
-@pytest.mark.parametrize("sigint, endings", [
-    (signal.SIG_DFL, [signal.SIGTERM]),
-    (signal.SIG_DFL, [signal.SIGHUP]),
-    (signal.SIG_IGN, [signal.SIGINT, signal.SIGTERM]),  # a script's background job: Ctrl-C is not for it
-], ids=["sigterm", "sighup", "sigint-ignored-then-sigterm"])
+@pytest.mark.parametrize(
+    "sigint, endings",
+    [
+        (signal.SIG_DFL, [signal.SIGTERM]),
+        (signal.SIG_DFL, [signal.SIGHUP]),
+        (signal.SIG_IGN, [signal.SIGINT, signal.SIGTERM]),  # a script's background job: Ctrl-C is not for it
+    ],
+    ids=["sigterm", "sighup", "sigint-ignored-then-sigterm"],
+)
 def test_every_ending_stops_the_relay_and_the_port_serves_a_new_demo_at_once(sigint, endings):
     port = free_port()
     out = tempfile.TemporaryFile()
@@ -120,11 +129,22 @@ def test_allowed_origins_reach_the_relays_cors_list():
     proc = start_demo(port, out, signal.SIG_DFL, "--allow-origin", harness, "--allow-origin", "http://127.0.0.1:8081")
     wait_ready(port, out)
     try:
-        for origin, allowed in ((harness, True), ("http://127.0.0.1:8081", True), ("http://localhost:3000", True),
-                                ("https://flex.twilio.com", True), ("http://localhost:9999", False)):
-            preflight = requests.options(f"http://127.0.0.1:{port}/api/stream-ticket", timeout=5, headers={
-                "Origin": origin, "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "authorization, content-type"})
+        for origin, allowed in (
+            (harness, True),
+            ("http://127.0.0.1:8081", True),
+            ("http://localhost:3000", True),
+            ("https://flex.twilio.com", True),
+            ("http://localhost:9999", False),
+        ):
+            preflight = requests.options(
+                f"http://127.0.0.1:{port}/api/stream-ticket",
+                timeout=5,
+                headers={
+                    "Origin": origin,
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "authorization, content-type",
+                },
+            )
             assert (preflight.headers.get("Access-Control-Allow-Origin") == origin) is allowed, origin
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -133,9 +153,23 @@ def test_allowed_origins_reach_the_relays_cors_list():
 
 def test_an_allowed_origin_that_is_not_one_is_refused_before_anything_starts():
     port = free_port()
-    result = subprocess.run([sys.executable, "-m", "cintel_relay.cli", "demo", "--port", str(port),
-                             "--allow-origin", "localhost:8080/harness"], cwd=ROOT, env=base_env(),
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cintel_relay.cli",
+            "demo",
+            "--port",
+            str(port),
+            "--allow-origin",
+            "localhost:8080/harness",
+        ],
+        cwd=ROOT,
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "'localhost:8080/harness' is not an origin" in result.stderr
     assert relay_pids(port) == []
@@ -146,7 +180,13 @@ def test_demo_refuses_a_busy_port():
         held.bind(("127.0.0.1", 0))
         held.listen()
         port = held.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "cintel_relay.cli", "demo", "--port", str(port)],
-                                cwd=ROOT, env=base_env(), stdout=out, stderr=subprocess.STDOUT, timeout=30)
+        result = subprocess.run(
+            [sys.executable, "-m", "cintel_relay.cli", "demo", "--port", str(port)],
+            cwd=ROOT,
+            env=base_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            timeout=30,
+        )
         assert result.returncode != 0
         assert f"port {port} on 127.0.0.1 is in use: pass --port" in _read(out)

@@ -6,7 +6,7 @@ import sys
 
 import requests
 
-from .support import ROOT, CALL_SID, SSEClient, base_env, communication, free_port, post_json, wait_for
+from .support import CALL_SID, ROOT, SSEClient, base_env, communication, free_port, post_json, wait_for
 
 
 def test_embedded_relay_serves_webhooks_and_streams(start_relay):

@@ -10,8 +10,21 @@ import requests
 
 from cintel_relay.logs import setup_logging
 
-from .support import (AUTH_TOKEN, CALL_SID, CONVERSATION, METRICS_TOKEN, SUMMARY_OPERATOR, SSEClient,
-                      communication, form_request, json_request, operator_result, payload, rule_execution, scrape)
+from .support import (
+    AUTH_TOKEN,
+    CALL_SID,
+    CONVERSATION,
+    METRICS_TOKEN,
+    SUMMARY_OPERATOR,
+    SSEClient,
+    communication,
+    form_request,
+    json_request,
+    operator_result,
+    payload,
+    rule_execution,
+    scrape,
+)
 
 TRANSCRIPT = "my card number is 4111 purple elephant"
 SUMMARY = "Customer asked to close the account at the elephant branch"

@@ -11,8 +11,21 @@ from prometheus_client.parser import text_string_to_metric_families
 from cintel_relay.config import load_config
 from cintel_relay.errors import ConfigError
 
-from .support import (AUTH_TOKEN, METRICS_TOKEN, ROOT, SERVE, SSEClient, base_env, communication, free_port,
-                      json_request, metric, post_json, scrape, wait_for)
+from .support import (
+    AUTH_TOKEN,
+    METRICS_TOKEN,
+    ROOT,
+    SERVE,
+    SSEClient,
+    base_env,
+    communication,
+    free_port,
+    json_request,
+    metric,
+    post_json,
+    scrape,
+    wait_for,
+)
 
 ROUTE = "/webhook/cor-event"
 SESSION = "CA" + "7" * 32

@@ -1,9 +1,6 @@
 """``rediss://`` as Heroku Key-Value Store serves it: TLS with a self-signed certificate and a password."""
 
-import subprocess
 
-import pytest
-import redis
 import requests
 
 from cintel_relay import check, create_app
@@ -11,6 +8,7 @@ from cintel_relay.config import load_config
 
 from .support import CALL_SID, SSEClient, base_env, communication, post_json
 from .support import TLS_REDIS_PASSWORD as PASSWORD
+
 
 def test_relay_works_over_tls_with_verification_off_for_commands_and_pubsub(tls_redis, start_relay):
     relay = start_relay(tls_redis, CINTEL_REDIS_SSL_VERIFY="false")

@@ -14,11 +14,16 @@ from cintel_relay.settings import SETTINGS, default
 from .support import ROOT, SERVE, base_env, free_port
 
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-import settings_table  # noqa: E402
+import settings_table
 
 #: Settings that fill a Config field named otherwise than the variable (or several variables, one field).
-FIELDS = {"TWILIO_FLEX_PHONE_NUMBER": None, "CINTEL_AGENT_ADDRESSES": "agent_addresses",
-          "CINTEL_OPERATOR_IDS": None, "CINTEL_TICKET_SECRET": "ticket_secrets", "CINTEL_STREAM_AUTH": None}
+FIELDS = {
+    "TWILIO_FLEX_PHONE_NUMBER": None,
+    "CINTEL_AGENT_ADDRESSES": "agent_addresses",
+    "CINTEL_OPERATOR_IDS": None,
+    "CINTEL_TICKET_SECRET": "ticket_secrets",
+    "CINTEL_STREAM_AUTH": None,
+}
 
 
 class Recording(dict):
@@ -60,32 +65,50 @@ def test_readme_lists_every_setting_as_the_table_does():
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as fh:
         readme = fh.read()
     assert settings_table.readme_table(readme) == settings_table.markdown_table(), (
-        "README's settings table is stale: run python3 scripts/settings_table.py")
+        "README's settings table is stale: run python3 scripts/settings_table.py"
+    )
 
 
 def gunicorn_settings(**env) -> str:
     """What gunicorn reads from cintel_relay/gunicorn_conf.py under ``env``."""
-    code = ("import cintel_relay.gunicorn_conf as c; "
-            "print(c.bind, c.workers, c.worker_connections, c.loglevel)")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30,
-                          env=base_env(PROMETHEUS_MULTIPROC_DIR=os.devnull, **env))
+    code = "import cintel_relay.gunicorn_conf as c; print(c.bind, c.workers, c.worker_connections, c.loglevel)"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=base_env(PROMETHEUS_MULTIPROC_DIR=os.devnull, **env),
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
 
 def test_gunicorn_takes_its_settings_through_config():
     assert gunicorn_settings() == f"0.0.0.0:{default('PORT')} 1 {default('CINTEL_WORKER_CONNECTIONS')} info"
-    assert gunicorn_settings(PORT=9123, CINTEL_BIND_HOST="127.0.0.1", WEB_CONCURRENCY=3, REDIS_URL="redis://r:6379",
-                             CINTEL_WORKER_CONNECTIONS=100, CINTEL_LOG_LEVEL="debug") == "127.0.0.1:9123 3 100 debug"
+    assert (
+        gunicorn_settings(
+            PORT=9123,
+            CINTEL_BIND_HOST="127.0.0.1",
+            WEB_CONCURRENCY=3,
+            REDIS_URL="redis://r:6379",
+            CINTEL_WORKER_CONNECTIONS=100,
+            CINTEL_LOG_LEVEL="debug",
+        )
+        == "127.0.0.1:9123 3 100 debug"
+    )
 
 
-@pytest.mark.parametrize("variable, value, message", [
-    ("PORT", "abc", "PORT='abc' is not a whole number"),
-    ("PORT", "70000", "PORT=70000 is not a TCP port"),
-    ("WEB_CONCURRENCY", "abc", "WEB_CONCURRENCY='abc' is not a whole number"),
-    ("CINTEL_WORKER_CONNECTIONS", "many", "CINTEL_WORKER_CONNECTIONS='many' is not a whole number"),
-    ("CINTEL_LOG_LEVEL", "LOUD", "CINTEL_LOG_LEVEL='LOUD' is not a level"),
-])
+@pytest.mark.parametrize(
+    "variable, value, message",
+    [
+        ("PORT", "abc", "PORT='abc' is not a whole number"),
+        ("PORT", "70000", "PORT=70000 is not a TCP port"),
+        ("WEB_CONCURRENCY", "abc", "WEB_CONCURRENCY='abc' is not a whole number"),
+        ("CINTEL_WORKER_CONNECTIONS", "many", "CINTEL_WORKER_CONNECTIONS='many' is not a whole number"),
+        ("CINTEL_LOG_LEVEL", "LOUD", "CINTEL_LOG_LEVEL='LOUD' is not a level"),
+    ],
+)
 def test_a_bad_value_ends_start_up_with_one_message_and_no_traceback(variable, value, message):
     env = base_env(**{"PORT": free_port(), "CINTEL_BIND_HOST": "127.0.0.1", variable: value})
     done = subprocess.run(SERVE, cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
@@ -103,9 +126,17 @@ def test_gunicorn_run_directly_also_names_a_bad_port_without_a_traceback():
 
 
 def test_gunicorns_master_imports_no_network_library_before_the_worker_patches():
-    code = ("import sys, cintel_relay.gunicorn_conf; "
-            "print(sorted({'gevent', 'redis', 'requests'} & {m.split('.')[0] for m in sys.modules}))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=30,
-                          env=base_env(PROMETHEUS_MULTIPROC_DIR=os.devnull))
+    code = (
+        "import sys, cintel_relay.gunicorn_conf; "
+        "print(sorted({'gevent', 'redis', 'requests'} & {m.split('.')[0] for m in sys.modules}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=base_env(PROMETHEUS_MULTIPROC_DIR=os.devnull),
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

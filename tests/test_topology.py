@@ -19,8 +19,20 @@ import requests
 from cintel_relay.bus import log_key
 
 from .lb import Nginx
-from .support import (METRICS_TOKEN, ROOT, RedisServer, SSEClient, base_env, communication, free_port,
-                      json_request, metric, post_json, scrape, wait_for)
+from .support import (
+    METRICS_TOKEN,
+    ROOT,
+    RedisServer,
+    SSEClient,
+    base_env,
+    communication,
+    free_port,
+    json_request,
+    metric,
+    post_json,
+    scrape,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ..fake_twilio import sid
-from ..support import (CALL_SID, adherence_result, communication, flex_env,
-                       payload, post_json, rule_execution)
+from ..support import CALL_SID, adherence_result, communication, flex_env, payload, post_json, rule_execution
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS_DIST = ROOT / "plugin-cintel-rtt" / "harness" / "dist"

@@ -11,8 +11,11 @@ def scrape(base: str, token: str = METRICS_TOKEN) -> dict:
 
     response = requests.get(base + "/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=5)
     assert response.status_code == 200, response.text
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(response.text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
 
 
 def metric(samples: dict, name: str, **labels) -> float:

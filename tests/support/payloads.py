@@ -27,30 +27,44 @@ def communication(comm_id, text, speaker="agent", call_sid=CALL_SID, conversatio
         "eventType": "COMMUNICATION_CREATED",
         "timestamp": "2026-11-24T15:02:09.880Z",
         "data": {
-            "id": comm_id, "conversationId": conversation,
+            "id": comm_id,
+            "conversationId": conversation,
             "author": {"address": address, "channel": channel, "participantId": f"p-{speaker}"},
             "content": {"type": "TRANSCRIPTION", "text": text},
-            "channelId": call_sid, "createdAt": "2026-11-24T15:02:09.870Z", "occurredAt": "2026-11-24T15:02:07.310Z",
+            "channelId": call_sid,
+            "createdAt": "2026-11-24T15:02:09.870Z",
+            "occurredAt": "2026-11-24T15:02:07.310Z",
         },
     }
 
 
 def rule_execution(results, conversation=CONVERSATION):
     """A Conversation Intelligence rule execution carrying ``results``."""
-    return {"accountId": "AC" + "0" * 32, "conversationId": conversation,
-            "intelligenceConfiguration": {"id": "cfg", "version": 1, "ruleId": "rule"}, "operatorResults": results}
+    return {
+        "accountId": "AC" + "0" * 32,
+        "conversationId": conversation,
+        "intelligenceConfiguration": {"id": "cfg", "version": 1, "ruleId": "rule"},
+        "operatorResults": results,
+    }
 
 
 def operator_result(result_id, operator_id, result, output_format="JSON"):
     """One operator result of a rule execution."""
-    return {"id": result_id, "operator": {"id": operator_id, "version": 1, "parameters": None},
-            "outputFormat": output_format, "result": result, "dateCreated": "2026-11-24T15:02:11.418Z",
-            "referenceIds": [], "executionDetails": {"trigger": {"on": "COMMUNICATION"}, "channels": ["VOICE"]}}
+    return {
+        "id": result_id,
+        "operator": {"id": operator_id, "version": 1, "parameters": None},
+        "outputFormat": output_format,
+        "result": result,
+        "dateCreated": "2026-11-24T15:02:11.418Z",
+        "referenceIds": [],
+        "executionDetails": {"trigger": {"on": "COMMUNICATION"}, "channels": ["VOICE"]},
+    }
 
 
 def adherence_result(result_id, **verdicts):
     """A Script Adherence result; keyword names are category keys, values Succeeded/Failed/NotEvaluated."""
-    categories = [{"category_key": key.replace("_", " ").title(), "criteria": [{"criteria_key": "Action",
-                                                                                 "criteria_met": v}]}
-                  for key, v in verdicts.items()]
+    categories = [
+        {"category_key": key.replace("_", " ").title(), "criteria": [{"criteria_key": "Action", "criteria_met": v}]}
+        for key, v in verdicts.items()
+    ]
     return operator_result(result_id, SCRIPT_OPERATOR, {"categories": categories, "explanation": "because"})

@@ -34,16 +34,23 @@ class Relay:
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         self.metrics_dir = tempfile.mkdtemp(prefix="cintel-metrics-")
-        self.env = base_env(redis_url, PORT=self.port, WEB_CONCURRENCY=workers, CINTEL_BIND_HOST="127.0.0.1",
-                            PROMETHEUS_MULTIPROC_DIR=self.metrics_dir, **env)
+        self.env = base_env(
+            redis_url,
+            PORT=self.port,
+            WEB_CONCURRENCY=workers,
+            CINTEL_BIND_HOST="127.0.0.1",
+            PROMETHEUS_MULTIPROC_DIR=self.metrics_dir,
+            **env,
+        )
         self.proc = None
         self.log = tempfile.TemporaryFile()
 
     def start(self):
         """Start gunicorn and wait until it answers and every worker has built the app."""
         os.makedirs(self.metrics_dir, exist_ok=True)
-        self.proc = subprocess.Popen(SERVE, env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            SERVE, env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         wait_for(self._healthy, timeout=30, what=f"relay on port {self.port}")
         wait_for(lambda: len(self.worker_pids()) >= self.workers, timeout=30, what="every worker to load the app")
         return self

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import urllib.parse
+from typing import Optional
 
 import requests
 from twilio.request_validator import RequestValidator
@@ -15,7 +16,7 @@ def sign(url: str, params=None, token: str = AUTH_TOKEN) -> str:
     return RequestValidator(token).compute_signature(url, params or {})
 
 
-def json_request(base: str, path: str, body, token: str = AUTH_TOKEN, public_base: str = None):
+def json_request(base: str, path: str, body, token: str = AUTH_TOKEN, public_base: Optional[str] = None):
     """(url, headers, raw body) for a JSON webhook signed as Twilio signs it: bodySHA256 in the URL."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     query = urllib.parse.urlencode({"bodySHA256": hashlib.sha256(raw).hexdigest()})
