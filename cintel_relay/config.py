@@ -5,9 +5,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Tuple
 
+from . import settings
 from .errors import ConfigError
 from .operators import DEFAULT_OPERATORS, OperatorKind
-from .settings import default
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -25,42 +25,42 @@ class Config:
     #: Addresses (phone numbers, client identities) that belong to agents.
     agent_addresses: Tuple[str, ...] = ()
     redis_url: Optional[str] = None
-    redis_pool_size: int = default("CINTEL_REDIS_POOL_SIZE")
-    redis_ssl_verify: bool = default("CINTEL_REDIS_SSL_VERIFY")
-    verify_signatures: bool = default("CINTEL_VERIFY_SIGNATURES")
+    redis_pool_size: int = settings.default("CINTEL_REDIS_POOL_SIZE")
+    redis_ssl_verify: bool = settings.default("CINTEL_REDIS_SSL_VERIFY")
+    verify_signatures: bool = settings.default("CINTEL_VERIFY_SIGNATURES")
     #: How many reverse proxies in front of us to trust for X-Forwarded-Proto/Host.
-    proxy_count: int = default("CINTEL_PROXY_COUNT")
-    session_ttl: int = default("CINTEL_SESSION_TTL")
-    completed_ttl: int = default("CINTEL_COMPLETED_TTL")
-    log_maxlen: int = default("CINTEL_LOG_MAXLEN")
-    heartbeat_seconds: float = default("CINTEL_HEARTBEAT_SECONDS")
-    subscriber_queue: int = default("CINTEL_SUBSCRIBER_QUEUE")
+    proxy_count: int = settings.default("CINTEL_PROXY_COUNT")
+    session_ttl: int = settings.default("CINTEL_SESSION_TTL")
+    completed_ttl: int = settings.default("CINTEL_COMPLETED_TTL")
+    log_maxlen: int = settings.default("CINTEL_LOG_MAXLEN")
+    heartbeat_seconds: float = settings.default("CINTEL_HEARTBEAT_SECONDS")
+    subscriber_queue: int = settings.default("CINTEL_SUBSCRIBER_QUEUE")
     #: A stream whose client has not taken a write for this long is closed (it resumes from the log).
-    send_timeout: float = default("CINTEL_SEND_TIMEOUT")
-    max_body_bytes: int = default("CINTEL_MAX_BODY_BYTES")
+    send_timeout: float = settings.default("CINTEL_SEND_TIMEOUT")
+    max_body_bytes: int = settings.default("CINTEL_MAX_BODY_BYTES")
     script_file: Optional[str] = None
     operators: Mapping[str, OperatorKind] = field(default_factory=lambda: dict(DEFAULT_OPERATORS))
-    web_concurrency: int = default("WEB_CONCURRENCY")
-    log_level: str = default("CINTEL_LOG_LEVEL")
+    web_concurrency: int = settings.default("WEB_CONCURRENCY")
+    log_level: str = settings.default("CINTEL_LOG_LEVEL")
     #: Where gunicorn listens (gunicorn_conf.py reads them here, validated with everything else).
-    port: int = default("PORT")
-    bind_host: str = default("CINTEL_BIND_HOST")
-    worker_connections: int = default("CINTEL_WORKER_CONNECTIONS")
+    port: int = settings.default("PORT")
+    bind_host: str = settings.default("CINTEL_BIND_HOST")
+    worker_connections: int = settings.default("CINTEL_WORKER_CONNECTIONS")
     #: Who may open a stream: ``flex`` (a Flex token, then a ticket) or ``none`` (anyone; local demo only).
     stream_auth: str = "none"
     #: HMAC secrets for stream tickets; the first signs, all verify (so a secret can be rotated).
     ticket_secrets: Tuple[str, ...] = field(default=(), repr=False)
-    ticket_ttl: int = default("CINTEL_TICKET_TTL")
-    iam_url: str = default("CINTEL_IAM_URL")
-    taskrouter_url: str = default("CINTEL_TASKROUTER_URL")
+    ticket_ttl: int = settings.default("CINTEL_TICKET_TTL")
+    iam_url: str = settings.default("CINTEL_IAM_URL")
+    taskrouter_url: str = settings.default("CINTEL_TASKROUTER_URL")
     taskrouter_workspace_sid: Optional[str] = None
-    supervisor_roles: Tuple[str, ...] = default("CINTEL_SUPERVISOR_ROLES")
-    auth_timeout: float = default("CINTEL_AUTH_TIMEOUT")
-    token_cache_seconds: int = default("CINTEL_TOKEN_CACHE_SECONDS")
-    access_cache_seconds: int = default("CINTEL_ACCESS_CACHE_SECONDS")
-    cors_origins: Tuple[str, ...] = default("CINTEL_CORS_ORIGINS")
-    max_streams_per_identity: int = default("CINTEL_MAX_STREAMS_PER_IDENTITY")
-    tickets_per_minute: int = default("CINTEL_TICKETS_PER_MINUTE")
+    supervisor_roles: Tuple[str, ...] = settings.default("CINTEL_SUPERVISOR_ROLES")
+    auth_timeout: float = settings.default("CINTEL_AUTH_TIMEOUT")
+    token_cache_seconds: int = settings.default("CINTEL_TOKEN_CACHE_SECONDS")
+    access_cache_seconds: int = settings.default("CINTEL_ACCESS_CACHE_SECONDS")
+    cors_origins: Tuple[str, ...] = settings.default("CINTEL_CORS_ORIGINS")
+    max_streams_per_identity: int = settings.default("CINTEL_MAX_STREAMS_PER_IDENTITY")
+    tickets_per_minute: int = settings.default("CINTEL_TICKETS_PER_MINUTE")
     #: Bearer token for ``GET /metrics``; unset, the endpoint answers 404.
     metrics_token: Optional[str] = field(default=None, repr=False)
 
