@@ -6,7 +6,14 @@ import redis as redis_lib
 from cintel_relay import create_app
 from cintel_relay.config import load_config
 
-from .support import TLS_REDIS_PASSWORD, RedisServer, RelayFactory, base_env, free_port, wait_for
+from .support import TLS_REDIS_PASSWORD, RedisServer, RelayFactory, SSEClient, base_env, free_port, wait_for
+
+
+@pytest.fixture(autouse=True)
+def close_streams():
+    """Close the streams a test left open, so their sockets do not leak into the next test's warnings."""
+    yield
+    SSEClient.close_all()
 
 
 @pytest.fixture(scope="session")

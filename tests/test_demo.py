@@ -14,6 +14,20 @@ import requests
 from .support import ROOT, base_env, free_port, wait_for
 
 
+@pytest.fixture
+def output():
+    """Makes files for demos' output, closed after the test."""
+    files = []
+
+    def make():
+        files.append(tempfile.TemporaryFile())
+        return files[-1]
+
+    yield make
+    for handle in files:
+        handle.close()
+
+
 def _get(url):
     try:
         return requests.get(url, timeout=2)
@@ -76,10 +90,10 @@ def stopped(proc, out, port):
     return status
 
 
-def test_demo_serves_the_console_with_signed_simulated_calls_and_stops_on_ctrl_c():
+def test_demo_serves_the_console_with_signed_simulated_calls_and_stops_on_ctrl_c(output):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    out = tempfile.TemporaryFile()
+    out = output()
     proc = start_demo(port, out, signal.SIG_DFL, "--speed", "20")
     wait_ready(port, out)
     assert _get(base + "/readyz").json() == {"bus": "embedded", "ready": True, "signatures": True, "streamAuth": "none"}
@@ -102,9 +116,9 @@ def test_demo_serves_the_console_with_signed_simulated_calls_and_stops_on_ctrl_c
     ],
     ids=["sigterm", "sighup", "sigint-ignored-then-sigterm"],
 )
-def test_every_ending_stops_the_relay_and_the_port_serves_a_new_demo_at_once(sigint, endings):
+def test_every_ending_stops_the_relay_and_the_port_serves_a_new_demo_at_once(output, sigint, endings):
     port = free_port()
-    out = tempfile.TemporaryFile()
+    out = output()
     proc = start_demo(port, out, sigint)
     wait_ready(port, out)
     assert relay_pids(port)
@@ -114,7 +128,7 @@ def test_every_ending_stops_the_relay_and_the_port_serves_a_new_demo_at_once(sig
     assert stopped(proc, out, port) == 0
     assert not listening(port) and relay_pids(port) == []
 
-    again = tempfile.TemporaryFile()
+    again = output()
     second = start_demo(port, again)
     wait_ready(port, again)
     second.send_signal(signal.SIGTERM)
@@ -122,9 +136,9 @@ def test_every_ending_stops_the_relay_and_the_port_serves_a_new_demo_at_once(sig
     assert relay_pids(port) == []
 
 
-def test_allowed_origins_reach_the_relays_cors_list():
+def test_allowed_origins_reach_the_relays_cors_list(output):
     port = free_port()
-    out = tempfile.TemporaryFile()
+    out = output()
     harness = "http://localhost:8080"
     proc = start_demo(port, out, signal.SIG_DFL, "--allow-origin", harness, "--allow-origin", "http://127.0.0.1:8081")
     wait_ready(port, out)

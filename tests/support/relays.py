@@ -33,7 +33,11 @@ class Relay:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
-        self.metrics_dir = tempfile.mkdtemp(prefix="cintel-metrics-")
+        #: The relay's own directory: its metrics files and its log, removed when it stops.
+        self.home = tempfile.mkdtemp(prefix="cintel-relay-test-")
+        self.metrics_dir = os.path.join(self.home, "metrics")
+        self.log_path = os.path.join(self.home, "relay.log")
+        self._earlier_output = ""  # what the relay wrote before it was stopped (and maybe started again)
         self.env = base_env(
             redis_url,
             PORT=self.port,
@@ -43,14 +47,14 @@ class Relay:
             **env,
         )
         self.proc = None
-        self.log = tempfile.TemporaryFile()
 
     def start(self):
         """Start gunicorn and wait until it answers and every worker has built the app."""
         os.makedirs(self.metrics_dir, exist_ok=True)
-        self.proc = subprocess.Popen(
-            SERVE, env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                SERVE, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         wait_for(self._healthy, timeout=30, what=f"relay on port {self.port}")
         wait_for(lambda: len(self.worker_pids()) >= self.workers, timeout=30, what="every worker to load the app")
         return self
@@ -63,16 +67,20 @@ class Relay:
         return answers(self, "/healthz")
 
     def output(self) -> str:
-        """Everything gunicorn and the app have written so far."""
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")
+        """Everything gunicorn and the app have written so far, over every start."""
+        try:
+            with open(self.log_path, "rb") as log:
+                return self._earlier_output + log.read().decode("utf-8", "replace")
+        except FileNotFoundError:  # stopped: its directory is gone
+            return self._earlier_output
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
-        """Send ``sig`` to gunicorn's process group, wait for it, and remove its metrics directory."""
+        """Send ``sig`` to gunicorn's process group, wait for it, and remove its directory (keeping its output)."""
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, sig)
             self.proc.wait(timeout)
-        shutil.rmtree(self.metrics_dir, ignore_errors=True)
+        self._earlier_output = self.output()
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 class RelayFactory:

@@ -3,12 +3,20 @@
 import http.client
 import time
 import urllib.parse
+from typing import ClassVar, List
 
 import orjson
 
 
 class SSEClient:
-    """Reads a stream as raw bytes and splits it into frames, as a browser would."""
+    """Reads a stream as raw bytes and splits it into frames, as a browser would.
+
+    A test need not close its streams: the ``close_streams`` fixture (tests/conftest.py) closes every
+    stream still open when the test ends, so none leaks its socket into a later test.
+    """
+
+    #: Streams opened and not yet closed, in any test.
+    still_open: ClassVar[List["SSEClient"]] = []
 
     def __init__(self, base: str, session: str, last_event_id=None, query="", path=None):
         parsed = urllib.parse.urlparse(base)
@@ -20,6 +28,7 @@ class SSEClient:
         self.response = self.conn.getresponse()
         self.raw = b""
         self._buffer = b""
+        SSEClient.still_open.append(self)
 
     def read_block(self, timeout=10.0) -> bytes:
         """The next complete block (frame or comment), without its blank-line terminator."""
@@ -52,8 +61,17 @@ class SSEClient:
         return [self.next_event(timeout) for _ in range(count)]
 
     def close(self):
-        """Hang up."""
+        """Hang up: the response holds the socket too, so it closes first."""
+        self.response.close()
         self.conn.close()
+        if self in SSEClient.still_open:
+            SSEClient.still_open.remove(self)
+
+    @classmethod
+    def close_all(cls):
+        """Close every stream still open."""
+        for client in list(cls.still_open):
+            client.close()
 
 
 def parse_block(block: bytes) -> dict:
