@@ -27,31 +27,44 @@ fi
 echo "==> installing the relay and its test dependencies (pip)"
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 
+# Every check runs even when an earlier one fails, so one run shows everything to fix.
+failed=()
+check() {
+  local name=$1
+  shift
+  "$@" || failed+=("$name")
+}
+
 echo "==> Python lint and types (ruff check, mypy)"
-python3 -m ruff check .
-python3 -m mypy
+check "ruff check" python3 -m ruff check --output-format concise .
+check "mypy" python3 -m mypy
 
 echo "==> Flex plugin: node modules, lint, type check and unit tests, production build, e2e harness"
-(
-  cd plugin-cintel-rtt
-  # npm ci deletes and reinstalls about 1 GB; skip it while node_modules matches the lock file.
-  lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
-  stamp=node_modules/.installed-lock-sha256
-  if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_hash" ]; then
-    npm ci --no-audit --no-fund --loglevel=error
-    echo "$lock_hash" > "$stamp"
-  else
-    echo "node_modules matches package-lock.json: npm ci skipped"
-  fi
-  npm run --silent lint
-  npm test --silent
-  npm run --silent build
-  npm run --silent harness:build
-)
+cd plugin-cintel-rtt
+# npm ci deletes and reinstalls about 1 GB; skip it while node_modules matches the lock file.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.installed-lock-sha256
+if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_hash" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > "$stamp"
+else
+  echo "node_modules matches package-lock.json: npm ci skipped"
+fi
+check "eslint" npm run --silent lint
+check "plugin tests" npm test --silent
+check "plugin build" npm run --silent build
+npm run --silent harness:build  # the browser tests below need it
+cd ..
 
 echo "==> Python tests (they start their own redis-server, gunicorn and Chromium processes)"
-python3 -m pytest "$@"
+check "pytest" python3 -m pytest "$@"
 
 echo "==> formatting (ruff format, prettier): run them without --check to fix"
-python3 -m ruff format --check .
-(cd plugin-cintel-rtt && npm run --silent format:check)
+check "ruff format" python3 -m ruff format --check .
+check "prettier" npm --prefix plugin-cintel-rtt run --silent format:check
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'scripts/test.sh: failed: %s\n' "$(IFS=,; echo "${failed[*]}" | sed 's/,/, /g')" >&2
+  exit 1
+fi
+echo "==> every check and test passed"
