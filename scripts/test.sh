@@ -60,7 +60,7 @@ echo "==> Python tests (they start their own redis-server, gunicorn and Chromium
 check "pytest" python3 -m pytest "$@"
 
 echo "==> formatting (ruff format, prettier): run them without --check to fix"
-check "ruff format" python3 -m ruff format --check .
+check "ruff format" python3 -m ruff format --check --output-format concise .
 check "prettier" npm --prefix plugin-cintel-rtt run --silent format:check
 
 if [ ${#failed[@]} -gt 0 ]; then
