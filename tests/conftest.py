@@ -57,23 +57,25 @@ def client(app):
     return app.test_client()
 
 
+def _relays(redis_url):
+    factory = RelayFactory(redis_url)
+    yield factory
+    factory.stop_all()
+
+
 @pytest.fixture
 def start_relay(redis_server):
     """Start gunicorn relays: ``start_relay(redis_url=<the session's>, workers=1, **env)``; all stopped at the end.
 
     ``redis_url=None`` runs the embedded bus. Each relay is a :class:`~tests.support.Relay`.
     """
-    factory = RelayFactory(redis_server.url)
-    yield factory
-    factory.stop_all()
+    yield from _relays(redis_server.url)
 
 
 @pytest.fixture(scope="module")
 def start_module_relay(redis_server):
     """:func:`start_relay` for module-scoped fixtures: the relays live until the module's tests are done."""
-    factory = RelayFactory(redis_server.url)
-    yield factory
-    factory.stop_all()
+    yield from _relays(redis_server.url)
 
 
 @pytest.fixture(scope="session")
