@@ -21,5 +21,5 @@ EXPOSE 8000
 # /healthz: the process serves; the load balancer's own check (/readyz) adds Redis.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('PORT', '8000')}/healthz\", timeout=2)"]
-# The same command as the Procfile.
-CMD ["gunicorn", "-c", "python:cintel_relay.gunicorn_conf", "cintel_relay.wsgi:app"]
+# The same command as the Procfile: it validates the settings, then runs gunicorn.
+CMD ["cintel-relay", "serve"]

@@ -1,2 +1,2 @@
 # gunicorn reads this file from the working directory; the settings live in the package.
-from cintel_relay.gunicorn_conf import *  # noqa: F401,F403
+from cintel_relay.gunicorn_conf import *  # noqa: F403

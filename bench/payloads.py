@@ -3,7 +3,7 @@
 import hashlib
 import json
 import urllib.parse
-from typing import List, NamedTuple
+from typing import List, NamedTuple, Optional
 
 from twilio.request_validator import RequestValidator
 
@@ -21,7 +21,7 @@ def call_sid(n: int) -> str:
     return "CA%032x" % (0xBE0C0000 + n)
 
 
-def line(call: int, n: int, token: str, base_url: str, text: str = None) -> SignedRequest:
+def line(call: int, n: int, token: str, base_url: str, text: Optional[str] = None) -> SignedRequest:
     """A transcript line for call ``call``, signed for ``base_url`` as Twilio signs it."""
     body = json.dumps({
         "eventType": "COMMUNICATION_CREATED",

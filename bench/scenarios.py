@@ -5,7 +5,6 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 
@@ -184,7 +183,7 @@ def throughput(targets, seconds=10, calls=50, connections=32, rate_cap=5000, pro
         meter.start()
         procs = [await asyncio.create_subprocess_exec(
             "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script, target,
-            stdout=asyncio.subprocess.PIPE) for script, target in zip(scripts, targets)]
+            stdout=asyncio.subprocess.PIPE) for script, target in zip(scripts, targets, strict=True)]
         outputs = [(await p.communicate())[0].decode() for p in procs]
         sent = sum(_wrk_count(o, r"(\d+) requests in") for o in outputs)
         non2xx = sum(_wrk_count(o, r"Non-2xx or 3xx responses: (\d+)") for o in outputs)

@@ -4,8 +4,9 @@
 def create_app(config=None):
     """Build the relay app (:func:`cintel_relay.app.create_app`).
 
-    Imported on call, so that gunicorn's master, which loads this package for its settings and
-    logger, does not import Redis and Flask before the gevent worker has patched the standard library.
+    Imported on call: gunicorn's master loads this package for its settings and logger, which bring
+    in Flask and werkzeug only; Redis and requests must wait until the gevent worker has patched the
+    standard library (tests/test_settings.py checks what the master imports).
     """
     from .app import create_app as build
 

@@ -2,6 +2,7 @@
 
 import logging
 from dataclasses import dataclass
+from typing import Optional
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class Relay:
+class Components:
     """What the app wires together; lives in ``app.extensions["cintel"]``."""
 
     config: Config
@@ -30,20 +31,22 @@ class Relay:
     verifier: SignatureVerifier
 
 
-def create_app(config: Config = None) -> Flask:
+def create_app(config: Optional[Config] = None) -> Flask:
     """Build the relay app; the only place things are wired."""
     config = config or load_config()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     if config.proxy_count:
         n = config.proxy_count
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
-    app.wsgi_app = BodyGate(app.wsgi_app, config.max_body_bytes, config.body_timeout, config.body_readers)
+        # Flask's documented way to add WSGI middleware; mypy sees a method assigned.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    app.wsgi_app = BodyGate(app.wsgi_app, config.max_body_bytes, config.body_timeout,  # type: ignore[method-assign]
+                            config.body_readers)
     logs.init_app(app)
     relay_metrics = metrics.init_app(app, config.metrics_token)
     store = open_store(config)
     client = store.client
-    app.extensions["cintel"] = Relay(
+    app.extensions["cintel"] = Components(
         config=config,
         script=load_script(config.script_file),
         bus=EventBus(store, config),
@@ -60,6 +63,7 @@ def create_app(config: Config = None) -> Flask:
     security.register_cors(app, config.cors_origins)
     access.init_app(app, config, client)
     register_error_handlers(app)
+    relay_metrics.prime(app)
     if config.embedded:
         logger.warning("REDIS_URL is unset: using the embedded in-process bus (one process only, nothing persists)")
     if not config.verify_signatures:

@@ -59,7 +59,7 @@ def redis_reachable(config: Config) -> Finding:
 
 def redis_tls(config: Config) -> Finding:
     """Certificate checks may be off only on a ``rediss://`` URL (a provider's self-signed certificate)."""
-    tls = bool(config.redis_url) and config.redis_url.startswith("rediss://")
+    tls = (config.redis_url or "").startswith("rediss://")
     if config.redis_ssl_verify:
         return Finding(True, "Redis TLS certificates are verified" if tls else "Redis TLS: not used")
     if not tls:

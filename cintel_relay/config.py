@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Tuple
 
+from . import settings
 from .errors import ConfigError
 from .operators import DEFAULT_OPERATORS, OperatorKind
 
@@ -17,7 +18,7 @@ MEMORY_STORE_ID = r"mem_(store|service)_[0-7][0-9a-z]{25}"
 
 @dataclass(frozen=True)
 class Config:
-    """Every tunable of the relay, with its default. Build it with :func:`load_config`."""
+    """Every tunable of the relay; defaults from :mod:`cintel_relay.settings`. Build it with :func:`load_config`."""
 
     twilio_account_sid: Optional[str] = None
     twilio_auth_token: Optional[str] = field(default=None, repr=False)
@@ -26,61 +27,63 @@ class Config:
     #: Addresses (phone numbers, client identities) that belong to agents.
     agent_addresses: Tuple[str, ...] = ()
     redis_url: Optional[str] = None
-    redis_pool_size: int = 8
-    redis_ssl_verify: bool = True
+    redis_pool_size: int = settings.default("CINTEL_REDIS_POOL_SIZE")
+    redis_ssl_verify: bool = settings.default("CINTEL_REDIS_SSL_VERIFY")
     #: ``standalone`` (one Redis, or a primary with replicas) or ``cluster`` (Redis Cluster, sharded pub/sub).
-    redis_mode: str = "standalone"
+    redis_mode: str = settings.default("CINTEL_REDIS_MODE")
     #: Replicas that must confirm a webhook's writes (Redis WAIT) before it is acknowledged; 0: none.
-    redis_wait_replicas: int = 0
-    redis_wait_timeout_ms: int = 1000
-    verify_signatures: bool = True
+    redis_wait_replicas: int = settings.default("CINTEL_REDIS_WAIT_REPLICAS")
+    redis_wait_timeout_ms: int = settings.default("CINTEL_REDIS_WAIT_TIMEOUT_MS")
+    verify_signatures: bool = settings.default("CINTEL_VERIFY_SIGNATURES")
     #: How many reverse proxies in front of us to trust for X-Forwarded-Proto/Host.
-    proxy_count: int = 0
-    session_ttl: int = 6 * 3600
-    completed_ttl: int = 15 * 60
-    log_maxlen: int = 2000
-    heartbeat_seconds: float = 15.0
-    subscriber_queue: int = 512
+    proxy_count: int = settings.default("CINTEL_PROXY_COUNT")
+    session_ttl: int = settings.default("CINTEL_SESSION_TTL")
+    completed_ttl: int = settings.default("CINTEL_COMPLETED_TTL")
+    log_maxlen: int = settings.default("CINTEL_LOG_MAXLEN")
+    heartbeat_seconds: float = settings.default("CINTEL_HEARTBEAT_SECONDS")
+    subscriber_queue: int = settings.default("CINTEL_SUBSCRIBER_QUEUE")
     #: A stream whose client has not taken a write for this long is closed (it resumes from the log).
-    send_timeout: float = 30.0
-    max_body_bytes: int = 1024 * 1024
+    send_timeout: float = settings.default("CINTEL_SEND_TIMEOUT")
+    max_body_bytes: int = settings.default("CINTEL_MAX_BODY_BYTES")
     script_file: Optional[str] = None
     operators: Mapping[str, OperatorKind] = field(default_factory=lambda: dict(DEFAULT_OPERATORS))
-    web_concurrency: int = 1
-    log_level: str = "INFO"
+    web_concurrency: int = settings.default("WEB_CONCURRENCY")
+    log_level: str = settings.default("CINTEL_LOG_LEVEL")
+    #: Where gunicorn listens (gunicorn_conf.py reads them here, validated with everything else).
+    port: int = settings.default("PORT")
+    bind_host: str = settings.default("CINTEL_BIND_HOST")
+    worker_connections: int = settings.default("CINTEL_WORKER_CONNECTIONS")
     #: Who may open a stream: ``flex`` (a Flex token, then a ticket) or ``none`` (anyone; local demo only).
     stream_auth: str = "none"
     #: HMAC secrets for stream tickets; the first signs, all verify (so a secret can be rotated).
     ticket_secrets: Tuple[str, ...] = field(default=(), repr=False)
-    ticket_ttl: int = 600
-    iam_url: str = "https://iam.twilio.com"
-    taskrouter_url: str = "https://taskrouter.twilio.com"
+    ticket_ttl: int = settings.default("CINTEL_TICKET_TTL")
+    iam_url: str = settings.default("CINTEL_IAM_URL")
+    taskrouter_url: str = settings.default("CINTEL_TASKROUTER_URL")
     taskrouter_workspace_sid: Optional[str] = None
-    supervisor_roles: Tuple[str, ...] = ("supervisor", "admin")
-    auth_timeout: float = 5.0
-    token_cache_seconds: int = 300
-    access_cache_seconds: int = 30
-    cors_origins: Tuple[str, ...] = ("https://flex.twilio.com", "http://localhost:3000")
-    max_streams_per_identity: int = 20
-    tickets_per_minute: int = 60
+    supervisor_roles: Tuple[str, ...] = settings.default("CINTEL_SUPERVISOR_ROLES")
+    auth_timeout: float = settings.default("CINTEL_AUTH_TIMEOUT")
+    token_cache_seconds: int = settings.default("CINTEL_TOKEN_CACHE_SECONDS")
+    access_cache_seconds: int = settings.default("CINTEL_ACCESS_CACHE_SECONDS")
+    cors_origins: Tuple[str, ...] = settings.default("CINTEL_CORS_ORIGINS")
+    max_streams_per_identity: int = settings.default("CINTEL_MAX_STREAMS_PER_IDENTITY")
+    tickets_per_minute: int = settings.default("CINTEL_TICKETS_PER_MINUTE")
     #: Bearer token for ``GET /metrics``; unset, the endpoint answers 404.
     metrics_token: Optional[str] = field(default=None, repr=False)
     #: Webhook Rules' shared keys (``TWILIO_WEBHOOK_SHARED_KEYS``): key id -> secret.
     webhook_shared_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: Seconds a whole request body may take to arrive (not per read), at most ``MAX_BODY_SECONDS``.
-    body_timeout: float = 10.0
-    #: gunicorn's connections per worker (``CINTEL_WORKER_CONNECTIONS``); bodies read at once stay below it.
-    worker_connections: int = 19500
+    body_timeout: float = settings.default("CINTEL_BODY_TIMEOUT")
     #: Failed Flex token checks per client address and minute before the relay stops asking Twilio.
-    bad_tokens_per_minute: int = 10
+    bad_tokens_per_minute: int = settings.default("CINTEL_BAD_TOKENS_PER_MINUTE")
     #: ``cintel-relay setup``: the Flex number Orchestrator captures calls of, the Memory Store it
     #: resolves profiles in, an API key (preferred to the auth token for API calls), and the two APIs.
     flex_phone_number: Optional[str] = None
     memory_store_id: Optional[str] = None
     twilio_api_key: Optional[str] = None
     twilio_api_secret: Optional[str] = field(default=None, repr=False)
-    intelligence_url: str = "https://intelligence.twilio.com"
-    conversations_url: str = "https://conversations.twilio.com"
+    intelligence_url: str = settings.default("CINTEL_INTELLIGENCE_URL")
+    conversations_url: str = settings.default("CINTEL_CONVERSATIONS_URL")
 
     @property
     def body_readers(self) -> int:
@@ -102,7 +105,7 @@ def _number(env: Mapping[str, str], name: str, default, minimum, kind=int):
         value = kind(raw)
     except ValueError:
         what = "a whole number" if kind is int else "a number"
-        raise ConfigError(f"{name}={raw!r} is not {what}: set it to {what} such as {default}.")
+        raise ConfigError(f"{name}={raw!r} is not {what}: set it to {what} such as {default}.") from None
     if value < minimum:
         raise ConfigError(f"{name}={value} is below the minimum {minimum}: raise it or unset it to use {default}.")
     return value
@@ -227,7 +230,6 @@ def _hardening(env: Mapping[str, str], server_url: Optional[str], stream_auth: s
     return dict(
         webhook_shared_keys=_shared_keys(env),
         body_timeout=body_timeout,
-        worker_connections=_number(env, "CINTEL_WORKER_CONNECTIONS", Config.worker_connections, 2),
         bad_tokens_per_minute=_number(env, "CINTEL_BAD_TOKENS_PER_MINUTE", Config.bad_tokens_per_minute, 1),
     )
 
@@ -265,7 +267,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
     """
     env = os.environ if env is None else env
     token = env.get("TWILIO_AUTH_TOKEN", "").strip() or None
-    verify = _bool(env, "CINTEL_VERIFY_SIGNATURES", True)
+    verify = _bool(env, "CINTEL_VERIFY_SIGNATURES", Config.verify_signatures)
     if verify and not token:
         raise ConfigError(
             "TWILIO_AUTH_TOKEN is not set, so Twilio's webhook signatures cannot be checked: set it to your "
@@ -282,7 +284,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         )
     redis_url = env.get("REDIS_URL", "").strip() or None
     if redis_url and not re.match(r"(redis|rediss|unix)://", redis_url):
-        raise ConfigError(f"REDIS_URL must start with redis://, rediss:// or unix://: fix it or unset it for the embedded bus.")
+        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://: fix it or unset it for the embedded bus.")
     redis_mode = env.get("CINTEL_REDIS_MODE", "").strip().lower() or Config.redis_mode
     if redis_mode not in ("standalone", "cluster"):
         raise ConfigError(f"CINTEL_REDIS_MODE={redis_mode!r} is not a mode: use standalone (one Redis) or cluster "
@@ -292,13 +294,13 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
                           "redis://10.0.0.5:6379: set it, or unset CINTEL_REDIS_MODE for the embedded bus.")
     agents = [env.get("TWILIO_FLEX_PHONE_NUMBER", "").strip()]
     agents += env.get("CINTEL_AGENT_ADDRESSES", "").split(",")
-    web_concurrency = _number(env, "WEB_CONCURRENCY", 1, 1)
+    web_concurrency = _number(env, "WEB_CONCURRENCY", Config.web_concurrency, 1)
     if not redis_url and web_concurrency > 1:
         raise ConfigError(
             f"WEB_CONCURRENCY={web_concurrency} but REDIS_URL is unset: the embedded bus lives in one process, so "
             "several workers would not see each other's events. Set REDIS_URL, or WEB_CONCURRENCY=1."
         )
-    level = env.get("CINTEL_LOG_LEVEL", "INFO").strip().upper()
+    level = env.get("CINTEL_LOG_LEVEL", "").strip().upper() or Config.log_level
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"CINTEL_LOG_LEVEL={level!r} is not a level: use DEBUG, INFO, WARNING or ERROR.")
     script_file = env.get("CINTEL_SCRIPT_FILE", "").strip() or None
@@ -309,6 +311,9 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         raise ConfigError("CINTEL_METRICS_TOKEN is shorter than 16 characters: use a random one, e.g. the output of "
                           "`openssl rand -hex 24`, or unset it to turn /metrics off.")
     auth = _stream_auth(env, sid, token)
+    port = _number(env, "PORT", Config.port, 1)
+    if port > 65535:
+        raise ConfigError(f"PORT={port} is not a TCP port: use one from 1 to 65535, e.g. {Config.port}.")
     values = dict(
         twilio_account_sid=sid,
         twilio_auth_token=token,
@@ -316,7 +321,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         agent_addresses=tuple(a.strip() for a in agents if a.strip()),
         redis_url=redis_url,
         redis_pool_size=_number(env, "CINTEL_REDIS_POOL_SIZE", Config.redis_pool_size, 2),
-        redis_ssl_verify=_bool(env, "CINTEL_REDIS_SSL_VERIFY", True),
+        redis_ssl_verify=_bool(env, "CINTEL_REDIS_SSL_VERIFY", Config.redis_ssl_verify),
         redis_mode=redis_mode,
         redis_wait_replicas=_number(env, "CINTEL_REDIS_WAIT_REPLICAS", Config.redis_wait_replicas, 0),
         redis_wait_timeout_ms=_number(env, "CINTEL_REDIS_WAIT_TIMEOUT_MS", Config.redis_wait_timeout_ms, 1),
@@ -333,6 +338,9 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         operators=_operators(env),
         web_concurrency=web_concurrency,
         log_level=level,
+        port=port,
+        bind_host=env.get("CINTEL_BIND_HOST", "").strip() or Config.bind_host,
+        worker_connections=_number(env, "CINTEL_WORKER_CONNECTIONS", Config.worker_connections, 1),
         **auth,
         metrics_token=metrics_token,
         **_hardening(env, server_url, auth["stream_auth"]),

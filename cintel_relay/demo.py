@@ -17,23 +17,39 @@ import time
 import requests
 
 from . import simulator
+from .config import load_config
+from .errors import ConfigError
+from .settings import default
 
 HOST = "127.0.0.1"
+#: Origins the demo's relay allows besides the default (Flex's): the plugin's local Flex run.
+DEMO_ORIGINS = ("http://localhost:3000",)
+#: Signals that end the demo as Ctrl-C does: a ``kill``, and the terminal closing.
+ENDINGS = (signal.SIGTERM, signal.SIGHUP)
 #: How long the relay may take to start, and to stop once asked.
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 25.0
 
 
-def demo_env(environ, port: int, token: str) -> dict:
-    """The relay's environment for the demo: embedded bus, one worker, loopback only, signatures on."""
+def demo_env(environ, port: int, token: str, origins=()) -> dict:
+    """The relay's environment for the demo: embedded bus, one worker, loopback only, signatures on.
+
+    CORS allows the default origins, the plugin's local ones and ``origins`` (``--allow-origin``).
+    """
     env = {k: v for k, v in environ.items() if not k.startswith(("CINTEL_", "TWILIO_", "REDIS_", "SERVER_URL"))}
     env.pop("WEB_CONCURRENCY", None)
-    env.update(PORT=str(port), CINTEL_BIND_HOST=HOST, TWILIO_AUTH_TOKEN=token, CINTEL_STREAM_AUTH="none")
+    allowed = dict.fromkeys((*default("CINTEL_CORS_ORIGINS"), *DEMO_ORIGINS, *origins))
+    env.update(PORT=str(port), CINTEL_BIND_HOST=HOST, TWILIO_AUTH_TOKEN=token, CINTEL_STREAM_AUTH="none",
+               CINTEL_CORS_ORIGINS=",".join(allowed))
     return env
 
 
 def port_free(port: int) -> bool:
+    """True when the relay could listen on ``port``: nothing listens there (connections closing do not count)."""
     with socket.socket() as probe:
+        # As gunicorn binds: SO_REUSEADDR lets a port whose last connections are in TIME_WAIT (a demo
+        # stopped a moment ago) be bound again, while a port something listens on stays refused.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError:
@@ -41,14 +57,17 @@ def port_free(port: int) -> bool:
     return True
 
 
-def start_relay(port: int, token: str, log, **extra_env) -> subprocess.Popen:
-    """Start gunicorn with the demo settings (plus ``extra_env``) and wait until it is ready.
+def start_relay(port: int, token: str, log, origins=(), **extra_env) -> subprocess.Popen:
+    """Start the relay with the demo settings (plus ``extra_env``) and wait until it is ready.
 
     It runs in its own session, so Ctrl-C reaches only this command, which then stops it gracefully.
+
+    :raises ConfigError: for a setting the relay would refuse (an ``--allow-origin`` that is not an origin).
     """
-    argv = [sys.executable, "-m", "gunicorn", "-c", "python:cintel_relay.gunicorn_conf", "cintel_relay.wsgi:app"]
-    proc = subprocess.Popen(argv, env={**demo_env(os.environ, port, token), **extra_env}, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    env = {**demo_env(os.environ, port, token, origins), **extra_env}
+    load_config(env)
+    argv = [sys.executable, "-m", "cintel_relay.cli", "serve"]
+    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_ready(proc, port, log.name)
     except BaseException:  # not ready, or Ctrl-C while starting: never leave the relay behind
@@ -84,28 +103,38 @@ def stop_relay(proc: subprocess.Popen):
 
 
 def main(args):
-    """Run the demo until Ctrl-C."""
-    port = args.port or int(os.environ.get("PORT", "8000"))
+    """Run the demo until Ctrl-C, SIGTERM or SIGHUP; the relay stops with it, however it ends."""
+    try:
+        port = args.port or int(os.environ.get("PORT") or default("PORT"))
+    except ValueError:
+        sys.exit(f"cintel-relay demo: PORT={os.environ['PORT']!r} is not a port number: pass --port or fix PORT.")
     if not port_free(port):
         sys.exit(f"cintel-relay demo: port {port} on {HOST} is in use: pass --port with a free port.")
+    # SIGTERM and SIGHUP end the demo as Ctrl-C does (KeyboardInterrupt), so the relay is stopped on
+    # every ending. SIGINT keeps its disposition: ignored in a script's background job, as the shell asked.
+    for sig in ENDINGS:
+        signal.signal(sig, signal.default_int_handler)
     token = secrets.token_hex(16)
     log = tempfile.NamedTemporaryFile(prefix="cintel-relay-demo-", suffix=".log", delete=False)
     base = f"http://{HOST}:{port}"
     print(f"Starting the relay on {base} (embedded bus, signatures checked with a generated token)...", flush=True)
     try:
-        proc = start_relay(port, token, log)
-    except RuntimeError as exc:
+        proc = start_relay(port, token, log, args.allow_origin or ())
+    except (ConfigError, RuntimeError) as exc:
         sys.exit(f"cintel-relay demo: {exc}")
     except KeyboardInterrupt:
         sys.exit(130)
-    print(f"\n  Live console:  {base}/console\n\n"
-          f"Simulated calls are playing into the relay (relay log: {log.name}). Press Ctrl-C to stop.\n", flush=True)
-    args.loop, args.quiet = True, True
     try:
+        print(f"\n  Live console:  {base}/console\n\n"
+              f"Simulated calls are playing into the relay (relay log: {log.name}). Press Ctrl-C to stop.\n",
+              flush=True)
+        args.loop, args.quiet = True, True
         simulator.simulate(args, base, token, threading.Event())
+    except KeyboardInterrupt:
+        print("Interrupted before the calls' summary.", flush=True)  # an ending asked for: the relay stops below
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave the relay running
-        print("Stopping the relay...", flush=True)
-        stop_relay(proc)
+        for sig in (signal.SIGINT, *ENDINGS):  # a second Ctrl-C or kill must not leave the relay running
+            signal.signal(sig, signal.SIG_IGN)
+        stop_relay(proc)  # first: after SIGHUP the terminal may be gone, and printing fail
         log.close()
-    print("Stopped.")
+    print("Stopped.", flush=True)

@@ -1,22 +1,31 @@
 """gunicorn settings, from the platform's environment (Heroku-style ``PORT``, ``WEB_CONCURRENCY``)."""
 
 import os
+import shutil
+import sys
 import tempfile
 
-from cintel_relay.config import Config
-from cintel_relay.logs import setup_logging
-
 import gunicorn.http.wsgi
+
+from cintel_relay.config import load_config
+from cintel_relay.errors import ConfigError
+from cintel_relay.logs import setup_logging
 
 # gunicorn has no setting for its Server header and names itself in it; say nothing about the software.
 gunicorn.http.wsgi.SERVER = "relay"
 
-bind = f"{os.environ.get('CINTEL_BIND_HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+# The settings are validated here, once, in the master: a bad value ends start-up with one message
+# naming the variable and the fix, before any worker boots (and without a traceback).
+try:
+    _config = load_config()
+except ConfigError as exc:
+    sys.exit(f"cintel-relay: {exc}")
+
+bind = f"{_config.bind_host}:{_config.port}"
+workers = _config.web_concurrency
 worker_class = "cintel_relay.worker.RelayWorker"
 # Each open stream is a connection; the platform caps a process at 20,000 file descriptors.
-# The app reads at most half of them as request bodies at once (Config.body_readers).
-worker_connections = int(os.environ.get("CINTEL_WORKER_CONNECTIONS", "") or Config.worker_connections)
+worker_connections = _config.worker_connections
 # Heroku sends SIGKILL 30 s after SIGTERM; streams and idle connections end at once on SIGTERM
 # (cintel_relay.worker), in-flight requests get 20 s.
 graceful_timeout = 20
@@ -32,17 +41,16 @@ forwarded_allow_ips = ""
 # Access and error logs as JSON lines (cintel_relay.logs); the access log never shows the query string,
 # because stream URLs carry tickets.
 logger_class = "cintel_relay.logs.GunicornLogger"
-loglevel = os.environ.get("CINTEL_LOG_LEVEL", "info").strip().lower()
-if loglevel not in ("debug", "info", "warning", "error"):
-    loglevel = "info"  # the app itself refuses the value at start-up, naming the fix
+loglevel = _config.log_level.lower()
 accesslog = "-"
 # The master's records and warnings (gevent's, as a worker patches) as JSON lines too; workers inherit it.
 setup_logging(loglevel)
 
 # Metrics of all workers are summed at scrape time (cintel_relay.metrics): the directory must exist
-# before any worker imports prometheus_client.
+# before any worker imports prometheus_client. A directory made here is this run's own: on_exit removes it.
+_own_metrics_dir = None
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cintel-metrics-")
+    _own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cintel-metrics-")
 
 
 def on_starting(server):
@@ -50,6 +58,12 @@ def on_starting(server):
     from cintel_relay.metrics import reset_multiprocess_dir
 
     reset_multiprocess_dir()
+
+
+def on_exit(server):
+    """Remove the metrics directory this run made (one given in PROMETHEUS_MULTIPROC_DIR stays)."""
+    if _own_metrics_dir:
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)
 
 
 def child_exit(server, worker):

@@ -26,6 +26,10 @@ from flask import Blueprint, Response, current_app, jsonify, request
 EXTENSION = "cintel.metrics"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: What a webhook's delivery can become (:meth:`Metrics.ingested`).
+OUTCOMES = ("logged", "held", "duplicate")
+#: Every status a webhook answers with (errors.py's types, and 200), so each series exists from start-up.
+WEBHOOK_STATUSES = ("200", "400", "403", "413", "415", "422", "503")
 # The id of a logged frame is its Redis stream id: the Redis clock, in ms, when the webhook stored it.
 _FRAME_ID = re.compile(rb"(?:^|\n)id: (\d+)-\d+\n")
 
@@ -58,8 +62,30 @@ class Metrics:
                              "id) to its write on a live stream.", buckets=LAG_BUCKETS, registry=r)
         self.redis_errors = Counter("cintel_redis_errors", "Requests answered 503 because Redis failed.",
                                     ["route"], registry=r)
+        self.twilio_unavailable = Counter("cintel_twilio_unavailable", "Requests answered 503 because a Twilio "
+                                          "service (token validation, TaskRouter) could not be asked.",
+                                          ["service"], registry=r)
         self.pubsub_reconnects = Counter("cintel_pubsub_reconnects", "Times a worker's pub/sub connection to "
                                          "Redis was lost and re-made.", registry=r)
+
+    def prime(self, app):
+        """Export every labelled series at zero from start-up, with the app's routes as known label values.
+
+        An alert on a rate needs a series before the first event; call once the blueprints are registered.
+        """
+        from .auth import _SERVICES as TWILIO_SERVICES
+
+        routes = [rule.rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
+        for route in routes:
+            self.redis_errors.labels(route)
+            if route.startswith("/webhook/"):
+                self.signature_failures.labels(route)
+                for status in WEBHOOK_STATUSES:
+                    self.webhooks.labels(route, status)
+        for outcome in OUTCOMES:
+            self.events.labels(outcome)
+        for service in TWILIO_SERVICES:
+            self.twilio_unavailable.labels(service)
 
     def exposition(self) -> bytes:
         """The text format, summed over every worker process when gunicorn runs several."""
@@ -73,7 +99,7 @@ class Metrics:
 
     def ingested(self, result):
         """Count what a webhook's delivery became (an :class:`~cintel_relay.bus.IngestResult`)."""
-        for outcome, count in (("logged", len(result.ids)), ("held", result.held), ("duplicate", result.duplicates)):
+        for outcome, count in zip(OUTCOMES, (len(result.ids), result.held, result.duplicates), strict=True):
             if count:
                 self.events.labels(outcome).inc(count)
 
@@ -100,7 +126,8 @@ class Metrics:
                     self.lag.observe(max(0.0, now_ms - stamp) / 1000)
 
     def after_request(self, response):
-        """Count webhooks by route and status; 403 on a webhook is a signature failure; 503 is Redis."""
+        """Count webhooks by route and status; 403 on a webhook is a signature failure; a 503 is Twilio's
+        when its code names a Twilio service (``taskrouter_timeout``), else Redis's."""
         route = request.url_rule.rule if request.url_rule else None
         if route is None:
             return response
@@ -109,8 +136,20 @@ class Metrics:
             if response.status_code == 403:
                 self.signature_failures.labels(route).inc()
         if response.status_code == 503:
-            self.redis_errors.labels(route).inc()
+            service = _twilio_service(response)
+            if service:
+                self.twilio_unavailable.labels(service).inc()
+            else:
+                self.redis_errors.labels(route).inc()
         return response
+
+
+def _twilio_service(response):
+    """The Twilio service a 503 could not ask (from its code, ``<service>_<problem>``), or None."""
+    from .auth import _SERVICES as TWILIO_SERVICES
+
+    code = str((response.get_json(silent=True) or {}).get("code", "")) if response.is_json else ""
+    return next((service for service in TWILIO_SERVICES if code.startswith(service + "_")), None)
 
 
 def init_app(app, token=None) -> Metrics:

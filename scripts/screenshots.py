@@ -68,7 +68,7 @@ def main():
     harness = serve_harness()
     harness_url = f"http://127.0.0.1:{harness.server_address[1]}"
     with tempfile.NamedTemporaryFile(prefix="cintel-relay-shots-", suffix=".log") as log:
-        proc = demo.start_relay(port, token, log, CINTEL_CORS_ORIGINS=harness_url)
+        proc = demo.start_relay(port, token, log, origins=(harness_url,))
         try:
             call = play_partly(base, token)
             images = os.path.join(ROOT, "docs", "images")

@@ -1,10 +1,19 @@
+import subprocess
+
 import pytest
 import redis as redis_lib
 
 from cintel_relay import create_app
 from cintel_relay.config import load_config
 
-from .support import RedisServer, Relay, base_env
+from .support import TLS_REDIS_PASSWORD, RedisServer, RelayFactory, SSEClient, base_env, free_port, wait_for
+
+
+@pytest.fixture(autouse=True)
+def close_streams():
+    """Close the streams a test left open, so their sockets do not leak into the next test's warnings."""
+    yield
+    SSEClient.close_all()
 
 
 @pytest.fixture(scope="session")
@@ -48,13 +57,33 @@ def client(app):
     return app.test_client()
 
 
+def _relays(redis_url):
+    factory = RelayFactory(redis_url)
+    yield factory
+    factory.stop_all()
+
+
+@pytest.fixture
+def start_relay(redis_server):
+    """Start gunicorn relays: ``start_relay(redis_url=<the session's>, workers=1, **env)``; all stopped at the end.
+
+    ``redis_url=None`` runs the embedded bus. Each relay is a :class:`~tests.support.Relay`.
+    """
+    yield from _relays(redis_server.url)
+
+
+@pytest.fixture(scope="module")
+def start_module_relay(redis_server):
+    """:func:`start_relay` for module-scoped fixtures: the relays live until the module's tests are done."""
+    yield from _relays(redis_server.url)
+
+
 @pytest.fixture(scope="session")
 def relay_pair(redis_server):
     """Two gunicorn replicas (gevent worker) sharing the session's Redis, started once."""
-    relays = [Relay(redis_server.url).start(), Relay(redis_server.url).start()]
-    yield relays
-    for relay in relays:
-        relay.stop()
+    factory = RelayFactory(redis_server.url)
+    yield [factory(), factory()]
+    factory.stop_all()
 
 
 @pytest.fixture
@@ -100,3 +129,31 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def tls_redis(tmp_path_factory):
+    """A redis-server that speaks only TLS with a password, as Heroku Key-Value Store: a certificate made here
+    (so no CA vouches for it)."""
+    tmp = tmp_path_factory.mktemp("redis-tls")
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=redis",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    port = free_port()
+    proc = subprocess.Popen(["redis-server", "--port", "0", "--tls-port", str(port), "--tls-cert-file", str(cert),
+                             "--tls-key-file", str(key), "--tls-auth-clients", "no", "--requirepass", TLS_REDIS_PASSWORD,
+                             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis_lib.Redis(port=port, password=TLS_REDIS_PASSWORD, ssl=True, ssl_cert_reqs=None)
+
+    def pings():
+        try:
+            return client.ping()
+        except redis_lib.RedisError:
+            return False
+
+    wait_for(pings, what="redis-server with TLS")
+    client.close()
+    yield f"rediss://:{TLS_REDIS_PASSWORD}@127.0.0.1:{port}/0"
+    proc.kill()
+    proc.wait()

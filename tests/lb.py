@@ -57,4 +57,5 @@ class Nginx:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(10)
+        self.log.close()
         shutil.rmtree(self.prefix, ignore_errors=True)

@@ -10,6 +10,7 @@ from cintel_relay.config import load_config
 from cintel_relay.twilio_setup import SCRIPT_ADHERENCE
 
 from .fake_twilio_control import control_plane, fake, relay_env, run_setup  # noqa: F401 (fixtures)
+from .deploy_support import compose_env, heroku_env
 from .support import ROOT, base_env, free_port
 
 
@@ -135,3 +136,11 @@ def test_a_configuration_made_in_console_is_found_by_its_webhook_and_its_script_
     plan = run_setup(relay_env(fake))
     assert "Note: the Conversation Intelligence configuration 'Flex RTT'" in plan.stdout
     assert "every result reaches the relay twice" in plan.stdout
+def test_the_documented_heroku_deployment_passes(tls_redis):
+    status, text = report(heroku_env(tls_redis))
+    assert status == 0, text
+
+
+def test_the_documented_compose_deployment_passes(redis_server):
+    status, text = report(compose_env(redis_server.url))
+    assert status == 0, text

@@ -13,7 +13,7 @@ def test_defaults_with_only_an_auth_token():
 
 
 def test_missing_auth_token_stops_start_up_with_the_fix():
-    with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN.*CINTEL_VERIFY_SIGNATURES=false"):
+    with pytest.raises(ConfigError, match=r"TWILIO_AUTH_TOKEN.*CINTEL_VERIFY_SIGNATURES=false"):
         load_config({})
 
 

@@ -6,21 +6,19 @@ import sys
 
 import requests
 
-from .support import ROOT, CALL_SID, SSEClient, Relay, base_env, communication, free_port, post_json, wait_for
+from .support import CALL_SID, ROOT, SSEClient, base_env, communication, free_port, post_json, wait_for
 
 
-def test_embedded_relay_serves_webhooks_and_streams():
-    relay = Relay().start()
-    try:
-        assert requests.get(relay.url + "/readyz", timeout=5).json() == {
-            "bus": "embedded", "ready": True, "signatures": True, "streamAuth": "none"}
-        client = SSEClient(relay.url, CALL_SID)
-        client.events(2)
-        assert post_json(relay.url, "/webhook/cor-event", communication("c1", "hello")).status_code == 200
-        assert client.next_event()[1]["data"]["text"] == "hello"
-        client.close()
-    finally:
-        relay.stop()
+def test_embedded_relay_serves_webhooks_and_streams(start_relay):
+    relay = start_relay(redis_url=None)
+    assert requests.get(relay.url + "/readyz", timeout=5).json() == {
+        "bus": "embedded", "ready": True, "signatures": True, "streamAuth": "none"}
+    client = SSEClient(relay.url, CALL_SID)
+    client.events(2)
+    assert post_json(relay.url, "/webhook/cor-event", communication("c1", "hello")).status_code == 200
+    assert client.next_event()[1]["data"]["text"] == "hello"
+    client.close()
+    relay.stop()
     assert "embedded in-process bus" in relay.output()
     assert "CINTEL_STREAM_AUTH=none: streams are NOT authenticated" in relay.output()
 

@@ -47,7 +47,7 @@ def _paths(value, prefix=()):
     yield prefix
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, child in items:
-        yield from _paths(child, prefix + (key,))
+        yield from _paths(child, (*prefix, key))
 
 
 @st.composite
@@ -120,7 +120,7 @@ def status_forms(draw):
 @given(form=status_forms(), signed=signatures, raw=st.none() | st.binary(max_size=200))
 def test_status_webhook_never_fails_and_refusals_change_nothing(client, redis_client, form, signed, raw):
     before = _seeded(client, redis_client)
-    url, headers, data = form_request(BASE, "/webhook/status", form)
+    _, headers, data = form_request(BASE, "/webhook/status", form)
     if raw is not None:
         data = raw  # signed for ``form``, but carrying other bytes: a replayed signature on a changed body
     if not signed:

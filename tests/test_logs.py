@@ -10,8 +10,21 @@ import requests
 
 from cintel_relay.logs import setup_logging
 
-from .support import (AUTH_TOKEN, CALL_SID, CONVERSATION, METRICS_TOKEN, SUMMARY_OPERATOR, Relay, SSEClient,
-                      communication, form_request, json_request, operator_result, payload, rule_execution, scrape)
+from .support import (
+    AUTH_TOKEN,
+    CALL_SID,
+    CONVERSATION,
+    METRICS_TOKEN,
+    SUMMARY_OPERATOR,
+    SSEClient,
+    communication,
+    form_request,
+    json_request,
+    operator_result,
+    payload,
+    rule_execution,
+    scrape,
+)
 
 TRANSCRIPT = "my card number is 4111 purple elephant"
 SUMMARY = "Customer asked to close the account at the elephant branch"
@@ -31,9 +44,9 @@ def send(relay, path, body, request_id, signature=None):
 
 
 @pytest.fixture(scope="module")
-def call_log(redis_server):
+def call_log(start_module_relay):
     """A whole call through a real gunicorn relay at DEBUG level, and everything it wrote."""
-    relay = Relay(redis_server.url, CINTEL_LOG_LEVEL="DEBUG", CINTEL_METRICS_TOKEN=METRICS_TOKEN).start()
+    relay = start_module_relay(CINTEL_LOG_LEVEL="DEBUG", CINTEL_METRICS_TOKEN=METRICS_TOKEN)
     responses, signatures = {}, []
     try:
         stream = SSEClient(relay.url, CALL_SID)

@@ -19,21 +19,32 @@ import requests
 from cintel_relay.keys import log_key
 
 from .lb import Nginx
-from .support import (METRICS_TOKEN, ROOT, RedisServer, Relay, SSEClient, base_env, communication, free_port,
-                      json_request, metric, post_json, scrape, wait_for)
+from .support import (
+    METRICS_TOKEN,
+    ROOT,
+    RedisServer,
+    SSEClient,
+    base_env,
+    communication,
+    free_port,
+    json_request,
+    metric,
+    post_json,
+    scrape,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="module")
-def topology():
+def topology(start_module_relay):
     """redis-server, two replicas (two workers each, trusting one proxy) and nginx in front, started once."""
     redis = RedisServer().start()
     env = dict(CINTEL_PROXY_COUNT=1, FORWARDED_ALLOW_IPS="*", CINTEL_METRICS_TOKEN=METRICS_TOKEN)
-    replicas = [Relay(redis.url, workers=2, **env).start() for _ in range(2)]
+    replicas = [start_module_relay(redis.url, workers=2, **env) for _ in range(2)]
     nginx = Nginx([r.port for r in replicas]).start()
     yield redis, replicas, nginx
     nginx.stop()
-    for relay in replicas:
-        relay.stop()
+    start_module_relay.stop_all()
     redis.stop()
 
 

@@ -1,0 +1,63 @@
+"""Test support, by concern; every name is re-exported here, so ``from .support import X`` works for all of them."""
+
+from .browser import CHROMIUM, CHROMIUM_ARGS
+from .flex import TICKET_SECRET, flex_env
+from .metrics import METRICS_TOKEN, metric, scrape
+from .payloads import (
+    CALL_SID,
+    CONVERSATION,
+    PAYLOADS,
+    SCRIPT_OPERATOR,
+    SENTIMENT_OPERATOR,
+    SUMMARY_OPERATOR,
+    adherence_result,
+    communication,
+    operator_result,
+    payload,
+    rule_execution,
+)
+from .processes import ROOT, answers, free_port, wait_for
+from .redis_server import TLS_REDIS_PASSWORD, RedisServer
+from .relays import SERVE, SESSION_REDIS, Relay, RelayFactory, base_env
+from .signing import AUTH_TOKEN, form_request, json_request, post_form, post_json, sign
+from .sse import SSEClient, parse_block
+
+__all__ = [
+    "AUTH_TOKEN",
+    "CALL_SID",
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "CONVERSATION",
+    "METRICS_TOKEN",
+    "PAYLOADS",
+    "SERVE",
+    "ROOT",
+    "SCRIPT_OPERATOR",
+    "SENTIMENT_OPERATOR",
+    "SESSION_REDIS",
+    "SUMMARY_OPERATOR",
+    "TICKET_SECRET",
+    "TLS_REDIS_PASSWORD",
+    "RedisServer",
+    "Relay",
+    "RelayFactory",
+    "SSEClient",
+    "adherence_result",
+    "answers",
+    "base_env",
+    "communication",
+    "flex_env",
+    "form_request",
+    "free_port",
+    "json_request",
+    "metric",
+    "operator_result",
+    "parse_block",
+    "payload",
+    "post_form",
+    "post_json",
+    "rule_execution",
+    "scrape",
+    "sign",
+    "wait_for",
+]

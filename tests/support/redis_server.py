@@ -1,0 +1,44 @@
+"""A real redis-server process on a free loopback port."""
+
+import subprocess
+
+import redis
+
+from .processes import free_port, wait_for
+
+#: The password of the ``tls_redis`` fixture's server, as a provider's ``rediss://`` URL carries one.
+TLS_REDIS_PASSWORD = "p4ssw0rd-from-the-addon"
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, which a test may stop and start again."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        """Start it and wait until it answers PING."""
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        wait_for(lambda: _pings(client), what=f"redis-server on port {self.port}")
+        client.close()
+        return self
+
+    def stop(self):
+        """Kill it (as a crash would) and reap it."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _pings(client) -> bool:
+    try:
+        return client.ping()
+    except (redis.RedisError, OSError):
+        return False
