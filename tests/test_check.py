@@ -136,11 +136,22 @@ def test_a_configuration_made_in_console_is_found_by_its_webhook_and_its_script_
     plan = run_setup(relay_env(fake))
     assert "Note: the Conversation Intelligence configuration 'Flex RTT'" in plan.stdout
     assert "every result reaches the relay twice" in plan.stdout
-def test_the_documented_heroku_deployment_passes(tls_redis):
-    status, text = report(heroku_env(tls_redis))
+def configured_by_setup(env, fake):
+    """``env`` as deployed, with Twilio's APIs (the fake) configured by ``cintel-relay setup --yes``, as the
+    README's deploy steps do before ``check``."""
+    twilio = {k: v for k, v in relay_env(fake).items() if k.startswith(("TWILIO_", "CINTEL_INTELLIGENCE",
+                                                                         "CINTEL_CONVERSATIONS", "CINTEL_MEMORY"))}
+    env = {**env, **twilio, "TWILIO_AUTH_TOKEN": env["TWILIO_AUTH_TOKEN"]}
+    applied = run_setup(env, "--yes")
+    assert applied.returncode == 0, applied.stderr
+    return env
+
+
+def test_the_documented_heroku_deployment_passes(tls_redis, fake):
+    status, text = report(configured_by_setup(heroku_env(tls_redis), fake))
     assert status == 0, text
 
 
-def test_the_documented_compose_deployment_passes(redis_server):
-    status, text = report(compose_env(redis_server.url))
+def test_the_documented_compose_deployment_passes(redis_server, fake):
+    status, text = report(configured_by_setup(compose_env(redis_server.url), fake))
     assert status == 0, text

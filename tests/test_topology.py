@@ -39,7 +39,7 @@ from .support import (
 def topology(start_module_relay):
     """redis-server, two replicas (two workers each, trusting one proxy) and nginx in front, started once."""
     redis = RedisServer().start()
-    env = dict(CINTEL_PROXY_COUNT=1, FORWARDED_ALLOW_IPS="*", CINTEL_METRICS_TOKEN=METRICS_TOKEN)
+    env = dict(CINTEL_PROXY_COUNT=1, CINTEL_METRICS_TOKEN=METRICS_TOKEN)
     replicas = [start_module_relay(redis.url, workers=2, **env) for _ in range(2)]
     nginx = Nginx([r.port for r in replicas]).start()
     yield redis, replicas, nginx
