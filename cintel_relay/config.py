@@ -340,7 +340,8 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         log_level=level,
         port=port,
         bind_host=env.get("CINTEL_BIND_HOST", "").strip() or Config.bind_host,
-        worker_connections=_number(env, "CINTEL_WORKER_CONNECTIONS", Config.worker_connections, 1),
+        # At least 2: half of them may read request bodies at once (Config.body_readers).
+        worker_connections=_number(env, "CINTEL_WORKER_CONNECTIONS", Config.worker_connections, 2),
         **auth,
         metrics_token=metrics_token,
         **_hardening(env, server_url, auth["stream_auth"]),

@@ -98,7 +98,7 @@ SETTINGS: Tuple[Setting, ...] = (
     ),
     Setting(
         "CINTEL_REDIS_MODE",
-        "standalone | cluster",
+        "standalone or cluster",
         "standalone",
         "`cluster`: Redis Cluster (sharded pub/sub), with `REDIS_URL` naming any node; see docs/scaling.md.",
     ),
