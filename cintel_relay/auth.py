@@ -111,10 +111,10 @@ class FlexAuth:
             response = self._http.request(method, url, timeout=timeout, **kw)
         except requests.Timeout:
             logger.warning("%s timed out", service, extra={"timeout": timeout})
-            raise _unavailable(service, f"did not answer within {timeout:g}s", "timeout")
+            raise _unavailable(service, f"did not answer within {timeout:g}s", "timeout") from None
         except requests.RequestException as exc:
             logger.warning("%s unreachable (%s)", service, type(exc).__name__)
-            raise _unavailable(service, "is unreachable", "unavailable")
+            raise _unavailable(service, "is unreachable", "unavailable") from exc
         try:
             body = response.json()
         except ValueError:
@@ -146,7 +146,7 @@ class FlexAuth:
         try:
             cached = self._redis.get(key)
         except REDIS_ERRORS:
-            raise Unavailable("Redis is unreachable, so tokens cannot be checked; retry shortly.")
+            raise Unavailable("Redis is unreachable, so tokens cannot be checked; retry shortly.") from None
         data = orjson.loads(cached) if cached else {}
         if "refused" in data:
             raise _refused(data["refused"])
@@ -189,7 +189,7 @@ class FlexAuth:
         try:
             self._redis.set(key, orjson.dumps(value), ex=ttl)
         except REDIS_ERRORS:
-            raise Unavailable("Redis is unreachable, so tokens cannot be checked; retry shortly.")
+            raise Unavailable("Redis is unreachable, so tokens cannot be checked; retry shortly.") from None
 
     def is_supervisor(self, who: Identity) -> bool:
         return bool(set(who.roles) & set(self._config.supervisor_roles))
@@ -213,7 +213,7 @@ class FlexAuth:
             if self._redis.exists(key):
                 return
         except REDIS_ERRORS:
-            raise Unavailable("Redis is unreachable, so access cannot be checked; retry shortly.")
+            raise Unavailable("Redis is unreachable, so access cannot be checked; retry shortly.") from None
         if not self._handled_by(who.worker_sid, session):
             logger.info("agent refused a call that is not theirs", extra={"identity": who.key})
             raise Forbidden("this call is not assigned to you: agents may watch only their own calls.",
@@ -222,7 +222,7 @@ class FlexAuth:
             try:
                 self._redis.set(key, "1", ex=self._config.access_cache_seconds)
             except REDIS_ERRORS:
-                raise Unavailable("Redis is unreachable, so access cannot be checked; retry shortly.")
+                raise Unavailable("Redis is unreachable, so access cannot be checked; retry shortly.") from None
 
     def _handled_by(self, worker_sid: str, call_sid: str) -> bool:
         """True when a task of this call has a live or finished reservation of this worker."""

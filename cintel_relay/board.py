@@ -16,9 +16,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import NotFound
 
 from . import metrics, sse
-from .keys import BOARD_CHANNEL
 from .errors import Unavailable
 from .hub import CLOSED, OVERFLOW, RESYNC, SHUTDOWN
+from .keys import BOARD_CHANNEL
 from .limits import Held
 from .stream import HEADERS, RETRY_MS, open_subscription, ready, valid_session
 

@@ -105,7 +105,7 @@ class BodyGate:
             if exc is not timer:
                 raise
             logger.warning("request body too slow; refused", extra={"timeout": self._timeout})
-            raise BodyTimeout(f"the request body did not arrive within {self._timeout:g}s: send it at once.")
+            raise BodyTimeout(f"the request body did not arrive within {self._timeout:g}s: send it at once.") from exc
         finally:
             timer.close()
             self._readers.release()

@@ -17,7 +17,16 @@ import redis
 
 from .errors import Unavailable
 from .group_commit import GroupCommit, LuaScript, ReplicasBehind
-from .keys import BOARD, BOARD_CHANNEL, board_key, conversation_keys, latest_key, log_key, participants_key, session_keys
+from .keys import (
+    BOARD,
+    BOARD_CHANNEL,
+    board_key,
+    conversation_keys,
+    latest_key,
+    log_key,
+    participants_key,
+    session_keys,
+)
 from .normalize import Event
 from .redis_clients import REDIS_ERRORS
 

@@ -37,7 +37,7 @@ class LuaScript:
 
 
 class _Call:
-    __slots__ = ("script", "keys", "args", "result", "done", "attempts")
+    __slots__ = ("args", "attempts", "done", "keys", "result", "script")
 
     def __init__(self, script: LuaScript, keys, args):
         self.script, self.keys, self.args = script, keys, args

@@ -28,7 +28,7 @@ _FAILURES = REDIS_ERRORS + (redis.ResponseError,)
 class Subscription:
     """A stream's mailbox: frames pushed by the hub, a state change, and one event to wait on."""
 
-    __slots__ = ("channel", "frames", "limit", "ready", "state", "_wake")
+    __slots__ = ("_wake", "channel", "frames", "limit", "ready", "state")
 
     def __init__(self, channel: str, limit: int):
         self.channel = channel

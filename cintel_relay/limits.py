@@ -153,7 +153,7 @@ class Limits:
         try:
             granted = self._acquire(keys=[key], args=[self.lease, self.max_streams, member])
         except REDIS_ERRORS:
-            raise _redis_down()
+            raise _redis_down() from None
         if not granted:
             raise RateLimited(f"you already have {self.max_streams} streams open: close one (another tab or window) "
                               "and retry.", code="too_many_streams", headers={"Retry-After": str(int(self.lease))})
@@ -168,7 +168,7 @@ class Limits:
                 pipe.expire(key_of(subject, window), WINDOW + 1)
                 count, _ = pipe.execute()
         except REDIS_ERRORS:
-            raise _redis_down()
+            raise _redis_down() from None
         return count, retry
 
     def count_ticket(self, identity_key: str):
@@ -189,7 +189,7 @@ class Limits:
         try:
             count = int(self._redis.get(bad_tokens_key(address_key, window)) or 0)
         except REDIS_ERRORS:
-            raise _redis_down()
+            raise _redis_down() from None
         if count >= self.bad_tokens_per_minute:
             raise RateLimited(f"too many refused Flex tokens from your address this minute: wait {retry}s, then "
                               "sign in to Flex again.", code="too_many_bad_tokens", headers={"Retry-After": str(retry)})

@@ -57,7 +57,7 @@ def parse_script(data, source: str) -> Script:
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(
             f"script {source} is not valid ({exc!r}): it needs categories, each with key and a numeric weight."
-        )
+        ) from exc
     if not categories or any(c.weight < 0 for c in categories) or sum(c.weight for c in categories) <= 0:
         raise ConfigError(f"script {source} needs at least one category and positive weights.")
     if len({canonical(c.key) for c in categories}) != len(categories):
@@ -72,7 +72,7 @@ def load_script(path: Optional[str] = None) -> Script:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"CINTEL_SCRIPT_FILE={path!r} cannot be read as JSON ({exc}): fix the file or unset it.")
+            raise ConfigError(f"CINTEL_SCRIPT_FILE={path!r} cannot be read as JSON ({exc}): fix the file or unset it.") from exc
         return parse_script(data, path)
     text = resources.files("cintel_relay").joinpath("data/script.json").read_text(encoding="utf-8")
     return parse_script(json.loads(text), "(built-in)")

@@ -91,6 +91,6 @@ def json_body(what: str):
     try:
         body = orjson.loads(request.get_data(cache=True))
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc.msg}.")
+        raise BadRequest(f"the body is not valid JSON: {exc.msg}.") from exc
     check_json_depth(body)
     return body

@@ -74,7 +74,7 @@ def _ascii(value: str, what: str) -> bytes:
     try:
         return value.encode("ascii")
     except UnicodeEncodeError:
-        raise SignatureError(f"{what} is not ASCII, so Twilio did not send it.")
+        raise SignatureError(f"{what} is not ASCII, so Twilio did not send it.") from None
 
 
 class SignatureVerifier:
@@ -130,7 +130,7 @@ class SignatureVerifier:
             try:
                 body.decode("utf-8")
             except UnicodeDecodeError:
-                raise BadRequest("the body is not valid UTF-8: Twilio sends UTF-8 JSON.")
+                raise BadRequest("the body is not valid UTF-8: Twilio sends UTF-8 JSON.") from None
         elif request.method == "POST":
             params = request.form
         url = public_url(request, self._server_url)

@@ -8,9 +8,9 @@ from flask import Blueprint, Response, current_app, request
 
 from . import metrics, sse
 from .bus import REDIS_ERRORS, parse_id
-from .keys import channel
 from .errors import BadRequest
 from .hub import CLOSED, OVERFLOW, SHUTDOWN
+from .keys import channel
 from .limits import Held
 
 logger = logging.getLogger(__name__)

@@ -83,11 +83,11 @@ def verify(secrets_: Sequence[str], text: Optional[str], session: str, now: Opti
             raise invalid
         claims = orjson.loads(_unb64(parts[1]))
     except (binascii.Error, ValueError, UnicodeEncodeError):
-        raise invalid
+        raise invalid from None
     try:
         ticket = Ticket(str(claims["s"]), str(claims["u"]), int(claims["iat"]), int(claims["exp"]))
     except (KeyError, TypeError, ValueError):
-        raise invalid
+        raise invalid from None
     if ticket.expires <= (time.time() if now is None else now):
         raise Unauthorized("the ticket has expired: get a new one from POST /api/stream-ticket and reconnect.",
                            code="ticket_expired")

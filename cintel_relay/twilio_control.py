@@ -110,9 +110,9 @@ class ControlPlane:
             response = self.client.request(method, url, params=params, data=body, headers=headers)
         except requests.RequestException as exc:
             raise ControlPlaneError(f"cannot reach Twilio to {what} ({type(exc).__name__}) at {url}: check the "
-                                    "network, or CINTEL_INTELLIGENCE_URL / CINTEL_CONVERSATIONS_URL if you set them")
+                                    "network, or CINTEL_INTELLIGENCE_URL / CINTEL_CONVERSATIONS_URL if you set them") from exc
         except TwilioException as exc:  # twilio-python raises the plain base class for some failures
-            raise ControlPlaneError(f"twilio-python could not {what}: {exc}")
+            raise ControlPlaneError(f"twilio-python could not {what}: {exc}") from exc
         if response.status_code in (401, 403):
             raise CredentialsRefused(
                 f"Twilio refused the credentials (HTTP {response.status_code}) when asked to {what}: check "

@@ -284,7 +284,7 @@ def _page(items: list, key: str, query: dict, cap) -> tuple:
     try:
         start = int(base64.urlsafe_b64decode(query.get("pageToken", "MA==")).decode())
     except ValueError:
-        raise Invalid("pageToken", "is not a token this API gave")
+        raise Invalid("pageToken", "is not a token this API gave") from None
     page = items[start:start + size]
     meta = {"key": key, "pageSize": len(page)}
     if start + size < len(items):

@@ -18,7 +18,7 @@ def read_answer(sock, timeout: float = 10.0):
     while True:
         try:
             chunk = sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             break
         except ConnectionResetError:
             closed = True

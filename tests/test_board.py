@@ -7,14 +7,28 @@ import redis as redis_lib
 import requests
 
 from cintel_relay.bus import EventBus
-from cintel_relay.keys import BOARD, board_key
 from cintel_relay.config import load_config
+from cintel_relay.keys import BOARD, board_key
 from cintel_relay.normalize import Event
 from cintel_relay.redis_clients import Store
 
 from .fake_twilio import sid
-from .support import (CALL_SID, CONVERSATION, SENTIMENT_OPERATOR, RedisServer, Relay, SSEClient, adherence_result,
-                      communication, json_request, operator_result, payload, post_form, post_json, rule_execution)
+from .support import (
+    CALL_SID,
+    CONVERSATION,
+    SENTIMENT_OPERATOR,
+    RedisServer,
+    Relay,
+    SSEClient,
+    adherence_result,
+    communication,
+    json_request,
+    operator_result,
+    payload,
+    post_form,
+    post_json,
+    rule_execution,
+)
 
 BOARD_STREAM = "/api/board/stream"
 
@@ -66,10 +80,10 @@ def test_every_change_to_a_call_reaches_a_board_on_the_other_replica(relays):
 
 def test_a_fresh_board_gets_every_live_call_in_its_snapshot(relays):
     calls = ["CA" + "a" * 32, "CA" + "b" * 32]
-    for n, sid in enumerate(calls):
-        agent_joins(relays[n], sid, f"conv_{n}", name=f"Agent {n}")
+    for n, call_sid in enumerate(calls):
+        agent_joins(relays[n], call_sid, f"conv_{n}", name=f"Agent {n}")
         post_json(relays[n].url, "/webhook/cor-event",
-                  communication(f"c{n}", f"hello {n}", call_sid=sid, conversation=f"conv_{n}"))
+                  communication(f"c{n}", f"hello {n}", call_sid=call_sid, conversation=f"conv_{n}"))
     board, snapshot = board_stream(relays[0])
     assert [(c["session"], c["agent"], c["lastUtterance"]["text"]) for c in snapshot["calls"]] == [
         (calls[0], "Agent 0", "hello 0"), (calls[1], "Agent 1", "hello 1")]

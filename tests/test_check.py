@@ -9,8 +9,8 @@ from cintel_relay import check
 from cintel_relay.config import load_config
 from cintel_relay.twilio_setup import SCRIPT_ADHERENCE
 
-from .fake_twilio_control import control_plane, fake, relay_env, run_setup  # noqa: F401 (fixtures)
 from .deploy_support import compose_env, heroku_env
+from .fake_twilio_control import control_plane, fake, relay_env, run_setup  # noqa: F401 (fixtures)
 from .support import ROOT, base_env, free_port
 
 

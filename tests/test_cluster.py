@@ -13,8 +13,16 @@ import requests
 from cintel_relay.keys import conversation_keys, log_key
 
 from .cluster_support import RedisCluster
-from .support import (SENTIMENT_OPERATOR, Relay, SSEClient, communication, operator_result, post_json,
-                      rule_execution, wait_for)
+from .support import (
+    SENTIMENT_OPERATOR,
+    Relay,
+    SSEClient,
+    communication,
+    operator_result,
+    post_json,
+    rule_execution,
+    wait_for,
+)
 
 CLUSTER_ENV = {"CINTEL_REDIS_MODE": "cluster"}
 

@@ -10,6 +10,7 @@ may be absent, or a value is free (an operator's raw result).
 import json
 import os
 import urllib.parse
+from typing import Optional
 
 import orjson
 import pytest
@@ -18,8 +19,17 @@ import redis as redis_lib
 from cintel_relay.bus import SNAPSHOT_TYPES, log_key
 
 from .channel_support import sms
-from .support import (CALL_SID, CONVERSATION, ROOT, SSEClient, operator_result, payload, post_form, post_json,
-                      rule_execution)
+from .support import (
+    CALL_SID,
+    CONVERSATION,
+    ROOT,
+    SSEClient,
+    operator_result,
+    payload,
+    post_form,
+    post_json,
+    rule_execution,
+)
 
 CONTRACT = os.path.join(ROOT, "tests", "contract", "sse-frames.json")
 #: Every frame type the relay sends: the session streams' and the supervisor board's.
@@ -82,7 +92,7 @@ def resolve(path: str):
     return walk(canonical(frame_type), steps)
 
 
-def mismatches(value, example, path: str, where: str = None) -> list:
+def mismatches(value, example, path: str, where: Optional[str] = None) -> list:
     """Where ``value`` differs from ``example`` in keys or JSON types, as readable lines naming the path.
 
     ``path`` is the one the rules name (a snapshot's embedded entry takes the path of the frame it stands

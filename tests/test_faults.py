@@ -10,7 +10,7 @@ import requests
 
 from cintel_relay.keys import channel, log_key
 
-from .support import (CALL_SID, RedisServer, Relay, SSEClient, communication, post_json, wait_for)
+from .support import CALL_SID, RedisServer, Relay, SSEClient, communication, post_json, wait_for
 
 
 @pytest.fixture

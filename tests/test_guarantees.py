@@ -9,8 +9,7 @@ import pytest
 
 from cintel_relay.keys import log_key
 
-from .support import (SENTIMENT_OPERATOR, Relay, SSEClient, communication, operator_result, post_json,
-                      rule_execution)
+from .support import SENTIMENT_OPERATOR, Relay, SSEClient, communication, operator_result, post_json, rule_execution
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +51,7 @@ def test_randomized_interleavings_every_subscriber_sees_the_log(trio, redis_clie
 
     with ThreadPoolExecutor(12) as pool:
         assert set(pool.map(deliver, deliveries)) == {200}
-    for call_sid, conv in calls:
+    for call_sid, _conv in calls:
         log = logged(redis_client, call_sid)
         # 20 lines, and 10 results each yielding operator-result + sentiment: all of them, once
         assert len(log) == 40

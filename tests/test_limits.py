@@ -10,7 +10,6 @@ from cintel_relay.limits import Held, Limits, Slot, slots_key
 
 from .support import wait_for
 
-
 #: A ticket expiry far enough away not to end a test's stream.
 FAR = time.time() + 3600
 

@@ -4,8 +4,16 @@ import orjson
 
 from cintel_relay.bus import log_key
 
-from .support import (CALL_SID, SCRIPT_OPERATOR, SENTIMENT_OPERATOR, SUMMARY_OPERATOR, json_request,
-                      operator_result, payload, rule_execution)
+from .support import (
+    CALL_SID,
+    SCRIPT_OPERATOR,
+    SENTIMENT_OPERATOR,
+    SUMMARY_OPERATOR,
+    json_request,
+    operator_result,
+    payload,
+    rule_execution,
+)
 
 BASE = "http://localhost"
 NBR_OPERATOR = "intelligence_operator_01kea27sy7ffsafmtsfp17nzx4"

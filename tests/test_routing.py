@@ -8,8 +8,7 @@ import orjson
 
 from cintel_relay.keys import log_key
 
-from .support import (SENTIMENT_OPERATOR, SSEClient, communication, operator_result, post_form, post_json,
-                      rule_execution)
+from .support import SENTIMENT_OPERATOR, SSEClient, communication, operator_result, post_form, post_json, rule_execution
 
 CONV = "conv_conversation_01kroutingtest000000000000"
 FIRST, SECOND = "CA" + "a1" * 16, "CA" + "b2" * 16

@@ -130,7 +130,7 @@ def test_flex_without_what_it_needs_names_the_variable_and_the_fix(drop, variabl
 
 def test_flex_asked_for_without_an_account_sid():
     env = {k: v for k, v in FLEX_ENV.items() if k != "TWILIO_ACCOUNT_SID"}
-    with pytest.raises(ConfigError, match="TWILIO_ACCOUNT_SID.*CINTEL_STREAM_AUTH=none"):
+    with pytest.raises(ConfigError, match=r"TWILIO_ACCOUNT_SID.*CINTEL_STREAM_AUTH=none"):
         load_config({**env, "CINTEL_STREAM_AUTH": "flex"})
 
 
@@ -164,7 +164,7 @@ def test_secrets_rotate_first_signs_all_verify():
 
 def test_flex_without_server_url_does_not_start_and_check_says_why():
     env = {k: v for k, v in FLEX_ENV.items() if k != "SERVER_URL"}
-    with pytest.raises(ConfigError, match="SERVER_URL.*SERVER_URL=https://"):
+    with pytest.raises(ConfigError, match=r"SERVER_URL.*SERVER_URL=https://"):
         load_config(env)
     assert load_config({**env, "CINTEL_STREAM_AUTH": "none"}).server_url is None  # a local demo may go without
     out = io.StringIO()

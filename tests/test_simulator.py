@@ -227,7 +227,7 @@ def test_the_texted_first_results_name_their_calls_communications():
     sent = {d.body["data"]["id"]: n for n, d in enumerate(played) if d.body.get("eventType") == "COMMUNICATION_CREATED"}
     call_of = {}  # each communication's call (None: the text thread), by the order the scenario says it
     current = None
-    for n, d in enumerate(played):
+    for d in played:
         if d.form:
             current = d.body["CallSid"] if d.body["CallStatus"] != "completed" else None
         elif d.body.get("eventType") == "COMMUNICATION_CREATED":

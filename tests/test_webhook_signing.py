@@ -83,7 +83,7 @@ def test_without_the_settings_header_the_auth_token_signs_as_before(keyed, redis
 
 @pytest.mark.parametrize("value", ["k1", "k1=", "=secret", "k1=a,k2"])
 def test_bad_shared_keys_setting_names_the_variable(value):
-    with pytest.raises(ConfigError, match="TWILIO_WEBHOOK_SHARED_KEYS.*keyid=secret"):
+    with pytest.raises(ConfigError, match=r"TWILIO_WEBHOOK_SHARED_KEYS.*keyid=secret"):
         load_config(base_env(TWILIO_WEBHOOK_SHARED_KEYS=value))
     assert SECRET not in repr(load_config(base_env(TWILIO_WEBHOOK_SHARED_KEYS=f"{KEY_ID}={SECRET}")))
 

@@ -7,8 +7,19 @@ import pytest
 
 from cintel_relay.keys import log_key
 
-from .support import (CALL_SID, CONVERSATION, SENTIMENT_OPERATOR, adherence_result, communication,
-                      form_request, json_request, operator_result, payload, rule_execution, sign)
+from .support import (
+    CALL_SID,
+    CONVERSATION,
+    SENTIMENT_OPERATOR,
+    adherence_result,
+    communication,
+    form_request,
+    json_request,
+    operator_result,
+    payload,
+    rule_execution,
+    sign,
+)
 
 BASE = "http://localhost"
 

@@ -25,7 +25,7 @@ def load(schema, data, what: str):
     try:
         return schema.load(data)
     except ValidationError as exc:
-        raise InvalidPayload(f"{what} does not match the expected schema.", fields=_stringify_keys(exc.messages))
+        raise InvalidPayload(f"{what} does not match the expected schema.", fields=_stringify_keys(exc.messages)) from exc
 
 
 def signed_json() -> dict:
