@@ -20,8 +20,9 @@ ALL = ("latency", "throughput", "streams", "memory", "chaos")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python3 -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python3 -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated subset of {', '.join(ALL)}")
     parser.add_argument("--targets", help="relay base URLs (default: start redis-server and two relays)")
     parser.add_argument("--redis", help="the targets' Redis URL (for connection and memory figures)")

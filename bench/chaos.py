@@ -32,8 +32,11 @@ class _Subscriber:
     async def run(self):
         last_id, k = None, 0
         while True:
-            stream = SSE(self.bases[k % len(self.bases)], self.session,
-                         lambda data, now: self.received.append(payloads.parse_text(data["data"]["text"])))
+            stream = SSE(
+                self.bases[k % len(self.bases)],
+                self.session,
+                lambda data, now: self.received.append(payloads.parse_text(data["data"]["text"])),
+            )
             stream.last_id = last_id
             try:
                 await stream.open()
@@ -70,8 +73,13 @@ def chaos(seconds=12, calls=20, rate=100, progress=print):
     """Figures of a bounded chaos run (see the module docstring)."""
     progress("  chaos: starting a 6-node Redis Cluster and two relays (WAIT for one replica)")
     cluster = RedisCluster().start()
-    env = dict(SERVER_URL=PUBLIC_URL, TWILIO_AUTH_TOKEN=TOKEN, CINTEL_REDIS_MODE="cluster",
-               CINTEL_REDIS_WAIT_REPLICAS="1", CINTEL_LOG_LEVEL="WARNING")
+    env = dict(
+        SERVER_URL=PUBLIC_URL,
+        TWILIO_AUTH_TOKEN=TOKEN,
+        CINTEL_REDIS_MODE="cluster",
+        CINTEL_REDIS_WAIT_REPLICAS="1",
+        CINTEL_LOG_LEVEL="WARNING",
+    )
     relays = [Relay(cluster.url, **env).start() for _ in range(2)]
     bases = [r.url for r in relays]
     sessions = [payloads.call_sid(c) for c in range(calls)]
@@ -86,6 +94,7 @@ def chaos(seconds=12, calls=20, rate=100, progress=print):
             progress(f"  chaos: t={at:.1f}s {what}")
             fn()
             actions.append(what)
+
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         return thread
@@ -100,16 +109,18 @@ def chaos(seconds=12, calls=20, rate=100, progress=print):
         subscribers = [_Subscriber(bases[k:] + bases[:k], s, received[s][k]) for s in sessions for k in range(2)]
         tasks = [asyncio.ensure_future(sub.run()) for sub in subscribers]
         await asyncio.sleep(2)
-        threads = [act(seconds * 0.25, "SIGKILL replica 1", lambda: relays[0].stop(signal.SIGKILL)),
-                   act(seconds * 0.4, "restart replica 1", relays[0].start),
-                   act(seconds * 0.55, f"SIGKILL the master on port {victim}; fail over; restart it", fail_over)]
+        threads = [
+            act(seconds * 0.25, "SIGKILL replica 1", lambda: relays[0].stop(signal.SIGKILL)),
+            act(seconds * 0.4, "restart replica 1", relays[0].start),
+            act(seconds * 0.55, f"SIGKILL the master on port {victim}; fail over; restart it", fail_over),
+        ]
         acknowledged = set()
         deadline = time.monotonic() + seconds + 90
         start = time.perf_counter()
 
         async def send(i, request):
             await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
-            if await _post_until_acknowledged(bases[i % 2:] + bases[:i % 2], request, deadline):
+            if await _post_until_acknowledged(bases[i % 2 :] + bases[: i % 2], request, deadline):
                 acknowledged.add((i % calls, i // calls))
             if i % rate == 0:
                 progress(f"  chaos: {i}/{len(requests)} sent, {len(acknowledged)} acknowledged")
@@ -119,26 +130,37 @@ def chaos(seconds=12, calls=20, rate=100, progress=print):
             await asyncio.get_running_loop().run_in_executor(None, thread.join, 60)
         settle = time.monotonic() + 30
         while time.monotonic() < settle and any(
-                len(set(got)) < len([a for a in acknowledged if a[0] == c])
-                for c, s in enumerate(sessions) for got in received[s]):
+            len(set(got)) < len([a for a in acknowledged if a[0] == c])
+            for c, s in enumerate(sessions)
+            for got in received[s]
+        ):
             await asyncio.sleep(0.2)
         for task in tasks:
             task.cancel()
         client = redis.RedisCluster(host="127.0.0.1", port=cluster.ports[1])
         delivered = duplicated = lost = out_of_order = 0
         for c, s in enumerate(sessions):
-            log = [payloads.parse_text(json.loads(f[b"f"])["data"]["text"])
-                   for _, f in client.xrange(log_key(s))]
+            log = [payloads.parse_text(json.loads(f[b"f"])["data"]["text"]) for _, f in client.xrange(log_key(s))]
             mine = {a for a in acknowledged if a[0] == c}
             for got in received[s]:
                 delivered += len(set(got) & mine)
                 duplicated += len(got) - len(set(got))
                 lost += len(mine - set(got))
                 out_of_order += int([g for g in got if g in set(log)] != [e for e in log if e in set(got)])
-        return {"seconds": seconds, "calls": calls, "subscribers": len(subscribers), "sent": len(requests),
-                "acknowledged": len(acknowledged), "delivered": delivered, "expected": 2 * len(acknowledged),
-                "duplicated": duplicated, "lost": lost, "subscribers_out_of_order": out_of_order,
-                "stream_moves": sum(sub.moves for sub in subscribers), "actions": actions}
+        return {
+            "seconds": seconds,
+            "calls": calls,
+            "subscribers": len(subscribers),
+            "sent": len(requests),
+            "acknowledged": len(acknowledged),
+            "delivered": delivered,
+            "expected": 2 * len(acknowledged),
+            "duplicated": duplicated,
+            "lost": lost,
+            "subscribers_out_of_order": out_of_order,
+            "stream_moves": sum(sub.moves for sub in subscribers),
+            "actions": actions,
+        }
 
     try:
         return asyncio.run(run())

@@ -20,8 +20,10 @@ class SSE:
     async def open(self):
         self.reader, self.writer = await asyncio.open_connection(self.base.hostname, self.base.port, limit=1 << 20)
         resume = f"Last-Event-ID: {self.last_id}\r\n" if self.last_id else ""
-        self.writer.write(f"GET /api/stream/{self.session} HTTP/1.1\r\nHost: bench\r\n"
-                          f"Accept: text/event-stream\r\nConnection: close\r\n{resume}\r\n".encode())
+        self.writer.write(
+            f"GET /api/stream/{self.session} HTTP/1.1\r\nHost: bench\r\n"
+            f"Accept: text/event-stream\r\nConnection: close\r\n{resume}\r\n".encode()
+        )
         head = await self.reader.readuntil(b"\r\n\r\n")
         if b" 200 " not in head.split(b"\r\n", 1)[0]:
             raise RuntimeError(f"stream refused: {head[:80]!r}")
@@ -51,7 +53,7 @@ class SSE:
                         self.last_id = row[4:].decode()
                     start = row.find(b"data: {")
                     if start >= 0:
-                        data = json.loads(row[start + 6:])
+                        data = json.loads(row[start + 6 :])
                         if data.get("type") == "initial":
                             self.ready.set()
                         elif data.get("type") == "transcript" and self.on_event:
@@ -75,7 +77,8 @@ class Poster:
         self.writer.write(
             f"POST {request.path} HTTP/1.1\r\nHost: {self.base.netloc}\r\nContent-Type: {request.content_type}\r\n"
             f"X-Twilio-Signature: {request.signature}\r\nContent-Length: {len(request.body)}\r\n\r\n".encode()
-            + request.body)
+            + request.body
+        )
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
         length = 0

@@ -23,27 +23,40 @@ def call_sid(n: int) -> str:
 
 def line(call: int, n: int, token: str, base_url: str, text: Optional[str] = None) -> SignedRequest:
     """A transcript line for call ``call``, signed for ``base_url`` as Twilio signs it."""
-    body = json.dumps({
-        "eventType": "COMMUNICATION_CREATED",
-        "timestamp": "2026-11-25T10:00:00.000Z",
-        "data": {
-            "id": f"bench-{call}-{n}", "conversationId": f"conv_bench_{call}",
-            "author": {"address": "+15125550123", "channel": "VOICE", "participantId": f"p-{call}"},
-            "content": {"type": "TRANSCRIPTION", "text": text or f"bench {call} {n}"},
-            "channelId": call_sid(call), "createdAt": "2026-11-25T10:00:00.000Z",
+    body = json.dumps(
+        {
+            "eventType": "COMMUNICATION_CREATED",
+            "timestamp": "2026-11-25T10:00:00.000Z",
+            "data": {
+                "id": f"bench-{call}-{n}",
+                "conversationId": f"conv_bench_{call}",
+                "author": {"address": "+15125550123", "channel": "VOICE", "participantId": f"p-{call}"},
+                "content": {"type": "TRANSCRIPTION", "text": text or f"bench {call} {n}"},
+                "channelId": call_sid(call),
+                "createdAt": "2026-11-25T10:00:00.000Z",
+            },
         },
-    }, separators=(",", ":")).encode()
+        separators=(",", ":"),
+    ).encode()
     path = f"{PATH}?bodySHA256={hashlib.sha256(body).hexdigest()}"
     return SignedRequest(path, RequestValidator(token).compute_signature(base_url + path, {}), body)
 
 
 def participant(call: int, token: str, base_url: str) -> SignedRequest:
     """PARTICIPANT_ADDED for the customer of call ``call`` (maps the conversation to the call)."""
-    body = json.dumps({
-        "eventType": "PARTICIPANT_ADDED", "timestamp": "2026-11-25T10:00:00.000Z",
-        "data": {"id": f"p-{call}", "conversationId": f"conv_bench_{call}", "type": "CUSTOMER",
-                 "addresses": [{"channel": "VOICE", "address": "+15125550123", "channelId": call_sid(call)}]},
-    }, separators=(",", ":")).encode()
+    body = json.dumps(
+        {
+            "eventType": "PARTICIPANT_ADDED",
+            "timestamp": "2026-11-25T10:00:00.000Z",
+            "data": {
+                "id": f"p-{call}",
+                "conversationId": f"conv_bench_{call}",
+                "type": "CUSTOMER",
+                "addresses": [{"channel": "VOICE", "address": "+15125550123", "channelId": call_sid(call)}],
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
     path = f"{PATH}?bodySHA256={hashlib.sha256(body).hexdigest()}"
     return SignedRequest(path, RequestValidator(token).compute_signature(base_url + path, {}), body)
 
@@ -63,5 +76,6 @@ def completed(call: int, token: str, base_url: str) -> SignedRequest:
     """The Voice status callback that ends call ``call``."""
     form = {"CallSid": call_sid(call), "CallStatus": "completed", "CallDuration": "300"}
     signature = RequestValidator(token).compute_signature(base_url + "/webhook/status", form)
-    return SignedRequest("/webhook/status", signature, urllib.parse.urlencode(form).encode(),
-                         "application/x-www-form-urlencoded")
+    return SignedRequest(
+        "/webhook/status", signature, urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
+    )

@@ -48,9 +48,10 @@ class CpuMeter:
             total += used
             out["cpu_ms_per_webhook_redis"] = round(1000 * used / webhooks, 3)
             stats = self._redis.info("commandstats")
-            calls = {k[len("cmdstat_"):]: v["calls"] for k, v in stats.items()}
-            out["redis_calls_per_webhook"] = {k: round(v / webhooks, 2) for k, v in sorted(calls.items())
-                                              if v / webhooks >= 0.01}
+            calls = {k[len("cmdstat_") :]: v["calls"] for k, v in stats.items()}
+            out["redis_calls_per_webhook"] = {
+                k: round(v / webhooks, 2) for k, v in sorted(calls.items()) if v / webhooks >= 0.01
+            }
             out["redis_webhooks_per_core_s"] = round(webhooks / used) if used else None
         if self._pids:
             out["cpu_ms_per_webhook_total"] = round(1000 * total / webhooks, 3)
@@ -62,8 +63,13 @@ def _percentiles(values_ms):
     if not values:
         return {}
     pick = lambda q: values[min(len(values) - 1, int(q * len(values)))]  # noqa: E731
-    return {"p50_ms": round(pick(0.50), 3), "p90_ms": round(pick(0.90), 3), "p99_ms": round(pick(0.99), 3),
-            "max_ms": round(values[-1], 3), "mean_ms": round(statistics.fmean(values), 3)}
+    return {
+        "p50_ms": round(pick(0.50), 3),
+        "p90_ms": round(pick(0.90), 3),
+        "p99_ms": round(pick(0.99), 3),
+        "max_ms": round(values[-1], 3),
+        "mean_ms": round(statistics.fmean(values), 3),
+    }
 
 
 async def _add_participants(target, calls):
@@ -78,7 +84,7 @@ async def _open_streams(target, sessions, on_event=None, batch=500):
     streams = [SSE(target, s, on_event) for s in sessions]
     tasks = []
     for i in range(0, len(streams), batch):
-        chunk = streams[i:i + batch]
+        chunk = streams[i : i + batch]
         await asyncio.gather(*(s.open() for s in chunk))
         tasks += [asyncio.ensure_future(s.run()) for s in chunk]
         await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in chunk)), 60)
@@ -130,8 +136,15 @@ def latency(targets, rate=200, calls=50, seconds=10, progress=print, meter=None)
             s.close()
         for t in tasks:
             t.cancel()
-        return {"rate_per_s": rate, "calls": calls, "events": total, "lost": len(sent), "errors": errors,
-                **_percentiles(latencies), **meter.figures(total - errors)}
+        return {
+            "rate_per_s": rate,
+            "calls": calls,
+            "events": total,
+            "lost": len(sent),
+            "errors": errors,
+            **_percentiles(latencies),
+            **meter.figures(total - errors),
+        }
 
     return asyncio.run(run())
 
@@ -140,25 +153,34 @@ def _wrk_script(requests, host):
     """A wrk Lua script that sends each pre-signed request once, in order, then repeats from the start."""
     rows = []
     for r in requests:
-        raw = (f"POST {r.path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-               f"X-Twilio-Signature: {r.signature}\r\nContent-Length: {len(r.body)}\r\n\r\n").encode() + r.body
+        raw = (
+            f"POST {r.path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"X-Twilio-Signature: {r.signature}\r\nContent-Length: {len(r.body)}\r\n\r\n"
+        ).encode() + r.body
         rows.append(_lua_string(raw))
-    return ("local requests = {" + ",\n".join(rows) + "}\nlocal i = 0\n"
-            "request = function() i = i + 1; if i > #requests then i = 1 end; return requests[i] end\n")
+    return (
+        "local requests = {" + ",\n".join(rows) + "}\nlocal i = 0\n"
+        "request = function() i = i + 1; if i > #requests then i = 1 end; return requests[i] end\n"
+    )
 
 
 def _lua_string(raw: bytes) -> str:
     """A Lua string literal for raw bytes (long brackets would turn CRLF into LF)."""
-    return '"' + "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "\\%03d" % ord(c)
-                         for c in raw.decode("latin-1")) + '"'
+    return (
+        '"'
+        + "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "\\%03d" % ord(c) for c in raw.decode("latin-1"))
+        + '"'
+    )
 
 
 def throughput(targets, seconds=10, calls=50, connections=32, rate_cap=5000, progress=print, meter=None):
     """Saturating signed webhooks (wrk, one per replica) while subscribers on every replica count deliveries."""
     meter = meter or CpuMeter(None, None)
     if shutil.which("wrk") is None:
-        raise SystemExit("the throughput scenario drives load with wrk: install it (apt-get install -y wrk) "
-                         "or run the other scenarios with --only latency,streams,memory")
+        raise SystemExit(
+            "the throughput scenario drives load with wrk: install it (apt-get install -y wrk) "
+            "or run the other scenarios with --only latency,streams,memory"
+        )
     per_target = int(rate_cap * seconds / len(targets))
     progress(f"  throughput: signing {per_target * len(targets)} requests")
     batches, scripts = [], []
@@ -177,18 +199,26 @@ def throughput(targets, seconds=10, calls=50, connections=32, rate_cap=5000, pro
             return lambda data, now: delivered[k].add(payloads.parse_text(data["data"]["text"]))
 
         await _add_participants(targets[0], calls)
-        opened = [await _open_streams(t, [payloads.call_sid(c) for c in range(calls)], counter(k))
-                  for k, t in enumerate(targets)]
+        opened = [
+            await _open_streams(t, [payloads.call_sid(c) for c in range(calls)], counter(k))
+            for k, t in enumerate(targets)
+        ]
         progress(f"  throughput: {calls} subscribers on each of {len(targets)} replicas; running wrk {seconds}s")
         meter.start()
-        procs = [await asyncio.create_subprocess_exec(
-            "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script, target,
-            stdout=asyncio.subprocess.PIPE) for script, target in zip(scripts, targets, strict=True)]
+        procs = [
+            await asyncio.create_subprocess_exec(
+                "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script, target, stdout=asyncio.subprocess.PIPE
+            )
+            for script, target in zip(scripts, targets, strict=True)
+        ]
         outputs = [(await p.communicate())[0].decode() for p in procs]
         sent = sum(_wrk_count(o, r"(\d+) requests in") for o in outputs)
         non2xx = sum(_wrk_count(o, r"Non-2xx or 3xx responses: (\d+)") for o in outputs)
-        socket_errors = sum(sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", o))
-                            for o in outputs if "Socket errors" in o)
+        socket_errors = sum(
+            sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", o))
+            for o in outputs
+            if "Socket errors" in o
+        )
         unique_sent = min(sent, per_target * len(targets))
         deadline = time.perf_counter() + 15
         while any(len(d) < unique_sent for d in delivered) and time.perf_counter() < deadline:
@@ -199,12 +229,19 @@ def throughput(targets, seconds=10, calls=50, connections=32, rate_cap=5000, pro
                 s.close()
             for t in tasks:
                 t.cancel()
-        return {"seconds": seconds, "stream_reconnects": reconnects, "connections_per_replica": connections, "requests": sent,
-                "accepted_per_s": round((sent - non2xx) / seconds), "errors": non2xx + socket_errors,
-                "unique_events": unique_sent,
-                "delivered_per_replica": [len(d) for d in delivered],
-                "delivered_per_s": round(min(len(d) for d in delivered) / seconds),
-                "all_delivered": all(len(d) >= unique_sent for d in delivered), **meter.figures(sent - non2xx)}
+        return {
+            "seconds": seconds,
+            "stream_reconnects": reconnects,
+            "connections_per_replica": connections,
+            "requests": sent,
+            "accepted_per_s": round((sent - non2xx) / seconds),
+            "errors": non2xx + socket_errors,
+            "unique_events": unique_sent,
+            "delivered_per_replica": [len(d) for d in delivered],
+            "delivered_per_s": round(min(len(d) for d in delivered) / seconds),
+            "all_delivered": all(len(d) >= unique_sent for d in delivered),
+            **meter.figures(sent - non2xx),
+        }
 
     try:
         return asyncio.run(run())
@@ -238,7 +275,8 @@ def streams(target, worker_pid, redis_url, count=19000, sessions=1000, progress=
         held, tasks = [], []
         for step in (10, 5000, count):
             more, more_tasks = await _open_streams(
-                target, [payloads.call_sid(i % sessions) for i in range(len(held), step)], on_event)
+                target, [payloads.call_sid(i % sessions) for i in range(len(held), step)], on_event
+            )
             held += more
             tasks += more_tasks
             figures[f"redis_connections_at_{step}"] = _redis_connections(redis_url, worker_pid)
@@ -257,9 +295,13 @@ def streams(target, worker_pid, redis_url, count=19000, sessions=1000, progress=
             s.close()
         for t in tasks:
             t.cancel()
-        figures.update(streams=len(held), worker_rss_mib=round(rss / 1024, 1),
-                       rss_per_stream_kib=round((rss - base_rss) / len(held), 2),
-                       events_delivered=sum(got.values()), fanout_seconds=round(fanout_s, 2))
+        figures.update(
+            streams=len(held),
+            worker_rss_mib=round(rss / 1024, 1),
+            rss_per_stream_kib=round((rss - base_rss) / len(held), 2),
+            events_delivered=sum(got.values()),
+            fanout_seconds=round(fanout_s, 2),
+        )
         return figures
 
     return asyncio.run(run())
@@ -275,18 +317,21 @@ def memory(target, worker_pid, redis_url, events=100000, calls=1000, progress=pr
 
     async def run():
         posters = [Poster(target) for _ in range(16)]
-        figures = {"relay_rss_before_mib": round(rss_kib(worker_pid) / 1024, 1),
-                   "redis_used_before_mib": round(client.info("memory")["used_memory"] / 2**20, 1)}
+        figures = {
+            "relay_rss_before_mib": round(rss_kib(worker_pid) / 1024, 1),
+            "redis_used_before_mib": round(client.info("memory")["used_memory"] / 2**20, 1),
+        }
         per_call = events // calls
         for half in (0, 1):
             requests = payloads.lines(calls, per_call // 2, TOKEN, PUBLIC_URL, start=half * (per_call // 2))
             for i in range(0, len(requests), 5000):
-                chunk = requests[i:i + 5000]
+                chunk = requests[i : i + 5000]
                 await asyncio.gather(*(_post_all(p, chunk[k::16]) for k, p in enumerate(posters)))
                 progress(f"  memory: {half * len(requests) + i + len(chunk)}/{events} events posted")
             figures[f"relay_rss_after_{(half + 1) * events // 2}_mib"] = round(rss_kib(worker_pid) / 1024, 1)
             figures[f"redis_used_after_{(half + 1) * events // 2}_mib"] = round(
-                client.info("memory")["used_memory"] / 2**20, 1)
+                client.info("memory")["used_memory"] / 2**20, 1
+            )
         figures["redis_keys"] = client.dbsize()
         completions = [payloads.completed(c, TOKEN, PUBLIC_URL) for c in range(calls)]
         await asyncio.gather(*(_post_all(p, completions[k::16]) for k, p in enumerate(posters)))

@@ -33,9 +33,17 @@ class Topology:
 
     def __init__(self, replicas=2, **env):
         self.redis = RedisServer().start()
-        self.relays = [Relay(self.redis.url, SERVER_URL=PUBLIC_URL, TWILIO_AUTH_TOKEN=TOKEN,
-                             CINTEL_HEARTBEAT_SECONDS=15, CINTEL_LOG_LEVEL="WARNING", **env).start()
-                       for _ in range(replicas)]
+        self.relays = [
+            Relay(
+                self.redis.url,
+                SERVER_URL=PUBLIC_URL,
+                TWILIO_AUTH_TOKEN=TOKEN,
+                CINTEL_HEARTBEAT_SECONDS=15,
+                CINTEL_LOG_LEVEL="WARNING",
+                **env,
+            ).start()
+            for _ in range(replicas)
+        ]
 
     @property
     def urls(self):

@@ -57,14 +57,26 @@ class Access:
 def init_app(app, config, redis_client):
     """Build the access policy from the config and register the ticket endpoint."""
     if config.stream_auth == "flex":
-        limits = Limits(redis_client, config.max_streams_per_identity, config.tickets_per_minute,
-                        config.heartbeat_seconds, config.bad_tokens_per_minute)
-        access = Access(mode="flex", ticket_secrets=config.ticket_secrets, ticket_ttl=config.ticket_ttl,
-                        auth=FlexAuth(config, redis_client, limits), limits=limits)
+        limits = Limits(
+            redis_client,
+            config.max_streams_per_identity,
+            config.tickets_per_minute,
+            config.heartbeat_seconds,
+            config.bad_tokens_per_minute,
+        )
+        access = Access(
+            mode="flex",
+            ticket_secrets=config.ticket_secrets,
+            ticket_ttl=config.ticket_ttl,
+            auth=FlexAuth(config, redis_client, limits),
+            limits=limits,
+        )
     else:
         access = Access(mode="none")
-        logger.warning("CINTEL_STREAM_AUTH=none: streams are NOT authenticated, anyone who knows a Call SID can "
-                       "read its live transcript; use this for a local demo only, never in production")
+        logger.warning(
+            "CINTEL_STREAM_AUTH=none: streams are NOT authenticated, anyone who knows a Call SID can "
+            "read its live transcript; use this for a local demo only, never in production"
+        )
     app.extensions["cintel_access"] = access
     app.register_blueprint(bp)
 
@@ -75,16 +87,21 @@ def _session_id() -> str:
     body = json_body('{"sessionId": "CA..."}')
     session = body.get("sessionId") if isinstance(body, dict) else None
     if not isinstance(session, str):
-        raise InvalidPayload('send {"sessionId": "CA..."}: the Call SID (or conversation id) to stream.',
-                             fields={"sessionId": ["Missing or not a string."]})
+        raise InvalidPayload(
+            'send {"sessionId": "CA..."}: the Call SID (or conversation id) to stream.',
+            fields={"sessionId": ["Missing or not a string."]},
+        )
     return valid_session(session)
 
 
 def _bearer_token() -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send the agent's Flex token as Authorization: Bearer <manager.user.token>.",
-                           code="token_missing", headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized(
+            "send the agent's Flex token as Authorization: Bearer <manager.user.token>.",
+            code="token_missing",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return token.strip()
 
 
@@ -94,8 +111,11 @@ def _ticket_ttl(ttl: int, who) -> int:
         return min(ttl, UNKNOWN_EXPIRY_TICKET_SECONDS)
     left = int(who.expires - time.time())
     if left < 1:
-        raise Unauthorized("the Flex token expires now: wait for Flex to refresh it, then ask again.",
-                           code="token_expired", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        raise Unauthorized(
+            "the Flex token expires now: wait for Flex to refresh it, then ask again.",
+            code="token_expired",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
     return min(ttl, left)
 
 

@@ -23,8 +23,11 @@ def healthz():
 def readyz():
     """Redis answers; a load balancer should send traffic only when this is 200."""
     ext = current_app.extensions["cintel"]
-    body = {"bus": "embedded" if ext.config.embedded else "redis", "signatures": ext.verifier.enabled,
-            "streamAuth": ext.config.stream_auth}
+    body = {
+        "bus": "embedded" if ext.config.embedded else "redis",
+        "signatures": ext.verifier.enabled,
+        "streamAuth": ext.config.stream_auth,
+    }
     try:
         ext.bus.redis.ping()
     except REDIS_ERRORS as exc:

@@ -40,8 +40,12 @@ def create_app(config: Optional[Config] = None) -> Flask:
         n = config.proxy_count
         # Flask's documented way to add WSGI middleware; mypy sees a method assigned.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
-    app.wsgi_app = BodyGate(app.wsgi_app, config.max_body_bytes, config.body_timeout,  # type: ignore[method-assign]
-                            config.body_readers)
+    app.wsgi_app = BodyGate(
+        app.wsgi_app,
+        config.max_body_bytes,
+        config.body_timeout,  # type: ignore[method-assign]
+        config.body_readers,
+    )
     logs.init_app(app)
     relay_metrics = metrics.init_app(app, config.metrics_token)
     store = open_store(config)
@@ -51,8 +55,9 @@ def create_app(config: Optional[Config] = None) -> Flask:
         script=load_script(config.script_file),
         bus=EventBus(store, config),
         hub=Hub(store, config.subscriber_queue, on_reconnect=relay_metrics.pubsub_reconnects.inc),
-        verifier=SignatureVerifier(config.twilio_auth_token, config.server_url, config.verify_signatures,
-                                   config.webhook_shared_keys),
+        verifier=SignatureVerifier(
+            config.twilio_auth_token, config.server_url, config.verify_signatures, config.webhook_shared_keys
+        ),
     )
     from . import access, api, board, console, security, stream
     from .webhooks import cintel, orchestrator, status

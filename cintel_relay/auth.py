@@ -81,16 +81,24 @@ _SERVICES = {"token_validation": "Twilio's token validation", "taskrouter": "Tas
 
 
 def _unavailable(service: str, problem: str, suffix: str) -> Unavailable:
-    return Unavailable(f"{_SERVICES[service]} {problem}; the relay refuses access until it can check. Retry shortly.",
-                       code=f"{service}_{suffix}")
+    return Unavailable(
+        f"{_SERVICES[service]} {problem}; the relay refuses access until it can check. Retry shortly.",
+        code=f"{service}_{suffix}",
+    )
 
 
 def _refused(code: str) -> Unauthorized:
     if code == "token_expired":
-        return Unauthorized("the Flex token has expired: reload Flex to sign in again.", code="token_expired",
-                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    return Unauthorized("Twilio did not accept the Flex token: send manager.user.token of a signed-in user.",
-                        code="token_invalid", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        return Unauthorized(
+            "the Flex token has expired: reload Flex to sign in again.",
+            code="token_expired",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    return Unauthorized(
+        "Twilio did not accept the Flex token: send manager.user.token of a signed-in user.",
+        code="token_invalid",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
 
 
 class FlexAuth:
@@ -122,9 +130,11 @@ class FlexAuth:
         if response.status_code == 429:
             retry = response.headers.get("Retry-After", "")
             logger.warning("%s is rate limiting the relay", service)
-            raise Unavailable(f"{_SERVICES[service]} is rate limiting the relay; retry shortly.",
-                              code=f"{service}_rate_limited",
-                              headers={"Retry-After": retry if retry.isascii() and retry.isdigit() else "5"})
+            raise Unavailable(
+                f"{_SERVICES[service]} is rate limiting the relay; retry shortly.",
+                code=f"{service}_rate_limited",
+                headers={"Retry-After": retry if retry.isascii() and retry.isdigit() else "5"},
+            )
         if response.status_code >= 500 or not isinstance(body, dict):
             logger.warning("%s answered %s", service, response.status_code)
             raise _unavailable(service, f"answered HTTP {response.status_code}", "unavailable")
@@ -151,8 +161,9 @@ class FlexAuth:
         if "refused" in data:
             raise _refused(data["refused"])
         if data.get("expires", 0) > time.time():  # a cached answer whose token expired since is asked again
-            return Identity(data["identity"], tuple(data["roles"]), data["worker_sid"], data["expires"],
-                            self.key(data["identity"]))
+            return Identity(
+                data["identity"], tuple(data["roles"]), data["worker_sid"], data["expires"], self.key(data["identity"])
+            )
         address_key = self.key(address)
         self._limits.check_bad_tokens(address_key)
         try:
@@ -164,12 +175,16 @@ class FlexAuth:
 
     def _ask_twilio(self, token: str, key: str) -> Identity:
         url = f"{self._config.iam_url}/v1/Accounts/{self._config.twilio_account_sid}/Tokens/validate"
-        status, body = self._get_json("POST", url, "token_validation", json={"token": token},
-                                      headers={"Cache-Control": "no-cache"})
+        status, body = self._get_json(
+            "POST", url, "token_validation", json={"token": token}, headers={"Cache-Control": "no-cache"}
+        )
         if "valid" not in body:
             logger.error("Twilio token validation refused the relay's credentials (HTTP %s)", status)
-            raise Unavailable("Twilio refused the relay's own credentials for token validation: the operator must "
-                              "check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.", code="token_validation_refused")
+            raise Unavailable(
+                "Twilio refused the relay's own credentials for token validation: the operator must "
+                "check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.",
+                code="token_validation_refused",
+            )
         expires = _expiry(body.get("expiration"))
         if body.get("code") == EXPIRED_TOKEN or (expires is not None and expires <= time.time()):
             raise _refused("token_expired")
@@ -177,12 +192,16 @@ class FlexAuth:
             raise _refused("token_invalid")
         roles = body.get("roles") if isinstance(body.get("roles"), list) else []
         identity = str(body["identity"])
-        who = Identity(identity, tuple(str(r) for r in roles), body.get("worker_sid") or None, expires or 0.0,
-                       self.key(identity))
+        who = Identity(
+            identity, tuple(str(r) for r in roles), body.get("worker_sid") or None, expires or 0.0, self.key(identity)
+        )
         ttl = int(min(self._config.token_cache_seconds, who.expires - time.time()))
         if ttl > 0:
-            self._store(key, {"identity": who.identity, "roles": who.roles, "worker_sid": who.worker_sid,
-                              "expires": who.expires}, ttl)
+            self._store(
+                key,
+                {"identity": who.identity, "roles": who.roles, "worker_sid": who.worker_sid, "expires": who.expires},
+                ttl,
+            )
         return who
 
     def _store(self, key: str, value: dict, ttl: int):
@@ -203,11 +222,16 @@ class FlexAuth:
         if self.is_supervisor(who):
             return
         if not who.worker_sid:
-            raise Forbidden("this Flex user has no TaskRouter worker and no supervisor role: only supervisors and "
-                            "the agent handling a call may watch it.", code="not_your_call")
+            raise Forbidden(
+                "this Flex user has no TaskRouter worker and no supervisor role: only supervisors and "
+                "the agent handling a call may watch it.",
+                code="not_your_call",
+            )
         if not CALL_SID.fullmatch(session):
-            raise Forbidden("agents may watch calls (CA...) assigned to them; other sessions are for supervisors.",
-                            code="not_your_call")
+            raise Forbidden(
+                "agents may watch calls (CA...) assigned to them; other sessions are for supervisors.",
+                code="not_your_call",
+            )
         key = access_key(who.worker_sid, session)
         try:
             if self._redis.exists(key):
@@ -216,8 +240,9 @@ class FlexAuth:
             raise Unavailable("Redis is unreachable, so access cannot be checked; retry shortly.") from None
         if not self._handled_by(who.worker_sid, session):
             logger.info("agent refused a call that is not theirs", extra={"identity": who.key})
-            raise Forbidden("this call is not assigned to you: agents may watch only their own calls.",
-                            code="not_your_call")
+            raise Forbidden(
+                "this call is not assigned to you: agents may watch only their own calls.", code="not_your_call"
+            )
         if self._config.access_cache_seconds:
             try:
                 self._redis.set(key, "1", ex=self._config.access_cache_seconds)
@@ -227,16 +252,21 @@ class FlexAuth:
     def _handled_by(self, worker_sid: str, call_sid: str) -> bool:
         """True when a task of this call has a live or finished reservation of this worker."""
         base = f"{self._config.taskrouter_url}/v1/Workspaces/{self._config.taskrouter_workspace_sid}/Tasks"
-        tasks = self._taskrouter(base, "tasks", {"EvaluateTaskAttributes": f'call_sid == "{call_sid}"',
-                                                 "PageSize": MAX_TASKS})
+        tasks = self._taskrouter(
+            base, "tasks", {"EvaluateTaskAttributes": f'call_sid == "{call_sid}"', "PageSize": MAX_TASKS}
+        )
         for task in tasks:
             sid = task.get("sid") if isinstance(task, dict) else None
             if not isinstance(sid, str) or not re.fullmatch(r"WT[0-9a-fA-F]{32}", sid):
                 continue
-            for reservation in self._taskrouter(f"{base}/{sid}/Reservations", "reservations",
-                                                {"WorkerSid": worker_sid}):
-                if (isinstance(reservation, dict) and reservation.get("worker_sid") == worker_sid
-                        and reservation.get("reservation_status") in WATCHING_STATES):
+            for reservation in self._taskrouter(
+                f"{base}/{sid}/Reservations", "reservations", {"WorkerSid": worker_sid}
+            ):
+                if (
+                    isinstance(reservation, dict)
+                    and reservation.get("worker_sid") == worker_sid
+                    and reservation.get("reservation_status") in WATCHING_STATES
+                ):
                     return True
         return False
 
@@ -244,7 +274,9 @@ class FlexAuth:
         status, body = self._get_json("GET", url, "taskrouter", params=params)
         if status != 200 or not isinstance(body.get(key), list):
             logger.error("TaskRouter answered %s to a %s query", status, key)
-            raise Unavailable("TaskRouter refused the relay's query: the operator must check "
-                              "CINTEL_TASKROUTER_WORKSPACE_SID, TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.",
-                              code="taskrouter_refused")
+            raise Unavailable(
+                "TaskRouter refused the relay's query: the operator must check "
+                "CINTEL_TASKROUTER_WORKSPACE_SID, TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.",
+                code="taskrouter_refused",
+            )
         return body[key]

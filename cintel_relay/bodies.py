@@ -95,8 +95,11 @@ class BodyGate:
     def _receive(self, stream, length) -> bytes:
         if not self._readers.acquire(blocking=False):
             logger.warning("too many request bodies arriving at once; refused one")
-            raise Unavailable("the relay is receiving too many request bodies at once: retry shortly.", code="busy",
-                              headers={"Retry-After": "1"})
+            raise Unavailable(
+                "the relay is receiving too many request bodies at once: retry shortly.",
+                code="busy",
+                headers={"Retry-After": "1"},
+            )
         timer = gevent.Timeout(self._timeout)
         timer.start()
         try:

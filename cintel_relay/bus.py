@@ -34,8 +34,13 @@ logger = logging.getLogger(__name__)
 
 #: Frame types whose latest value the snapshot carries, and the snapshot's field for each. append.lua
 #: keeps the same set (tests/test_bus.py holds the two together).
-SNAPSHOT_TYPES = {"adherence": "adherence", "sentiment": "sentiment", "summary": "summary",
-                  "suggestion": "suggestion", "call-status": "callStatus"}
+SNAPSHOT_TYPES = {
+    "adherence": "adherence",
+    "sentiment": "sentiment",
+    "summary": "summary",
+    "suggestion": "suggestion",
+    "call-status": "callStatus",
+}
 #: Most events held for one conversation before its deliveries are refused (503: Twilio retries).
 MAX_PENDING = 1000
 
@@ -95,8 +100,9 @@ def _unavailable(exc: Exception) -> Unavailable:
     if isinstance(exc, redis.ResponseError) and str(exc).startswith("PENDINGFULL"):
         return Unavailable("this conversation has too many events waiting for their call; retry later.")
     if isinstance(exc, ReplicasBehind):
-        return Unavailable("Redis replicas did not confirm the write in time (CINTEL_REDIS_WAIT_REPLICAS); "
-                           "retry later.")
+        return Unavailable(
+            "Redis replicas did not confirm the write in time (CINTEL_REDIS_WAIT_REPLICAS); retry later."
+        )
     return Unavailable("Redis is unreachable; the delivery was not stored, retry later.")
 
 
@@ -120,13 +126,18 @@ class EventBus:
         entries = [(e.dedupe, e.type, "1" if e.ends else "0", orjson.dumps(e.frame)) for e in events]
         try:
             outcome = self._append_all({session: entries}, "", {session: board} if board else {})[session]
-        except (REDIS_ERRORS + (redis.ResponseError,)) as exc:
+        except REDIS_ERRORS + (redis.ResponseError,) as exc:
             raise _unavailable(exc) from exc
         ids = [o for o in outcome if o not in ("duplicate", "stale")]
         return IngestResult(ids, 0, outcome.count("duplicate"), outcome.count("stale"))
 
-    def route(self, conversation: str, items: Iterable[Tuple[Route, Sequence[Event]]],
-              board: Optional[dict] = None, board_session: Optional[str] = None) -> IngestResult:
+    def route(
+        self,
+        conversation: str,
+        items: Iterable[Tuple[Route, Sequence[Event]]],
+        board: Optional[dict] = None,
+        board_session: Optional[str] = None,
+    ) -> IngestResult:
         """Route a conversation's events to their sessions (holding those whose session is not known
         yet), append and publish them; held events that become routable are delivered first.
 
@@ -139,12 +150,20 @@ class EventBus:
             if not group:
                 args += ["", "", "", "", route.kind, route.comm, route.call, refs]
             for event in group:
-                args += [event.dedupe, event.type, "1" if event.ends else "0", orjson.dumps(event.frame),
-                         route.kind, route.comm, route.call, refs]
+                args += [
+                    event.dedupe,
+                    event.type,
+                    "1" if event.ends else "0",
+                    orjson.dumps(event.frame),
+                    route.kind,
+                    route.comm,
+                    route.call,
+                    refs,
+                ]
                 events.append(event)
         try:
             statuses, outcomes = self._route(conversation, args, {board_session: board} if board else {})
-        except (REDIS_ERRORS + (redis.ResponseError,)) as exc:
+        except REDIS_ERRORS + (redis.ResponseError,) as exc:
             raise _unavailable(exc) from exc
         ids, held, duplicates, stale = [], 0, 0, 0
         for event, status in zip(events, (s for s in statuses if s != "none")):
@@ -173,7 +192,7 @@ class EventBus:
                 statuses = [_text(s) for s in routed]
             per_session = collections.OrderedDict((s, []) for s in boards)
             for i in range(0, len(deliveries), 5):
-                session, dedupe, etype, ends, frame = deliveries[i:i + 5]
+                session, dedupe, etype, ends, frame = deliveries[i : i + 5]
                 per_session.setdefault(_text(session), []).append((_text(dedupe), _text(etype), _text(ends), frame))
             appended = self._append_all(per_session, conversation, boards)
             for session, entries in per_session.items():
@@ -192,8 +211,15 @@ class EventBus:
         calls = {}
         for session, entries in per_session.items():
             board = boards.get(session)
-            args = [session, config.session_ttl, config.completed_ttl, config.log_maxlen, self.store.publish_command,
-                    conversation, orjson.dumps(board) if board else ""]
+            args = [
+                session,
+                config.session_ttl,
+                config.completed_ttl,
+                config.log_maxlen,
+                self.store.publish_command,
+                conversation,
+                orjson.dumps(board) if board else "",
+            ]
             for entry in entries:
                 args += entry
             calls[session] = self._commit.submit(APPEND, session_keys(session), args)
@@ -214,8 +240,14 @@ class EventBus:
         calls = []
         for session, summary in changed:
             s = orjson.loads(summary)
-            args = [session, summary, s["updatedAt"], "1" if s.get("ended") else "0", self.store.publish_command,
-                    self._config.session_ttl]
+            args = [
+                session,
+                summary,
+                s["updatedAt"],
+                "1" if s.get("ended") else "0",
+                self.store.publish_command,
+                self._config.session_ttl,
+            ]
             calls.append(self._commit.submit(BOARD_SCRIPT, (BOARD, BOARD_CHANNEL), args))
         for call in calls:
             self._commit.result(call)

@@ -11,6 +11,7 @@ from .errors import ConfigError
 #: gunicorn with the relay's settings; ``cintel-relay serve`` (the Procfile's command) runs it.
 GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:cintel_relay.gunicorn_conf", "cintel_relay.wsgi:app"]
 
+
 def serve(args):
     """Validate the configuration, then run gunicorn with the relay's settings."""
     env = dict(os.environ)
@@ -38,13 +39,20 @@ def main(argv=None):
     simulate_cmd.set_defaults(func=simulator.main)
     demo_cmd = commands.add_parser("demo", help="run the relay with simulated calls and the live console")
     demo_cmd.add_argument("--port", type=int, help="port to listen on (default: $PORT or 8000)")
-    demo_cmd.add_argument("--allow-origin", action="append", metavar="ORIGIN",
-                          help="also let pages from ORIGIN (scheme://host[:port]) call the relay, e.g. the plugin's "
-                               "harness at http://localhost:8080; repeat for several")
+    demo_cmd.add_argument(
+        "--allow-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="also let pages from ORIGIN (scheme://host[:port]) call the relay, e.g. the plugin's "
+        "harness at http://localhost:8080; repeat for several",
+    )
     simulator.add_arguments(demo_cmd, standalone=False)
     demo_cmd.set_defaults(func=demo.main, calls=3)
-    setup_cmd = commands.add_parser("setup", help="make Twilio's Intelligence and Orchestrator configurations match "
-                                    "the relay (prints the plan; --yes applies it)")
+    setup_cmd = commands.add_parser(
+        "setup",
+        help="make Twilio's Intelligence and Orchestrator configurations match "
+        "the relay (prints the plan; --yes applies it)",
+    )
     setup_command.add_arguments(setup_cmd)
     setup_cmd.set_defaults(func=setup_command.main)
     args = parser.parse_args(argv)

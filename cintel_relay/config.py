@@ -159,31 +159,43 @@ def _stream_auth(env: Mapping[str, str], sid: Optional[str], token: Optional[str
     secrets = _list(env, "CINTEL_TICKET_SECRET", ())
     workspace = env.get("CINTEL_TASKROUTER_WORKSPACE_SID", "").strip() or None
     if workspace and not re.fullmatch(r"WS[0-9a-fA-F]{32}", workspace):
-        raise ConfigError(f"CINTEL_TASKROUTER_WORKSPACE_SID={workspace!r} is not a workspace SID: copy the WS... "
-                          "SID of your Flex workspace from Console > TaskRouter > Workspaces.")
+        raise ConfigError(
+            f"CINTEL_TASKROUTER_WORKSPACE_SID={workspace!r} is not a workspace SID: copy the WS... "
+            "SID of your Flex workspace from Console > TaskRouter > Workspaces."
+        )
     if mode == "flex":
         for name, value in (("TWILIO_ACCOUNT_SID", sid), ("TWILIO_AUTH_TOKEN", token)):
             if not value:
-                raise ConfigError(f"CINTEL_STREAM_AUTH=flex needs {name} to validate Flex tokens: set it from the "
-                                  "Twilio Console, or set CINTEL_STREAM_AUTH=none for a local demo (never in production).")
+                raise ConfigError(
+                    f"CINTEL_STREAM_AUTH=flex needs {name} to validate Flex tokens: set it from the "
+                    "Twilio Console, or set CINTEL_STREAM_AUTH=none for a local demo (never in production)."
+                )
         if not secrets:
-            raise ConfigError("CINTEL_STREAM_AUTH=flex needs CINTEL_TICKET_SECRET to sign stream tickets: set it to a "
-                              "random string of 32+ characters, e.g. the output of `openssl rand -hex 32`, the same on "
-                              "every replica.")
+            raise ConfigError(
+                "CINTEL_STREAM_AUTH=flex needs CINTEL_TICKET_SECRET to sign stream tickets: set it to a "
+                "random string of 32+ characters, e.g. the output of `openssl rand -hex 32`, the same on "
+                "every replica."
+            )
         if not workspace:
-            raise ConfigError("CINTEL_STREAM_AUTH=flex needs CINTEL_TASKROUTER_WORKSPACE_SID to check which calls an "
-                              "agent handles: copy the WS... SID of your Flex workspace from Console > TaskRouter.")
+            raise ConfigError(
+                "CINTEL_STREAM_AUTH=flex needs CINTEL_TASKROUTER_WORKSPACE_SID to check which calls an "
+                "agent handles: copy the WS... SID of your Flex workspace from Console > TaskRouter."
+            )
     short = [s for s in secrets if len(s) < 32]
     if short:
         raise ConfigError("CINTEL_TICKET_SECRET has a secret shorter than 32 characters: use `openssl rand -hex 32`.")
     origins = _list(env, "CINTEL_CORS_ORIGINS", Config.cors_origins)
     for origin in origins:
         if not re.fullmatch(r"https?://[^/\s*]+", origin):
-            raise ConfigError(f"CINTEL_CORS_ORIGINS entry {origin!r} is not an origin: list scheme://host[:port] "
-                              "values, comma-separated, without paths or wildcards, e.g. https://flex.twilio.com")
+            raise ConfigError(
+                f"CINTEL_CORS_ORIGINS entry {origin!r} is not an origin: list scheme://host[:port] "
+                "values, comma-separated, without paths or wildcards, e.g. https://flex.twilio.com"
+            )
     cache = _number(env, "CINTEL_TOKEN_CACHE_SECONDS", Config.token_cache_seconds, 0)
     if cache > 900:
-        raise ConfigError(f"CINTEL_TOKEN_CACHE_SECONDS={cache} would trust a revoked Flex token too long: use 900 or less.")
+        raise ConfigError(
+            f"CINTEL_TOKEN_CACHE_SECONDS={cache} would trust a revoked Flex token too long: use 900 or less."
+        )
     return dict(
         stream_auth=mode,
         ticket_secrets=secrets,
@@ -211,8 +223,10 @@ def _shared_keys(env: Mapping[str, str]) -> Mapping[str, str]:
     for item in filter(None, (part.strip() for part in env.get("TWILIO_WEBHOOK_SHARED_KEYS", "").split(","))):
         key_id, sep, secret = (part.strip() for part in item.partition("="))
         if not sep or not key_id or not secret:
-            raise ConfigError("TWILIO_WEBHOOK_SHARED_KEYS has an entry that is not keyid=secret: list each Webhook "
-                              "Shared Key as <key id>=<secret>, comma-separated.")
+            raise ConfigError(
+                "TWILIO_WEBHOOK_SHARED_KEYS has an entry that is not keyid=secret: list each Webhook "
+                "Shared Key as <key id>=<secret>, comma-separated."
+            )
         keys[key_id] = secret
     return keys
 
@@ -220,13 +234,17 @@ def _shared_keys(env: Mapping[str, str]) -> Mapping[str, str]:
 def _hardening(env: Mapping[str, str], server_url: Optional[str], stream_auth: str) -> dict:
     """Settings that hold the relay against a hostile network; ``flex`` needs ``SERVER_URL``."""
     if stream_auth == "flex" and not server_url:
-        raise ConfigError("CINTEL_STREAM_AUTH=flex needs SERVER_URL, the public base URL Twilio calls (e.g. "
-                          "SERVER_URL=https://my-relay.herokuapp.com): webhook signatures are checked against it, "
-                          "never against the Host a request names.")
+        raise ConfigError(
+            "CINTEL_STREAM_AUTH=flex needs SERVER_URL, the public base URL Twilio calls (e.g. "
+            "SERVER_URL=https://my-relay.herokuapp.com): webhook signatures are checked against it, "
+            "never against the Host a request names."
+        )
     body_timeout = _number(env, "CINTEL_BODY_TIMEOUT", Config.body_timeout, 0.1, float)
     if body_timeout > MAX_BODY_SECONDS:
-        raise ConfigError(f"CINTEL_BODY_TIMEOUT={body_timeout:g} would let a slow client hold a connection too long: "
-                          f"use {MAX_BODY_SECONDS:g} or less.")
+        raise ConfigError(
+            f"CINTEL_BODY_TIMEOUT={body_timeout:g} would let a slow client hold a connection too long: "
+            f"use {MAX_BODY_SECONDS:g} or less."
+        )
     return dict(
         webhook_shared_keys=_shared_keys(env),
         body_timeout=body_timeout,
@@ -241,15 +259,19 @@ def _control_plane(env: Mapping[str, str]) -> dict:
         raise ConfigError(f"TWILIO_FLEX_PHONE_NUMBER={number!r} is not an E.164 number: write it as +18005550199.")
     store = env.get("CINTEL_MEMORY_STORE_ID", "").strip() or None
     if store and not re.fullmatch(MEMORY_STORE_ID, store):
-        raise ConfigError(f"CINTEL_MEMORY_STORE_ID={store!r} is not a Memory Store id: copy the mem_store_... id from "
-                          "Console > Conversation Memory > Memory stores.")
+        raise ConfigError(
+            f"CINTEL_MEMORY_STORE_ID={store!r} is not a Memory Store id: copy the mem_store_... id from "
+            "Console > Conversation Memory > Memory stores."
+        )
     key = env.get("TWILIO_API_KEY", "").strip() or None
     secret = env.get("TWILIO_API_SECRET", "").strip() or None
     if key and not re.fullmatch(r"SK[0-9a-fA-F]{32}", key):
         raise ConfigError(f"TWILIO_API_KEY={key!r} is not an API key SID: copy the SK... SID from Console > API keys.")
     if bool(key) != bool(secret):
-        raise ConfigError("TWILIO_API_KEY and TWILIO_API_SECRET go together: set both (an API key and its secret) "
-                          "or neither (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are used then).")
+        raise ConfigError(
+            "TWILIO_API_KEY and TWILIO_API_SECRET go together: set both (an API key and its secret) "
+            "or neither (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are used then)."
+        )
     return dict(
         flex_phone_number=number,
         memory_store_id=store,
@@ -275,7 +297,9 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         )
     sid = env.get("TWILIO_ACCOUNT_SID", "").strip() or None
     if sid and not re.fullmatch(r"AC[0-9a-fA-F]{32}", sid):
-        raise ConfigError(f"TWILIO_ACCOUNT_SID={sid!r} is not an account SID: copy the AC... SID from the Twilio Console.")
+        raise ConfigError(
+            f"TWILIO_ACCOUNT_SID={sid!r} is not an account SID: copy the AC... SID from the Twilio Console."
+        )
     server_url = env.get("SERVER_URL", "").strip().rstrip("/") or None
     if server_url and not re.fullmatch(r"https?://[^/\s]+(/\S*)?", server_url):
         raise ConfigError(
@@ -284,14 +308,20 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         )
     redis_url = env.get("REDIS_URL", "").strip() or None
     if redis_url and not re.match(r"(redis|rediss|unix)://", redis_url):
-        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://: fix it or unset it for the embedded bus.")
+        raise ConfigError(
+            "REDIS_URL must start with redis://, rediss:// or unix://: fix it or unset it for the embedded bus."
+        )
     redis_mode = env.get("CINTEL_REDIS_MODE", "").strip().lower() or Config.redis_mode
     if redis_mode not in ("standalone", "cluster"):
-        raise ConfigError(f"CINTEL_REDIS_MODE={redis_mode!r} is not a mode: use standalone (one Redis) or cluster "
-                          "(Redis Cluster, with REDIS_URL naming any of its nodes).")
+        raise ConfigError(
+            f"CINTEL_REDIS_MODE={redis_mode!r} is not a mode: use standalone (one Redis) or cluster "
+            "(Redis Cluster, with REDIS_URL naming any of its nodes)."
+        )
     if redis_mode == "cluster" and not redis_url:
-        raise ConfigError("CINTEL_REDIS_MODE=cluster needs REDIS_URL naming a node of the cluster, e.g. "
-                          "redis://10.0.0.5:6379: set it, or unset CINTEL_REDIS_MODE for the embedded bus.")
+        raise ConfigError(
+            "CINTEL_REDIS_MODE=cluster needs REDIS_URL naming a node of the cluster, e.g. "
+            "redis://10.0.0.5:6379: set it, or unset CINTEL_REDIS_MODE for the embedded bus."
+        )
     agents = [env.get("TWILIO_FLEX_PHONE_NUMBER", "").strip()]
     agents += env.get("CINTEL_AGENT_ADDRESSES", "").split(",")
     web_concurrency = _number(env, "WEB_CONCURRENCY", Config.web_concurrency, 1)
@@ -305,11 +335,15 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         raise ConfigError(f"CINTEL_LOG_LEVEL={level!r} is not a level: use DEBUG, INFO, WARNING or ERROR.")
     script_file = env.get("CINTEL_SCRIPT_FILE", "").strip() or None
     if script_file and not os.path.isfile(script_file):
-        raise ConfigError(f"CINTEL_SCRIPT_FILE={script_file!r} does not exist: point it at a script JSON file or unset it.")
+        raise ConfigError(
+            f"CINTEL_SCRIPT_FILE={script_file!r} does not exist: point it at a script JSON file or unset it."
+        )
     metrics_token = env.get("CINTEL_METRICS_TOKEN", "").strip() or None
     if metrics_token and len(metrics_token) < 16:
-        raise ConfigError("CINTEL_METRICS_TOKEN is shorter than 16 characters: use a random one, e.g. the output of "
-                          "`openssl rand -hex 24`, or unset it to turn /metrics off.")
+        raise ConfigError(
+            "CINTEL_METRICS_TOKEN is shorter than 16 characters: use a random one, e.g. the output of "
+            "`openssl rand -hex 24`, or unset it to turn /metrics off."
+        )
     auth = _stream_auth(env, sid, token)
     port = _number(env, "PORT", Config.port, 1)
     if port > 65535:

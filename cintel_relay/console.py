@@ -9,13 +9,16 @@ from flask import Blueprint, current_app, render_template
 
 from .stream import valid_session
 
-bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/console/static")
+bp = Blueprint(
+    "console", __name__, template_folder="templates", static_folder="static", static_url_path="/console/static"
+)
 
 #: The pages hold a supervisor's Flex token: only the relay's own scripts, styles and API, no inline script,
 #: no framing, no form posting anywhere.
-CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                           "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 @bp.after_request
@@ -27,8 +30,13 @@ def content_security_policy(response):
 
 def _page(template: str, **context):
     ext = current_app.extensions["cintel"]
-    return render_template(template, script_name=ext.script.name, embedded=ext.config.embedded,
-                            stream_auth=current_app.extensions["cintel_access"].mode, **context)
+    return render_template(
+        template,
+        script_name=ext.script.name,
+        embedded=ext.config.embedded,
+        stream_auth=current_app.extensions["cintel_access"].mode,
+        **context,
+    )
 
 
 @bp.get("/console")

@@ -84,6 +84,7 @@ def load_scenario(name: str) -> dict:
 
 def check_scenario(data: dict, source: str) -> dict:
     """Return ``data`` when it is a playable scenario, else :class:`ScenarioError` naming the problem."""
+
     def fail(problem):
         raise ScenarioError(f"scenario {source}: {problem}")
 
@@ -145,16 +146,25 @@ def _address(channel: str, address: str) -> str:
     return "whatsapp:" + address if channel == "WHATSAPP" else address
 
 
-def _result(kind: OperatorKind, output_format: str, result, when: str, refs, comms, channels,
-            name: Optional[str] = None) -> dict:
+def _result(
+    kind: OperatorKind, output_format: str, result, when: str, refs, comms, channels, name: Optional[str] = None
+) -> dict:
     operator = {"id": OPERATOR_IDS[kind], "version": 1, "parameters": None}
     if name:  # Twilio often leaves the name out; the relay classifies by id
         operator["displayName"] = name
     return {
-        "id": twilio_id("intelligence_operatorresult"), "operator": operator, "outputFormat": output_format,
-        "result": result, "dateCreated": when, "referenceIds": refs,
-        "executionDetails": {"trigger": {"on": "COMMUNICATION", "timestamp": when},
-                             "communications": comms, "channels": sorted(channels), "participants": []},
+        "id": twilio_id("intelligence_operatorresult"),
+        "operator": operator,
+        "outputFormat": output_format,
+        "result": result,
+        "dateCreated": when,
+        "referenceIds": refs,
+        "executionDetails": {
+            "trigger": {"on": "COMMUNICATION", "timestamp": when},
+            "communications": comms,
+            "channels": sorted(channels),
+            "participants": [],
+        },
     }
 
 
@@ -179,8 +189,11 @@ class _Conversation:
         self.account = account or "AC" + secrets.token_hex(16)
         self.id = twilio_id("conv_conversation")
         self.people = {who: dict(scenario[who], id=twilio_id("conv_participant"), addresses=[]) for who in SPEAKERS}
-        self.config = {"id": twilio_id("intelligence_configuration"), "displayName": "flex_cintel_plugin_demo",
-                       "version": 3}
+        self.config = {
+            "id": twilio_id("intelligence_configuration"),
+            "displayName": "flex_cintel_plugin_demo",
+            "version": 3,
+        }
         self.rules = {kind: twilio_id("intelligence_configurationrule") for kind in ("script", "summary", "nbr")}
         self.middle = (len(scenario["utterances"]) + 1) // 2
         self.retried = False  # one delivery comes twice
@@ -201,16 +214,30 @@ class _Conversation:
     def status(self, sid: str, call_status: str, hangs_up: bool = False, **extra):
         sequence = self.sequence[sid] = self.sequence.get(sid, -1) + 1
         moment = self.start + timedelta(seconds=self.clock / self.speed)
-        form = {"AccountSid": self.account, "ApiVersion": "2010-04-01", "CallSid": sid, "CallStatus": call_status,
-                "Direction": "inbound", "CallbackSource": "call-progress-events", "SequenceNumber": str(sequence),
-                "Timestamp": moment.strftime("%a, %d %b %Y %H:%M:%S +0000"),
-                "From": self.people["customer"]["address"], "To": self.people["agent"]["address"], **extra}
-        self.out.append(Delivery(self.clock, "/webhook/status", form, f"status {call_status}", form=True,
-                                 hangs_up=hangs_up))
+        form = {
+            "AccountSid": self.account,
+            "ApiVersion": "2010-04-01",
+            "CallSid": sid,
+            "CallStatus": call_status,
+            "Direction": "inbound",
+            "CallbackSource": "call-progress-events",
+            "SequenceNumber": str(sequence),
+            "Timestamp": moment.strftime("%a, %d %b %Y %H:%M:%S +0000"),
+            "From": self.people["customer"]["address"],
+            "To": self.people["agent"]["address"],
+            **extra,
+        }
+        self.out.append(
+            Delivery(self.clock, "/webhook/status", form, f"status {call_status}", form=True, hangs_up=hangs_up)
+        )
 
     def rule(self, rule: str, results: list, label: str, at: float, n: int):
-        body = {"accountId": self.account, "conversationId": self.id,
-                "intelligenceConfiguration": dict(self.config, ruleId=self.rules[rule]), "operatorResults": results}
+        body = {
+            "accountId": self.account,
+            "conversationId": self.id,
+            "intelligenceConfiguration": dict(self.config, ruleId=self.rules[rule]),
+            "operatorResults": results,
+        }
         self.out.append(Delivery(at, "/webhook/cintel-action", body, label))
         if not self.retried and n >= self.middle:  # Twilio retries a delivery the relay had accepted
             self.retried, self.retry = True, Delivery(at, "/webhook/cintel-action", body, label + " (again)")
@@ -226,26 +253,51 @@ class _Conversation:
                 continue
             event = "PARTICIPANT_UPDATED" if person["addresses"] else "PARTICIPANT_ADDED"
             person["addresses"] = [a for a in person["addresses"] if a["channel"] != channel] + [address]
-            data = {"id": person["id"], "conversationId": self.id, "name": person["name"],
-                    "type": "HUMAN_AGENT" if who == "agent" else "CUSTOMER", "addresses": list(person["addresses"]),
-                    "createdAt": self.when(), "updatedAt": self.when()}
+            data = {
+                "id": person["id"],
+                "conversationId": self.id,
+                "name": person["name"],
+                "type": "HUMAN_AGENT" if who == "agent" else "CUSTOMER",
+                "addresses": list(person["addresses"]),
+                "createdAt": self.when(),
+                "updatedAt": self.when(),
+            }
             self.orchestrator(event, data, f"{who} joined" if event == "PARTICIPANT_ADDED" else f"{who} on {channel}")
 
     def communication(self, comm: str, line: dict, sid: Optional[str]) -> dict:
         channel = line.get("channel", VOICE)
         person = self.people[line["speaker"]]
         other = self.people["customer" if line["speaker"] == "agent" else "agent"]
-        data = {"id": comm, "conversationId": self.id,
-                "author": {"address": _address(channel, person["address"]), "channel": channel,
-                           "participantId": person["id"]},
-                "createdAt": self.when(), "updatedAt": self.when(), "occurredAt": self.when(self.clock - 1.0)}
+        data = {
+            "id": comm,
+            "conversationId": self.id,
+            "author": {
+                "address": _address(channel, person["address"]),
+                "channel": channel,
+                "participantId": person["id"],
+            },
+            "createdAt": self.when(),
+            "updatedAt": self.when(),
+            "occurredAt": self.when(self.clock - 1.0),
+        }
         if channel == VOICE:
-            data.update(content={"type": "TRANSCRIPTION", "text": line["text"], "transcription": {
-                "channel": 1 if line["speaker"] == "agent" else 2, "confidence": 0.93}},
-                channelId=sid, resourceId=twilio_id("conv_resource"), recipients=[])
+            data.update(
+                content={
+                    "type": "TRANSCRIPTION",
+                    "text": line["text"],
+                    "transcription": {"channel": 1 if line["speaker"] == "agent" else 2, "confidence": 0.93},
+                },
+                channelId=sid,
+                resourceId=twilio_id("conv_resource"),
+                recipients=[],
+            )
         else:
-            data.update(content={"type": "TEXT", "text": line["text"]}, recipients=[
-                {"address": _address(channel, other["address"]), "channel": channel, "participantId": other["id"]}])
+            data.update(
+                content={"type": "TEXT", "text": line["text"]},
+                recipients=[
+                    {"address": _address(channel, other["address"]), "channel": channel, "participantId": other["id"]}
+                ],
+            )
             if channel != "CHAT":
                 data["channelId"] = "SM" + secrets.token_hex(16)  # the Message SID
         return data
@@ -281,26 +333,40 @@ class _Conversation:
         at = self.clock + line.get("resultsAfter", 0)
         when, comms, channels = self.when(at), {"first": part.first, "last": comm}, part.channels
         if sid:
-            adherence = {"categories": [{"category_key": key, "criteria": [{"criteria_key": "Action",
-                                                                             "criteria_met": v}]}
-                                        for key, v in part.verdicts.items()]}
+            adherence = {
+                "categories": [
+                    {"category_key": key, "criteria": [{"criteria_key": "Action", "criteria_met": v}]}
+                    for key, v in part.verdicts.items()
+                ]
+            }
             if part.explanation:
                 adherence["explanation"] = part.explanation
-            self.rule("script", [_result(OperatorKind.SCRIPT, "JSON", adherence, when, [comm], comms, channels)],
-                      f"script adherence after utterance {n}", at, n)
+            self.rule(
+                "script",
+                [_result(OperatorKind.SCRIPT, "JSON", adherence, when, [comm], comms, channels)],
+                f"script adherence after utterance {n}",
+                at,
+                n,
+            )
         if (part.count % SUMMARY_EVERY == 0 or last) and (part.sentiment or part.summary):
             results = [None]  # Twilio may send null entries
             if part.sentiment:
                 self.sentiments += 1
                 label = part.sentiment if self.sentiments % 2 == 0 else {"label": part.sentiment}
-                results.insert(0, _result(OperatorKind.SENTIMENT, "CLASSIFICATION", label, when, [], comms, channels,
-                                          "Sentiment"))
+                results.insert(
+                    0, _result(OperatorKind.SENTIMENT, "CLASSIFICATION", label, when, [], comms, channels, "Sentiment")
+                )
             if part.summary:
                 results.append(_result(OperatorKind.SUMMARY, "TEXT", {"text": part.summary}, when, [], comms, channels))
             self.rule("summary", results, f"sentiment and summary after utterance {n}", at, n)
         if line.get("suggestion"):
-            self.rule("nbr", [_result(OperatorKind.SUGGESTION, "TEXT", {"text": line["suggestion"]}, when, [comm],
-                                      comms, channels)], f"next best response after utterance {n}", at, n)
+            self.rule(
+                "nbr",
+                [_result(OperatorKind.SUGGESTION, "TEXT", {"text": line["suggestion"]}, when, [comm], comms, channels)],
+                f"next best response after utterance {n}",
+                at,
+                n,
+            )
 
 
 def build_call(scenario: dict, start: datetime, speed: float = 1.0, account: Optional[str] = None) -> List[Delivery]:

@@ -39,8 +39,13 @@ def demo_env(environ, port: int, token: str, origins=()) -> dict:
     env = {k: v for k, v in environ.items() if not k.startswith(("CINTEL_", "TWILIO_", "REDIS_", "SERVER_URL"))}
     env.pop("WEB_CONCURRENCY", None)
     allowed = dict.fromkeys((*default("CINTEL_CORS_ORIGINS"), *DEMO_ORIGINS, *origins))
-    env.update(PORT=str(port), CINTEL_BIND_HOST=HOST, TWILIO_AUTH_TOKEN=token, CINTEL_STREAM_AUTH="none",
-               CINTEL_CORS_ORIGINS=",".join(allowed))
+    env.update(
+        PORT=str(port),
+        CINTEL_BIND_HOST=HOST,
+        TWILIO_AUTH_TOKEN=token,
+        CINTEL_STREAM_AUTH="none",
+        CINTEL_CORS_ORIGINS=",".join(allowed),
+    )
     return env
 
 
@@ -125,9 +130,11 @@ def main(args):
     except KeyboardInterrupt:
         sys.exit(130)
     try:
-        print(f"\n  Live console:  {base}/console\n\n"
-              f"Simulated calls are playing into the relay (relay log: {log.name}). Press Ctrl-C to stop.\n",
-              flush=True)
+        print(
+            f"\n  Live console:  {base}/console\n\n"
+            f"Simulated calls are playing into the relay (relay log: {log.name}). Press Ctrl-C to stop.\n",
+            flush=True,
+        )
         args.loop, args.quiet = True, True
         simulator.simulate(args, base, token, threading.Event())
     except KeyboardInterrupt:

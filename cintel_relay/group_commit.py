@@ -112,7 +112,9 @@ class GroupCommit:
             if isinstance(exc, REDIS_ERRORS):
                 self._store.refresh()
             results = [exc] * len(calls)
-        retry = [i for i, r in enumerate(results) if isinstance(r, TOPOLOGY_ERRORS) and calls[i].attempts < MAX_ATTEMPTS]
+        retry = [
+            i for i, r in enumerate(results) if isinstance(r, TOPOLOGY_ERRORS) and calls[i].attempts < MAX_ATTEMPTS
+        ]
         if retry:
             # The slot moved (failover, resharding): learn where it is now and send those calls again;
             # every script is idempotent, so a call that ran before the move is harmless to repeat.
@@ -128,8 +130,11 @@ class GroupCommit:
 
     def _execute(self, client, calls):
         results = self._pipeline(client, calls)
-        missing = {calls[i].script.name: calls[i].script for i, r in enumerate(results)
-                   if isinstance(r, redis.exceptions.NoScriptError)}
+        missing = {
+            calls[i].script.name: calls[i].script
+            for i, r in enumerate(results)
+            if isinstance(r, redis.exceptions.NoScriptError)
+        }
         if missing:  # a new node, or Redis restarted and lost its scripts
             for script in missing.values():
                 client.script_load(script.text)
@@ -147,6 +152,8 @@ class GroupCommit:
         if replicas:
             confirmed = results.pop()
             if not isinstance(confirmed, int) or confirmed < replicas:
-                behind = ReplicasBehind(f"{confirmed} of {replicas} Redis replicas confirmed the write in {timeout_ms} ms")
+                behind = ReplicasBehind(
+                    f"{confirmed} of {replicas} Redis replicas confirmed the write in {timeout_ms} ms"
+                )
                 results = [behind if not isinstance(r, Exception) else r for r in results]
         return results

@@ -135,8 +135,9 @@ class Held:
 class Limits:
     """The per-identity stream cap and ticket rate, and refused tokens per client address. One per app."""
 
-    def __init__(self, redis_client, max_streams: int, tickets_per_minute: int, heartbeat: float,
-                 bad_tokens_per_minute: int = 10):
+    def __init__(
+        self, redis_client, max_streams: int, tickets_per_minute: int, heartbeat: float, bad_tokens_per_minute: int = 10
+    ):
         self._redis = redis_client
         self._acquire = redis_client.register_script(ACQUIRE_LUA)
         self._renew = redis_client.register_script(RENEW_LUA)
@@ -155,8 +156,11 @@ class Limits:
         except REDIS_ERRORS:
             raise _redis_down() from None
         if not granted:
-            raise RateLimited(f"you already have {self.max_streams} streams open: close one (another tab or window) "
-                              "and retry.", code="too_many_streams", headers={"Retry-After": str(int(self.lease))})
+            raise RateLimited(
+                f"you already have {self.max_streams} streams open: close one (another tab or window) and retry.",
+                code="too_many_streams",
+                headers={"Retry-After": str(int(self.lease))},
+            )
         return Slot(self._redis, self._renew, key, member, self.lease, until)
 
     def _count(self, key_of, subject: str) -> tuple:
@@ -175,9 +179,12 @@ class Limits:
         """Count a ticket minted for this identity; :class:`RateLimited` past the rate, with ``Retry-After``."""
         count, retry = self._count(rate_key, identity_key)
         if count > self.tickets_per_minute:
-            raise RateLimited(f"more than {self.tickets_per_minute} stream tickets a minute for you: wait "
-                              f"{retry}s, and reuse a ticket for reconnects to the same call.",
-                              code="too_many_tickets", headers={"Retry-After": str(retry)})
+            raise RateLimited(
+                f"more than {self.tickets_per_minute} stream tickets a minute for you: wait "
+                f"{retry}s, and reuse a ticket for reconnects to the same call.",
+                code="too_many_tickets",
+                headers={"Retry-After": str(retry)},
+            )
 
     def count_bad_token(self, address_key: str):
         """Count a token Twilio refused for this client address."""
@@ -191,5 +198,9 @@ class Limits:
         except REDIS_ERRORS:
             raise _redis_down() from None
         if count >= self.bad_tokens_per_minute:
-            raise RateLimited(f"too many refused Flex tokens from your address this minute: wait {retry}s, then "
-                              "sign in to Flex again.", code="too_many_bad_tokens", headers={"Retry-After": str(retry)})
+            raise RateLimited(
+                f"too many refused Flex tokens from your address this minute: wait {retry}s, then "
+                "sign in to Flex again.",
+                code="too_many_bad_tokens",
+                headers={"Retry-After": str(retry)},
+            )

@@ -45,28 +45,45 @@ class Metrics:
         self.token = token
         self.multiprocess = values.ValueClass is not values.MutexValue
         if bool(os.environ.get(MULTIPROC_ENV)) != self.multiprocess:
-            raise RuntimeError(f"prometheus_client was imported before {MULTIPROC_ENV} was set: set it before the "
-                               "app is loaded (cintel_relay.gunicorn_conf does) and import prometheus_client no earlier.")
+            raise RuntimeError(
+                f"prometheus_client was imported before {MULTIPROC_ENV} was set: set it before the "
+                "app is loaded (cintel_relay.gunicorn_conf does) and import prometheus_client no earlier."
+            )
         self.registry = CollectorRegistry()
         r = self.registry
-        self.webhooks = Counter("cintel_webhooks", "Webhook requests by route and HTTP status.",
-                                ["route", "status"], registry=r)
-        self.signature_failures = Counter("cintel_signature_failures", "Webhooks refused for their signature.",
-                                          ["route"], registry=r)
-        self.events = Counter("cintel_events", "Events from webhooks, by outcome: logged (published), held "
-                              "(conversation not yet mapped to a call) or duplicate.", ["outcome"], registry=r)
+        self.webhooks = Counter(
+            "cintel_webhooks", "Webhook requests by route and HTTP status.", ["route", "status"], registry=r
+        )
+        self.signature_failures = Counter(
+            "cintel_signature_failures", "Webhooks refused for their signature.", ["route"], registry=r
+        )
+        self.events = Counter(
+            "cintel_events",
+            "Events from webhooks, by outcome: logged (published), held "
+            "(conversation not yet mapped to a call) or duplicate.",
+            ["outcome"],
+            registry=r,
+        )
         self.streams = Gauge("cintel_streams_live", "Open SSE streams.", registry=r, multiprocess_mode="livesum")
-        self.delivered = Counter("cintel_stream_events_delivered", "Logged events written to SSE streams.",
-                                 registry=r)
-        self.lag = Histogram("cintel_delivery_lag_seconds", "From the webhook storing an event (its Redis stream "
-                             "id) to its write on a live stream.", buckets=LAG_BUCKETS, registry=r)
-        self.redis_errors = Counter("cintel_redis_errors", "Requests answered 503 because Redis failed.",
-                                    ["route"], registry=r)
-        self.twilio_unavailable = Counter("cintel_twilio_unavailable", "Requests answered 503 because a Twilio "
-                                          "service (token validation, TaskRouter) could not be asked.",
-                                          ["service"], registry=r)
-        self.pubsub_reconnects = Counter("cintel_pubsub_reconnects", "Times a worker's pub/sub connection to "
-                                         "Redis was lost and re-made.", registry=r)
+        self.delivered = Counter("cintel_stream_events_delivered", "Logged events written to SSE streams.", registry=r)
+        self.lag = Histogram(
+            "cintel_delivery_lag_seconds",
+            "From the webhook storing an event (its Redis stream id) to its write on a live stream.",
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
+        self.redis_errors = Counter(
+            "cintel_redis_errors", "Requests answered 503 because Redis failed.", ["route"], registry=r
+        )
+        self.twilio_unavailable = Counter(
+            "cintel_twilio_unavailable",
+            "Requests answered 503 because a Twilio service (token validation, TaskRouter) could not be asked.",
+            ["service"],
+            registry=r,
+        )
+        self.pubsub_reconnects = Counter(
+            "cintel_pubsub_reconnects", "Times a worker's pub/sub connection to Redis was lost and re-made.", registry=r
+        )
 
     def prime(self, app):
         """Export every labelled series at zero from start-up, with the app's routes as known label values.
@@ -173,12 +190,21 @@ def scrape():
 
     metrics = of(current_app)
     if not metrics.token:
-        return jsonify({"error": "metrics are disabled: set CINTEL_METRICS_TOKEN to enable /metrics.",
-                        "code": "metrics_disabled"}), 404
+        return jsonify(
+            {"error": "metrics are disabled: set CINTEL_METRICS_TOKEN to enable /metrics.", "code": "metrics_disabled"}
+        ), 404
     scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), metrics.token.encode()):
-        return jsonify({"error": "send the metrics token as Authorization: Bearer <CINTEL_METRICS_TOKEN>.",
-                        "code": "unauthorized"}), 401, {"WWW-Authenticate": 'Bearer realm="metrics"'}
+        return (
+            jsonify(
+                {
+                    "error": "send the metrics token as Authorization: Bearer <CINTEL_METRICS_TOKEN>.",
+                    "code": "unauthorized",
+                }
+            ),
+            401,
+            {"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
 
 

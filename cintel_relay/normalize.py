@@ -70,8 +70,11 @@ def communication_routing(comm: dict) -> dict:
     """Where a communication belongs: ``{"id", "channel", "call"}``, ``call`` being the Call SID in
     ``channelId`` for a VOICE communication and None for every other channel (an SMS has no call)."""
     channel = channel_of(comm)
-    return {"id": comm["id"], "channel": channel,
-            "call": call_sid_in([comm.get("channelId")]) if channel == "VOICE" else None}
+    return {
+        "id": comm["id"],
+        "channel": channel,
+        "call": call_sid_in([comm.get("channelId")]) if channel == "VOICE" else None,
+    }
 
 
 def session_for_participant(participant: dict) -> Optional[str]:
@@ -186,8 +189,12 @@ def _derived(kind: OperatorKind, result_id: str, result, script: Script) -> Opti
     return {"id": result_id, "text": text} if kind is OperatorKind.SUGGESTION else {"text": text}
 
 
-_DERIVED_TYPE = {OperatorKind.SCRIPT: "adherence", OperatorKind.SENTIMENT: "sentiment",
-                 OperatorKind.SUMMARY: "summary", OperatorKind.SUGGESTION: "suggestion"}
+_DERIVED_TYPE = {
+    OperatorKind.SCRIPT: "adherence",
+    OperatorKind.SENTIMENT: "sentiment",
+    OperatorKind.SUMMARY: "summary",
+    OperatorKind.SUGGESTION: "suggestion",
+}
 
 
 class ResultEvents(NamedTuple):

@@ -18,8 +18,12 @@ logger = logging.getLogger(__name__)
 
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 #: Cluster answers that mean "ask again once the topology is known": the slot moved or is moving.
-TOPOLOGY_ERRORS = (redis.exceptions.MovedError, redis.exceptions.AskError, redis.exceptions.TryAgainError,
-                   redis.exceptions.ClusterDownError)
+TOPOLOGY_ERRORS = (
+    redis.exceptions.MovedError,
+    redis.exceptions.AskError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ClusterDownError,
+)
 
 
 class Store:
@@ -115,17 +119,29 @@ def open_store(config) -> Store:
     # Named connections let an operator attribute them to a worker with CLIENT LIST.
     name = f"cintel-relay:{os.getpid()}"
     tls = _tls(config)
-    pubsub_kwargs = dict(socket_connect_timeout=3, socket_keepalive=True, health_check_interval=10,
-                         client_name=name + ":pubsub", **tls)
+    pubsub_kwargs = dict(
+        socket_connect_timeout=3, socket_keepalive=True, health_check_interval=10, client_name=name + ":pubsub", **tls
+    )
     if config.redis_mode == "cluster":
-        client = RedisCluster.from_url(config.redis_url, socket_timeout=5, socket_connect_timeout=3,
-                                       client_name=name, max_connections=config.redis_pool_size, **tls)
+        client = RedisCluster.from_url(
+            config.redis_url,
+            socket_timeout=5,
+            socket_connect_timeout=3,
+            client_name=name,
+            max_connections=config.redis_pool_size,
+            **tls,
+        )
         parsed = redis.connection.parse_url(config.redis_url)
         node_kwargs = {k: v for k, v in parsed.items() if k not in ("host", "port", "db")}
         return ClusterStore(client, {**node_kwargs, **pubsub_kwargs})
     pool = redis.BlockingConnectionPool.from_url(
-        config.redis_url, max_connections=config.redis_pool_size, timeout=10,
-        socket_timeout=5, socket_connect_timeout=3, client_name=name, **tls,
+        config.redis_url,
+        max_connections=config.redis_pool_size,
+        timeout=10,
+        socket_timeout=5,
+        socket_connect_timeout=3,
+        client_name=name,
+        **tls,
     )
     pubsub_client = redis.Redis.from_url(config.redis_url, **pubsub_kwargs)
     return Store(redis.Redis(connection_pool=pool), pubsub_client.pubsub)

@@ -3,7 +3,17 @@
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 CALL_SID = r"^CA[0-9a-fA-F]{32}$"
-CALL_STATUSES = ("queued", "initiated", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled")
+CALL_STATUSES = (
+    "queued",
+    "initiated",
+    "ringing",
+    "in-progress",
+    "completed",
+    "busy",
+    "failed",
+    "no-answer",
+    "canceled",
+)
 _ID = validate.Length(min=1, max=200)
 
 

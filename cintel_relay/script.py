@@ -72,7 +72,9 @@ def load_script(path: Optional[str] = None) -> Script:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"CINTEL_SCRIPT_FILE={path!r} cannot be read as JSON ({exc}): fix the file or unset it.") from exc
+            raise ConfigError(
+                f"CINTEL_SCRIPT_FILE={path!r} cannot be read as JSON ({exc}): fix the file or unset it."
+            ) from exc
         return parse_script(data, path)
     text = resources.files("cintel_relay").joinpath("data/script.json").read_text(encoding="utf-8")
     return parse_script(json.loads(text), "(built-in)")

@@ -49,8 +49,10 @@ def register_cors(app, origins):
         if not (request.path.startswith(CORS_PREFIX) and _is_preflight()):
             return None
         if request.headers.get("Origin") not in allowed:
-            raise Forbidden("this origin may not call the relay from a browser: the operator can add it to "
-                            "CINTEL_CORS_ORIGINS.", code="origin_not_allowed")
+            raise Forbidden(
+                "this origin may not call the relay from a browser: the operator can add it to CINTEL_CORS_ORIGINS.",
+                code="origin_not_allowed",
+            )
         return Response(status=204)
 
     @app.after_request
@@ -76,8 +78,9 @@ def check_json_depth(value, limit: int = MAX_JSON_DEPTH):
         if children is None:
             continue
         if depth > limit:
-            raise BadRequest(f"the JSON body is nested deeper than {limit} levels: send a flatter document.",
-                             code="too_deep")
+            raise BadRequest(
+                f"the JSON body is nested deeper than {limit} levels: send a flatter document.", code="too_deep"
+            )
         stack.extend((child, depth + 1) for child in children)
 
 

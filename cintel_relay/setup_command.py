@@ -37,16 +37,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--delete", action="store_true", help="remove the configurations this command created")
     parser.add_argument("--json", action="store_true", help="print the resulting ids as JSON on stdout")
     parser.add_argument("--name", type=_name, default=DEFAULT_NAME, help=f"display name (default {DEFAULT_NAME})")
-    parser.add_argument("--summary-every", type=_every, default=5, metavar="N",
-                        help="run Sentiment + Summary every N communications (default 5)")
+    parser.add_argument(
+        "--summary-every",
+        type=_every,
+        default=5,
+        metavar="N",
+        help="run Sentiment + Summary every N communications (default 5)",
+    )
     parser.add_argument("--suggestions", action="store_true", help="add Twilio's Next Best Response operator")
-    parser.add_argument("--grouping", choices=GROUPINGS, default=GROUPINGS[0],
-                        help=f"how Orchestrator groups communications into conversations (default {GROUPINGS[0]})")
-    parser.add_argument("--memory-store", metavar="mem_store_...", help="Memory Store id (default $CINTEL_MEMORY_STORE_ID)")
+    parser.add_argument(
+        "--grouping",
+        choices=GROUPINGS,
+        default=GROUPINGS[0],
+        help=f"how Orchestrator groups communications into conversations (default {GROUPINGS[0]})",
+    )
+    parser.add_argument(
+        "--memory-store", metavar="mem_store_...", help="Memory Store id (default $CINTEL_MEMORY_STORE_ID)"
+    )
 
 
 def run(args, out=sys.stdout, err=sys.stderr) -> int:
     """Plan, and with ``--yes`` apply; every failure is one line naming the fix, never a traceback."""
+
     def say(line: str) -> None:
         print(line, file=err if args.json else out, flush=True)
 
@@ -55,13 +67,21 @@ def run(args, out=sys.stdout, err=sys.stderr) -> int:
         config = load_config()
         if args.memory_store and not re.fullmatch(r"mem_(store|service)_[0-7][0-9a-z]{25}", args.memory_store):
             raise ConfigError(f"--memory-store {args.memory_store!r} is not a Memory Store id (mem_store_...)")
-        options = Options(name=args.name, summary_every=args.summary_every, suggestions=args.suggestions,
-                          grouping=args.grouping, memory_store=args.memory_store)
+        options = Options(
+            name=args.name,
+            summary_every=args.summary_every,
+            suggestions=args.suggestions,
+            grouping=args.grouping,
+            memory_store=args.memory_store,
+        )
         if not args.delete:
             require(config)
         control = ControlPlane(config, progress=lambda line: print(f"... {line}", file=err, flush=True))
-        planned = delete_plan(control, options) if args.delete else \
-            plan(control, config, load_script(config.script_file), options)
+        planned = (
+            delete_plan(control, options)
+            if args.delete
+            else plan(control, config, load_script(config.script_file), options)
+        )
         say(render_plan(planned))
         ids = ids_of(planned) if not args.delete else {}
         if planned.writes and args.yes:

@@ -17,8 +17,11 @@ def _operators(rule: dict) -> str:
 def _rule_lines(number: int, rule: dict) -> List[str]:
     trigger = (rule.get("triggers") or [{}])[0]
     count = (trigger.get("parameters") or {}).get("count", 1)
-    when = ("on every communication" if count == 1 else f"every {count} communications") \
-        if trigger.get("on") == "COMMUNICATION" else f"on {trigger.get('on')}"
+    when = (
+        ("on every communication" if count == 1 else f"every {count} communications")
+        if trigger.get("on") == "COMMUNICATION"
+        else f"on {trigger.get('on')}"
+    )
     memory = "on" if ((rule.get("context") or {}).get("memory") or {}).get("enabled") else "off"
     lines = [f"rule {number}: {_operators(rule)}, {when}, memory context {memory}"]
     lines += [f"rule {number} posts to: {a.get('method')} {a.get('url')}" for a in rule.get("actions") or []]
@@ -45,13 +48,19 @@ def describe(kind: str, resource: dict) -> List[str]:
         for number, rule in enumerate(resource.get("rules") or [], 1):
             lines += _rule_lines(number, rule)
         return lines
-    lines += [f"grouping: {resource.get('conversationGroupingType')}",
-              f"memory store: {resource.get('memoryStoreId')}",
-              "memory extraction (observations and summaries): "
-              + ("on" if resource.get("memoryExtractionEnabled") else "off")]
+    lines += [
+        f"grouping: {resource.get('conversationGroupingType')}",
+        f"memory store: {resource.get('memoryStoreId')}",
+        "memory extraction (observations and summaries): "
+        + ("on" if resource.get("memoryExtractionEnabled") else "off"),
+    ]
     for channel, settings in sorted((resource.get("channelSettings") or {}).items()):
-        lines += [f"{channel} capture: from {r.get('from')} to {r.get('to')}" for r in settings.get("captureRules") or []]
-    lines += [f"status callback: {c.get('method', 'POST')} {c.get('url')}" for c in resource.get("statusCallbacks") or []]
+        lines += [
+            f"{channel} capture: from {r.get('from')} to {r.get('to')}" for r in settings.get("captureRules") or []
+        ]
+    lines += [
+        f"status callback: {c.get('method', 'POST')} {c.get('url')}" for c in resource.get("statusCallbacks") or []
+    ]
     lines += [f"intelligence configuration: {i}" for i in resource.get("intelligenceConfigurationIds") or []]
     return lines
 
@@ -68,7 +77,9 @@ def render_plan(planned: Plan) -> str:
         elif change.action == UPDATE:
             diff = difflib.ndiff(describe(change.kind, change.current), describe(change.kind, change.body))
             out += [f"  {line}" for line in diff if line[:2] in ("- ", "+ ")]
-    counts = {action: sum(c.action == action for c in planned.changes) for action in (CREATE, UPDATE, UP_TO_DATE, DELETE)}
+    counts = {
+        action: sum(c.action == action for c in planned.changes) for action in (CREATE, UPDATE, UP_TO_DATE, DELETE)
+    }
     out += [f"Note: {note}." for note in planned.notes]
     if not planned.changes:
         out.append("Nothing to delete: no configuration created by cintel-relay setup has this name.")

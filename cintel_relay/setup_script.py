@@ -63,6 +63,9 @@ def differences(script: Script, text: str) -> List[str]:
     theirs = {canonical(label): (label, percent) for label, percent in parse(text)}
     problems = [f"category {ours[k][0]!r} is missing in Twilio" for k in ours if k not in theirs]
     problems += [f"Twilio has category {theirs[k][0]!r}, the relay's script does not" for k in theirs if k not in ours]
-    problems += [f"category {ours[k][0]!r} weighs {ours[k][1]:g}% in the relay's script, {theirs[k][1]:g}% in Twilio"
-                 for k in ours if k in theirs and ours[k][1] != theirs[k][1]]
+    problems += [
+        f"category {ours[k][0]!r} weighs {ours[k][1]:g}% in the relay's script, {theirs[k][1]:g}% in Twilio"
+        for k in ours
+        if k in theirs and ours[k][1] != theirs[k][1]
+    ]
     return problems

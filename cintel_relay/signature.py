@@ -100,8 +100,11 @@ class SignatureVerifier:
         secret = self._shared_keys.get(key_id)
         if secret is None:
             logger.warning("webhook signed with an unknown shared key", extra={"path": request.path})
-            raise SignatureError("the request names a Webhook Shared Key the relay does not know: add it to "
-                                 "TWILIO_WEBHOOK_SHARED_KEYS as <key id>=<secret>.", code="unknown_shared_key")
+            raise SignatureError(
+                "the request names a Webhook Shared Key the relay does not know: add it to "
+                "TWILIO_WEBHOOK_SHARED_KEYS as <key id>=<secret>.",
+                code="unknown_shared_key",
+            )
         return secret, algorithm
 
     def verify(self, request, json_body: bool):
@@ -134,8 +137,10 @@ class SignatureVerifier:
         elif request.method == "POST":
             params = request.form
         url = public_url(request, self._server_url)
-        if not any(hmac.compare_digest(compute_signature(secret, candidate, params, algorithm).encode(), signature)
-                   for candidate in _port_variants(url)):
+        if not any(
+            hmac.compare_digest(compute_signature(secret, candidate, params, algorithm).encode(), signature)
+            for candidate in _port_variants(url)
+        ):
             logger.warning("webhook signature mismatch", extra={"path": request.path})
             raise SignatureError(
                 "X-Twilio-Signature does not match this request: check TWILIO_AUTH_TOKEN (or the Webhook Shared Key "

@@ -78,9 +78,11 @@ class Report:
     def summary(self) -> str:
         """One line: calls, deliveries, failures, and what the relay held and deduplicated."""
         calls = f"{self.calls} call{'' if self.calls == 1 else 's'}"
-        return (f"{calls}, {self.sent} deliveries, {self.sent - self.failed} accepted, {self.failed} failed; "
-                f"the relay held {self.held} events until their call was known "
-                f"and dropped {self.duplicates} duplicates.")
+        return (
+            f"{calls}, {self.sent} deliveries, {self.sent - self.failed} accepted, {self.failed} failed; "
+            f"the relay held {self.held} events until their call was known "
+            f"and dropped {self.duplicates} duplicates."
+        )
 
 
 def send(delivery: Delivery, sid: str, base_url: str, token: str, report: Report, http: requests.Session):
@@ -104,8 +106,15 @@ def first_call(deliveries: List[Delivery]) -> str:
     return next((d.body["CallSid"] for d in deliveries if d.form), "(no call)")
 
 
-def play(deliveries: List[Delivery], base_url: str, token: str, report: Report, speed: float,
-         stop: threading.Event, http: requests.Session) -> bool:
+def play(
+    deliveries: List[Delivery],
+    base_url: str,
+    token: str,
+    report: Report,
+    speed: float,
+    stop: threading.Event,
+    http: requests.Session,
+) -> bool:
     """Send a run's deliveries at their pace; False when ``stop`` cut it short, in which case its calls are
     hung up at once (the remaining deliveries that end a call that rang, or the conversation, are sent) so
     nothing stays live on the relay."""
@@ -124,10 +133,19 @@ def play(deliveries: List[Delivery], base_url: str, token: str, report: Report, 
     return True
 
 
-def run(base_url: str, token: str, scenarios: List[dict], calls: int, speed: float, loop: bool,
-        report: Report, stop: threading.Event) -> Report:
+def run(
+    base_url: str,
+    token: str,
+    scenarios: List[dict],
+    calls: int,
+    speed: float,
+    loop: bool,
+    report: Report,
+    stop: threading.Event,
+) -> Report:
     """Play ``calls`` calls at once, cycling through ``scenarios``; with ``loop``, start a new call as one
     ends until ``stop`` is set."""
+
     def worker(first: int):
         http = requests.Session()
         number = first
@@ -165,11 +183,19 @@ def add_arguments(parser: argparse.ArgumentParser, standalone: bool = True):
         parser.add_argument("--token", help="the relay's Twilio auth token, to sign with (default: $TWILIO_AUTH_TOKEN)")
         parser.add_argument("--loop", action="store_true", help="keep starting new calls until Ctrl-C")
         parser.add_argument("--quiet", action="store_true", help="print only calls starting and ending, and failures")
-    parser.add_argument("--scenario", action="append", choices=scenario_names(),
-                        help="scenario to play; repeat for several (default: all of them)")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=scenario_names(),
+        help="scenario to play; repeat for several (default: all of them)",
+    )
     parser.add_argument("--calls", type=_positive(int), help="calls at the same time (default: one per scenario)")
-    parser.add_argument("--speed", type=_positive(float), default=1.0,
-                        help="speed factor: 1 is real time, 10 plays a two-minute call in 12 seconds (default: 1)")
+    parser.add_argument(
+        "--speed",
+        type=_positive(float),
+        default=1.0,
+        help="speed factor: 1 is real time, 10 plays a two-minute call in 12 seconds (default: 1)",
+    )
 
 
 def _positive(kind):
@@ -178,6 +204,7 @@ def _positive(kind):
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be above zero, not {text}")
         return value
+
     return parse
 
 

@@ -31,7 +31,7 @@ EVENT_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
 def is_event_id(text: str) -> bool:
     """True when ``text`` can be a stream id; a client's ``Last-Event-ID`` that is not one counts as unknown."""
     match = EVENT_ID.fullmatch(text)
-    return bool(match) and all(int(part) < 2 ** 64 for part in match.groups())
+    return bool(match) and all(int(part) < 2**64 for part in match.groups())
 
 
 def valid_session(session_id: str) -> str:
@@ -180,8 +180,15 @@ def stream(session_id):
     slot = current_app.extensions["cintel_access"].admit(session_id, request.args.get("ticket"))
     last_event_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId") or None
     ext = current_app.extensions["cintel"]
-    body = _events(ext.bus, ext.hub, session_id, last_event_id, ext.config, request.environ.get("gunicorn.socket"),
-                   metrics.of(current_app))
+    body = _events(
+        ext.bus,
+        ext.hub,
+        session_id,
+        last_event_id,
+        ext.config,
+        request.environ.get("gunicorn.socket"),
+        metrics.of(current_app),
+    )
     if slot is not None:
         body = Held(slot, body)
     # direct_passthrough hands our generator to gunicorn as is: no wrapping iterators per idle stream.

@@ -69,10 +69,14 @@ def verify(secrets_: Sequence[str], text: Optional[str], session: str, now: Opti
     :raises Forbidden: genuine, but for another session.
     """
     if not text:
-        raise Unauthorized("this stream needs a ticket: POST /api/stream-ticket with your Flex token, then open "
-                           "the stream with ?ticket=<ticket>.", code="ticket_missing")
-    invalid = Unauthorized("the ticket is not one this relay issued: get a new one from POST /api/stream-ticket.",
-                           code="ticket_invalid")
+        raise Unauthorized(
+            "this stream needs a ticket: POST /api/stream-ticket with your Flex token, then open "
+            "the stream with ?ticket=<ticket>.",
+            code="ticket_missing",
+        )
+    invalid = Unauthorized(
+        "the ticket is not one this relay issued: get a new one from POST /api/stream-ticket.", code="ticket_invalid"
+    )
     parts = text.split(".")
     if len(text) > MAX_LENGTH or len(parts) != 3 or parts[0] != VERSION:
         raise invalid
@@ -89,9 +93,12 @@ def verify(secrets_: Sequence[str], text: Optional[str], session: str, now: Opti
     except (KeyError, TypeError, ValueError):
         raise invalid from None
     if ticket.expires <= (time.time() if now is None else now):
-        raise Unauthorized("the ticket has expired: get a new one from POST /api/stream-ticket and reconnect.",
-                           code="ticket_expired")
+        raise Unauthorized(
+            "the ticket has expired: get a new one from POST /api/stream-ticket and reconnect.", code="ticket_expired"
+        )
     if ticket.session != session:
-        raise Forbidden("the ticket is for another session: get a ticket for this one from POST /api/stream-ticket.",
-                        code="ticket_wrong_session")
+        raise Forbidden(
+            "the ticket is for another session: get a ticket for this one from POST /api/stream-ticket.",
+            code="ticket_wrong_session",
+        )
     return ticket

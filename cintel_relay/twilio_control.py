@@ -93,10 +93,13 @@ class ControlPlane:
     def __init__(self, config, progress: Callable[[str], None], timeout: float = 15.0, wait: float = 300.0):
         pair = credentials(config)
         if pair is None:
-            raise ControlPlaneError("no Twilio credentials: set TWILIO_API_KEY and TWILIO_API_SECRET (an API key), "
-                                    "or TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
-        self.client = Client(pair[0], pair[1], account_sid=config.twilio_account_sid,
-                             http_client=TwilioHttpClient(timeout=timeout))
+            raise ControlPlaneError(
+                "no Twilio credentials: set TWILIO_API_KEY and TWILIO_API_SECRET (an API key), "
+                "or TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
+            )
+        self.client = Client(
+            pair[0], pair[1], account_sid=config.twilio_account_sid, http_client=TwilioHttpClient(timeout=timeout)
+        )
         self.intelligence = config.intelligence_url + INTELLIGENCE_CONFIGURATIONS
         self.orchestrator = config.conversations_url + ORCHESTRATOR_CONFIGURATIONS
         self.progress = progress
@@ -109,15 +112,18 @@ class ControlPlane:
         try:
             response = self.client.request(method, url, params=params, data=body, headers=headers)
         except requests.RequestException as exc:
-            raise ControlPlaneError(f"cannot reach Twilio to {what} ({type(exc).__name__}) at {url}: check the "
-                                    "network, or CINTEL_INTELLIGENCE_URL / CINTEL_CONVERSATIONS_URL if you set them") from exc
+            raise ControlPlaneError(
+                f"cannot reach Twilio to {what} ({type(exc).__name__}) at {url}: check the "
+                "network, or CINTEL_INTELLIGENCE_URL / CINTEL_CONVERSATIONS_URL if you set them"
+            ) from exc
         except TwilioException as exc:  # twilio-python raises the plain base class for some failures
             raise ControlPlaneError(f"twilio-python could not {what}: {exc}") from exc
         if response.status_code in (401, 403):
             raise CredentialsRefused(
                 f"Twilio refused the credentials (HTTP {response.status_code}) when asked to {what}: check "
                 "TWILIO_API_KEY/TWILIO_API_SECRET, or TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN, and that the key may "
-                "use Conversation Intelligence and Conversation Orchestrator")
+                "use Conversation Intelligence and Conversation Orchestrator"
+            )
         if response.status_code >= 400:
             raise TwilioRefused(what, response.status_code, _json(response))
         return response
@@ -150,8 +156,11 @@ class ControlPlane:
 
     def update_intelligence(self, config_id: str, body: dict) -> dict:
         """Replace an Intelligence configuration's name, description and rules (rules keep the ids sent)."""
-        return _json(self._call("update the Conversation Intelligence configuration", "PUT",
-                                f"{self.intelligence}/{config_id}", body))
+        return _json(
+            self._call(
+                "update the Conversation Intelligence configuration", "PUT", f"{self.intelligence}/{config_id}", body
+            )
+        )
 
     def delete_intelligence(self, config_id: str) -> None:
         """Delete an Intelligence configuration."""
@@ -200,9 +209,12 @@ class ControlPlane:
             if status == "FAILED":
                 error = operation.get("error") or {}
                 reason = error.get("detail") or error.get("title") or "no reason given"
-                raise OperationFailed(f"Twilio could not {what}: operation {operation.get('operationId', url)} "
-                                      f"FAILED: {reason}")
+                raise OperationFailed(
+                    f"Twilio could not {what}: operation {operation.get('operationId', url)} FAILED: {reason}"
+                )
             if time.monotonic() > deadline:
-                raise ControlPlaneError(f"Twilio had not finished the request to {what} after {self.wait:g} s "
-                                        f"(operation {url} is {status}): look in Console, then run the command again")
+                raise ControlPlaneError(
+                    f"Twilio had not finished the request to {what} after {self.wait:g} s "
+                    f"(operation {url} is {status}): look in Console, then run the command again"
+                )
             delay = _retry_after(response, delay)

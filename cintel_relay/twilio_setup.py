@@ -31,8 +31,12 @@ SENTIMENT = _BY_KIND[OperatorKind.SENTIMENT]
 SUMMARY = _BY_KIND[OperatorKind.SUMMARY]
 #: Twilio-authored Next Best Response (``--suggestions``).
 NEXT_BEST_RESPONSE = "intelligence_operator_01kea27sy7ffsafmtsfp17nzx4"
-OPERATOR_NAMES = {SCRIPT_ADHERENCE: "Script Adherence", SENTIMENT: "Sentiment", SUMMARY: "Summary",
-                  NEXT_BEST_RESPONSE: "Next Best Response"}
+OPERATOR_NAMES = {
+    SCRIPT_ADHERENCE: "Script Adherence",
+    SENTIMENT: "Sentiment",
+    SUMMARY: "Summary",
+    NEXT_BEST_RESPONSE: "Next Best Response",
+}
 #: Conversation grouping types (Conversations v2 spec, ``conversationGroupingType``).
 GROUPINGS = ("GROUP_BY_PROFILE", "GROUP_BY_PARTICIPANT_ADDRESSES", "GROUP_BY_PARTICIPANT_ADDRESSES_AND_CHANNEL_TYPE")
 CREATE, UPDATE, UP_TO_DATE, DELETE = "create", "update", "up to date", "delete"
@@ -90,8 +94,10 @@ def _owned(resources, name: str, kind: str) -> Optional[dict]:
             continue
         if MARKER in (resource.get("description") or ""):
             return resource
-        raise SetupError(f"a {kind} named {name!r} already exists ({resource.get('id')}) and cintel-relay setup did "
-                         "not create it, so it is left alone: choose another name with --name")
+        raise SetupError(
+            f"a {kind} named {name!r} already exists ({resource.get('id')}) and cintel-relay setup did "
+            "not create it, so it is left alone: choose another name with --name"
+        )
     return None
 
 
@@ -110,16 +116,22 @@ def posts_to(resource: dict) -> List[str]:
 
 
 def _rule(operators: list, every: int, url: str) -> dict:
-    return {"operators": operators, "triggers": [{"on": "COMMUNICATION", "parameters": {"count": every}}],
-            "actions": [{"type": "WEBHOOK", "method": "POST", "url": url}], "context": {"memory": {"enabled": True}}}
+    return {
+        "operators": operators,
+        "triggers": [{"on": "COMMUNICATION", "parameters": {"count": every}}],
+        "actions": [{"type": "WEBHOOK", "method": "POST", "url": url}],
+        "context": {"memory": {"enabled": True}},
+    }
 
 
 def intelligence_body(config, script, options: Options, current: Optional[dict] = None) -> dict:
     """The Intelligence configuration's create/update body; rules keep the ids they have in ``current``."""
     url = config.server_url + CINTEL_WEBHOOK
     insights = [{"id": SENTIMENT}, {"id": SUMMARY}] + ([{"id": NEXT_BEST_RESPONSE}] if options.suggestions else [])
-    rules = {"script": _rule([{"id": SCRIPT_ADHERENCE, "parameters": {"script": render(script)}}], 1, url),
-             "insights": _rule(insights, options.summary_every, url)}
+    rules = {
+        "script": _rule([{"id": SCRIPT_ADHERENCE, "parameters": {"script": render(script)}}], 1, url),
+        "insights": _rule(insights, options.summary_every, url),
+    }
     others = []
     for existing in (current or {}).get("rules") or []:
         role = _role(existing)
@@ -127,7 +139,11 @@ def intelligence_body(config, script, options: Options, current: Optional[dict] 
             rules[role] = {"id": existing["id"], **rules[role]}
         else:
             others.append(existing)  # a rule added by hand in Console: kept as it is
-    return {"displayName": options.name, "description": DESCRIPTION, "rules": [rules["script"], rules["insights"], *others]}
+    return {
+        "displayName": options.name,
+        "description": DESCRIPTION,
+        "rules": [rules["script"], rules["insights"], *others],
+    }
 
 
 def orchestrator_body(config, options: Options, intelligence_id: Optional[str], current: Optional[dict]) -> dict:
@@ -135,55 +151,77 @@ def orchestrator_body(config, options: Options, intelligence_id: Optional[str], 
     current = current or {}
     store = options.memory_store or config.memory_store_id or current.get("memoryStoreId")
     if not store:
-        raise SetupError("Twilio's Conversation Orchestrator needs a Memory Store to resolve profiles: set "
-                         "CINTEL_MEMORY_STORE_ID=mem_store_... or pass --memory-store mem_store_... (the id is in "
-                         "Console > Conversation Memory > Memory stores)")
+        raise SetupError(
+            "Twilio's Conversation Orchestrator needs a Memory Store to resolve profiles: set "
+            "CINTEL_MEMORY_STORE_ID=mem_store_... or pass --memory-store mem_store_... (the id is in "
+            "Console > Conversation Memory > Memory stores)"
+        )
     number = config.flex_phone_number
     channels = dict(current.get("channelSettings") or {})
     voice = dict(channels.get("VOICE") or {})
     voice["captureRules"] = [{"from": "*", "to": number}, {"from": number, "to": "*"}]
     channels["VOICE"] = voice
     linked = [i for i in current.get("intelligenceConfigurationIds") or [] if i != intelligence_id]
-    return {"displayName": options.name, "description": DESCRIPTION, "conversationGroupingType": options.grouping,
-            "memoryStoreId": store, "channelSettings": channels,
-            "statusCallbacks": [{"url": config.server_url + ORCHESTRATOR_WEBHOOK, "method": "POST"}],
-            "intelligenceConfigurationIds": [intelligence_id or "(the Intelligence configuration above)", *linked],
-            "memoryExtractionEnabled": True}
+    return {
+        "displayName": options.name,
+        "description": DESCRIPTION,
+        "conversationGroupingType": options.grouping,
+        "memoryStoreId": store,
+        "channelSettings": channels,
+        "statusCallbacks": [{"url": config.server_url + ORCHESTRATOR_WEBHOOK, "method": "POST"}],
+        "intelligenceConfigurationIds": [intelligence_id or "(the Intelligence configuration above)", *linked],
+        "memoryExtractionEnabled": True,
+    }
 
 
 def _rule_view(rule: dict) -> tuple:
     """A rule without what Twilio adds (its id, operator versions we did not pin, default counts)."""
     trigger = (rule.get("triggers") or [{}])[0]
-    return (tuple((o.get("id"), repr(sorted((o.get("parameters") or {}).items()))) for o in rule.get("operators") or []),
-            trigger.get("on"), (trigger.get("parameters") or {}).get("count", 1),
-            tuple((a.get("type"), a.get("method"), a.get("url")) for a in rule.get("actions") or []),
-            bool(((rule.get("context") or {}).get("memory") or {}).get("enabled")))
+    return (
+        tuple((o.get("id"), repr(sorted((o.get("parameters") or {}).items()))) for o in rule.get("operators") or []),
+        trigger.get("on"),
+        (trigger.get("parameters") or {}).get("count", 1),
+        tuple((a.get("type"), a.get("method"), a.get("url")) for a in rule.get("actions") or []),
+        bool(((rule.get("context") or {}).get("memory") or {}).get("enabled")),
+    )
 
 
 def _same_intelligence(current: dict, body: dict) -> bool:
-    return (current.get("displayName"), current.get("description")) == (body["displayName"], body["description"]) \
-        and [_rule_view(r) for r in current.get("rules") or []] == [_rule_view(r) for r in body["rules"]]
+    return (current.get("displayName"), current.get("description")) == (body["displayName"], body["description"]) and [
+        _rule_view(r) for r in current.get("rules") or []
+    ] == [_rule_view(r) for r in body["rules"]]
 
 
 def _same_orchestrator(current: dict, body: dict) -> bool:
     def view(resource):
         voice = (resource.get("channelSettings") or {}).get("VOICE") or {}
         captured = sorted((r.get("from"), r.get("to")) for r in voice.get("captureRules") or [])
-        return (resource.get("displayName"), resource.get("description"), resource.get("conversationGroupingType"),
-                resource.get("memoryStoreId"), captured,
-                [(c.get("url"), c.get("method", "POST")) for c in resource.get("statusCallbacks") or []],
-                list(resource.get("intelligenceConfigurationIds") or []), bool(resource.get("memoryExtractionEnabled")))
+        return (
+            resource.get("displayName"),
+            resource.get("description"),
+            resource.get("conversationGroupingType"),
+            resource.get("memoryStoreId"),
+            captured,
+            [(c.get("url"), c.get("method", "POST")) for c in resource.get("statusCallbacks") or []],
+            list(resource.get("intelligenceConfigurationIds") or []),
+            bool(resource.get("memoryExtractionEnabled")),
+        )
+
     return view(current) == view(body)
 
 
 def require(config) -> None:
     """Stop, naming the variable, when a setting the plan needs is missing."""
     if not config.server_url:
-        raise SetupError("SERVER_URL is not set: set it to the relay's public https URL (e.g. "
-                         "https://my-relay.herokuapp.com); Twilio posts the webhooks there")
+        raise SetupError(
+            "SERVER_URL is not set: set it to the relay's public https URL (e.g. "
+            "https://my-relay.herokuapp.com); Twilio posts the webhooks there"
+        )
     if not config.flex_phone_number:
-        raise SetupError("TWILIO_FLEX_PHONE_NUMBER is not set: set it to the Flex number (E.164, e.g. +18005550199) "
-                         "whose calls Conversation Orchestrator should capture")
+        raise SetupError(
+            "TWILIO_FLEX_PHONE_NUMBER is not set: set it to the Flex number (E.164, e.g. +18005550199) "
+            "whose calls Conversation Orchestrator should capture"
+        )
 
 
 def plan(control: ControlPlane, config, script, options: Options) -> Plan:
@@ -191,24 +229,33 @@ def plan(control: ControlPlane, config, script, options: Options) -> Plan:
     everything = list(control.intelligence_configurations())
     intel = _owned(everything, options.name, INTELLIGENCE)
     url = config.server_url + CINTEL_WEBHOOK
-    notes = [f"the {INTELLIGENCE} {c.get('displayName')!r} ({c.get('id')}) was not made by this command and also posts "
-             f"to {url}: once this one works, delete that one in Console, or every result reaches the relay twice"
-             for c in everything if c is not intel and url in posts_to(c)]
+    notes = [
+        f"the {INTELLIGENCE} {c.get('displayName')!r} ({c.get('id')}) was not made by this command and also posts "
+        f"to {url}: once this one works, delete that one in Console, or every result reaches the relay twice"
+        for c in everything
+        if c is not intel and url in posts_to(c)
+    ]
     body = intelligence_body(config, script, options, intel)
     intel_action = CREATE if intel is None else UP_TO_DATE if _same_intelligence(intel, body) else UPDATE
     orch = _owned(control.orchestrator_configurations(), options.name, ORCHESTRATOR)
     orch_body = orchestrator_body(config, options, (intel or {}).get("id"), orch)
     orch_action = CREATE if orch is None else UP_TO_DATE if _same_orchestrator(orch, orch_body) else UPDATE
-    return Plan([Change(INTELLIGENCE, intel_action, intel, body), Change(ORCHESTRATOR, orch_action, orch, orch_body)],
-                notes)
+    return Plan(
+        [Change(INTELLIGENCE, intel_action, intel, body), Change(ORCHESTRATOR, orch_action, orch, orch_body)], notes
+    )
 
 
 def delete_plan(control: ControlPlane, options: Options) -> Plan:
     """The configurations the command created under this name, Orchestrator first (it links the other)."""
     orch = _owned(control.orchestrator_configurations(), options.name, ORCHESTRATOR)
     intel = _owned(control.intelligence_configurations(), options.name, INTELLIGENCE)
-    return Plan([Change(kind, DELETE, current) for kind, current in ((ORCHESTRATOR, orch), (INTELLIGENCE, intel))
-                 if current is not None])
+    return Plan(
+        [
+            Change(kind, DELETE, current)
+            for kind, current in ((ORCHESTRATOR, orch), (INTELLIGENCE, intel))
+            if current is not None
+        ]
+    )
 
 
 def apply(control: ControlPlane, config, options: Options, planned: Plan) -> dict:
@@ -243,5 +290,8 @@ def apply(control: ControlPlane, config, options: Options, planned: Plan) -> dic
 def ids_of(planned: Plan) -> dict:
     """The ids a plan's resources have now (None for those it would create)."""
     intel, orch = planned.changes
-    return {"intelligenceConfigurationId": intel.id, "orchestratorConfigurationId": orch.id,
-            "ruleIds": {_role(r) or r["id"]: r["id"] for r in (intel.current or {}).get("rules") or []}}
+    return {
+        "intelligenceConfigurationId": intel.id,
+        "orchestratorConfigurationId": orch.id,
+        "ruleIds": {_role(r) or r["id"]: r["id"] for r in (intel.current or {}).get("rules") or []},
+    }

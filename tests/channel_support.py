@@ -6,7 +6,8 @@ from .support import CONVERSATION, communication
 
 def sms(comm_id: str, text: str, conversation: str = CONVERSATION) -> dict:
     """A customer's SMS in ``conversation``, as Conversation Orchestrator delivers it (TEXT content)."""
-    body = communication(comm_id, text, speaker="customer", call_sid="SM" + "4" * 32, conversation=conversation,
-                         channel="SMS")
+    body = communication(
+        comm_id, text, speaker="customer", call_sid="SM" + "4" * 32, conversation=conversation, channel="SMS"
+    )
     body["data"]["content"] = {"type": "TEXT", "text": text}
     return body

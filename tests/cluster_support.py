@@ -44,10 +44,26 @@ class RedisCluster:
         workdir = os.path.join(self.dir, str(port))
         os.makedirs(workdir, exist_ok=True)
         self.procs[port] = subprocess.Popen(
-            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-             "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", str(self.node_timeout_ms),
-             "--save", "", "--appendonly", "no"],
-            cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                str(self.node_timeout_ms),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            cwd=workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(host="127.0.0.1", port=port)
         wait_for(lambda: _pings(client), what=f"cluster node on port {port}")
@@ -56,8 +72,20 @@ class RedisCluster:
     def start(self):
         for port in self.ports:
             self._start_node(port)
-        subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports],
-                        "--cluster-replicas", "1", "--cluster-yes"], check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *[f"127.0.0.1:{p}" for p in self.ports],
+                "--cluster-replicas",
+                "1",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         wait_for(self.healthy, timeout=30, what="cluster_state:ok with 3 masters and 3 replicas")
         return self
 
@@ -70,8 +98,11 @@ class RedisCluster:
             live = [p for p, proc in self.procs.items() if proc.poll() is None]
             states = [redis.Redis(host="127.0.0.1", port=p).cluster("info")["cluster_state"] for p in live]
             masters = [p for p in live if self.info(p)["role"] == "master"]
-            return all(s == "ok" for s in states) and len(masters) == 3 and all(
-                self.info(p)["connected_slaves"] >= 1 for p in masters)
+            return (
+                all(s == "ok" for s in states)
+                and len(masters) == 3
+                and all(self.info(p)["connected_slaves"] >= 1 for p in masters)
+            )
         except (redis.RedisError, OSError):
             return False
 
@@ -94,6 +125,7 @@ class RedisCluster:
 
     def wait_failover(self, dead: int, timeout: float = 30):
         """Wait until a replica took over the dead master's slots and the cluster is ok again."""
+
         def promoted():
             try:
                 live = [p for p, proc in self.procs.items() if proc.poll() is None]
@@ -102,6 +134,7 @@ class RedisCluster:
                 return ok and len(masters) == 3
             except (redis.RedisError, OSError):
                 return False
+
         wait_for(promoted, timeout=timeout, interval=0.2, what=f"a replica to take over from port {dead}")
 
     def stop(self):

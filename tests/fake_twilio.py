@@ -32,8 +32,12 @@ def sid(prefix: str) -> str:
 
 
 def _error(status: int, code: int, message: str) -> dict:
-    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
-            "status": status}
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
 
 
 class FakeTwilio:
@@ -66,23 +70,39 @@ class FakeTwilio:
         """A signed-in Flex user; returns their (opaque) token."""
         token = "eyJ.fake-jwe." + uuid.uuid4().hex
         expiration = datetime.now(timezone.utc) + timedelta(seconds=expires_in)
-        self.users[token] = {"identity": identity, "roles": list(roles), "worker_sid": worker_sid,
-                             "realm_user_id": f"{identity}@example.com",
-                             "expiration": expiration.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+        self.users[token] = {
+            "identity": identity,
+            "roles": list(roles),
+            "worker_sid": worker_sid,
+            "realm_user_id": f"{identity}@example.com",
+            "expiration": expiration.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        }
         return token
 
     def add_task(self, call_sid, worker_sid, status="accepted") -> str:
         """A voice task for ``call_sid`` reserved by ``worker_sid`` with ``status``; returns the task SID."""
         task_sid = sid("WT")
-        self.tasks.append({
-            "sid": task_sid, "account_sid": ACCOUNT_SID, "workspace_sid": WORKSPACE_SID,
-            "assignment_status": "assigned", "task_channel_unique_name": "voice",
-            "attributes": json.dumps({"call_sid": call_sid, "direction": "inbound", "from": "+15125550123"}),
-        })
-        self.reservations[task_sid] = [{
-            "sid": sid("WR"), "account_sid": ACCOUNT_SID, "workspace_sid": WORKSPACE_SID, "task_sid": task_sid,
-            "worker_sid": worker_sid, "worker_name": "agent", "reservation_status": status,
-        }]
+        self.tasks.append(
+            {
+                "sid": task_sid,
+                "account_sid": ACCOUNT_SID,
+                "workspace_sid": WORKSPACE_SID,
+                "assignment_status": "assigned",
+                "task_channel_unique_name": "voice",
+                "attributes": json.dumps({"call_sid": call_sid, "direction": "inbound", "from": "+15125550123"}),
+            }
+        )
+        self.reservations[task_sid] = [
+            {
+                "sid": sid("WR"),
+                "account_sid": ACCOUNT_SID,
+                "workspace_sid": WORKSPACE_SID,
+                "task_sid": task_sid,
+                "worker_sid": worker_sid,
+                "worker_name": "agent",
+                "reservation_status": status,
+            }
+        ]
         return task_sid
 
     def calls(self, path_part: str) -> list:
@@ -116,8 +136,9 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         length = int(self.headers.get("Content-Length") or 0)
         body = json.loads(self.rfile.read(length) or b"null")
-        fake.requests.append({"method": method, "path": url.path, "query": query, "body": body,
-                              "authorized": self._authorized()})
+        fake.requests.append(
+            {"method": method, "path": url.path, "query": query, "body": body, "authorized": self._authorized()}
+        )
         if fake.delay:
             time.sleep(fake.delay)
         if fake.down:
@@ -135,8 +156,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, {"tasks": found, "meta": {"key": "tasks", "page": 0, "page_size": 50}})
         reservations = re.fullmatch(re.escape(tasks) + r"/(WT[0-9a-f]{32})/Reservations", url.path)
         if method == "GET" and reservations:
-            found = [r for r in fake.reservations.get(reservations.group(1), [])
-                     if r["worker_sid"] == query.get("WorkerSid", r["worker_sid"])]
+            found = [
+                r
+                for r in fake.reservations.get(reservations.group(1), [])
+                if r["worker_sid"] == query.get("WorkerSid", r["worker_sid"])
+            ]
             return self._send(200, {"reservations": found, "meta": {"key": "reservations", "page": 0}})
         return self._send(404, _error(404, 20404, f"The requested resource {url.path} was not found"))
 

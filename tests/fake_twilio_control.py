@@ -106,7 +106,9 @@ def validate_intelligence(body, rule_ids=None) -> None:
             _obj(operator, f"{at}operators[{o}]")
             _str(operator, "id", f"{at}operators[{o}].", required=True)
             _need(isinstance(operator.get("version", 1), int), f"{at}operators[{o}].version", "must be an integer")
-            _need(isinstance(operator.get("parameters", {}), dict), f"{at}operators[{o}].parameters", "must be an object")
+            _need(
+                isinstance(operator.get("parameters", {}), dict), f"{at}operators[{o}].parameters", "must be an object"
+            )
         for t, trigger in enumerate(_list(rule, "triggers", at, max_items=1)):
             _str(_obj(trigger, f"{at}triggers[{t}]"), "on", f"{at}triggers[{t}].", required=True, enum=TRIGGERS)
             count = _obj(trigger.get("parameters", {}), f"{at}triggers[{t}].parameters").get("count", 1)
@@ -121,8 +123,13 @@ def validate_intelligence(body, rule_ids=None) -> None:
         memory = _obj(context.get("memory", {}), f"{at}context.memory")
         _need(isinstance(memory.get("enabled", False), bool), f"{at}context.memory.enabled", "must be a boolean")
         if "knowledge" in context:
-            _list(_obj(context["knowledge"], f"{at}context.knowledge"), "bases", f"{at}context.knowledge.",
-                  required=True, min_items=1)
+            _list(
+                _obj(context["knowledge"], f"{at}context.knowledge"),
+                "bases",
+                f"{at}context.knowledge.",
+                required=True,
+                min_items=1,
+            )
 
 
 def validate_orchestrator(body, fake, update=False) -> None:
@@ -132,8 +139,11 @@ def validate_orchestrator(body, fake, update=False) -> None:
     _str(body, "description", "", required=True, max_len=512)
     _str(body, "conversationGroupingType", "", required=True, enum=GROUPINGS)
     _str(body, "memoryStoreId", "", required=True)
-    _need(body["memoryStoreId"] in fake.memory_stores, "memoryStoreId", f"{body['memoryStoreId']} is not a Memory Store "
-          "of this account")
+    _need(
+        body["memoryStoreId"] in fake.memory_stores,
+        "memoryStoreId",
+        f"{body['memoryStoreId']} is not a Memory Store of this account",
+    )
     _need(not update or "channelSettings" in body, "channelSettings", "is required")
     for channel, settings in _obj(body.get("channelSettings", {}), "channelSettings").items():
         at = f"channelSettings.{channel}."
@@ -145,11 +155,20 @@ def validate_orchestrator(body, fake, update=False) -> None:
             _str(_obj(rule, f"{at}captureRules[{i}]"), "from", f"{at}captureRules[{i}].", required=True)
             _str(rule, "to", f"{at}captureRules[{i}].", required=True)
     for i, callback in enumerate(_list(body, "statusCallbacks", "", max_items=2)):
-        _str(_obj(callback, f"statusCallbacks[{i}]"), "url", f"statusCallbacks[{i}].", required=True, pattern=_URI.pattern)
+        _str(
+            _obj(callback, f"statusCallbacks[{i}]"),
+            "url",
+            f"statusCallbacks[{i}].",
+            required=True,
+            pattern=_URI.pattern,
+        )
         _str(callback, "method", f"statusCallbacks[{i}].", enum={"POST", "GET"})
     for i, linked in enumerate(_list(body, "intelligenceConfigurationIds", "", max_items=5)):
-        _need(linked in fake.intelligence, f"intelligenceConfigurationIds[{i}]", f"{linked!r} is not an Intelligence "
-              "configuration of this account")
+        _need(
+            linked in fake.intelligence,
+            f"intelligenceConfigurationIds[{i}]",
+            f"{linked!r} is not an Intelligence configuration of this account",
+        )
     _need(isinstance(body.get("memoryExtractionEnabled", False), bool), "memoryExtractionEnabled", "must be a boolean")
 
 
@@ -192,17 +211,32 @@ class FakeControlPlane:
 
     def add_intelligence(self, display_name: str, description: str = "", rules=()) -> dict:
         """A configuration someone else made (in Console, or another tool)."""
-        resource = {"accountId": ACCOUNT_SID, "id": ttid("intelligence_configuration"), "displayName": display_name,
-                    "description": description, "version": 1, "dateCreated": _now(), "dateUpdated": _now(),
-                    "rules": [{"id": ttid("intelligence_configurationrule"), **rule} for rule in rules]}
+        resource = {
+            "accountId": ACCOUNT_SID,
+            "id": ttid("intelligence_configuration"),
+            "displayName": display_name,
+            "description": description,
+            "version": 1,
+            "dateCreated": _now(),
+            "dateUpdated": _now(),
+            "rules": [{"id": ttid("intelligence_configurationrule"), **rule} for rule in rules],
+        }
         self.intelligence[resource["id"]] = resource
         return resource
 
     def add_orchestrator(self, display_name: str, description: str = "someone else's", **fields) -> dict:
         """An Orchestrator configuration someone else made."""
-        resource = {"id": ttid("conv_configuration"), "displayName": display_name, "description": description,
-                    "conversationGroupingType": "GROUP_BY_PARTICIPANT_ADDRESSES", "memoryStoreId": MEMORY_STORE,
-                    "createdAt": _now(), "updatedAt": _now(), "version": 1, **fields}
+        resource = {
+            "id": ttid("conv_configuration"),
+            "displayName": display_name,
+            "description": description,
+            "conversationGroupingType": "GROUP_BY_PARTICIPANT_ADDRESSES",
+            "memoryStoreId": MEMORY_STORE,
+            "createdAt": _now(),
+            "updatedAt": _now(),
+            "version": 1,
+            **fields,
+        }
         self.orchestrator[resource["id"]] = resource
         return resource
 
@@ -215,7 +249,12 @@ def intelligence_error(status: int, message: str) -> dict:
 def conversations_error(status: int, message: str) -> dict:
     """The Conversations v2 error body (also what Twilio's edge answers a refused login with)."""
     code = {400: 20001, 401: 20003, 404: 20404}.get(status, 20500)
-    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -252,8 +291,17 @@ class _Handler(BaseHTTPRequestHandler):
             body = raw.decode(errors="replace")
         error = intelligence_error if api == "intelligence" else conversations_error
         with fake.lock:
-            fake.requests.append({"api": api, "method": method, "path": url.path, "query": query, "body": body,
-                                  "user": user, "idempotency_key": self.headers.get("Idempotency-Key")})
+            fake.requests.append(
+                {
+                    "api": api,
+                    "method": method,
+                    "path": url.path,
+                    "query": query,
+                    "body": body,
+                    "user": user,
+                    "idempotency_key": self.headers.get("Idempotency-Key"),
+                }
+            )
             if user is None:
                 return self._send(401, conversations_error(401, "Authenticate"))
             try:
@@ -285,7 +333,7 @@ def _page(items: list, key: str, query: dict, cap) -> tuple:
         start = int(base64.urlsafe_b64decode(query.get("pageToken", "MA==")).decode())
     except ValueError:
         raise Invalid("pageToken", "is not a token this API gave") from None
-    page = items[start:start + size]
+    page = items[start : start + size]
     meta = {"key": key, "pageSize": len(page)}
     if start + size < len(items):
         meta["nextToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
@@ -310,10 +358,13 @@ def _intelligence(handler, fake, method, path, query, body) -> tuple:
         return 204, None
     if method == "PUT":
         validate_intelligence(body, rule_ids={r["id"] for r in resource["rules"]})
-        resource.update(displayName=body["displayName"], description=body.get("description", ""),
-                        version=resource["version"] + 1, dateUpdated=_now(),
-                        rules=[{**rule, "id": rule.get("id") or ttid("intelligence_configurationrule")}
-                               for rule in body["rules"]])
+        resource.update(
+            displayName=body["displayName"],
+            description=body.get("description", ""),
+            version=resource["version"] + 1,
+            dateUpdated=_now(),
+            rules=[{**rule, "id": rule.get("id") or ttid("intelligence_configurationrule")} for rule in body["rules"]],
+        )
         return 200, resource
     raise KeyError(path)
 
@@ -345,9 +396,17 @@ def _conversations(handler, fake, method, path, query, body) -> tuple:
 def _accept(handler, fake, kind: str, config_id: str, body) -> tuple:
     op_id = ttid("proc_job")
     status_url = f"{fake.conversations_url}/v2/ControlPlane/Operations/{op_id}"
-    fake.operations[op_id] = {"operationId": op_id, "status": "PENDING", "createdAt": _now(), "statusUrl": status_url,
-                              "related": {"configurationId": config_id}, "_kind": kind, "_body": body,
-                              "_polls": fake.operation_polls, "_fail": fake.fail_operations}
+    fake.operations[op_id] = {
+        "operationId": op_id,
+        "status": "PENDING",
+        "createdAt": _now(),
+        "statusUrl": status_url,
+        "related": {"configurationId": config_id},
+        "_kind": kind,
+        "_body": body,
+        "_polls": fake.operation_polls,
+        "_fail": fake.fail_operations,
+    }
     headers = {"Operation-Id": op_id, "Location": status_url, "Retry-After": "0"}
     return 202, {"statusUrl": status_url, "related": {"configurationId": config_id}}, headers
 
@@ -358,34 +417,59 @@ def _poll(fake, operation: dict) -> dict:
         if operation["_polls"] > 0:
             operation["_polls"] -= 1
         elif operation["_fail"]:
-            operation.update(status="FAILED", completedAt=_now(), error={
-                "type": "https://www.twilio.com/docs/errors/20500", "title": "Internal error", "status": 500,
-                "detail": "The configuration could not be provisioned; retry later"})
+            operation.update(
+                status="FAILED",
+                completedAt=_now(),
+                error={
+                    "type": "https://www.twilio.com/docs/errors/20500",
+                    "title": "Internal error",
+                    "status": 500,
+                    "detail": "The configuration could not be provisioned; retry later",
+                },
+            )
         else:
             config_id = operation["related"]["configurationId"]
             if operation["_kind"] == "delete":
                 del fake.orchestrator[config_id]
             else:
                 previous = fake.orchestrator.get(config_id, {"createdAt": _now(), "version": 0})
-                fake.orchestrator[config_id] = {**operation["_body"], "id": config_id, "createdAt": previous["createdAt"],
-                                                "updatedAt": _now(), "version": previous["version"] + 1}
+                fake.orchestrator[config_id] = {
+                    **operation["_body"],
+                    "id": config_id,
+                    "createdAt": previous["createdAt"],
+                    "updatedAt": _now(),
+                    "version": previous["version"] + 1,
+                }
             operation.update(status="COMPLETED", completedAt=_now(), error=None)
     return {k: v for k, v in operation.items() if not k.startswith("_")}
 
 
 def relay_env(fake: FakeControlPlane, **extra) -> dict:
     """A production relay's environment (Flex stream auth, an API key) whose Twilio APIs are ``fake``."""
-    settings = dict(SERVER_URL="https://relay.example.com", TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_API_KEY=API_KEY,
-                    TWILIO_API_SECRET=API_SECRET, CINTEL_MEMORY_STORE_ID=MEMORY_STORE, CINTEL_TICKET_SECRET=TICKET_SECRET,
-                    CINTEL_TASKROUTER_WORKSPACE_SID=WORKSPACE_SID, CINTEL_INTELLIGENCE_URL=fake.intelligence_url,
-                    CINTEL_CONVERSATIONS_URL=fake.conversations_url)
+    settings = dict(
+        SERVER_URL="https://relay.example.com",
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        TWILIO_API_KEY=API_KEY,
+        TWILIO_API_SECRET=API_SECRET,
+        CINTEL_MEMORY_STORE_ID=MEMORY_STORE,
+        CINTEL_TICKET_SECRET=TICKET_SECRET,
+        CINTEL_TASKROUTER_WORKSPACE_SID=WORKSPACE_SID,
+        CINTEL_INTELLIGENCE_URL=fake.intelligence_url,
+        CINTEL_CONVERSATIONS_URL=fake.conversations_url,
+    )
     return base_env(**{**settings, **extra})
 
 
 def run_setup(env: dict, *args: str):
     """The real command, in a subprocess of this interpreter: ``cintel-relay setup ARGS``."""
-    return subprocess.run([sys.executable, "-m", "cintel_relay.cli", "setup", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "cintel_relay.cli", "setup", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ _LISTEN = re.compile(r"^(\s*)listen 8080;$", re.M)
 def render(conf: str, upstream_ports, port: int) -> str:
     """The compose config with only its upstream servers and listen address swapped for loopback ones."""
     conf, upstreams = _UPSTREAM_SERVER.subn(
-        lambda m: "\n".join(f"{m[1]}server 127.0.0.1:{p}{m[2] or ''};" for p in upstream_ports), conf)
+        lambda m: "\n".join(f"{m[1]}server 127.0.0.1:{p}{m[2] or ''};" for p in upstream_ports), conf
+    )
     conf, listens = _LISTEN.subn(lambda m: f"{m[1]}listen 127.0.0.1:{port};", conf)
     assert (upstreams, listens) == (1, 1), "deploy/nginx.conf no longer has the upstream/listen lines tests render"
     return conf
@@ -39,8 +40,18 @@ class Nginx:
 
     def _argv(self, *extra):
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        return [nginx, "-p", self.prefix, "-c", self.conf, "-e", "stderr",
-                "-g", f"pid {self.prefix}/nginx.pid; daemon off;", *extra]
+        return [
+            nginx,
+            "-p",
+            self.prefix,
+            "-c",
+            self.conf,
+            "-e",
+            "stderr",
+            "-g",
+            f"pid {self.prefix}/nginx.pid; daemon off;",
+            *extra,
+        ]
 
     def start(self):
         check = subprocess.run(self._argv("-t"), capture_output=True, text=True)

@@ -40,13 +40,14 @@ def exchange(port: int, request: bytes, timeout: float = 10.0):
 
 def head(method: str, path: str, *headers: str) -> bytes:
     """A request head with these header lines (``Host`` first)."""
-    return (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(h + "\r\n" for h in headers)
-            + "\r\n").encode("utf-8")
+    return (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(h + "\r\n" for h in headers) + "\r\n").encode(
+        "utf-8"
+    )
 
 
 def chunked(body: bytes, size: int = 4096) -> bytes:
     """``body`` in chunked transfer coding."""
-    parts = [b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size]) for i in range(0, len(body), size)]
+    parts = [b"%x\r\n%s\r\n" % (len(body[i : i + size]), body[i : i + size]) for i in range(0, len(body), size)]
     return b"".join(parts) + b"0\r\n\r\n"
 
 

@@ -50,7 +50,7 @@ def test_agent_gets_a_ticket_bound_to_the_call_and_to_them(flex_app, fake_twilio
     assert "agent_dana" not in base64.urlsafe_b64decode(body["ticket"].split(".")[1] + "==").decode()
     assert body["expiresAt"] == claims.expires_at
     assert client.get("/readyz").json["streamAuth"] == "flex"
-    validate, = fake_twilio.calls("/Tokens/validate")
+    (validate,) = fake_twilio.calls("/Tokens/validate")
     assert validate["path"] == f"/v1/Accounts/{ACCOUNT_SID}/Tokens/validate" and validate["authorized"]
     assert validate["body"] == {"token": agent[0]}
     task_query, reservation_query = fake_twilio.calls("/Workspaces/")
@@ -81,8 +81,15 @@ def test_missing_invalid_and_expired_tokens_are_401(flex_app, fake_twilio, redis
     client = flex_app().test_client()
     missing = refused(ask(client, None), 401, "token_missing")
     assert missing.headers["WWW-Authenticate"] == "Bearer"
-    refused(client.post("/api/stream-ticket", json={"sessionId": CALL_SID},
-                        headers={"Authorization": "Basic " + base64.b64encode(b"a:b").decode()}), 401, "token_missing")
+    refused(
+        client.post(
+            "/api/stream-ticket",
+            json={"sessionId": CALL_SID},
+            headers={"Authorization": "Basic " + base64.b64encode(b"a:b").decode()},
+        ),
+        401,
+        "token_missing",
+    )
     refused(ask(client, "not-a-flex-token"), 401, "token_invalid")
     expired = fake_twilio.add_user("agent_old", expires_in=-5)
     refused(ask(client, expired), 401, "token_expired")
@@ -90,8 +97,9 @@ def test_missing_invalid_and_expired_tokens_are_401(flex_app, fake_twilio, redis
     assert sorted(remembered, key=str) == [{"refused": "token_expired"}, {"refused": "token_invalid"}]
 
 
-def test_iam_down_slow_or_refusing_our_credentials_is_503_and_nothing_is_cached(flex_app, fake_twilio, agent,
-                                                                                redis_client):
+def test_iam_down_slow_or_refusing_our_credentials_is_503_and_nothing_is_cached(
+    flex_app, fake_twilio, agent, redis_client
+):
     client = flex_app().test_client()
     fake_twilio.down = True
     down = refused(ask(client, agent[0]), 503, "token_validation_unavailable")
@@ -119,10 +127,19 @@ def test_agent_asking_for_someone_elses_call_is_403(flex_app, fake_twilio, agent
     refused(ask(client, no_worker), 403, "not_your_call")
 
 
-@pytest.mark.parametrize("status, allowed", [
-    ("pending", False), ("rejected", False), ("timeout", False), ("canceled", False), ("rescinded", False),
-    ("accepted", True), ("wrapping", True), ("completed", True),
-])
+@pytest.mark.parametrize(
+    "status, allowed",
+    [
+        ("pending", False),
+        ("rejected", False),
+        ("timeout", False),
+        ("canceled", False),
+        ("rescinded", False),
+        ("accepted", True),
+        ("wrapping", True),
+        ("completed", True),
+    ],
+)
 def test_only_a_reservation_the_agent_took_lets_them_watch(flex_app, fake_twilio, status, allowed):
     worker = sid("WK")
     fake_twilio.add_task(CALL_SID, worker, status=status)
@@ -168,17 +185,26 @@ def test_taskrouter_down_slow_or_misconfigured_fails_closed(flex_app, fake_twili
     assert ask(client, agent[0]).status_code == 200  # no failure was remembered as a refusal
 
 
-@pytest.mark.parametrize("kwargs, status, code", [
-    ({"data": b'{"sessionId": "%s", "pad": "%s"}' % (CALL_SID.encode(), b"x" * 5000),
-      "content_type": "application/json"}, 413, "request_entity_too_large"),
-    ({"data": b"sessionId=CA", "content_type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"),
-    ({"data": b"{nope", "content_type": "application/json"}, 400, "bad_request"),
-    ({"data": b"\xff\xfe", "content_type": "application/json"}, 400, "bad_request"),
-    ({"data": b"[" * 100 + b"]" * 100, "content_type": "application/json"}, 400, "too_deep"),
-    ({"json": {"session": CALL_SID}}, 422, "invalid_payload"),
-    ({"json": ["CA"]}, 422, "invalid_payload"),
-    ({"json": {"sessionId": "CA1 OR 1=1"}}, 400, "bad_request"),
-])
+@pytest.mark.parametrize(
+    "kwargs, status, code",
+    [
+        (
+            {
+                "data": b'{"sessionId": "%s", "pad": "%s"}' % (CALL_SID.encode(), b"x" * 5000),
+                "content_type": "application/json",
+            },
+            413,
+            "request_entity_too_large",
+        ),
+        ({"data": b"sessionId=CA", "content_type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"),
+        ({"data": b"{nope", "content_type": "application/json"}, 400, "bad_request"),
+        ({"data": b"\xff\xfe", "content_type": "application/json"}, 400, "bad_request"),
+        ({"data": b"[" * 100 + b"]" * 100, "content_type": "application/json"}, 400, "too_deep"),
+        ({"json": {"session": CALL_SID}}, 422, "invalid_payload"),
+        ({"json": ["CA"]}, 422, "invalid_payload"),
+        ({"json": {"sessionId": "CA1 OR 1=1"}}, 400, "bad_request"),
+    ],
+)
 def test_malformed_ticket_requests_are_refused(flex_app, fake_twilio, agent, redis_client, kwargs, status, code):
     client = flex_app().test_client()
     response = client.post("/api/stream-ticket", headers={"Authorization": f"Bearer {agent[0]}"}, **kwargs)

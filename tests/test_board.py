@@ -41,9 +41,16 @@ def board_stream(relay):
 
 
 def agent_added(call_sid=CALL_SID, conversation=CONVERSATION, name="Dana Whitfield"):
-    return {"eventType": "PARTICIPANT_ADDED", "data": {
-        "id": f"p-agent-{call_sid}", "conversationId": conversation, "name": name, "type": "HUMAN_AGENT",
-        "addresses": [{"channel": "VOICE", "address": "+18005550199", "channelId": call_sid}]}}
+    return {
+        "eventType": "PARTICIPANT_ADDED",
+        "data": {
+            "id": f"p-agent-{call_sid}",
+            "conversationId": conversation,
+            "name": name,
+            "type": "HUMAN_AGENT",
+            "addresses": [{"channel": "VOICE", "address": "+18005550199", "channelId": call_sid}],
+        },
+    }
 
 
 def agent_joins(relay, call_sid=CALL_SID, conversation=CONVERSATION, name="Dana Whitfield"):
@@ -57,20 +64,39 @@ def test_every_change_to_a_call_reaches_a_board_on_the_other_replica(relays):
     call = board.next_event()[1]
     assert call["type"] == "call"
     assert {k: call["data"][k] for k in ("session", "agent", "ended", "utterances")} == {
-        "session": CALL_SID, "agent": "Dana Whitfield", "ended": False, "utterances": 0}
+        "session": CALL_SID,
+        "agent": "Dana Whitfield",
+        "ended": False,
+        "utterances": 0,
+    }
     post_json(relays[0].url, "/webhook/cor-event", payload("cor-participant-added.json"))
     assert board.next_event()[1]["data"]["customer"] == "+15125550123"
     post_json(relays[0].url, "/webhook/cor-event", communication("c1", "Thanks for contacting Swift Movers."))
     line = board.next_event()[1]["data"]
-    assert line["lastUtterance"] == {"speaker": "agent", "text": "Thanks for contacting Swift Movers.", "channel": "VOICE"}
+    assert line["lastUtterance"] == {
+        "speaker": "agent",
+        "text": "Thanks for contacting Swift Movers.",
+        "channel": "VOICE",
+    }
     assert line["utterances"] == 1 and line["version"] > call["data"]["version"]
-    post_json(relays[0].url, "/webhook/cintel-action", rule_execution([
-        adherence_result("r1", greeting="Succeeded", verification="Failed"),
-        operator_result("r2", SENTIMENT_OPERATOR, {"label": "NEGATIVE"}, "CLASSIFICATION")]))
+    post_json(
+        relays[0].url,
+        "/webhook/cintel-action",
+        rule_execution(
+            [
+                adherence_result("r1", greeting="Succeeded", verification="Failed"),
+                operator_result("r2", SENTIMENT_OPERATOR, {"label": "NEGATIVE"}, "CLASSIFICATION"),
+            ]
+        ),
+    )
     latest = board.next_event()[1]["data"]  # one summary for the delivery's adherence and sentiment
     assert latest["score"] == 10.0 and latest["sentiment"] == "negative"
     assert [(c["key"], c["status"]) for c in latest["checklist"]] == [
-        ("greeting", "met"), ("verification", "missed"), ("move-details", "pending"), ("confirmation", "pending")]
+        ("greeting", "met"),
+        ("verification", "missed"),
+        ("move-details", "pending"),
+        ("confirmation", "pending"),
+    ]
     post_form(relays[0].url, "/webhook/status", {"CallSid": CALL_SID, "CallStatus": "completed"})
     ended = board.next_event()[1]["data"]
     assert ended["ended"] is True and ended["callStatus"] == "completed" and ended["endedAt"] >= ended["startedAt"]
@@ -82,11 +108,16 @@ def test_a_fresh_board_gets_every_live_call_in_its_snapshot(relays):
     calls = ["CA" + "a" * 32, "CA" + "b" * 32]
     for n, call_sid in enumerate(calls):
         agent_joins(relays[n], call_sid, f"conv_{n}", name=f"Agent {n}")
-        post_json(relays[n].url, "/webhook/cor-event",
-                  communication(f"c{n}", f"hello {n}", call_sid=call_sid, conversation=f"conv_{n}"))
+        post_json(
+            relays[n].url,
+            "/webhook/cor-event",
+            communication(f"c{n}", f"hello {n}", call_sid=call_sid, conversation=f"conv_{n}"),
+        )
     board, snapshot = board_stream(relays[0])
     assert [(c["session"], c["agent"], c["lastUtterance"]["text"]) for c in snapshot["calls"]] == [
-        (calls[0], "Agent 0", "hello 0"), (calls[1], "Agent 1", "hello 1")]
+        (calls[0], "Agent 0", "hello 0"),
+        (calls[1], "Agent 1", "hello 1"),
+    ]
     assert requests.get(relays[1].url + "/api/board", timeout=5).json()["calls"] == snapshot["calls"]
     board.close()
 
@@ -125,8 +156,10 @@ def test_after_a_pubsub_gap_the_board_gets_a_fresh_snapshot():
 
 @pytest.fixture
 def bus(redis_client):
-    return EventBus(Store(redis_client, redis_client.pubsub),
-                    load_config({"TWILIO_AUTH_TOKEN": "t", "CINTEL_SESSION_TTL": "3600", "CINTEL_COMPLETED_TTL": "60"}))
+    return EventBus(
+        Store(redis_client, redis_client.pubsub),
+        load_config({"TWILIO_AUTH_TOKEN": "t", "CINTEL_SESSION_TTL": "3600", "CINTEL_COMPLETED_TTL": "60"}),
+    )
 
 
 def test_a_summary_expires_with_its_call_and_an_ended_call_leaves_the_board(bus, redis_client):
@@ -148,16 +181,19 @@ def test_with_stream_auth_the_board_needs_a_supervisor_ticket(flex_app, fake_twi
         refused = client.get(path)
         assert (refused.status_code, refused.json["code"]) == (401, "ticket_missing")
     agent = fake_twilio.add_user("agent_dana", worker_sid=sid("WK"))
-    denied = client.post("/api/stream-ticket", json={"sessionId": "board"},
-                         headers={"Authorization": f"Bearer {agent}"})
+    denied = client.post(
+        "/api/stream-ticket", json={"sessionId": "board"}, headers={"Authorization": f"Bearer {agent}"}
+    )
     assert (denied.status_code, denied.json["code"]) == (403, "not_your_call")
     supervisor = fake_twilio.add_user("sup_sam", roles=["supervisor"])
-    ticket = client.post("/api/stream-ticket", json={"sessionId": "board"},
-                         headers={"Authorization": f"Bearer {supervisor}"}).json["ticket"]
+    ticket = client.post(
+        "/api/stream-ticket", json={"sessionId": "board"}, headers={"Authorization": f"Bearer {supervisor}"}
+    ).json["ticket"]
     (call,) = client.get("/api/board", query_string={"ticket": ticket}).json["calls"]
     assert call["agent"] == "Dana Whitfield"
-    call_ticket = client.post("/api/stream-ticket", json={"sessionId": CALL_SID},
-                              headers={"Authorization": f"Bearer {supervisor}"}).json["ticket"]
+    call_ticket = client.post(
+        "/api/stream-ticket", json={"sessionId": CALL_SID}, headers={"Authorization": f"Bearer {supervisor}"}
+    ).json["ticket"]
     wrong = client.get("/api/board", query_string={"ticket": call_ticket})
     assert (wrong.status_code, wrong.json["code"]) == (403, "ticket_wrong_session")
     page = client.get(f"/console/calls/{CALL_SID}")

@@ -21,9 +21,17 @@ CONV = "conv_conversation_bus"
 
 @pytest.fixture
 def bus(redis_client):
-    return EventBus(Store(redis_client, redis_client.pubsub),
-                    load_config({"TWILIO_AUTH_TOKEN": "t", "CINTEL_LOG_MAXLEN": "50",
-                                 "CINTEL_SESSION_TTL": "3600", "CINTEL_COMPLETED_TTL": "60"}))
+    return EventBus(
+        Store(redis_client, redis_client.pubsub),
+        load_config(
+            {
+                "TWILIO_AUTH_TOKEN": "t",
+                "CINTEL_LOG_MAXLEN": "50",
+                "CINTEL_SESSION_TTL": "3600",
+                "CINTEL_COMPLETED_TTL": "60",
+            }
+        ),
+    )
 
 
 def ev(n, type_="transcript", **data):
@@ -128,8 +136,10 @@ def test_the_conversation_closing_ends_each_live_session(bus, redis_client):
 
 def test_a_met_category_stays_met_and_the_score_is_weighted(bus, redis_client):
     def adherence(n, greeting, verification):
-        cats = [{"key": "greeting", "label": "Greeting", "weight": 10, "status": greeting},
-                {"key": "verification", "label": "Verification", "weight": 30, "status": verification}]
+        cats = [
+            {"key": "greeting", "label": "Greeting", "weight": 10, "status": greeting},
+            {"key": "verification", "label": "Verification", "weight": 30, "status": verification},
+        ]
         return Event(f"a{n}", {"type": "adherence", "data": {"categories": cats, "explanation": None}})
 
     bus.ingest([adherence(1, "met", "pending")], session=CALL)
@@ -137,34 +147,68 @@ def test_a_met_category_stays_met_and_the_score_is_weighted(bus, redis_client):
     bus.ingest([adherence(3, "pending", "missed")], session=CALL)
     states = [e[1]["data"] for e in logged(redis_client)]
     assert [[c["status"] for c in s["categories"]] for s in states] == [
-        ["met", "pending"], ["met", "met"], ["met", "met"]]
+        ["met", "pending"],
+        ["met", "met"],
+        ["met", "met"],
+    ]
     assert [s["score"] for s in states] == [25, 100, 100]
     assert states[0]["explanation"] is None
 
 
-@pytest.mark.parametrize("weights, met, score", [((1, 2), (True, False), 33.3), ((1, 2), (False, True), 66.7),
-                                                 ((10, 20, 40, 30), (True, True, False, False), 30.0),
-                                                 ((0, 0), (True, True), 0)])
+@pytest.mark.parametrize(
+    "weights, met, score",
+    [
+        ((1, 2), (True, False), 33.3),
+        ((1, 2), (False, True), 66.7),
+        ((10, 20, 40, 30), (True, True, False, False), 30.0),
+        ((0, 0), (True, True), 0),
+    ],
+)
 def test_the_score_is_the_weighted_share_of_met_categories_to_one_decimal(bus, redis_client, weights, met, score):
-    cats = [{"key": f"k{n}", "label": f"K{n}", "weight": w, "status": "met" if m else "pending"}
-            for n, (w, m) in enumerate(zip(weights, met))]
+    cats = [
+        {"key": f"k{n}", "label": f"K{n}", "weight": w, "status": "met" if m else "pending"}
+        for n, (w, m) in enumerate(zip(weights, met))
+    ]
     bus.ingest([Event("a", {"type": "adherence", "data": {"categories": cats, "explanation": None}})], session=CALL)
     assert logged(redis_client)[-1][1]["data"]["score"] == score
 
 
 def test_snapshot_has_lists_and_latest_values(bus):
-    ids = bus.ingest([ev(1), Event("s1", {"type": "sentiment", "data": {"label": "neutral"}}),
-                      Event("o1", {"type": "operator-result", "data": {"id": "o1"}}),
-                      Event("n1", {"type": "suggestion", "data": {"text": "Offer a walkthrough"}}),
-                      Event("s2", {"type": "sentiment", "data": {"label": "negative"}})], session=CALL).ids
+    ids = bus.ingest(
+        [
+            ev(1),
+            Event("s1", {"type": "sentiment", "data": {"label": "neutral"}}),
+            Event("o1", {"type": "operator-result", "data": {"id": "o1"}}),
+            Event("n1", {"type": "suggestion", "data": {"text": "Offer a walkthrough"}}),
+            Event("s2", {"type": "sentiment", "data": {"label": "negative"}}),
+        ],
+        session=CALL,
+    ).ids
     snapshot = bus.snapshot(CALL)
-    assert snapshot.frame == {"type": "initial", "transcript": [{"n": 1}], "operatorResults": [{"id": "o1"}],
-                              "adherence": None, "sentiment": {"label": "negative"}, "summary": None,
-                              "suggestion": {"text": "Offer a walkthrough"}, "callStatus": None}
+    assert snapshot.frame == {
+        "type": "initial",
+        "transcript": [{"n": 1}],
+        "operatorResults": [{"id": "o1"}],
+        "adherence": None,
+        "sentiment": {"label": "negative"},
+        "summary": None,
+        "suggestion": {"text": "Offer a walkthrough"},
+        "callStatus": None,
+    }
     assert snapshot.last_id == ids[-1]
-    assert bus.snapshot("CA" + "9" * 32) == (None, {"type": "initial", "transcript": [], "operatorResults": [],
-                                                    "adherence": None, "sentiment": None, "summary": None,
-                                                    "suggestion": None, "callStatus": None})
+    assert bus.snapshot("CA" + "9" * 32) == (
+        None,
+        {
+            "type": "initial",
+            "transcript": [],
+            "operatorResults": [],
+            "adherence": None,
+            "sentiment": None,
+            "summary": None,
+            "suggestion": None,
+            "callStatus": None,
+        },
+    )
 
 
 def test_the_append_script_keeps_the_snapshot_types_of_the_bus():

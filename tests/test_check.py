@@ -21,8 +21,13 @@ def report(env):
 
 
 def test_each_problem_is_named_with_its_fix(redis_server):
-    env = base_env(f"redis://127.0.0.1:{free_port()}/0", CINTEL_VERIFY_SIGNATURES="false",
-                   CINTEL_REDIS_SSL_VERIFY="false", SERVER_URL="http://relay.example.com", CINTEL_HEARTBEAT_SECONDS="50")
+    env = base_env(
+        f"redis://127.0.0.1:{free_port()}/0",
+        CINTEL_VERIFY_SIGNATURES="false",
+        CINTEL_REDIS_SSL_VERIFY="false",
+        SERVER_URL="http://relay.example.com",
+        CINTEL_HEARTBEAT_SECONDS="50",
+    )
     status, text = report(env)
     assert status == 1
     lines = text.splitlines()
@@ -45,8 +50,13 @@ def test_a_configuration_that_does_not_load_is_reported_not_raised():
 
 def test_production_settings_pass_their_checks(redis_server):
     config = load_config(base_env(redis_server.url, SERVER_URL="https://relay.example.com"))
-    for finding in (check.signatures(config), check.redis_reachable(config), check.redis_tls(config),
-                    check.public_url(config), check.heartbeat(config)):
+    for finding in (
+        check.signatures(config),
+        check.redis_reachable(config),
+        check.redis_tls(config),
+        check.public_url(config),
+        check.heartbeat(config),
+    ):
         assert finding.ok, finding
 
 
@@ -67,8 +77,14 @@ def test_stream_auth_must_be_flex_and_cors_https_only():
 
 def test_the_command_exits_non_zero_on_problems():
     env = base_env(CINTEL_VERIFY_SIGNATURES="false")
-    done = subprocess.run([sys.executable, "-m", "cintel_relay.cli", "check"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "cintel_relay.cli", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 1
     assert "FAIL  CINTEL_VERIFY_SIGNATURES=false" in done.stdout and "fix:" in done.stdout
 
@@ -95,7 +111,9 @@ def test_drift_is_reported_with_the_fix_and_setup_repairs_it(fake):
     operator = intel["rules"][0]["operators"][0]
     operator["parameters"]["script"] = operator["parameters"]["script"].replace("Greeting", "Greetings")
     intel["rules"][1]["actions"][0]["url"] = "https://old-relay.example.com/webhook/cintel-action"
-    next(iter(fake.orchestrator.values()))["statusCallbacks"] = [{"url": "https://old-relay.example.com/webhook/cor-event"}]
+    next(iter(fake.orchestrator.values()))["statusCallbacks"] = [
+        {"url": "https://old-relay.example.com/webhook/cor-event"}
+    ]
     found = twilio_findings(relay_env(fake))
     problems = {f.what: f.fix for f in found if not f.ok}
     assert len(problems) == 3 and all("cintel-relay setup --yes" in fix for fix in problems.values())
@@ -109,8 +127,10 @@ def test_drift_is_reported_with_the_fix_and_setup_repairs_it(fake):
 def test_no_configuration_at_all_is_a_problem_in_the_report(fake):
     status, text = report(relay_env(fake))
     lines = text.splitlines()
-    for problem in ("no Conversation Intelligence configuration posting to https://relay.example.com/webhook",
-                    "no Conversation Orchestrator configuration posting to https://relay.example.com/webhook"):
+    for problem in (
+        "no Conversation Intelligence configuration posting to https://relay.example.com/webhook",
+        "no Conversation Orchestrator configuration posting to https://relay.example.com/webhook",
+    ):
         at = next(i for i, line in enumerate(lines) if line.startswith("FAIL") and problem in line)
         assert "fix: cintel-relay setup --yes" in lines[at + 1]
     assert status == 1
@@ -125,10 +145,16 @@ def test_refused_credentials_are_a_finding_not_a_crash(fake):
 def test_a_configuration_made_in_console_is_found_by_its_webhook_and_its_script_checked(fake):
     blog = "Category: Greetings\nScore weight:10%\n\nCategory: Verification\nScore weight:20%"
     action = {"type": "WEBHOOK", "method": "POST", "url": "https://relay.example.com/webhook/cintel-action"}
-    intel = fake.add_intelligence("Flex RTT", "made in Console", rules=[
-        {"operators": [{"id": SCRIPT_ADHERENCE, "parameters": {"script": blog}}], "actions": [action]}])
-    fake.add_orchestrator("Flex RTT", statusCallbacks=[{"url": "https://relay.example.com/webhook/cor-event"}],
-                          intelligenceConfigurationIds=[intel["id"]])
+    intel = fake.add_intelligence(
+        "Flex RTT",
+        "made in Console",
+        rules=[{"operators": [{"id": SCRIPT_ADHERENCE, "parameters": {"script": blog}}], "actions": [action]}],
+    )
+    fake.add_orchestrator(
+        "Flex RTT",
+        statusCallbacks=[{"url": "https://relay.example.com/webhook/cor-event"}],
+        intelligenceConfigurationIds=[intel["id"]],
+    )
     found = twilio_findings(relay_env(fake))
     assert [f.ok for f in found] == [True, False, True]
     assert "Twilio has category 'Greetings', the relay's script does not" in found[1].what
@@ -136,11 +162,16 @@ def test_a_configuration_made_in_console_is_found_by_its_webhook_and_its_script_
     plan = run_setup(relay_env(fake))
     assert "Note: the Conversation Intelligence configuration 'Flex RTT'" in plan.stdout
     assert "every result reaches the relay twice" in plan.stdout
+
+
 def configured_by_setup(env, fake):
     """``env`` as deployed, with Twilio's APIs (the fake) configured by ``cintel-relay setup --yes``, as the
     README's deploy steps do before ``check``."""
-    twilio = {k: v for k, v in relay_env(fake).items() if k.startswith(("TWILIO_", "CINTEL_INTELLIGENCE",
-                                                                         "CINTEL_CONVERSATIONS", "CINTEL_MEMORY"))}
+    twilio = {
+        k: v
+        for k, v in relay_env(fake).items()
+        if k.startswith(("TWILIO_", "CINTEL_INTELLIGENCE", "CINTEL_CONVERSATIONS", "CINTEL_MEMORY"))
+    }
     env = {**env, **twilio, "TWILIO_AUTH_TOKEN": env["TWILIO_AUTH_TOKEN"]}
     applied = run_setup(env, "--yes")
     assert applied.returncode == 0, applied.stderr

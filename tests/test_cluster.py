@@ -83,13 +83,14 @@ def test_a_conversation_with_an_sms_thread_and_two_calls_on_the_cluster(cluster,
     deliveries = [
         ("/webhook/cor-event", sms("m1", "Hi, I texted about my move", conv)),
         ("/webhook/cintel-action", result("r1", conv, last="m1")),
-        ("/webhook/cor-event", communication("v1", "Thanks for calling Swift Movers", call_sid=first,
-                                             conversation=conv)),
+        (
+            "/webhook/cor-event",
+            communication("v1", "Thanks for calling Swift Movers", call_sid=first, conversation=conv),
+        ),
         ("/webhook/cintel-action", result("r2", conv, last="v1", label="positive")),
         ("/webhook/cor-event", sms("m2", "Sending the inventory list now", conv)),
         ("/webhook/cintel-action", result("r3", conv, last="m2")),
-        ("/webhook/cor-event", communication("v2", "Calling back about the piano", call_sid=second,
-                                             conversation=conv)),
+        ("/webhook/cor-event", communication("v2", "Calling back about the piano", call_sid=second, conversation=conv)),
         ("/webhook/cintel-action", result("r4", conv, last="v1", label="mixed")),  # the first call's, late
         ("/webhook/cintel-action", result("r5", conv, last="v2", label="negative")),
     ]
@@ -109,11 +110,13 @@ def test_a_conversation_with_an_sms_thread_and_two_calls_on_the_cluster(cluster,
 def test_held_results_come_first_whoever_wins_the_race(cluster, pair):
     for round_, call_sid in enumerate(spread(cluster, 6, "2")):
         conv = f"conv_race_{round_}"
-        early = rule_execution([operator_result(f"{conv}-early", SENTIMENT_OPERATOR, {"label": "positive"})],
-                               conversation=conv)
+        early = rule_execution(
+            [operator_result(f"{conv}-early", SENTIMENT_OPERATOR, {"label": "positive"})], conversation=conv
+        )
         assert post_json(pair[0].url, "/webhook/cintel-action", early).json()["held"] == 2
-        late = rule_execution([operator_result(f"{conv}-late", SENTIMENT_OPERATOR, {"label": "mixed"})],
-                              conversation=conv)
+        late = rule_execution(
+            [operator_result(f"{conv}-late", SENTIMENT_OPERATOR, {"label": "mixed"})], conversation=conv
+        )
         mapping = communication(f"{conv}-c1", "hello", call_sid=call_sid, conversation=conv)
         barrier = threading.Barrier(2)
 
@@ -136,8 +139,11 @@ def test_the_same_delivery_at_both_replicas_at_once_is_one_event(cluster, pair):
 
     def deliver(i, n):
         barrier.wait()
-        return post_json(pair[i % 2].url, "/webhook/cor-event",
-                         communication(f"dup-{n}", f"line {n}", call_sid=call_sid, conversation="conv_dup")).json()
+        return post_json(
+            pair[i % 2].url,
+            "/webhook/cor-event",
+            communication(f"dup-{n}", f"line {n}", call_sid=call_sid, conversation="conv_dup"),
+        ).json()
 
     for n in range(5):
         with ThreadPoolExecutor(4) as pool:
@@ -149,8 +155,11 @@ def test_the_same_delivery_at_both_replicas_at_once_is_one_event(cluster, pair):
 def test_a_stream_resumes_on_the_other_replica(cluster, pair):
     (call_sid,) = spread(cluster, 1, "4")
     for n in range(3):
-        post_json(pair[0].url, "/webhook/cor-event",
-                  communication(f"res-{n}", f"line {n}", call_sid=call_sid, conversation="conv_resume"))
+        post_json(
+            pair[0].url,
+            "/webhook/cor-event",
+            communication(f"res-{n}", f"line {n}", call_sid=call_sid, conversation="conv_resume"),
+        )
     first_id = logged(cluster, call_sid)[0][0]
     client = SSEClient(pair[1].url, call_sid, last_event_id=first_id)
     assert client.next_event()[1]["type"] == "connected"
@@ -163,8 +172,11 @@ def test_the_board_sees_calls_of_every_shard(cluster, pair):
     board = SSEClient(pair[1].url, None, path="/api/board/stream")
     assert board.next_event()[1]["type"] == "board"
     for n, call_sid in enumerate(calls):
-        post_json(pair[0].url, "/webhook/cor-event",
-                  communication(f"b-{n}", f"board {n}", call_sid=call_sid, conversation=f"conv_board_{n}"))
+        post_json(
+            pair[0].url,
+            "/webhook/cor-event",
+            communication(f"b-{n}", f"board {n}", call_sid=call_sid, conversation=f"conv_board_{n}"),
+        )
     seen = {board.next_event()[1]["data"]["session"] for _ in calls}
     assert seen == set(calls)
     listed = {c["session"] for c in requests.get(pair[0].url + "/api/board", timeout=5).json()["calls"]}
@@ -246,7 +258,9 @@ def test_a_failover_under_load_loses_no_acknowledged_event():
                 try:
                     got.append(sub.next_event(timeout=20))
                 except EOFError:  # the stream's Redis went away: reconnect with Last-Event-ID, as a browser does
-                    sub = SSEClient(sub.conn.host and relays[0].url, call_sid, last_event_id=got[-1][0] if got else None)
+                    sub = SSEClient(
+                        sub.conn.host and relays[0].url, call_sid, last_event_id=got[-1][0] if got else None
+                    )
                     if not got:
                         sub.events(2)
                     else:

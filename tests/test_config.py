@@ -22,18 +22,21 @@ def test_signatures_off_only_when_asked_explicitly():
     assert load_config({"TWILIO_AUTH_TOKEN": "t"}).verify_signatures
 
 
-@pytest.mark.parametrize("env, variable", [
-    ({"CINTEL_SESSION_TTL": "soon"}, "CINTEL_SESSION_TTL"),
-    ({"CINTEL_SESSION_TTL": "5"}, "CINTEL_SESSION_TTL"),
-    ({"CINTEL_VERIFY_SIGNATURES": "maybe"}, "CINTEL_VERIFY_SIGNATURES"),
-    ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
-    ({"SERVER_URL": "relay.example.com"}, "SERVER_URL"),
-    ({"TWILIO_ACCOUNT_SID": "AB123"}, "TWILIO_ACCOUNT_SID"),
-    ({"WEB_CONCURRENCY": "2"}, "WEB_CONCURRENCY"),
-    ({"CINTEL_OPERATOR_IDS": "mood=intelligence_operator_x"}, "CINTEL_OPERATOR_IDS"),
-    ({"CINTEL_SCRIPT_FILE": "/nonexistent/script.json"}, "CINTEL_SCRIPT_FILE"),
-    ({"CINTEL_LOG_LEVEL": "LOUD"}, "CINTEL_LOG_LEVEL"),
-])
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"CINTEL_SESSION_TTL": "soon"}, "CINTEL_SESSION_TTL"),
+        ({"CINTEL_SESSION_TTL": "5"}, "CINTEL_SESSION_TTL"),
+        ({"CINTEL_VERIFY_SIGNATURES": "maybe"}, "CINTEL_VERIFY_SIGNATURES"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"SERVER_URL": "relay.example.com"}, "SERVER_URL"),
+        ({"TWILIO_ACCOUNT_SID": "AB123"}, "TWILIO_ACCOUNT_SID"),
+        ({"WEB_CONCURRENCY": "2"}, "WEB_CONCURRENCY"),
+        ({"CINTEL_OPERATOR_IDS": "mood=intelligence_operator_x"}, "CINTEL_OPERATOR_IDS"),
+        ({"CINTEL_SCRIPT_FILE": "/nonexistent/script.json"}, "CINTEL_SCRIPT_FILE"),
+        ({"CINTEL_LOG_LEVEL": "LOUD"}, "CINTEL_LOG_LEVEL"),
+    ],
+)
 def test_bad_values_name_the_variable(env, variable):
     with pytest.raises(ConfigError, match=variable):
         load_config({"TWILIO_AUTH_TOKEN": "t", **env})
@@ -45,13 +48,15 @@ def test_several_workers_need_redis():
 
 
 def test_extra_operator_ids_and_agent_addresses():
-    config = load_config({
-        "TWILIO_AUTH_TOKEN": "t",
-        "CINTEL_OPERATOR_IDS": "sentiment=intelligence_operator_custom1, summary=intelligence_operator_custom2",
-        "TWILIO_FLEX_PHONE_NUMBER": "+18005550199",
-        "CINTEL_AGENT_ADDRESSES": "client:dana, +18005550100",
-        "SERVER_URL": "https://relay.example.com/",
-    })
+    config = load_config(
+        {
+            "TWILIO_AUTH_TOKEN": "t",
+            "CINTEL_OPERATOR_IDS": "sentiment=intelligence_operator_custom1, summary=intelligence_operator_custom2",
+            "TWILIO_FLEX_PHONE_NUMBER": "+18005550199",
+            "CINTEL_AGENT_ADDRESSES": "client:dana, +18005550100",
+            "SERVER_URL": "https://relay.example.com/",
+        }
+    )
     assert config.operators["intelligence_operator_custom1"] is OperatorKind.SENTIMENT
     assert config.operators["intelligence_operator_custom2"] is OperatorKind.SUMMARY
     assert config.agent_addresses == ("+18005550199", "client:dana", "+18005550100")

@@ -87,8 +87,10 @@ class Call:
     def play(self, relay, start=0, stop=None):
         def run():
             with requests.Session() as http:
-                simulator.play(self.deliveries[start:stop], relay.url, AUTH_TOKEN, self.report, SPEED,
-                               threading.Event(), http)
+                simulator.play(
+                    self.deliveries[start:stop], relay.url, AUTH_TOKEN, self.report, SPEED, threading.Event(), http
+                )
+
         self._thread = threading.Thread(target=run)
         self._thread.start()
         return self
@@ -183,8 +185,12 @@ def test_the_call_page_shows_texts_during_the_call_and_the_newest_suggested_resp
     expect(page.locator("#transcript li", has_text="photos of the piano").locator(".channel")).to_have_text("SMS")
     for n, text in enumerate(["Ask for the move date.", "Offer full-value protection for the piano."]):
         result = operator_result(f"intelligence_operatorresult_nbr{n}", NEXT_BEST_RESPONSE, {"text": text}, "TEXT")
-        assert post_json(relay.url, "/webhook/cintel-action",
-                         rule_execution([result], conversation=call.conversation)).status_code == 200
+        assert (
+            post_json(
+                relay.url, "/webhook/cintel-action", rule_execution([result], conversation=call.conversation)
+            ).status_code
+            == 200
+        )
     expect(page.locator("#suggestion")).to_have_text("Offer full-value protection for the piano.")
     expect(page.locator("#suggestion-panel h2")).to_have_text("Suggested response")
 
@@ -229,8 +235,9 @@ def test_with_flex_auth_a_supervisors_token_opens_the_board_and_the_call(flex_re
     row.locator("a.call-link").click()
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
     expect(page.locator("#transcript .text")).to_have_text(call.lines[:4])
-    assert {r["path"] for r in fake_twilio.requests} == {"/v1/Accounts/%s/Tokens/validate" % flex_env("")[
-        "TWILIO_ACCOUNT_SID"]}
+    assert {r["path"] for r in fake_twilio.requests} == {
+        "/v1/Accounts/%s/Tokens/validate" % flex_env("")["TWILIO_ACCOUNT_SID"]
+    }
 
 
 def test_with_flex_auth_the_console_needs_a_supervisor(flex_relay, fake_twilio, browser, page):
@@ -255,8 +262,11 @@ def test_the_call_sid_stays_on_one_line_at_desktop_width(relay, page):
     assert link.evaluate("(a) => a.getClientRects().length") == 1  # one line box: not broken in two
     link.click()
     expect(page.locator("#call-agent")).to_have_text("Dana Whitfield")
-    lines = page.eval_on_selector("#call-session", """(sid) => sid.getBoundingClientRect().height /
-        parseFloat(getComputedStyle(sid).lineHeight)""")
+    lines = page.eval_on_selector(
+        "#call-session",
+        """(sid) => sid.getBoundingClientRect().height /
+        parseFloat(getComputedStyle(sid).lineHeight)""",
+    )
     assert round(lines, 2) == 1
 
 
@@ -296,7 +306,8 @@ def test_a_call_page_says_when_the_relay_knows_no_such_call_and_fills_in_when_it
     open_live(page, f"{relay.url}/console/calls/{call.sid}")
     expect(page.locator("#call-unknown")).to_have_text(
         f"No call {call.sid} is known to the relay: it has not started or its data expired. "
-        "This page fills in by itself if the call starts.")
+        "This page fills in by itself if the call starts."
+    )
     expect(page.locator("#call-status")).to_have_text("Not known")
     call.play(relay, stop=call.until("utterance 2 (customer)")).wait()
     expect(page.locator("#transcript .text")).to_have_text(call.lines[:2])
@@ -311,7 +322,8 @@ def test_a_call_page_opened_after_the_data_expired_says_so(relay, page):
     expect(page.locator("#call-unknown")).to_contain_text(f"No call {sid} is known to the relay")
     assert requests.get(f"{relay.url}/api/board/calls/{sid}", timeout=5).json() == {
         "error": f"No call {sid} is known to the relay: it has not started or its data expired.",
-        "code": "not_found"}
+        "code": "not_found",
+    }
 
 
 @pytest.mark.parametrize("case", STREAM_CASES, ids=[c["name"] for c in STREAM_CASES])

@@ -33,8 +33,19 @@ from .support import (
 
 CONTRACT = os.path.join(ROOT, "tests", "contract", "sse-frames.json")
 #: Every frame type the relay sends: the session streams' and the supervisor board's.
-FRAME_TYPES = {"connected", "initial", "transcript", "operator-result", "adherence", "sentiment", "summary",
-               "call-status", "suggestion", "board", "call"}
+FRAME_TYPES = {
+    "connected",
+    "initial",
+    "transcript",
+    "operator-result",
+    "adherence",
+    "sentiment",
+    "summary",
+    "call-status",
+    "suggestion",
+    "board",
+    "call",
+}
 NEXT_BEST_RESPONSE = "intelligence_operator_01kea27sy7ffsafmtsfp17nzx4"
 SMS_ID = "conv_communication_01kg2vbs1b2c3d4e5f6g7h8j9k"
 VOICE_ID = "conv_communication_01kg2vaz9y8x7w6v5t4s3r2q1p"  # the id in cor-communication-transcription.json
@@ -131,6 +142,7 @@ def frame_mismatches(frame: dict) -> list:
 
 # --- the file -------------------------------------------------------------------------------------
 
+
 def test_every_frame_type_has_an_example():
     assert {frame["type"] for frame in EXAMPLES.values()} == FRAME_TYPES
 
@@ -142,8 +154,13 @@ def test_each_example_agrees_with_the_contract(name):
 
 
 def test_every_rule_names_a_path_of_the_examples():
-    paths = [*RULES["nullable"], *RULES["optional"], *RULES["anyValue"], *RULES["sameShapeAs"],
-             *RULES["sameShapeAs"].values()]
+    paths = [
+        *RULES["nullable"],
+        *RULES["optional"],
+        *RULES["anyValue"],
+        *RULES["sameShapeAs"],
+        *RULES["sameShapeAs"].values(),
+    ]
     for path in paths:
         resolve(path)  # a KeyError names a rule left behind by a renamed field
 
@@ -165,11 +182,15 @@ def test_a_changed_field_is_caught():
     frame["data"]["timestamp"] = 1796111942458
     del frame["data"]["channel"]
     assert sorted(frame_mismatches(frame)) == [
-        "transcript.data.body: not in the contract", "transcript.data.channel: missing",
-        "transcript.data.text: missing", "transcript.data.timestamp: number where the contract has string"]
+        "transcript.data.body: not in the contract",
+        "transcript.data.channel: missing",
+        "transcript.data.text: missing",
+        "transcript.data.timestamp: number where the contract has string",
+    ]
 
 
 # --- the relay ------------------------------------------------------------------------------------
+
 
 def session_log(client, session: str) -> list:
     return [orjson.loads(fields[b"f"]) for _, fields in client.xrange(log_key(session))]
@@ -189,9 +210,19 @@ def produced(relay_pair, redis_server):
         ("/webhook/cor-event", sms(SMS_ID, "Texting you my new address: 1200 Barton Springs Rd, Austin.")),
         ("/webhook/cintel-action", payload("cintel-script-adherence.json")),
         ("/webhook/cintel-action", payload("cintel-sentiment-summary.json")),
-        ("/webhook/cintel-action", rule_execution([operator_result(
-            SUGGESTION_ID, NEXT_BEST_RESPONSE, {"text": "Offer full-value protection for the piano."},
-            output_format="TEXT")])),
+        (
+            "/webhook/cintel-action",
+            rule_execution(
+                [
+                    operator_result(
+                        SUGGESTION_ID,
+                        NEXT_BEST_RESPONSE,
+                        {"text": "Offer full-value protection for the piano."},
+                        output_format="TEXT",
+                    )
+                ]
+            ),
+        ),
     ]
     for path, body in deliveries:
         assert post_json(relay, path, body).status_code == 200
@@ -213,11 +244,16 @@ def produced(relay_pair, redis_server):
         return next((f for f in frames if f["type"] == frame_type and data.items() <= f["data"].items()), None)
 
     return {
-        "connected": connected, "initial": initial, "board": board, "call": call_frame,
+        "connected": connected,
+        "initial": initial,
+        "board": board,
+        "call": call_frame,
         "transcript (voice)": first(call, "transcript", id=VOICE_ID),
         "transcript (sms)": first(texts, "transcript", id=SMS_ID),
-        **{kind: first(call, kind) for kind in ("operator-result", "adherence", "sentiment", "summary",
-                                                "call-status", "suggestion")},
+        **{
+            kind: first(call, kind)
+            for kind in ("operator-result", "adherence", "sentiment", "summary", "call-status", "suggestion")
+        },
     }
 
 

@@ -104,14 +104,23 @@ def test_heroku_manifest_gives_redis_and_a_configuration_that_loads():
     env = app["env"]
     assert all(spec.get("description") for spec in env.values())
     assert env["CINTEL_TICKET_SECRET"]["generator"] == "secret"
-    required = [name for name, spec in env.items() if spec.get("required", True) and "value" not in spec
-                and "generator" not in spec]
+    required = [
+        name
+        for name, spec in env.items()
+        if spec.get("required", True) and "value" not in spec and "generator" not in spec
+    ]
     assert {"TWILIO_AUTH_TOKEN", "SERVER_URL"} <= set(required)
     values = {name: spec["value"] for name, spec in env.items() if "value" in spec}
-    values.update(TWILIO_ACCOUNT_SID="AC" + "0" * 32, TWILIO_AUTH_TOKEN="token", SERVER_URL="https://x.herokuapp.com",
-                  REDIS_URL="rediss://:secret@ec2-1-2-3-4.compute-1.amazonaws.com:6380", PORT="31337",
-                  CINTEL_METRICS_TOKEN="f" * 64, CINTEL_TICKET_SECRET="e" * 64,
-                  CINTEL_TASKROUTER_WORKSPACE_SID="WS" + "0" * 32)
+    values.update(
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        TWILIO_AUTH_TOKEN="token",
+        SERVER_URL="https://x.herokuapp.com",
+        REDIS_URL="rediss://:secret@ec2-1-2-3-4.compute-1.amazonaws.com:6380",
+        PORT="31337",
+        CINTEL_METRICS_TOKEN="f" * 64,
+        CINTEL_TICKET_SECRET="e" * 64,
+        CINTEL_TASKROUTER_WORKSPACE_SID="WS" + "0" * 32,
+    )
     config = load_config(values)
     assert config.proxy_count == 1 and config.redis_ssl_verify is False and config.web_concurrency >= 1
     assert read(".python-version").strip() == "3.11"
@@ -125,9 +134,19 @@ def test_the_installed_package_carries_its_script_scenarios_console_and_lua(tmp_
     import sys
     import zipfile
 
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                    "-w", str(tmp_path), ROOT], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), ROOT],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = tmp_path.glob("cintel_relay-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"cintel_relay/route.lua", "cintel_relay/append.lua", "cintel_relay/board.lua", "cintel_relay/data/script.json", "cintel_relay/scenarios/moving-complete.json",
-            "cintel_relay/templates/board.html", "cintel_relay/static/console.js"} <= names
+    assert {
+        "cintel_relay/route.lua",
+        "cintel_relay/append.lua",
+        "cintel_relay/board.lua",
+        "cintel_relay/data/script.json",
+        "cintel_relay/scenarios/moving-complete.json",
+        "cintel_relay/templates/board.html",
+        "cintel_relay/static/console.js",
+    } <= names

@@ -20,9 +20,22 @@ class Replica(RedisServer):
 
     def start(self):
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--replicaof", "127.0.0.1", str(self.primary.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--replicaof",
+                "127.0.0.1",
+                str(self.primary.port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(port=self.port)
         wait_for(lambda: _synced(client), what="the replica to sync with its primary")
@@ -58,8 +71,10 @@ def test_an_acknowledged_event_is_on_the_replica_already(durable):
 def test_without_a_replica_the_webhook_gets_503_and_its_retry_lands_once(durable):
     primary, replica, relay = durable
     replica.stop()
-    wait_for(lambda: redis.Redis(port=primary.port).info("replication")["connected_slaves"] == 0,
-             what="the primary to notice the replica is gone")
+    wait_for(
+        lambda: redis.Redis(port=primary.port).info("replication")["connected_slaves"] == 0,
+        what="the primary to notice the replica is gone",
+    )
     body = communication("c1", "said while no replica confirms")
     refused = post_json(relay.url, "/webhook/cor-event", body)
     assert refused.status_code == 503 and refused.headers["Retry-After"]

@@ -12,7 +12,11 @@ from .support import CALL_SID, ROOT, SSEClient, base_env, communication, free_po
 def test_embedded_relay_serves_webhooks_and_streams(start_relay):
     relay = start_relay(redis_url=None)
     assert requests.get(relay.url + "/readyz", timeout=5).json() == {
-        "bus": "embedded", "ready": True, "signatures": True, "streamAuth": "none"}
+        "bus": "embedded",
+        "ready": True,
+        "signatures": True,
+        "streamAuth": "none",
+    }
     client = SSEClient(relay.url, CALL_SID)
     client.events(2)
     assert post_json(relay.url, "/webhook/cor-event", communication("c1", "hello")).status_code == 200
@@ -25,8 +29,14 @@ def test_embedded_relay_serves_webhooks_and_streams(start_relay):
 
 def test_embedded_mode_refuses_several_workers():
     env = base_env(PORT=free_port(), WEB_CONCURRENCY=2)
-    result = subprocess.run([sys.executable, "-m", "cintel_relay.cli", "serve"], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "cintel_relay.cli", "serve"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode != 0
     assert "WEB_CONCURRENCY=2 but REDIS_URL is unset" in result.stderr
 
@@ -34,8 +44,14 @@ def test_embedded_mode_refuses_several_workers():
 def test_console_script_runs_the_server():
     port = free_port()
     env = base_env(PORT=port, CINTEL_BIND_HOST="127.0.0.1")
-    proc = subprocess.Popen(["cintel-relay", "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        ["cintel-relay", "serve"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         wait_for(lambda: _ok(f"http://127.0.0.1:{port}/healthz"), timeout=30, what="cintel-relay serve")
     finally:

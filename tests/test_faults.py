@@ -100,13 +100,18 @@ def test_a_client_that_stops_reading_is_cut_off_and_resumes_from_the_log(own_red
     stalled.connect(("127.0.0.1", relay.port))
     stalled.sendall(f"GET /api/stream/{CALL_SID} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     direct = redis_lib.Redis.from_url(own_redis.url)
-    wait_for(lambda: dict(direct.pubsub_numsub(channel(CALL_SID)))[channel(CALL_SID).encode()] == 1,
-             what="the stalled stream to subscribe")
+    wait_for(
+        lambda: dict(direct.pubsub_numsub(channel(CALL_SID)))[channel(CALL_SID).encode()] == 1,
+        what="the stalled stream to subscribe",
+    )
     big = "x" * 30000  # enough to fill the kernel's socket buffers, so the relay's writes block
     for n in range(300):
         assert post_json(relay.url, "/webhook/cor-event", communication(f"c{n}", f"{n} {big}")).status_code == 200
-    wait_for(lambda: dict(direct.pubsub_numsub(channel(CALL_SID)))[channel(CALL_SID).encode()] == 0,
-             timeout=15, what="the stalled stream to be dropped")
+    wait_for(
+        lambda: dict(direct.pubsub_numsub(channel(CALL_SID)))[channel(CALL_SID).encode()] == 0,
+        timeout=15,
+        what="the stalled stream to be dropped",
+    )
     stalled.close()
     first_id = direct.xrange(log_key(CALL_SID), count=1)[0][0].decode()
     back = SSEClient(relay.url, CALL_SID, last_event_id=first_id)

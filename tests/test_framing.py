@@ -15,17 +15,22 @@ def new_output(relay, before: int) -> str:
     return relay.output()[before:]
 
 
-@pytest.mark.parametrize("framing", [
-    ("Content-Length: 3", "Content-Length: 3"),
-    ("Content-Length: 3", "Content-Length: 4"),
-    ("Content-Length: 3", "Transfer-Encoding: chunked"),
-    ("Transfer-Encoding: chunked", "Content-Length: 3"),
-])
+@pytest.mark.parametrize(
+    "framing",
+    [
+        ("Content-Length: 3", "Content-Length: 3"),
+        ("Content-Length: 3", "Content-Length: 4"),
+        ("Content-Length: 3", "Transfer-Encoding: chunked"),
+        ("Transfer-Encoding: chunked", "Content-Length: 3"),
+    ],
+)
 def test_ambiguous_body_framing_is_400(relays, redis_client, framing):
     relay = relays[0]
     before = len(relay.output())
-    request = head("POST", "/webhook/status", "Content-Type: application/x-www-form-urlencoded",
-                   *framing) + b"3\r\nabc\r\n0\r\n\r\n"
+    request = (
+        head("POST", "/webhook/status", "Content-Type: application/x-www-form-urlencoded", *framing)
+        + b"3\r\nabc\r\n0\r\n\r\n"
+    )
     status, answer, closed = exchange(relay.port, request)
     assert status == 400 and closed, answer
     output = new_output(relay, before)
@@ -37,13 +42,22 @@ def test_ambiguous_body_framing_is_400(relays, redis_client, framing):
 PUBLIC = "http://127.0.0.1"
 
 
-@pytest.mark.parametrize("path, limit, closes", [
-    ("/webhook/cor-event?bodySHA256=00", 1024 * 1024, True),  # refused mid-body: the rest is never read
-    ("/api/stream-ticket", 4096, False),  # under CINTEL_MAX_BODY_BYTES: read whole, then refused
-])
+@pytest.mark.parametrize(
+    "path, limit, closes",
+    [
+        ("/webhook/cor-event?bodySHA256=00", 1024 * 1024, True),  # refused mid-body: the rest is never read
+        ("/api/stream-ticket", 4096, False),  # under CINTEL_MAX_BODY_BYTES: read whole, then refused
+    ],
+)
 def test_a_chunked_body_past_the_limit_is_413(relays, redis_client, path, limit, closes):
-    request = head("POST", path, "Content-Type: application/json", "Transfer-Encoding: chunked",
-                   "X-Twilio-Signature: x", "Authorization: Bearer x") + chunked(b" " * (limit + 1), size=65536)
+    request = head(
+        "POST",
+        path,
+        "Content-Type: application/json",
+        "Transfer-Encoding: chunked",
+        "X-Twilio-Signature: x",
+        "Authorization: Bearer x",
+    ) + chunked(b" " * (limit + 1), size=65536)
     status, answer, closed = exchange(relays[0].port, request, timeout=3)
     assert status == 413 and closed == closes, answer[:300]
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["code"] == "request_entity_too_large"
@@ -54,8 +68,14 @@ def test_a_signed_chunked_body_within_the_limit_is_taken(relays, redis_client):
     relay = relays[0]
     raw = json.dumps(communication("c1", "chunked hello")).encode()
     target = "/webhook/cor-event?" + urllib.parse.urlencode({"bodySHA256": hashlib.sha256(raw).hexdigest()})
-    request = head("POST", target, "Content-Type: application/json", "Transfer-Encoding: chunked",
-                   f"X-Twilio-Signature: {sign(PUBLIC + target)}", "Connection: close") + chunked(raw, size=100)
+    request = head(
+        "POST",
+        target,
+        "Content-Type: application/json",
+        "Transfer-Encoding: chunked",
+        f"X-Twilio-Signature: {sign(PUBLIC + target)}",
+        "Connection: close",
+    ) + chunked(raw, size=100)
     status, answer, _ = exchange(relay.port, request)
     assert status == 200, answer
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["logged"] == 1
@@ -68,8 +88,18 @@ def test_without_a_trusted_proxy_a_forwarded_scheme_does_not_change_the_signed_u
     raw = json.dumps(communication("c1", "hello")).encode()
     target = "/webhook/cor-event?" + urllib.parse.urlencode({"bodySHA256": hashlib.sha256(raw).hexdigest()})
     https_url = PUBLIC.replace("http://", "https://") + target
-    request = head("POST", target, "Content-Type: application/json", f"Content-Length: {len(raw)}", header,
-                   f"X-Twilio-Signature: {sign(https_url)}", "Connection: close") + raw
+    request = (
+        head(
+            "POST",
+            target,
+            "Content-Type: application/json",
+            f"Content-Length: {len(raw)}",
+            header,
+            f"X-Twilio-Signature: {sign(https_url)}",
+            "Connection: close",
+        )
+        + raw
+    )
     status, answer, _ = exchange(relay.port, request)
     assert status == 403 and b"invalid_signature" in answer
     assert redis_client.dbsize() == 0

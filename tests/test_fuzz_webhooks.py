@@ -14,21 +14,41 @@ from hypothesis import strategies as st
 from .support import form_request, json_request, payload
 from .test_webhooks import BASE, dump, map_call, post_json
 
-FUZZ = settings(max_examples=300, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=300,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 JSON_HOOKS = ("/webhook/cintel-action", "/webhook/cor-event", "/webhook/maestro-event")
 #: Each example payload and the webhooks it is sent to.
-EXAMPLES = {"cintel-script-adherence.json": ("/webhook/cintel-action",),
-            "cintel-sentiment-summary.json": ("/webhook/cintel-action",),
-            "cor-participant-added.json": ("/webhook/cor-event", "/webhook/maestro-event"),
-            "cor-communication-transcription.json": ("/webhook/cor-event", "/webhook/maestro-event")}
-CONTENT_TYPES = ("application/json", "application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded",
-                 "multipart/form-data; boundary=x", "")
+EXAMPLES = {
+    "cintel-script-adherence.json": ("/webhook/cintel-action",),
+    "cintel-sentiment-summary.json": ("/webhook/cintel-action",),
+    "cor-participant-added.json": ("/webhook/cor-event", "/webhook/maestro-event"),
+    "cor-communication-transcription.json": ("/webhook/cor-event", "/webhook/maestro-event"),
+}
+CONTENT_TYPES = (
+    "application/json",
+    "application/json; charset=utf-8",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "",
+)
 
-scalars = st.none() | st.booleans() | st.integers(min_value=-2 ** 70, max_value=2 ** 70) | \
-    st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40)
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) |
-                           st.dictionaries(st.text(max_size=12), inner, max_size=4), max_leaves=25)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=25,
+)
 
 
 def _nested(depth: int):
@@ -100,11 +120,14 @@ def test_json_webhooks_never_fail_and_refusals_change_nothing(client, redis_clie
         del headers["X-Twilio-Signature"]
     if content_type is not None:
         headers["Content-Type"] = content_type
-    _check(client.post(url[len(BASE):], data=data, headers=headers), before, redis_client, unsigned=not signed)
+    _check(client.post(url[len(BASE) :], data=data, headers=headers), before, redis_client, unsigned=not signed)
 
 
-form_fields = st.dictionaries(st.sampled_from(["CallSid", "CallStatus", "From", "To", "Timestamp", "CallDuration"]) |
-                              st.text(max_size=10), st.text(max_size=40), max_size=8)
+form_fields = st.dictionaries(
+    st.sampled_from(["CallSid", "CallStatus", "From", "To", "Timestamp", "CallDuration"]) | st.text(max_size=10),
+    st.text(max_size=40),
+    max_size=8,
+)
 
 
 @st.composite

@@ -31,13 +31,17 @@ def test_randomized_interleavings_every_subscriber_sees_the_log(trio, redis_clie
     for call_sid, conv in calls:
         for n in range(30):
             if n % 3 == 0:
-                body = rule_execution([operator_result(f"{conv}-r{n}", SENTIMENT_OPERATOR, {"label": "neutral"})],
-                                      conversation=conv)
+                body = rule_execution(
+                    [operator_result(f"{conv}-r{n}", SENTIMENT_OPERATOR, {"label": "neutral"})], conversation=conv
+                )
                 deliveries.append(("/webhook/cintel-action", body))
             else:
-                deliveries.append(("/webhook/cor-event",
-                                   communication(f"{conv}-c{n}", f"{conv} line {n}", call_sid=call_sid,
-                                                 conversation=conv)))
+                deliveries.append(
+                    (
+                        "/webhook/cor-event",
+                        communication(f"{conv}-c{n}", f"{conv} line {n}", call_sid=call_sid, conversation=conv),
+                    )
+                )
     deliveries += rng.sample(deliveries, 20)  # redeliveries
     rng.shuffle(deliveries)
     subscribers = {call_sid: [SSEClient(trio[i].url, call_sid) for i in range(3)] for call_sid, _ in calls}
@@ -64,11 +68,13 @@ def test_randomized_interleavings_every_subscriber_sees_the_log(trio, redis_clie
 def test_mapping_and_results_racing_at_two_replicas(trio, redis_client):
     for round_ in range(15):
         call_sid, conv = "CA%032x" % (0xB000 + round_), f"race_{round_}"
-        early = rule_execution([operator_result(f"{conv}-early", SENTIMENT_OPERATOR, {"label": "positive"})],
-                               conversation=conv)
+        early = rule_execution(
+            [operator_result(f"{conv}-early", SENTIMENT_OPERATOR, {"label": "positive"})], conversation=conv
+        )
         assert post_json(trio[0].url, "/webhook/cintel-action", early).json()["held"] == 2
-        racing_result = rule_execution([operator_result(f"{conv}-late", SENTIMENT_OPERATOR, {"label": "mixed"})],
-                                       conversation=conv)
+        racing_result = rule_execution(
+            [operator_result(f"{conv}-late", SENTIMENT_OPERATOR, {"label": "mixed"})], conversation=conv
+        )
         mapping = communication(f"{conv}-c1", "hello", call_sid=call_sid, conversation=conv)
         barrier = threading.Barrier(2)
 
@@ -93,8 +99,9 @@ def test_same_delivery_to_two_replicas_at_once_is_one_event(trio, redis_client):
 
     def deliver(i, n):
         barrier.wait()
-        return post_json(trio[i % 3].url, "/webhook/cor-event",
-                         communication(f"dup-{n}", f"line {n}", call_sid=call_sid)).json()
+        return post_json(
+            trio[i % 3].url, "/webhook/cor-event", communication(f"dup-{n}", f"line {n}", call_sid=call_sid)
+        ).json()
 
     for n in range(10):
         with ThreadPoolExecutor(6) as pool:

@@ -10,8 +10,20 @@ from cintel_relay.stream import is_event_id
 from .support import CALL_SID, SSEClient
 from .test_stream import say
 
-NOT_IDS = ["²-1", "1-²", "\u0661\u0662\u0663-0", "0-\u0661", "18446744073709551616-0", "0-18446744073709551616",
-           "9" * 40 + "-0", "1-1-1", "-1", "1-", " 1-0", "1-0\n"]
+NOT_IDS = [
+    "²-1",
+    "1-²",
+    "\u0661\u0662\u0663-0",
+    "0-\u0661",
+    "18446744073709551616-0",
+    "0-18446744073709551616",
+    "9" * 40 + "-0",
+    "1-1-1",
+    "-1",
+    "1-",
+    " 1-0",
+    "1-0\n",
+]
 
 
 @pytest.mark.parametrize("text", NOT_IDS)

@@ -81,7 +81,7 @@ def test_a_replica_whose_clock_runs_ahead_evicts_no_live_slot(redis_client, monk
     assert redis_client.zscore(slots_key("who"), "other-replica") == others["other-replica"]
     redis_client.delete(slots_key("who"))
     slot = limits.acquire_stream("who", FAR + 61)
-    (member, lease_end), = redis_client.zrange(slots_key("who"), 0, -1, withscores=True)
+    ((member, lease_end),) = redis_client.zrange(slots_key("who"), 0, -1, withscores=True)
     assert lease_end <= redis_now(redis_client) + limits.lease
     slot._renewed -= limits.lease  # due: a renewal is timed by Redis too
     slot.renew_if_due()

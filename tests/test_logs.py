@@ -53,8 +53,12 @@ def call_log(start_module_relay):
         stream.events(2)
         steps = [
             ("comm", "/webhook/cor-event", communication("comm-secret", TRANSCRIPT), None),
-            ("summary", "/webhook/cintel-action",
-             rule_execution([operator_result("res-1", SUMMARY_OPERATOR, {"text": SUMMARY})]), None),
+            (
+                "summary",
+                "/webhook/cintel-action",
+                rule_execution([operator_result("res-1", SUMMARY_OPERATOR, {"text": SUMMARY})]),
+                None,
+            ),
             ("status", "/webhook/status", dict(urllib.parse.parse_qsl(payload("status-callback.form"))), None),
             ("forged", "/webhook/cor-event", communication("comm-forged", TRANSCRIPT), FORGED_SIGNATURE),
         ]
@@ -85,8 +89,16 @@ def test_every_line_is_one_json_object(call_log):
 def test_no_transcript_summary_token_or_signature_appears_anywhere(call_log):
     output, responses, signatures = call_log
     assert [responses[n].status_code for n in ("comm", "summary", "status", "forged")] == [200, 200, 200, 403]
-    for secret in [TRANSCRIPT, "purple elephant", SUMMARY, "elephant branch", AUTH_TOKEN, METRICS_TOKEN,
-                   FORGED_SIGNATURE, *signatures]:
+    for secret in [
+        TRANSCRIPT,
+        "purple elephant",
+        SUMMARY,
+        "elephant branch",
+        AUTH_TOKEN,
+        METRICS_TOKEN,
+        FORGED_SIGNATURE,
+        *signatures,
+    ]:
         assert secret not in output, f"{secret!r} was logged"
     assert "bodySHA256" not in output  # no query strings
 
@@ -95,8 +107,12 @@ def test_access_lines_carry_request_session_and_conversation_ids_with_timings(ca
     output, responses, _ = call_log
     access = {e.get("request_id"): e for e in records(output) if e["logger"] == "gunicorn.access"}
     comm = access["req-comm"]
-    assert (comm["path"], comm["status"], comm["session"], comm["conversation"]) == \
-        ("/webhook/cor-event", 200, CALL_SID, CONVERSATION)
+    assert (comm["path"], comm["status"], comm["session"], comm["conversation"]) == (
+        "/webhook/cor-event",
+        200,
+        CALL_SID,
+        CONVERSATION,
+    )
     assert comm["duration_ms"] >= comm["app_ms"] > 0
     assert access["req-summary"]["conversation"] == CONVERSATION
     assert access["req-status"]["session"] == CALL_SID

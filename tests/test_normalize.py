@@ -39,13 +39,28 @@ def test_null_results_skipped_and_labels_lowercased():
 
 
 def test_unknown_operator_and_unusable_results_pass_through_only():
-    payload_ = {"conversationId": "c", "operatorResults": [
-        {"id": "r1", "operator": {"id": "intelligence_operator_custom"}, "result": {"label": "positive"}},
-        {"id": "r2", "operator": {"id": "intelligence_operator_01kcrvw16kfa88qvgrfmr7y151"}, "result": {"label": "ecstatic"}},
-        {"id": "r3", "operator": {"id": "intelligence_operator_01kcv35pnkeysaf6z6cqtbpegn"}, "result": {"text": 42}},
-        {"id": "r4", "operator": {"id": "intelligence_operator_01kea27sy7ffsafmtsfp17nzx4"}, "result": {"text": " "}},
-        {"id": "r5", "operator": {"id": "intelligence_operator_01kf34tcyefpyb1t4m0nbd8rxg"}, "result": "met"},
-    ]}
+    payload_ = {
+        "conversationId": "c",
+        "operatorResults": [
+            {"id": "r1", "operator": {"id": "intelligence_operator_custom"}, "result": {"label": "positive"}},
+            {
+                "id": "r2",
+                "operator": {"id": "intelligence_operator_01kcrvw16kfa88qvgrfmr7y151"},
+                "result": {"label": "ecstatic"},
+            },
+            {
+                "id": "r3",
+                "operator": {"id": "intelligence_operator_01kcv35pnkeysaf6z6cqtbpegn"},
+                "result": {"text": 42},
+            },
+            {
+                "id": "r4",
+                "operator": {"id": "intelligence_operator_01kea27sy7ffsafmtsfp17nzx4"},
+                "result": {"text": " "},
+            },
+            {"id": "r5", "operator": {"id": "intelligence_operator_01kf34tcyefpyb1t4m0nbd8rxg"}, "result": "met"},
+        ],
+    }
     loaded = RuleExecutionSchema().load(payload_)
     events = normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script())
     assert [e.type for e in events] == ["operator-result"] * 5
@@ -72,9 +87,16 @@ def test_sessions_for_participants():
 def test_transcript_event_needs_text():
     comm = payload("cor-communication-transcription.json")["data"]
     event = normalize.transcript_event(comm, None, ["+18005550199"])
-    assert event.frame == {"type": "transcript", "data": {
-        "id": comm["id"], "timestamp": "2026-11-24T15:02:07.310Z", "speaker": "agent", "channel": "VOICE",
-        "text": "Thanks for contacting Swift Movers. This is Dana, how can I help you today?"}}
+    assert event.frame == {
+        "type": "transcript",
+        "data": {
+            "id": comm["id"],
+            "timestamp": "2026-11-24T15:02:07.310Z",
+            "speaker": "agent",
+            "channel": "VOICE",
+            "text": "Thanks for contacting Swift Movers. This is Dana, how can I help you today?",
+        },
+    }
     assert normalize.transcript_event(dict(comm, content={"type": "TEXT", "text": "  "}), None, []) is None
 
 
@@ -90,8 +112,9 @@ def test_transcript_entries_name_their_channel_uppercased_or_unknown():
     sms = dict(comm, author=dict(comm["author"], channel="sms"), channelId="SM" + "0" * 32)
     whatsapp = dict(comm, author=dict(comm["author"], channel=" WhatsApp "))
     nameless = dict(comm, author={"address": "+15125550123"})
-    channels = [normalize.transcript_event(c, "CUSTOMER", []).frame["data"]["channel"]
-                for c in (comm, sms, whatsapp, nameless)]
+    channels = [
+        normalize.transcript_event(c, "CUSTOMER", []).frame["data"]["channel"] for c in (comm, sms, whatsapp, nameless)
+    ]
     assert channels == ["VOICE", "SMS", "WHATSAPP", "UNKNOWN"]
 
 
@@ -104,7 +127,10 @@ def test_communication_routing_names_the_call_only_for_voice():
     assert normalize.communication_routing(dict(sms, channelId=CALL_SID))["call"] is None
     assert normalize.communication_routing(dict(comm, channelId=None))["call"] is None
     assert normalize.communication_routing(dict(comm, author=None)) == {
-        "id": comm["id"], "channel": "UNKNOWN", "call": None}
+        "id": comm["id"],
+        "channel": "UNKNOWN",
+        "call": None,
+    }
 
 
 def operator_results(*results):
@@ -113,36 +139,99 @@ def operator_results(*results):
 
 SHAPES = {  # operator, outputFormat, result as Twilio sends it -> the derived event's type and fields
     # OpenAPI shapes (facts F3)
-    "classification {label}": (SENTIMENT_OPERATOR, "CLASSIFICATION", {"label": "Negative"},
-                               "sentiment", {"label": "negative"}),
-    "text {text}": (SUMMARY_OPERATOR, "TEXT", {"text": " Moving on March 3. "},
-                    "summary", {"text": "Moving on March 3."}),
+    "classification {label}": (
+        SENTIMENT_OPERATOR,
+        "CLASSIFICATION",
+        {"label": "Negative"},
+        "sentiment",
+        {"label": "negative"},
+    ),
+    "text {text}": (
+        SUMMARY_OPERATOR,
+        "TEXT",
+        {"text": " Moving on March 3. "},
+        "summary",
+        {"text": "Moving on March 3."},
+    ),
     # What Twilio's SDK also reads (operator_result_processor._generate_content; facts F4, F6)
-    "classification bare string": (SENTIMENT_OPERATOR, "CLASSIFICATION", "POSITIVE",
-                                   "sentiment", {"label": "positive"}),
+    "classification bare string": (
+        SENTIMENT_OPERATOR,
+        "CLASSIFICATION",
+        "POSITIVE",
+        "sentiment",
+        {"label": "positive"},
+    ),
     "text bare string": (SUMMARY_OPERATOR, "TEXT", "Moving on March 3.", "summary", {"text": "Moving on March 3."}),
-    "text {result}": (SUMMARY_OPERATOR, "GENERATION", {"result": "Moving on March 3.", "format": "text"},
-                      "summary", {"text": "Moving on March 3."}),
+    "text {result}": (
+        SUMMARY_OPERATOR,
+        "GENERATION",
+        {"result": "Moving on March 3.", "format": "text"},
+        "summary",
+        {"text": "Moving on March 3."},
+    ),
     "json {payload: json string}": (
-        SCRIPT_OPERATOR, "JSON", {"payload": json.dumps({"categories": [
-            {"category_key": "greeting", "criteria": [{"criteria_key": "a", "criteria_met": "Succeeded"}]}]})},
-        "adherence", {"met": ["greeting"]}),
+        SCRIPT_OPERATOR,
+        "JSON",
+        {
+            "payload": json.dumps(
+                {
+                    "categories": [
+                        {"category_key": "greeting", "criteria": [{"criteria_key": "a", "criteria_met": "Succeeded"}]}
+                    ]
+                }
+            )
+        },
+        "adherence",
+        {"met": ["greeting"]},
+    ),
     "json in the SDK's union wrapper": (
-        SCRIPT_OPERATOR, "JSON", {"com.twilio.cai.intelligence.JSONResult": {"payload": json.dumps({"categories": [
-            {"category_key": "verification", "criteria": [{"criteria_key": "a", "criteria_met": "Succeeded"}]}]})}},
-        "adherence", {"met": ["verification"]}),
+        SCRIPT_OPERATOR,
+        "JSON",
+        {
+            "com.twilio.cai.intelligence.JSONResult": {
+                "payload": json.dumps(
+                    {
+                        "categories": [
+                            {
+                                "category_key": "verification",
+                                "criteria": [{"criteria_key": "a", "criteria_met": "Succeeded"}],
+                            }
+                        ]
+                    }
+                )
+            }
+        },
+        "adherence",
+        {"met": ["verification"]},
+    ),
     "json {payload: object}": (
-        SCRIPT_OPERATOR, "JSON", {"payload": {"categories": [
-            {"category_key": "Move Details", "criteria": [{"criteria_key": "a", "criteria_met": "Succeeded"}]}]}},
-        "adherence", {"met": ["move-details"]}),
+        SCRIPT_OPERATOR,
+        "JSON",
+        {
+            "payload": {
+                "categories": [
+                    {"category_key": "Move Details", "criteria": [{"criteria_key": "a", "criteria_met": "Succeeded"}]}
+                ]
+            }
+        },
+        "adherence",
+        {"met": ["move-details"]},
+    ),
 }
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_every_result_shape_twilio_sends_or_its_sdk_reads_is_understood(shape):
     operator, output_format, result, type_, fields = SHAPES[shape]
-    loaded = operator_results({"id": "r", "operator": {"id": operator}, "outputFormat": output_format,
-                               "result": result, "dateCreated": "2026-11-24T15:02:11.418Z"})
+    loaded = operator_results(
+        {
+            "id": "r",
+            "operator": {"id": operator},
+            "outputFormat": output_format,
+            "result": result,
+            "dateCreated": "2026-11-24T15:02:11.418Z",
+        }
+    )
     events = normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script())
     assert [e.type for e in events] == ["operator-result", type_]
     assert events[0].frame["data"]["result"] == result  # passed through untouched
@@ -153,33 +242,63 @@ def test_every_result_shape_twilio_sends_or_its_sdk_reads_is_understood(shape):
     assert (derived["operatorResultId"], derived["timestamp"]) == ("r", "2026-11-24T15:02:11.418Z")
 
 
-@pytest.mark.parametrize("result", [
-    {"payload": "{not json"}, {"payload": "[1, 2]"}, {"payload": "[" * 100_000 + "]" * 100_000}, {"payload": 7},
-    "categories", None,
-])
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"payload": "{not json"},
+        {"payload": "[1, 2]"},
+        {"payload": "[" * 100_000 + "]" * 100_000},
+        {"payload": 7},
+        "categories",
+        None,
+    ],
+)
 def test_unusable_json_results_pass_through_only(result):
-    loaded = operator_results({"id": "r", "operator": {"id": SCRIPT_OPERATOR}, "outputFormat": "JSON",
-                               "result": result})
+    loaded = operator_results(
+        {"id": "r", "operator": {"id": SCRIPT_OPERATOR}, "outputFormat": "JSON", "result": result}
+    )
     assert [e.type for e in normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script())] == [
-        "operator-result"]
+        "operator-result"
+    ]
 
 
 def test_next_best_response_yields_a_suggestion_frame():
-    loaded = operator_results({"id": "r-nbr", "operator": {"id": NBR_OPERATOR}, "outputFormat": "TEXT",
-                               "result": {"text": "Offer full-value insurance for the piano."},
-                               "dateCreated": "2026-11-24T15:04:00.000Z"})
+    loaded = operator_results(
+        {
+            "id": "r-nbr",
+            "operator": {"id": NBR_OPERATOR},
+            "outputFormat": "TEXT",
+            "result": {"text": "Offer full-value insurance for the piano."},
+            "dateCreated": "2026-11-24T15:04:00.000Z",
+        }
+    )
     events = normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script())
     assert [e.type for e in events] == ["operator-result", "suggestion"]
     assert events[0].frame["data"]["operator"]["friendlyName"] == "Next Best Response"
-    assert events[1] == normalize.Event("opres:r-nbr:suggestion", {"type": "suggestion", "data": {
-        "id": "r-nbr", "text": "Offer full-value insurance for the piano.", "timestamp": "2026-11-24T15:04:00.000Z",
-        "operatorResultId": "r-nbr"}})
+    assert events[1] == normalize.Event(
+        "opres:r-nbr:suggestion",
+        {
+            "type": "suggestion",
+            "data": {
+                "id": "r-nbr",
+                "text": "Offer full-value insurance for the piano.",
+                "timestamp": "2026-11-24T15:04:00.000Z",
+                "operatorResultId": "r-nbr",
+            },
+        },
+    )
 
 
 def test_a_configured_operator_id_of_the_suggestion_kind_yields_suggestions():
     operators = dict(DEFAULT_OPERATORS, intelligence_operator_custom=OperatorKind.SUGGESTION)
-    loaded = operator_results({"id": "r", "operator": {"id": "intelligence_operator_custom", "name": "Upsell"},
-                               "outputFormat": "TEXT", "result": "Mention packing service."})
+    loaded = operator_results(
+        {
+            "id": "r",
+            "operator": {"id": "intelligence_operator_custom", "name": "Upsell"},
+            "outputFormat": "TEXT",
+            "result": "Mention packing service.",
+        }
+    )
     events = normalize.rule_execution_events(loaded, operators, load_script())
     assert [e.type for e in events] == ["operator-result", "suggestion"]
     assert events[0].frame["data"]["operator"]["friendlyName"] == "Upsell"
@@ -190,13 +309,19 @@ def test_result_routing_names_the_last_then_first_communication_and_a_call_sid()
     window = {"first": "conv_communication_a", "last": "conv_communication_b"}
     result = {"executionDetails": {"communications": window}, "referenceIds": ["conv_participant_x", CALL_SID]}
     assert normalize.result_routing(result) == {
-        "communications": ["conv_communication_b", "conv_communication_a"], "call": CALL_SID}
+        "communications": ["conv_communication_b", "conv_communication_a"],
+        "call": CALL_SID,
+    }
     same = {"executionDetails": {"communications": {"first": "conv_communication_a", "last": "conv_communication_a"}}}
     assert normalize.result_routing(same) == {"communications": ["conv_communication_a"], "call": None}
     only_first = {"executionDetails": {"communications": {"first": "conv_communication_a", "last": ""}}}
     assert normalize.result_routing(only_first)["communications"] == ["conv_communication_a"]
-    for bare in ({}, {"executionDetails": None}, {"executionDetails": {"communications": None}},
-                 {"executionDetails": {"communications": {"last": 5}}, "referenceIds": None}):
+    for bare in (
+        {},
+        {"executionDetails": None},
+        {"executionDetails": {"communications": None}},
+        {"executionDetails": {"communications": {"last": 5}}, "referenceIds": None},
+    ):
         assert normalize.result_routing(bare) == {"communications": [], "call": None}
 
 
@@ -205,27 +330,41 @@ def test_rule_execution_groups_keep_each_results_events_with_its_routing():
     body["operatorResults"][-1]["referenceIds"] = [CALL_SID]
     loaded = RuleExecutionSchema().load(body)
     groups = normalize.rule_execution_groups(loaded, DEFAULT_OPERATORS, load_script())
-    assert [[e.type for e in group.events] for group in groups] == [["operator-result", "sentiment"],
-                                                                  ["operator-result", "summary"]]
+    assert [[e.type for e in group.events] for group in groups] == [
+        ["operator-result", "sentiment"],
+        ["operator-result", "summary"],
+    ]
     results = [r for r in loaded["operatorResults"] if r]
     assert [routing for routing, _ in groups] == [normalize.result_routing(r) for r in results]
     assert groups[1].routing["call"] == CALL_SID and groups[0].routing["call"] is None
     window = results[0]["executionDetails"]["communications"]
     assert groups[0].routing["communications"] == [window["last"], window["first"]]
     assert normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script()) == [
-        event for group in groups for event in group.events]
+        event for group in groups for event in group.events
+    ]
 
 
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-                               st.sampled_from(["label", "text", "result", "payload", "categories", "criteria",
-                                                "category_key", "criteria_met", "x"]), inner, max_size=4),
-                           max_leaves=20)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["label", "text", "result", "payload", "categories", "criteria", "category_key", "criteria_met", "x"]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(operator=st.sampled_from(sorted(DEFAULT_OPERATORS)), result=JSON_VALUES | JSON_VALUES.map(json.dumps).map(
-    lambda text: {"payload": text}))
+@given(
+    operator=st.sampled_from(sorted(DEFAULT_OPERATORS)),
+    result=JSON_VALUES | JSON_VALUES.map(json.dumps).map(lambda text: {"payload": text}),
+)
 def test_any_result_of_a_known_operator_passes_through_and_never_raises(operator, result):
     loaded = operator_results({"id": "r", "operator": {"id": operator}, "result": result})
     events = normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script())

@@ -1,6 +1,5 @@
 """``rediss://`` as Heroku Key-Value Store serves it: TLS with a self-signed certificate and a password."""
 
-
 import requests
 
 from cintel_relay import check, create_app

@@ -21,7 +21,7 @@ NBR_OPERATOR = "intelligence_operator_01kea27sy7ffsafmtsfp17nzx4"
 
 def post(client, path, body):
     url, headers, raw = json_request(BASE, path, body)
-    response = client.post(url[len(BASE):], data=raw, headers=headers)
+    response = client.post(url[len(BASE) :], data=raw, headers=headers)
     assert response.status_code == 200, response.json
     return response.json
 
@@ -34,9 +34,21 @@ def test_twilio_shapes_and_nameless_operators_reach_the_call(client, redis_clien
     post(client, "/webhook/cor-event", payload("cor-participant-added.json"))  # maps the conversation to the call
     nbr = operator_result("r-nbr", NBR_OPERATOR, {"text": "Offer full-value insurance for the piano."}, "TEXT")
     results = [
-        operator_result("r-script", SCRIPT_OPERATOR, {"categories": [
-            {"category_key": "greeting", "criteria": [{"criteria_key": "a", "criteria_met": "Succeeded"},
-                                                      {"criteria_key": "b", "criteria_met": "NotEvaluated"}]}]}),
+        operator_result(
+            "r-script",
+            SCRIPT_OPERATOR,
+            {
+                "categories": [
+                    {
+                        "category_key": "greeting",
+                        "criteria": [
+                            {"criteria_key": "a", "criteria_met": "Succeeded"},
+                            {"criteria_key": "b", "criteria_met": "NotEvaluated"},
+                        ],
+                    }
+                ]
+            },
+        ),
         operator_result("r-sentiment", SENTIMENT_OPERATOR, "Negative", "CLASSIFICATION"),
         operator_result("r-summary", SUMMARY_OPERATOR, "Customer asked about piano insurance.", "TEXT"),
         nbr,
@@ -50,8 +62,12 @@ def test_twilio_shapes_and_nameless_operators_reach_the_call(client, redis_clien
     assert derived["adherence"]["categories"][0]["status"] == "met" and derived["adherence"]["score"] == 10
     assert derived["sentiment"]["label"] == "negative"
     assert derived["summary"]["text"] == "Customer asked about piano insurance."
-    assert derived["suggestion"] == {"id": "r-nbr", "text": "Offer full-value insurance for the piano.",
-                                     "timestamp": "2026-11-24T15:02:11.418Z", "operatorResultId": "r-nbr"}
+    assert derived["suggestion"] == {
+        "id": "r-nbr",
+        "text": "Offer full-value insurance for the piano.",
+        "timestamp": "2026-11-24T15:02:11.418Z",
+        "operatorResultId": "r-nbr",
+    }
 
 
 def test_a_name_twilio_sends_is_kept(client, redis_client):
@@ -60,4 +76,6 @@ def test_a_name_twilio_sends_is_kept(client, redis_client):
     named["operator"]["name"] = "Next Best Response (Movers)"
     post(client, "/webhook/cintel-action", rule_execution([named]))
     assert [e["data"].get("operator", {}).get("friendlyName") for e in logged(redis_client)] == [
-        "Next Best Response (Movers)", None]
+        "Next Best Response (Movers)",
+        None,
+    ]

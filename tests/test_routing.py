@@ -19,7 +19,9 @@ def logged(redis_client, session):
 
 
 def ids(redis_client, session):
-    return [e["data"].get("operatorResultId") or e["data"].get("id") or e["type"] for _, e in logged(redis_client, session)]
+    return [
+        e["data"].get("operatorResultId") or e["data"].get("id") or e["type"] for _, e in logged(redis_client, session)
+    ]
 
 
 def sms(comm_id, text):

@@ -9,7 +9,11 @@ from cintel_relay.script import MET, MISSED, PENDING, canonical, evaluate, load_
 def test_default_script_is_the_moving_company_script():
     script = load_script()
     assert [(c.label, c.weight) for c in script.categories] == [
-        ("Greeting", 10), ("Verification", 20), ("Move Details", 40), ("Confirmation", 30)]
+        ("Greeting", 10),
+        ("Verification", 20),
+        ("Move Details", 40),
+        ("Confirmation", 30),
+    ]
 
 
 def test_keys_match_tolerantly():
@@ -21,12 +25,15 @@ def test_keys_match_tolerantly():
 
 
 def test_evaluate_statuses():
-    result = {"categories": [
-        {"category_key": "Greeting", "criteria": [{"criteria_met": "Succeeded"}]},
-        {"category_key": "verification", "criteria": [{"criteria_met": "Failed"}]},
-        {"category_key": "Move Details", "criteria": [{"criteria_met": "NotEvaluated"}]},
-        {"category_key": "Unknown step", "criteria": [{"criteria_met": "Succeeded"}]},
-    ], "explanation": "Greeted, not verified."}
+    result = {
+        "categories": [
+            {"category_key": "Greeting", "criteria": [{"criteria_met": "Succeeded"}]},
+            {"category_key": "verification", "criteria": [{"criteria_met": "Failed"}]},
+            {"category_key": "Move Details", "criteria": [{"criteria_met": "NotEvaluated"}]},
+            {"category_key": "Unknown step", "criteria": [{"criteria_met": "Succeeded"}]},
+        ],
+        "explanation": "Greeted, not verified.",
+    }
     state = evaluate(load_script(), result)
     assert [c["status"] for c in state["categories"]] == [MET, MISSED, PENDING, PENDING]
     assert state["explanation"] == "Greeted, not verified."
@@ -35,19 +42,28 @@ def test_evaluate_statuses():
 # Twilio's reference parser (parse_script_adherence in its CI quickstart; facts F12): only Succeeded and
 # Failed are verdicts; a category is completed when every evaluated criterion succeeded, skipped when one
 # failed. Case is folded, as Twilio's labels come in any case elsewhere (F6).
-@pytest.mark.parametrize("verdicts, status", [
-    (["Succeeded"], MET),
-    (["Succeeded", "NotEvaluated"], MET),
-    (["NotEvaluated", "succeeded", "SUCCEEDED"], MET),
-    (["Succeeded", "Failed"], MISSED),
-    (["NotEvaluated", "FAILED"], MISSED),
-    (["NotEvaluated"], PENDING),
-    (["NotEvaluated", "Unknown", ""], PENDING),
-    ([], PENDING),
-])
+@pytest.mark.parametrize(
+    "verdicts, status",
+    [
+        (["Succeeded"], MET),
+        (["Succeeded", "NotEvaluated"], MET),
+        (["NotEvaluated", "succeeded", "SUCCEEDED"], MET),
+        (["Succeeded", "Failed"], MISSED),
+        (["NotEvaluated", "FAILED"], MISSED),
+        (["NotEvaluated"], PENDING),
+        (["NotEvaluated", "Unknown", ""], PENDING),
+        ([], PENDING),
+    ],
+)
 def test_only_evaluated_criteria_count(verdicts, status):
-    result = {"categories": [{"category_key": "greeting",
-                              "criteria": [{"criteria_key": f"c{n}", "criteria_met": v} for n, v in enumerate(verdicts)]}]}
+    result = {
+        "categories": [
+            {
+                "category_key": "greeting",
+                "criteria": [{"criteria_key": f"c{n}", "criteria_met": v} for n, v in enumerate(verdicts)],
+            }
+        ]
+    }
     assert evaluate(load_script(), result)["categories"][0]["status"] == status
 
 
@@ -60,18 +76,27 @@ def test_evaluate_rejects_what_is_not_a_script_result():
 
 def test_custom_script_file(tmp_path):
     path = tmp_path / "script.json"
-    path.write_text(json.dumps({"name": "Billing", "categories": [
-        {"key": "greet", "label": "Greet", "weight": 1}, {"key": "close", "weight": 3}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "name": "Billing",
+                "categories": [{"key": "greet", "label": "Greet", "weight": 1}, {"key": "close", "weight": 3}],
+            }
+        )
+    )
     script = load_script(str(path))
     assert script.name == "Billing" and script.categories[1].label == "close"
 
 
-@pytest.mark.parametrize("data", [
-    {"categories": []},
-    {"categories": [{"key": "a"}]},
-    {"categories": [{"key": "a", "weight": "heavy"}]},
-    {"categories": [{"key": "A b", "weight": 1}, {"key": "a-b", "weight": 1}]},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"categories": []},
+        {"categories": [{"key": "a"}]},
+        {"categories": [{"key": "a", "weight": "heavy"}]},
+        {"categories": [{"key": "A b", "weight": 1}, {"key": "a-b", "weight": 1}]},
+    ],
+)
 def test_invalid_script_files_are_refused(tmp_path, data):
     path = tmp_path / "script.json"
     path.write_text(json.dumps(data))

@@ -12,35 +12,52 @@ from .fake_twilio import ACCOUNT_SID, WORKSPACE_SID
 from .support import CALL_SID, TICKET_SECRET
 
 FLEX = "https://flex.twilio.com"
-CORS_HEADERS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Methods", "Access-Control-Allow-Headers",
-                "Access-Control-Allow-Credentials", "Access-Control-Expose-Headers", "Access-Control-Max-Age")
+CORS_HEADERS = (
+    "Access-Control-Allow-Origin",
+    "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Allow-Credentials",
+    "Access-Control-Expose-Headers",
+    "Access-Control-Max-Age",
+)
 
 
 def preflight(client, path, origin, method="POST"):
-    return client.options(path, headers={"Origin": origin, "Access-Control-Request-Method": method,
-                                         "Access-Control-Request-Headers": "authorization, content-type"})
+    return client.options(
+        path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
 
 
 def cors(response):
     return {name: response.headers[name] for name in CORS_HEADERS if name in response.headers}
 
 
-@pytest.mark.parametrize("path, method", [("/api/stream-ticket", "POST"), (f"/api/stream/{CALL_SID}", "GET"),
-                                          ("/api/script", "GET")])
+@pytest.mark.parametrize(
+    "path, method", [("/api/stream-ticket", "POST"), (f"/api/stream/{CALL_SID}", "GET"), ("/api/script", "GET")]
+)
 @pytest.mark.parametrize("origin", [FLEX, "http://localhost:3000"])
 def test_preflight_from_an_allowed_origin(make_app, path, method, origin):
     client = make_app(CINTEL_CORS_ORIGINS=f"{FLEX},http://localhost:3000").test_client()
     response = preflight(client, path, origin, method)
     assert response.status_code == 204
     assert cors(response) == {
-        "Access-Control-Allow-Origin": origin, "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
         "Access-Control-Allow-Headers": "Authorization, Content-Type, Last-Event-ID",
-        "Access-Control-Expose-Headers": "Retry-After", "Access-Control-Max-Age": "600"}
+        "Access-Control-Expose-Headers": "Retry-After",
+        "Access-Control-Max-Age": "600",
+    }
     assert "Origin" in response.headers["Vary"]
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", "null", "https://flex.twilio.com.evil.example",
-                                    "http://flex.twilio.com"])
+@pytest.mark.parametrize(
+    "origin", ["https://evil.example", "null", "https://flex.twilio.com.evil.example", "http://flex.twilio.com"]
+)
 def test_unknown_origins_get_no_cors_headers(client, origin):
     refused = preflight(client, "/api/stream-ticket", origin)
     assert refused.status_code == 403 and refused.json["code"] == "origin_not_allowed"
@@ -53,10 +70,13 @@ def test_unknown_origins_get_no_cors_headers(client, origin):
 
 def test_allowed_origin_on_real_requests_and_never_a_wildcard(make_app):
     client = make_app(CINTEL_CORS_ORIGINS="https://flex.example.com").test_client()
-    response = client.post("/api/stream-ticket", json={"sessionId": CALL_SID},
-                           headers={"Origin": "https://flex.example.com"})
-    assert cors(response) == {"Access-Control-Allow-Origin": "https://flex.example.com",
-                              "Access-Control-Expose-Headers": "Retry-After"}
+    response = client.post(
+        "/api/stream-ticket", json={"sessionId": CALL_SID}, headers={"Origin": "https://flex.example.com"}
+    )
+    assert cors(response) == {
+        "Access-Control-Allow-Origin": "https://flex.example.com",
+        "Access-Control-Expose-Headers": "Retry-After",
+    }
     assert cors(client.get("/api/script", headers={"Origin": FLEX})) == {}
 
 
@@ -66,17 +86,23 @@ def test_webhooks_and_health_checks_have_no_cors(client):
         assert cors(client.get(path, headers={"Origin": FLEX})) == {}
 
 
-@pytest.mark.parametrize("method, path, kwargs", [
-    ("get", "/healthz", {}),
-    ("get", "/readyz", {}),
-    ("get", "/api/script", {}),
-    ("get", "/nowhere", {}),
-    ("get", "/api/stream/bad%20id", {}),
-    ("post", "/webhook/cintel-action", {"json": {}}),
-    ("post", "/api/stream-ticket", {"json": {"sessionId": CALL_SID}}),
-    ("options", "/api/stream-ticket", {"headers": {"Origin": "https://evil.example",
-                                                   "Access-Control-Request-Method": "POST"}}),
-])
+@pytest.mark.parametrize(
+    "method, path, kwargs",
+    [
+        ("get", "/healthz", {}),
+        ("get", "/readyz", {}),
+        ("get", "/api/script", {}),
+        ("get", "/nowhere", {}),
+        ("get", "/api/stream/bad%20id", {}),
+        ("post", "/webhook/cintel-action", {"json": {}}),
+        ("post", "/api/stream-ticket", {"json": {"sessionId": CALL_SID}}),
+        (
+            "options",
+            "/api/stream-ticket",
+            {"headers": {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}},
+        ),
+    ],
+)
 def test_security_headers_on_every_response(client, method, path, kwargs):
     response = getattr(client, method)(path, **kwargs)
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -105,8 +131,13 @@ def test_security_headers_on_unexpected_errors(app):
 
 # --- configuration ---------------------------------------------------------------------------------
 
-FLEX_ENV = {"TWILIO_AUTH_TOKEN": "t", "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "CINTEL_TICKET_SECRET": TICKET_SECRET,
-            "CINTEL_TASKROUTER_WORKSPACE_SID": WORKSPACE_SID, "SERVER_URL": "https://relay.example.com"}
+FLEX_ENV = {
+    "TWILIO_AUTH_TOKEN": "t",
+    "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+    "CINTEL_TICKET_SECRET": TICKET_SECRET,
+    "CINTEL_TASKROUTER_WORKSPACE_SID": WORKSPACE_SID,
+    "SERVER_URL": "https://relay.example.com",
+}
 
 
 def test_flex_is_the_default_once_twilio_credentials_are_set():
@@ -118,10 +149,13 @@ def test_flex_is_the_default_once_twilio_credentials_are_set():
     assert load_config({**FLEX_ENV, "CINTEL_STREAM_AUTH": "none"}).stream_auth == "none"
 
 
-@pytest.mark.parametrize("drop, variable", [
-    ("CINTEL_TICKET_SECRET", "CINTEL_TICKET_SECRET"),
-    ("CINTEL_TASKROUTER_WORKSPACE_SID", "CINTEL_TASKROUTER_WORKSPACE_SID"),
-])
+@pytest.mark.parametrize(
+    "drop, variable",
+    [
+        ("CINTEL_TICKET_SECRET", "CINTEL_TICKET_SECRET"),
+        ("CINTEL_TASKROUTER_WORKSPACE_SID", "CINTEL_TASKROUTER_WORKSPACE_SID"),
+    ],
+)
 def test_flex_without_what_it_needs_names_the_variable_and_the_fix(drop, variable):
     env = {k: v for k, v in FLEX_ENV.items() if k != drop}
     with pytest.raises(ConfigError, match=f"{variable}.*(openssl rand|Console)"):
@@ -134,24 +168,27 @@ def test_flex_asked_for_without_an_account_sid():
         load_config({**env, "CINTEL_STREAM_AUTH": "flex"})
 
 
-@pytest.mark.parametrize("env, variable", [
-    ({"CINTEL_STREAM_AUTH": "jwt"}, "CINTEL_STREAM_AUTH"),
-    ({"CINTEL_TICKET_SECRET": "short"}, "CINTEL_TICKET_SECRET"),
-    ({"CINTEL_TASKROUTER_WORKSPACE_SID": "WS123"}, "CINTEL_TASKROUTER_WORKSPACE_SID"),
-    ({"CINTEL_CORS_ORIGINS": "*"}, "CINTEL_CORS_ORIGINS"),
-    ({"CINTEL_CORS_ORIGINS": "https://flex.twilio.com/path"}, "CINTEL_CORS_ORIGINS"),
-    ({"CINTEL_IAM_URL": "iam.twilio.com"}, "CINTEL_IAM_URL"),
-    ({"CINTEL_TASKROUTER_URL": "https://taskrouter.twilio.com/v1"}, "CINTEL_TASKROUTER_URL"),
-    ({"CINTEL_TOKEN_CACHE_SECONDS": "3600"}, "CINTEL_TOKEN_CACHE_SECONDS"),
-    ({"CINTEL_TICKET_TTL": "10"}, "CINTEL_TICKET_TTL"),
-    ({"CINTEL_MAX_STREAMS_PER_IDENTITY": "0"}, "CINTEL_MAX_STREAMS_PER_IDENTITY"),
-    ({"CINTEL_TICKETS_PER_MINUTE": "many"}, "CINTEL_TICKETS_PER_MINUTE"),
-    ({"CINTEL_AUTH_TIMEOUT": "0"}, "CINTEL_AUTH_TIMEOUT"),
-    ({"CINTEL_BODY_TIMEOUT": "31"}, "CINTEL_BODY_TIMEOUT"),
-    ({"CINTEL_BODY_TIMEOUT": "0"}, "CINTEL_BODY_TIMEOUT"),
-    ({"CINTEL_WORKER_CONNECTIONS": "1"}, "CINTEL_WORKER_CONNECTIONS"),
-    ({"CINTEL_BAD_TOKENS_PER_MINUTE": "0"}, "CINTEL_BAD_TOKENS_PER_MINUTE"),
-])
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"CINTEL_STREAM_AUTH": "jwt"}, "CINTEL_STREAM_AUTH"),
+        ({"CINTEL_TICKET_SECRET": "short"}, "CINTEL_TICKET_SECRET"),
+        ({"CINTEL_TASKROUTER_WORKSPACE_SID": "WS123"}, "CINTEL_TASKROUTER_WORKSPACE_SID"),
+        ({"CINTEL_CORS_ORIGINS": "*"}, "CINTEL_CORS_ORIGINS"),
+        ({"CINTEL_CORS_ORIGINS": "https://flex.twilio.com/path"}, "CINTEL_CORS_ORIGINS"),
+        ({"CINTEL_IAM_URL": "iam.twilio.com"}, "CINTEL_IAM_URL"),
+        ({"CINTEL_TASKROUTER_URL": "https://taskrouter.twilio.com/v1"}, "CINTEL_TASKROUTER_URL"),
+        ({"CINTEL_TOKEN_CACHE_SECONDS": "3600"}, "CINTEL_TOKEN_CACHE_SECONDS"),
+        ({"CINTEL_TICKET_TTL": "10"}, "CINTEL_TICKET_TTL"),
+        ({"CINTEL_MAX_STREAMS_PER_IDENTITY": "0"}, "CINTEL_MAX_STREAMS_PER_IDENTITY"),
+        ({"CINTEL_TICKETS_PER_MINUTE": "many"}, "CINTEL_TICKETS_PER_MINUTE"),
+        ({"CINTEL_AUTH_TIMEOUT": "0"}, "CINTEL_AUTH_TIMEOUT"),
+        ({"CINTEL_BODY_TIMEOUT": "31"}, "CINTEL_BODY_TIMEOUT"),
+        ({"CINTEL_BODY_TIMEOUT": "0"}, "CINTEL_BODY_TIMEOUT"),
+        ({"CINTEL_WORKER_CONNECTIONS": "1"}, "CINTEL_WORKER_CONNECTIONS"),
+        ({"CINTEL_BAD_TOKENS_PER_MINUTE": "0"}, "CINTEL_BAD_TOKENS_PER_MINUTE"),
+    ],
+)
 def test_bad_auth_settings_name_the_variable(env, variable):
     with pytest.raises(ConfigError, match=variable):
         load_config({**FLEX_ENV, **env})

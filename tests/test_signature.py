@@ -14,8 +14,10 @@ text = st.text(alphabet=string.ascii_letters + string.digits + " +-_%&=é☎", m
 
 
 @settings(max_examples=200, deadline=None)
-@given(path=st.text(alphabet=string.ascii_letters + "/-_", max_size=30),
-       params=st.lists(st.tuples(st.text(alphabet=string.ascii_letters, min_size=1, max_size=8), text), max_size=6))
+@given(
+    path=st.text(alphabet=string.ascii_letters + "/-_", max_size=30),
+    params=st.lists(st.tuples(st.text(alphabet=string.ascii_letters, min_size=1, max_size=8), text), max_size=6),
+)
 def test_same_signature_as_twilio_python(path, params):
     url = f"https://relay.example.com/{path}"
     form = MultiDict(params)
@@ -27,7 +29,8 @@ def test_sha256_variant_matches_twilio():
     url = "https://relay.example.com/webhook/status"
     form = {"CallSid": "CA1", "CallStatus": "ringing"}
     assert compute_signature(TOKEN.encode(), url, form, "HMAC_SHA256") == RequestValidator(TOKEN).compute_signature(
-        url, form, "HMAC_SHA256")
+        url, form, "HMAC_SHA256"
+    )
 
 
 def test_port_variants():

@@ -36,13 +36,16 @@ def test_the_packaged_scenarios_are_valid_and_name_real_script_steps():
     assert steps == ["Greeting", "Verification", "Move Details", "Confirmation"]
 
 
-@pytest.mark.parametrize("change, problem", [
-    ({"speaker": "bot"}, "utterance 2 needs a speaker"),
-    ({"channel": "FAX"}, "utterance 2 has channel 'FAX': use VOICE or one of SMS, WHATSAPP, CHAT"),
-    ({"call": 3}, "utterance 2 is on call 3: number the calls 1, 2, ... in order"),
-    ({"channel": "SMS", "call": 1}, "utterance 2 is texted: a text is on a call when it falls between"),
-    ({"resultsAfter": "soon"}, "utterance 2 needs resultsAfter to be seconds"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        ({"speaker": "bot"}, "utterance 2 needs a speaker"),
+        ({"channel": "FAX"}, "utterance 2 has channel 'FAX': use VOICE or one of SMS, WHATSAPP, CHAT"),
+        ({"call": 3}, "utterance 2 is on call 3: number the calls 1, 2, ... in order"),
+        ({"channel": "SMS", "call": 1}, "utterance 2 is texted: a text is on a call when it falls between"),
+        ({"resultsAfter": "soon"}, "utterance 2 needs resultsAfter to be seconds"),
+    ],
+)
 def test_a_broken_scenario_is_refused_with_the_problem_named(change, problem):
     scenario = simulator.load_scenario("abandoned")
     scenario["utterances"][1].update(change)
@@ -61,8 +64,15 @@ def test_a_scenario_needs_a_call_and_a_name_that_exists():
 
 
 def test_texts_between_two_lines_of_a_call_are_on_that_call():
-    lines = [{"channel": "SMS"}, {}, {"channel": "SMS"}, {"call": 1}, {"channel": "WHATSAPP"}, {"call": 2},
-             {"channel": "SMS"}]
+    lines = [
+        {"channel": "SMS"},
+        {},
+        {"channel": "SMS"},
+        {"call": 1},
+        {"channel": "WHATSAPP"},
+        {"call": 2},
+        {"channel": "SMS"},
+    ]
     assert deliveries.parts(lines) == [(None, [0]), (1, [1, 2, 3]), (None, [4]), (2, [5]), (None, [6])]
 
 
@@ -70,8 +80,12 @@ def test_every_call_gets_fresh_ids():
     scenario = simulator.load_scenario("abandoned")
     calls = [simulator.build_call(scenario, datetime.now(timezone.utc)) for _ in range(2)]
     sids = [call[0].body["CallSid"] for call in calls]
-    conversations = [d.body["data"]["id"] for call in calls for d in call
-                     if not d.form and d.body.get("eventType") == "CONVERSATION_CREATED"]
+    conversations = [
+        d.body["data"]["id"]
+        for call in calls
+        for d in call
+        if not d.form and d.body.get("eventType") == "CONVERSATION_CREATED"
+    ]
     assert all(re.fullmatch(r"CA[0-9a-f]{32}", sid) for sid in sids) and sids[0] != sids[1]
     assert conversations[0] != conversations[1]
     assert all(d.body["CallSid"] == sids[0] for d in calls[0] if d.form)
@@ -100,12 +114,24 @@ def final_state(relay, sid):
 
 
 EXPECTED = {
-    "moving-complete": ({"greeting": "met", "verification": "met", "move-details": "met", "confirmation": "met"},
-                        100.0, "positive", 20),
-    "skipped-verification": ({"greeting": "met", "verification": "missed", "move-details": "met",
-                              "confirmation": "met"}, 80.0, "negative", 14),
-    "abandoned": ({"greeting": "met", "verification": "pending", "move-details": "pending",
-                   "confirmation": "pending"}, 10.0, None, 2),
+    "moving-complete": (
+        {"greeting": "met", "verification": "met", "move-details": "met", "confirmation": "met"},
+        100.0,
+        "positive",
+        20,
+    ),
+    "skipped-verification": (
+        {"greeting": "met", "verification": "missed", "move-details": "met", "confirmation": "met"},
+        80.0,
+        "negative",
+        14,
+    ),
+    "abandoned": (
+        {"greeting": "met", "verification": "pending", "move-details": "pending", "confirmation": "pending"},
+        10.0,
+        None,
+        2,
+    ),
 }
 
 
@@ -121,14 +147,20 @@ def test_each_scenario_is_accepted_whole_and_leaves_its_checklist(relays, name):
     assert (snapshot["sentiment"] or {}).get("label") == sentiment
     scenario = simulator.load_scenario(name)
     assert [(t["speaker"], t["text"]) for t in snapshot["transcript"]] == [
-        (u["speaker"], u["text"]) for u in scenario["utterances"]]
+        (u["speaker"], u["text"]) for u in scenario["utterances"]
+    ]
     assert len(snapshot["transcript"]) == lines
     assert snapshot["callStatus"]["status"] == "completed"
 
 
 def simulate_cli(relay, *args):
-    return subprocess.run([sys.executable, "-m", "cintel_relay.cli", "simulate", "--url", relay.url, *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "cintel_relay.cli", "simulate", "--url", relay.url, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_the_command_plays_concurrent_calls_and_reports_zero_failures(relays):
@@ -147,9 +179,14 @@ def test_the_command_reports_refused_deliveries_and_fails(relays):
 
 
 def test_the_command_needs_a_token(relays):
-    result = subprocess.run([sys.executable, "-m", "cintel_relay.cli", "simulate", "--url", relays[0].url],
-                            cwd=ROOT, capture_output=True, text=True, timeout=30,
-                            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ROOT})
+    result = subprocess.run(
+        [sys.executable, "-m", "cintel_relay.cli", "simulate", "--url", relays[0].url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ROOT},
+    )
     assert result.returncode != 0 and "pass --token, or set TWILIO_AUTH_TOKEN" in result.stderr
 
 
@@ -175,25 +212,35 @@ def test_a_call_cut_short_is_hung_up_so_it_does_not_stay_live(relays):
     sid = deliveries[0].body["CallSid"]
     snapshot = final_state(relays[0], sid)
     assert [t["text"] for t in snapshot["transcript"]] == [
-        u["text"] for u in simulator.load_scenario("moving-complete")["utterances"][:3]]
+        u["text"] for u in simulator.load_scenario("moving-complete")["utterances"][:3]
+    ]
     assert snapshot["callStatus"]["status"] == "completed"
     assert requests.get(relays[0].url + "/api/board", timeout=5).json()["calls"] == []
 
 
 # --- a conversation with an SMS thread and two calls (GROUP_BY_PROFILE; facts F17) -----------------
 
+
 def texted_first():
     """One run of the texted-first scenario: its deliveries, and each communication's (call, channel, text)."""
     played = simulator.build_call(simulator.load_scenario("texted-first"), datetime.now(timezone.utc))
-    comms = {d.body["data"]["id"]: d.body["data"] for d in played
-             if not d.form and d.body.get("eventType") == "COMMUNICATION_CREATED"}
+    comms = {
+        d.body["data"]["id"]: d.body["data"]
+        for d in played
+        if not d.form and d.body.get("eventType") == "COMMUNICATION_CREATED"
+    }
     return played, comms
 
 
 def results_of(played):
     """Each operator result delivered, with the position of its delivery."""
-    return [(n, r) for n, d in enumerate(played) if d.path == "/webhook/cintel-action"
-            for r in d.body["operatorResults"] if r]
+    return [
+        (n, r)
+        for n, d in enumerate(played)
+        if d.path == "/webhook/cintel-action"
+        for r in d.body["operatorResults"]
+        if r
+    ]
 
 
 def test_the_texted_first_scenario_has_an_sms_thread_then_two_calls_in_one_conversation():
@@ -201,14 +248,27 @@ def test_the_texted_first_scenario_has_an_sms_thread_then_two_calls_in_one_conve
     calls = list(dict.fromkeys(d.body["CallSid"] for d in played if d.form))
     assert len(calls) == 2
     assert [(d.body["CallSid"], d.body["CallStatus"]) for d in played if d.form] == [
-        (calls[0], "ringing"), (calls[0], "in-progress"), (calls[0], "completed"),
-        (calls[1], "ringing"), (calls[1], "in-progress"), (calls[1], "completed")]
+        (calls[0], "ringing"),
+        (calls[0], "in-progress"),
+        (calls[0], "completed"),
+        (calls[1], "ringing"),
+        (calls[1], "in-progress"),
+        (calls[1], "completed"),
+    ]
     conversations = {c["conversationId"] for c in comms.values()}
     assert len(conversations) == 1
     routes = [normalize.communication_routing(c) for c in comms.values()]
     assert [(r["channel"], calls.index(r["call"]) + 1 if r["call"] else None) for r in routes] == [
-        ("SMS", None), ("SMS", None), ("VOICE", 1), ("VOICE", 1), ("VOICE", 1), ("SMS", None), ("VOICE", 1),
-        ("VOICE", 1), ("VOICE", 1)] + [("VOICE", 2)] * 6
+        ("SMS", None),
+        ("SMS", None),
+        ("VOICE", 1),
+        ("VOICE", 1),
+        ("VOICE", 1),
+        ("SMS", None),
+        ("VOICE", 1),
+        ("VOICE", 1),
+        ("VOICE", 1),
+    ] + [("VOICE", 2)] * 6
     sms = [c for c in comms.values() if c["author"]["channel"] == "SMS"]
     assert all(c["content"]["type"] == "TEXT" and not normalize.call_sid_in([c.get("channelId")]) for c in sms)
     first_sms = next(n for n, d in enumerate(played) if d.body.get("data", {}).get("id") == sms[0]["id"])
@@ -248,12 +308,16 @@ def test_the_texted_first_results_are_shapes_twilio_sends():
     results = [r for _, r in results_of(played)]
     assert any(r["outputFormat"] == "CLASSIFICATION" and isinstance(r["result"], str) for r in results)
     assert any(r["outputFormat"] == "CLASSIFICATION" and isinstance(r["result"], dict) for r in results)
-    events = [e for d in played if d.path == "/webhook/cintel-action"
-              for e in normalize.rule_execution_events(RuleExecutionSchema().load(d.body), DEFAULT_OPERATORS,
-                                                       load_script())]
+    events = [
+        e
+        for d in played
+        if d.path == "/webhook/cintel-action"
+        for e in normalize.rule_execution_events(RuleExecutionSchema().load(d.body), DEFAULT_OPERATORS, load_script())
+    ]
     suggestions = [e.frame["data"]["text"] for e in events if e.type == "suggestion"]
-    assert suggestions == [line["suggestion"] for line in simulator.load_scenario("texted-first")["utterances"]
-                           if "suggestion" in line]
+    assert suggestions == [
+        line["suggestion"] for line in simulator.load_scenario("texted-first")["utterances"] if "suggestion" in line
+    ]
     names = {e.frame["data"]["operator"]["friendlyName"] for e in events if e.type == "operator-result"}
     assert names == {"Script Adherence", "Sentiment", "Summary", "Next Best Response"}
 
@@ -267,10 +331,15 @@ def test_the_texted_first_scenario_is_accepted_whole_signed_and_each_call_has_it
     for number, session in enumerate(calls, 1):
         snapshot = final_state(relays[1], session)
         assert [(t["speaker"], t["text"]) for t in snapshot["transcript"] if t["channel"] == "VOICE"] == [
-            (line["speaker"], line["text"]) for line in lines
-            if line.get("channel", "VOICE") == "VOICE" and line.get("call", 1) == number]
+            (line["speaker"], line["text"])
+            for line in lines
+            if line.get("channel", "VOICE") == "VOICE" and line.get("call", 1) == number
+        ]
         assert snapshot["callStatus"]["status"] == "completed"
     conversation = next(iter(comms.values()))["conversationId"]
-    texts = [(t["speaker"], t["channel"], t["text"]) for t in final_state(relays[1], conversation)["transcript"]
-             if t["channel"] != "VOICE"]
+    texts = [
+        (t["speaker"], t["channel"], t["text"])
+        for t in final_state(relays[1], conversation)["transcript"]
+        if t["channel"] != "VOICE"
+    ]
     assert texts == [(line["speaker"], "SMS", line["text"]) for line in lines if line.get("channel") == "SMS"]

@@ -32,8 +32,15 @@ def slow_client(port, answers, stop):
         except OSError:
             continue
         with sock:
-            sock.sendall(head("POST", "/webhook/cor-event?bodySHA256=00", "Content-Type: application/json",
-                              "Content-Length: 1000", "X-Twilio-Signature: junk"))
+            sock.sendall(
+                head(
+                    "POST",
+                    "/webhook/cor-event?bodySHA256=00",
+                    "Content-Type: application/json",
+                    "Content-Length: 1000",
+                    "X-Twilio-Signature: junk",
+                )
+            )
             while not stop.is_set():
                 readable, _, _ = select.select([sock], [], [], 0.5)
                 if readable:
@@ -49,19 +56,27 @@ def slow_client(port, answers, stop):
 
 def test_slow_bodies_time_out_and_never_lock_out_health_checks_or_streams(small_relay):
     answers, stop = [], threading.Event()
-    threads = [threading.Thread(target=slow_client, args=(small_relay.port, answers, stop), daemon=True)
-               for _ in range(ATTACKERS)]
+    threads = [
+        threading.Thread(target=slow_client, args=(small_relay.port, answers, stop), daemon=True)
+        for _ in range(ATTACKERS)
+    ]
     for thread in threads:
         thread.start()
     try:
-        wait_for(lambda: any(status == 503 for status, _ in answers), timeout=10,
-                 what="the relay to refuse bodies beyond the ones it reads at once")
+        wait_for(
+            lambda: any(status == 503 for status, _ in answers),
+            timeout=10,
+            what="the relay to refuse bodies beyond the ones it reads at once",
+        )
         for _ in range(3):
             assert requests.get(small_relay.url + "/healthz", timeout=5).status_code == 200
         stream = SSEClient(small_relay.url, CALL_SID)
         assert stream.next_event(timeout=5)[1]["type"] == "connected"
-        wait_for(lambda: any(status == 408 for status, _ in answers), timeout=BODY_TIMEOUT + 10,
-                 what="a slow body to run out of time")
+        wait_for(
+            lambda: any(status == 408 for status, _ in answers),
+            timeout=BODY_TIMEOUT + 10,
+            what="a slow body to run out of time",
+        )
         assert requests.get(small_relay.url + "/healthz", timeout=5).status_code == 200
         stream.close()
     finally:
@@ -77,8 +92,15 @@ def test_slow_bodies_time_out_and_never_lock_out_health_checks_or_streams(small_
 def test_a_body_that_arrives_in_pieces_within_the_deadline_is_served(small_relay):
     body = b'{"sessionId": "%s"}' % CALL_SID.encode()
     with connect(small_relay.port) as sock:
-        sock.sendall(head("POST", "/api/stream-ticket", "Content-Type: application/json",
-                          f"Content-Length: {len(body)}", "Connection: close"))
+        sock.sendall(
+            head(
+                "POST",
+                "/api/stream-ticket",
+                "Content-Type: application/json",
+                f"Content-Length: {len(body)}",
+                "Connection: close",
+            )
+        )
         for piece in (body[:10], body[10:20], body[20:]):
             sock.sendall(piece)
             time.sleep(0.2)

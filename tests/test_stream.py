@@ -9,9 +9,16 @@ from cintel_relay.keys import channel, log_key
 
 from .support import CALL_SID, SSEClient, communication, payload, post_json, wait_for
 
-EMPTY_SNAPSHOT = {"type": "initial", "transcript": [], "operatorResults": [], "adherence": None,
-                  "sentiment": None, "summary": None, "suggestion": None,
-                  "callStatus": None}
+EMPTY_SNAPSHOT = {
+    "type": "initial",
+    "transcript": [],
+    "operatorResults": [],
+    "adherence": None,
+    "sentiment": None,
+    "summary": None,
+    "suggestion": None,
+    "callStatus": None,
+}
 
 
 def say(relay, n, session=CALL_SID):
@@ -120,8 +127,7 @@ def test_conversation_sessions_for_digital_channels(relays):
     conversation = "conv_conversation_sms1"
     client = SSEClient(relays[0].url, conversation)
     client.events(2)
-    sms = communication("sms-1", "Hi, is my move booked?", speaker="customer", conversation=conversation,
-                        channel="SMS")
+    sms = communication("sms-1", "Hi, is my move booked?", speaker="customer", conversation=conversation, channel="SMS")
     assert post_json(relays[1].url, "/webhook/cor-event", sms).json()["logged"] == 1
     assert client.next_event()[1]["data"]["text"] == "Hi, is my move booked?"
     client.close()
@@ -134,4 +140,3 @@ def test_stream_survives_while_the_example_call_plays(relays):
     post_json(relays[0].url, "/webhook/cor-event", payload("cor-communication-transcription.json"))
     assert [e["type"] for _, e in client.events(3)] == ["operator-result", "adherence", "transcript"]
     client.close()
-

@@ -58,8 +58,12 @@ def subscribes(redis_client) -> int:
 
 
 def get_ticket(relay, token, session=CALL_SID):
-    response = requests.post(relay.url + "/api/stream-ticket", json={"sessionId": session},
-                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    response = requests.post(
+        relay.url + "/api/stream-ticket",
+        json={"sessionId": session},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
     return response.json()["ticket"]
 
@@ -82,20 +86,28 @@ def test_agent_streams_their_call_with_a_ticket(relay, fake_twilio, redis_client
     assert post_json(relay.url, "/webhook/cor-event", communication("c1", "hello")).status_code == 200
     assert client.next_event()[1]["data"]["text"] == "hello"
     client.close()
-    output = wait_for(lambda: f'"path":"/api/stream/{CALL_SID}"' in relay.output() and relay.output(),
-                      what="the stream's access log line")
+    output = wait_for(
+        lambda: f'"path":"/api/stream/{CALL_SID}"' in relay.output() and relay.output(),
+        what="the stream's access log line",
+    )
     assert ticket not in output and "ticket=" not in output
     assert token not in output and token.split(".")[-1] not in output
 
 
-@pytest.mark.parametrize("make, status, code", [
-    (lambda sup: "", 401, "ticket_missing"),
-    (lambda sup: "v1.eyJzIjoiQ0EifQ.AAAA", 401, "ticket_invalid"),
-    (lambda sup: tickets.mint("f" * 40, CALL_SID, "sup_sam", 3600)[0], 401, "ticket_invalid"),
-    (lambda sup: tickets.mint(TICKET_SECRET, CALL_SID, "sup_sam", 60, now=time.time() - 61)[0], 401,
-     "ticket_expired"),
-    (lambda sup: tickets.mint(TICKET_SECRET, OTHER_CALL, "sup_sam", 3600)[0], 403, "ticket_wrong_session"),
-])
+@pytest.mark.parametrize(
+    "make, status, code",
+    [
+        (lambda sup: "", 401, "ticket_missing"),
+        (lambda sup: "v1.eyJzIjoiQ0EifQ.AAAA", 401, "ticket_invalid"),
+        (lambda sup: tickets.mint("f" * 40, CALL_SID, "sup_sam", 3600)[0], 401, "ticket_invalid"),
+        (
+            lambda sup: tickets.mint(TICKET_SECRET, CALL_SID, "sup_sam", 60, now=time.time() - 61)[0],
+            401,
+            "ticket_expired",
+        ),
+        (lambda sup: tickets.mint(TICKET_SECRET, OTHER_CALL, "sup_sam", 3600)[0], 403, "ticket_wrong_session"),
+    ],
+)
 def test_refused_streams_get_json_and_subscribe_nothing(relay, redis_client, supervisor, make, status, code):
     before = subscribes(redis_client)
     response = requests.get(f"{relay.url}/api/stream/{CALL_SID}", params={"ticket": make(supervisor)}, timeout=5)
@@ -124,8 +136,9 @@ def test_stream_cap_per_identity_holds_and_frees_its_slots(relay, redis_client, 
         stream.events(2)
     assert redis_client.zcard(key) == 2 and 0 < redis_client.ttl(key) <= 61
     before = subscribes(redis_client)
-    refused = requests.get(f"{relay.url}/api/stream/{OTHER_CALL}",
-                           params={"ticket": get_ticket(relay, supervisor, OTHER_CALL)}, timeout=5)
+    refused = requests.get(
+        f"{relay.url}/api/stream/{OTHER_CALL}", params={"ticket": get_ticket(relay, supervisor, OTHER_CALL)}, timeout=5
+    )
     assert (refused.status_code, refused.json()["code"]) == (429, "too_many_streams")
     assert int(refused.headers["Retry-After"]) > 0 and subscribes(redis_client) == before
     streams.pop().close()
@@ -174,8 +187,15 @@ def test_ticket_body_cap_on_the_real_server(relay, supervisor):
 
 def test_cors_and_banner_on_the_real_server(relay):
     origin = "https://flex.twilio.com"
-    preflight = requests.options(relay.url + "/api/stream-ticket", timeout=5, headers={
-        "Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"})
+    preflight = requests.options(
+        relay.url + "/api/stream-ticket",
+        timeout=5,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization",
+        },
+    )
     assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == origin
     for response in (preflight, requests.get(relay.url + "/healthz", timeout=5)):
         assert response.headers["Server"] == "relay"
@@ -189,8 +209,12 @@ def expiry(iso: str) -> float:
 
 def test_a_ticket_never_outlives_the_flex_token_it_came_from(relay, fake_twilio):
     token = fake_twilio.add_user("sup_brief", roles=["supervisor"], expires_in=8)
-    response = requests.post(relay.url + "/api/stream-ticket", json={"sessionId": CALL_SID},
-                             headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    response = requests.post(
+        relay.url + "/api/stream-ticket",
+        json={"sessionId": CALL_SID},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert expiry(response.json()["expiresAt"]) <= expiry(fake_twilio.users[token]["expiration"])
     long_lived = fake_twilio.add_user("sup_sam", roles=["supervisor"], expires_in=3600)
     claims = tickets.verify([TICKET_SECRET], get_ticket(relay, long_lived), CALL_SID)
@@ -210,8 +234,12 @@ def test_a_stream_ends_with_its_ticket_and_an_expired_token_gets_no_new_one(rela
     assert (again.status_code, again.json()["code"]) == (401, "ticket_expired")
     # The ticket ends at the latest when the token does (whole seconds, so up to two earlier).
     wait_for(lambda: time.time() > expiry(fake_twilio.users[token]["expiration"]), what="the token to expire")
-    renewal = requests.post(relay.url + "/api/stream-ticket", json={"sessionId": CALL_SID},
-                            headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    renewal = requests.post(
+        relay.url + "/api/stream-ticket",
+        json={"sessionId": CALL_SID},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
     assert (renewal.status_code, renewal.json()["code"]) == (401, "token_expired")
     key = slots_key(identity_key(TICKET_SECRET, "sup_brief"))
     wait_for(lambda: redis_client.zcard(key) == 0, timeout=5, what="the ended stream's slot to be released")

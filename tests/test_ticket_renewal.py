@@ -27,8 +27,10 @@ def page(browser):
     context.set_default_timeout(15000)
     page = context.new_page()
     page.csp_violations = []
-    page.on("console", lambda message: "Content Security Policy" in message.text
-            and page.csp_violations.append(message.text))
+    page.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and page.csp_violations.append(message.text),
+    )
     page.stream_tickets = []
     page.on("request", lambda request: "/api/stream/" in request.url and page.stream_tickets.append(ticket_of(request)))
     yield page
@@ -53,12 +55,17 @@ def test_the_call_page_fetches_a_fresh_ticket_when_its_ticket_runs_out(flex_rela
     later = datetime.now(timezone.utc) + timedelta(hours=1)
     fake_twilio.users[token]["expiration"] = later.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     first = page.stream_tickets[0]
-    page.wait_for_event("request", timeout=(SHORT_TOKEN_SECONDS + 20) * 1000, predicate=lambda request: (
-        "/api/stream/" in request.url and ticket_of(request) not in (None, first)))
+    page.wait_for_event(
+        "request",
+        timeout=(SHORT_TOKEN_SECONDS + 20) * 1000,
+        predicate=lambda request: "/api/stream/" in request.url and ticket_of(request) not in (None, first),
+    )
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
     say(flex_relay, 2, "after a fresh ticket")
     expect(page.locator("#transcript .text")).to_have_text(["before the ticket ran out", "after a fresh ticket"])
-    assert len(set(page.stream_tickets)) == len(page.stream_tickets), "a reconnect reused a ticket instead of a fresh one"
+    assert len(set(page.stream_tickets)) == len(page.stream_tickets), (
+        "a reconnect reused a ticket instead of a fresh one"
+    )
     assert page.csp_violations == []
 
 
@@ -66,7 +73,8 @@ def test_a_token_that_expired_gets_no_new_ticket_and_the_page_says_so(flex_relay
     token = fake_twilio.add_user("sup_gone", roles=["supervisor"], expires_in=SHORT_TOKEN_SECONDS)
     page.goto(f"{flex_relay.url}/console/calls/{CALL_SID}#token={token}")
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
-    expect(page.locator("#connection")).to_have_attribute("data-state", "refused",
-                                                          timeout=(SHORT_TOKEN_SECONDS + 20) * 1000)
+    expect(page.locator("#connection")).to_have_attribute(
+        "data-state", "refused", timeout=(SHORT_TOKEN_SECONDS + 20) * 1000
+    )
     expect(page.locator("#connection .label")).to_contain_text("expired")
     assert page.csp_violations == []

@@ -36,15 +36,18 @@ def test_every_ticket_is_distinct():
     assert ticket() != ticket()
 
 
-@pytest.mark.parametrize("text, code", [
-    (None, "ticket_missing"),
-    ("", "ticket_missing"),
-    ("garbage", "ticket_invalid"),
-    ("v1.a.b.c", "ticket_invalid"),
-    ("v1.%%%.$$$", "ticket_invalid"),
-    ("v1." + "A" * 2000 + ".x", "ticket_invalid"),
-    ("v1.é.é", "ticket_invalid"),
-])
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        (None, "ticket_missing"),
+        ("", "ticket_missing"),
+        ("garbage", "ticket_invalid"),
+        ("v1.a.b.c", "ticket_invalid"),
+        ("v1.%%%.$$$", "ticket_invalid"),
+        ("v1." + "A" * 2000 + ".x", "ticket_invalid"),
+        ("v1.é.é", "ticket_invalid"),
+    ],
+)
 def test_malformed_tickets_are_401(text, code):
     assert refused(text) == (401, code)
 
@@ -71,11 +74,14 @@ def _with_claims(claims, mac):
     return f"v1.{body}.{mac}"
 
 
-@pytest.mark.parametrize("change", [
-    {"u": "supervisor_sam"},          # reuse by another identity
-    {"s": "CA" + "b" * 32},           # move it to another call
-    {"exp": NOW + 10 ** 9},           # stretch its life
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"u": "supervisor_sam"},  # reuse by another identity
+        {"s": "CA" + "b" * 32},  # move it to another call
+        {"exp": NOW + 10**9},  # stretch its life
+    ],
+)
 def test_tampered_claims_break_the_signature(change):
     claims, mac = _claims(ticket())
     assert refused(_with_claims({**claims, **change}, mac)) == (401, "ticket_invalid")

@@ -85,8 +85,10 @@ def live_streams(replica):
 def open_on_both(nginx, replicas, session, count=4):
     """Open browsers through nginx until each replica serves some (round robin), and say how many each has."""
     browsers = [Browser(nginx.url, session) for _ in range(count)]
-    per_replica = wait_for(lambda: (lambda n: n if sum(n) == count else None)([live_streams(r) for r in replicas]),
-                           what="every stream counted by a replica")
+    per_replica = wait_for(
+        lambda: (lambda n: n if sum(n) == count else None)([live_streams(r) for r in replicas]),
+        what="every stream counted by a replica",
+    )
     assert all(per_replica), f"round robin left a replica without streams: {per_replica}"
     return browsers, per_replica
 
@@ -130,8 +132,13 @@ def test_signature_is_checked_against_the_public_url_not_the_replicas(topology):
     assert response.json()["code"] == "invalid_signature"
     # One request id from the load balancer to the relay and back, in nginx's JSON access log too.
     request_id = response.headers["X-Request-Id"]
-    line = wait_for(lambda: next((json.loads(line) for line in nginx.output().splitlines()
-                                  if line.startswith("{") and request_id in line), None), what="nginx's access line")
+    line = wait_for(
+        lambda: next(
+            (json.loads(line) for line in nginx.output().splitlines() if line.startswith("{") and request_id in line),
+            None,
+        ),
+        what="nginx's access line",
+    )
     assert (line["request_id"], line["status"], line["path"]) == (request_id, 403, "/webhook/cor-event")
 
 
@@ -139,8 +146,13 @@ def test_a_webhook_through_a_tls_router_is_checked_against_its_https_url(topolog
     """What Heroku's router sends: https in X-Forwarded-Proto and Port, the app's host in Host."""
     _, replicas, _ = topology
     public = "https://cintel-relay-demo.herokuapp.com"
-    router = {"Host": "cintel-relay-demo.herokuapp.com", "X-Forwarded-Proto": "https", "X-Forwarded-Port": "443",
-              "X-Forwarded-For": "54.172.60.1", "X-Request-Id": "8f1f7e0e-router"}
+    router = {
+        "Host": "cintel-relay-demo.herokuapp.com",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-For": "54.172.60.1",
+        "X-Request-Id": "8f1f7e0e-router",
+    }
     body = communication("comm-router", "via the router", call_sid="CA" + "3" * 32)
     for signed_for, status in ((public, 200), (public.replace("https", "http"), 403)):
         url, headers, raw = json_request(replicas[0].url, "/webhook/cor-event", body, public_base=signed_for)

@@ -68,8 +68,10 @@ def test_yes_creates_both_configurations_as_the_blog_sets_them_up(fake):
         assert rule["actions"] == action and rule["context"] == {"memory": {"enabled": True}}
     orch = ours(fake.orchestrator)
     assert orch["conversationGroupingType"] == "GROUP_BY_PROFILE"
-    assert orch["channelSettings"]["VOICE"]["captureRules"] == [{"from": "*", "to": "+18005550199"},
-                                                                {"from": "+18005550199", "to": "*"}]
+    assert orch["channelSettings"]["VOICE"]["captureRules"] == [
+        {"from": "*", "to": "+18005550199"},
+        {"from": "+18005550199", "to": "*"},
+    ]
     assert orch["statusCallbacks"] == [{"url": "https://relay.example.com/webhook/cor-event", "method": "POST"}]
     assert orch["intelligenceConfigurationIds"] == [intel["id"]]
     # The Orchestrator write was followed until its operation completed, with an API key and an idempotency key.
@@ -117,8 +119,10 @@ def test_lists_are_paged_and_configurations_it_did_not_create_are_left_alone(fak
     assert "Everything is up to date" in done.stdout and len(fake.writes) == before
     assert any("pageToken" in r["query"] for r in fake.requests)
     assert "Intelligence configurations (page 2)" in done.stderr  # ours is the 4th of 4
-    theirs = [{k: v for k, v in d.items() if v["displayName"] != "cintel-relay"}
-              for d in (fake.intelligence, fake.orchestrator)]
+    theirs = [
+        {k: v for k, v in d.items() if v["displayName"] != "cintel-relay"}
+        for d in (fake.intelligence, fake.orchestrator)
+    ]
     assert json.dumps(theirs, sort_keys=True) == others
 
 
@@ -143,8 +147,18 @@ def test_json_prints_the_resulting_ids(fake):
 def test_options_name_cadence_suggestions_grouping_and_memory_store(fake):
     other_store = "mem_store_0" + "a" * 25
     fake.memory_stores.add(other_store)
-    applied(fake, "--name", "relay staging", "--summary-every", "3", "--suggestions",
-            "--grouping", "GROUP_BY_PARTICIPANT_ADDRESSES", "--memory-store", other_store)
+    applied(
+        fake,
+        "--name",
+        "relay staging",
+        "--summary-every",
+        "3",
+        "--suggestions",
+        "--grouping",
+        "GROUP_BY_PARTICIPANT_ADDRESSES",
+        "--memory-store",
+        other_store,
+    )
     insights = ours(fake.intelligence, "relay staging")["rules"][1]
     assert insights["operators"] == [{"id": SENTIMENT}, {"id": SUMMARY}, {"id": NEXT_BEST_RESPONSE}]
     assert insights["triggers"][0]["parameters"]["count"] == 3
@@ -207,16 +221,27 @@ def test_the_fake_refuses_what_the_spec_refuses(fake):
     intel = f"{fake.intelligence_url}/v3/ControlPlane/Configurations"
     webhook = {"type": "WEBHOOK", "method": "POST", "url": "https://x.example"}
     good = {"operators": [{"id": SENTIMENT}], "actions": [webhook]}
-    for rule, field in [({"operators": good["operators"]}, "rules[0].actions is required"),
-                        ({**good, "actions": [{**good["actions"][0], "method": "GET"}]}, "rules[0].actions[0].method"),
-                        ({**good, "triggers": [{"on": "EVERY_WORD"}]}, "rules[0].triggers[0].on"),
-                        ({**good, "operators": []}, "rules[0].operators must have 1 to 5 items")]:
+    for rule, field in [
+        ({"operators": good["operators"]}, "rules[0].actions is required"),
+        ({**good, "actions": [{**good["actions"][0], "method": "GET"}]}, "rules[0].actions[0].method"),
+        ({**good, "triggers": [{"on": "EVERY_WORD"}]}, "rules[0].triggers[0].on"),
+        ({**good, "operators": []}, "rules[0].operators must have 1 to 5 items"),
+    ]:
         refused = requests.post(intel, json={"displayName": "x", "rules": [rule]}, auth=auth, timeout=5)
         assert refused.status_code == 400 and field in refused.json()["message"], refused.text
     assert requests.post(intel, json={"displayName": "x", "rules": [good]}, auth=auth, timeout=5).status_code == 201
     orch = f"{fake.conversations_url}/v2/ControlPlane/Configurations"
-    refused = requests.post(orch, json={"displayName": "x", "description": "y", "memoryStoreId": "mem_store_x",
-                                        "conversationGroupingType": "GROUP_BY_ANYTHING"}, auth=auth, timeout=5)
+    refused = requests.post(
+        orch,
+        json={
+            "displayName": "x",
+            "description": "y",
+            "memoryStoreId": "mem_store_x",
+            "conversationGroupingType": "GROUP_BY_ANYTHING",
+        },
+        auth=auth,
+        timeout=5,
+    )
     assert refused.status_code == 400 and set(refused.json()) == {"code", "message", "more_info", "status"}
     assert "conversationGroupingType" in refused.json()["message"]
     assert requests.get(intel, auth=(API_KEY, "wrong"), timeout=5).status_code == 401
@@ -235,29 +260,48 @@ def test_the_rendered_script_is_the_operator_format_and_reads_back():
         "Category: Greeting",
         'Action: Greet the customer with business name and agent name: "Thanks for contacting {company name}. '
         'This is {agent_name}."',
-        "Score weight: 10%"]
+        "Score weight: 10%",
+    ]
     assert parse(text) == [("Greeting", 10), ("Verification", 20), ("Move Details", 40), ("Confirmation", 30)]
-    fractions = parse_script({"categories": [{"key": c.key, "label": c.label, "description": c.description,
-                                              "weight": c.weight / 100} for c in script.categories]}, "fractions")
+    fractions = parse_script(
+        {
+            "categories": [
+                {"key": c.key, "label": c.label, "description": c.description, "weight": c.weight / 100}
+                for c in script.categories
+            ]
+        },
+        "fractions",
+    )
     assert render(fractions) == text and differences(script, text) == []
 
 
 def test_the_blogs_script_and_its_greetings_typo_are_read_as_drift():
-    blog = ("Category: Greetings\nAction: Greet the customer.\nScore weight:10%\n\nCategory: Verification\n"
-            "Goal: Confirm identity quickly\nScore weight:25%\n\nCategory: Move Details\nScore weight:40%\n\n"
-            "Category: Confirmation\nGoal: Next Steps\nScore weight:30%")
+    blog = (
+        "Category: Greetings\nAction: Greet the customer.\nScore weight:10%\n\nCategory: Verification\n"
+        "Goal: Confirm identity quickly\nScore weight:25%\n\nCategory: Move Details\nScore weight:40%\n\n"
+        "Category: Confirmation\nGoal: Next Steps\nScore weight:30%"
+    )
     assert differences(load_script(), blog) == [
-        "category 'Greeting' is missing in Twilio", "Twilio has category 'Greetings', the relay's script does not",
-        "category 'Verification' weighs 20% in the relay's script, 25% in Twilio"]
+        "category 'Greeting' is missing in Twilio",
+        "Twilio has category 'Greetings', the relay's script does not",
+        "category 'Verification' weighs 20% in the relay's script, 25% in Twilio",
+    ]
 
 
-@pytest.mark.parametrize("setting, value, named", [
-    ("CINTEL_MEMORY_STORE_ID", "store-1", "CINTEL_MEMORY_STORE_ID='store-1' is not a Memory Store id"),
-    ("TWILIO_API_KEY", "key-1", "TWILIO_API_KEY='key-1' is not an API key SID"),
-    ("TWILIO_API_SECRET", "", "TWILIO_API_KEY and TWILIO_API_SECRET go together"),
-    ("TWILIO_FLEX_PHONE_NUMBER", "800-555-0199", "is not an E.164 number"),
-    ("CINTEL_CONVERSATIONS_URL", "conversations.twilio.com", "CINTEL_CONVERSATIONS_URL='conversations.twilio.com' is not"),
-])
+@pytest.mark.parametrize(
+    "setting, value, named",
+    [
+        ("CINTEL_MEMORY_STORE_ID", "store-1", "CINTEL_MEMORY_STORE_ID='store-1' is not a Memory Store id"),
+        ("TWILIO_API_KEY", "key-1", "TWILIO_API_KEY='key-1' is not an API key SID"),
+        ("TWILIO_API_SECRET", "", "TWILIO_API_KEY and TWILIO_API_SECRET go together"),
+        ("TWILIO_FLEX_PHONE_NUMBER", "800-555-0199", "is not an E.164 number"),
+        (
+            "CINTEL_CONVERSATIONS_URL",
+            "conversations.twilio.com",
+            "CINTEL_CONVERSATIONS_URL='conversations.twilio.com' is not",
+        ),
+    ],
+)
 def test_a_bad_setting_is_named_before_anything_is_asked(fake, setting, value, named):
     done = run_setup(relay_env(fake, **{setting: value}))
     assert done.returncode == 1 and named in done.stderr and "Traceback" not in done.stderr

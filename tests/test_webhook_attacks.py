@@ -34,7 +34,7 @@ def test_replay_with_a_changed_field_and_a_recomputed_body_hash_is_403(client, r
     changed = raw.replace(b'"Succeeded"', b'"Failed"')
     assert changed != raw
     forged_url = url.split("?")[0] + "?" + urllib.parse.urlencode({"bodySHA256": hashlib.sha256(changed).hexdigest()})
-    response = client.post(forged_url[len(BASE):], data=changed, headers=headers)
+    response = client.post(forged_url[len(BASE) :], data=changed, headers=headers)
     assert response.status_code == 403 and response.json["code"] == "invalid_signature"
     assert dump(redis_client) == before
 
@@ -51,7 +51,7 @@ def test_non_ascii_signatures_and_body_hashes_are_403_not_500(client, redis_clie
     before = dump(redis_client)
     url, headers, raw = json_request(BASE, "/webhook/cor-event", payload("cor-communication-transcription.json"))
     for signature in ("é" * 28, "☎", headers["X-Twilio-Signature"][:-1] + "é"):
-        response = client.post(url[len(BASE):], data=raw, headers={**headers, "X-Twilio-Signature": signature})
+        response = client.post(url[len(BASE) :], data=raw, headers={**headers, "X-Twilio-Signature": signature})
         assert (response.status_code, response.json["code"]) == (403, "invalid_signature")
     for body_hash in ("é" * 64, "²" * 64, "\u0663" * 64):
         path = "/webhook/cor-event?" + urllib.parse.urlencode({"bodySHA256": body_hash})

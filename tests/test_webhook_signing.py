@@ -36,8 +36,10 @@ def status_form(status="ringing") -> dict:
 
 def post_form_signed(client, form, secret, key_id=None, algorithm="HMAC_SHA256"):
     url = BASE + "/webhook/status"
-    headers = {"Content-Type": "application/x-www-form-urlencoded",
-               "X-Twilio-Signature": RequestValidator(secret).compute_signature(url, form, algorithm)}
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": RequestValidator(secret).compute_signature(url, form, algorithm),
+    }
     if key_id:
         headers[SETTINGS] = f"key={key_id},algorithm={algorithm}"
     return client.post("/webhook/status", data=urllib.parse.urlencode(form), headers=headers)
@@ -46,26 +48,32 @@ def post_form_signed(client, form, secret, key_id=None, algorithm="HMAC_SHA256")
 def post_json_signed(client, body, secret, key_id):
     raw = json.dumps(body).encode()
     path = "/webhook/cor-event?" + urllib.parse.urlencode({"bodySHA256": hashlib.sha256(raw).hexdigest()})
-    headers = {"Content-Type": "application/json", SETTINGS: f"key={key_id},algorithm=HMAC_SHA256",
-               "X-Twilio-Signature": RequestValidator(secret).compute_signature(BASE + path, {}, "HMAC_SHA256")}
+    headers = {
+        "Content-Type": "application/json",
+        SETTINGS: f"key={key_id},algorithm=HMAC_SHA256",
+        "X-Twilio-Signature": RequestValidator(secret).compute_signature(BASE + path, {}, "HMAC_SHA256"),
+    }
     return client.post(path, data=raw, headers=headers)
 
 
 # --- Webhook Rules: shared keys -------------------------------------------------------------------
 
+
 def test_a_shared_key_signature_is_accepted_with_either_listed_key(keyed, redis_client):
     assert post_form_signed(keyed, status_form("ringing"), SECRET, KEY_ID).status_code == 200
     assert post_form_signed(keyed, status_form("in-progress"), OLD_SECRET, OLD_KEY_ID).status_code == 200
     assert post_json_signed(keyed, communication("c1", "hello"), SECRET, KEY_ID).status_code == 200
-    assert [e["data"]["status"] for e in log(redis_client) if e["type"] == "call-status"] == ["ringing",
-                                                                                            "in-progress"]
+    assert [e["data"]["status"] for e in log(redis_client) if e["type"] == "call-status"] == ["ringing", "in-progress"]
 
 
-@pytest.mark.parametrize("secret, key_id, code", [
-    (SECRET, "webhooks_sharedkey_unknown", "unknown_shared_key"),
-    (OLD_SECRET, KEY_ID, "invalid_signature"),  # another key's secret
-    ("test-auth-token-0123456789abcdef", KEY_ID, "invalid_signature"),  # the auth token, naming a shared key
-])
+@pytest.mark.parametrize(
+    "secret, key_id, code",
+    [
+        (SECRET, "webhooks_sharedkey_unknown", "unknown_shared_key"),
+        (OLD_SECRET, KEY_ID, "invalid_signature"),  # another key's secret
+        ("test-auth-token-0123456789abcdef", KEY_ID, "invalid_signature"),  # the auth token, naming a shared key
+    ],
+)
 def test_shared_key_refusals_are_403(keyed, redis_client, secret, key_id, code):
     before = dump(redis_client)
     response = post_form_signed(keyed, status_form(), secret, key_id)
@@ -90,6 +98,7 @@ def test_bad_shared_keys_setting_names_the_variable(value):
 
 # --- GET status callbacks -------------------------------------------------------------------------
 
+
 def get_signed(client, form, signed_form=None, token=AUTH_TOKEN):
     """A GET status callback: parameters in the query, signed over the full URL (``form``: a dict or pairs)."""
     path = "/webhook/status?" + urllib.parse.urlencode(form)
@@ -101,7 +110,7 @@ def get_signed(client, form, signed_form=None, token=AUTH_TOKEN):
 def test_a_get_status_callback_is_taken_as_a_post_would_be(client, redis_client):
     response = get_signed(client, status_form("completed"))
     assert response.status_code == 200 and response.json["logged"] == 1
-    event, = log(redis_client)
+    (event,) = log(redis_client)
     assert (event["type"], event["data"]["status"]) == ("call-status", "completed")
 
 
@@ -120,10 +129,10 @@ def test_get_status_callback_refusals(client, redis_client):
 
 # --- repeated parameters --------------------------------------------------------------------------
 
+
 def repeated(status_values):
     """The status form with CallStatus sent once per value: Twilio's algorithm signs the values sorted."""
-    return [(k, v) for k, v in status_form().items() if k != "CallStatus"] + [("CallStatus", s)
-                                                                               for s in status_values]
+    return [(k, v) for k, v in status_form().items() if k != "CallStatus"] + [("CallStatus", s) for s in status_values]
 
 
 def test_a_repeated_parameter_is_400_whatever_order_it_comes_in(client, redis_client):
@@ -132,9 +141,11 @@ def test_a_repeated_parameter_is_400_whatever_order_it_comes_in(client, redis_cl
         form = MultiDict(repeated(values))
         url = BASE + "/webhook/status"
         signature = RequestValidator(AUTH_TOKEN).compute_signature(url, form)
-        response = client.post("/webhook/status", data=urllib.parse.urlencode(repeated(values)),
-                               headers={"Content-Type": "application/x-www-form-urlencoded",
-                                        "X-Twilio-Signature": signature})
+        response = client.post(
+            "/webhook/status",
+            data=urllib.parse.urlencode(repeated(values)),
+            headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature},
+        )
         assert (response.status_code, response.json["code"]) == (400, "repeated_parameter"), response.json
         assert "CallStatus" in response.json["error"]
         query = get_signed(client, repeated(values))

@@ -25,7 +25,9 @@ def load(schema, data, what: str):
     try:
         return schema.load(data)
     except ValidationError as exc:
-        raise InvalidPayload(f"{what} does not match the expected schema.", fields=_stringify_keys(exc.messages)) from exc
+        raise InvalidPayload(
+            f"{what} does not match the expected schema.", fields=_stringify_keys(exc.messages)
+        ) from exc
 
 
 def signed_json() -> dict:
@@ -53,8 +55,9 @@ def signed_form() -> dict:
         params = request.form
     repeated = sorted(name for name, values in params.lists() if len(values) > 1)
     if repeated:
-        raise BadRequest(f"parameters sent more than once: {', '.join(repeated)}; Twilio sends each once.",
-                         code="repeated_parameter")
+        raise BadRequest(
+            f"parameters sent more than once: {', '.join(repeated)}; Twilio sends each once.", code="repeated_parameter"
+        )
     return params.to_dict()
 
 

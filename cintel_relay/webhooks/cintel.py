@@ -20,6 +20,8 @@ def cintel_action():
     ext = relay()
     conversation = payload["conversationId"]
     annotate(conversation=conversation)
-    items = [(Route("result", call=routing["call"] or "", refs=tuple(routing["communications"])), events)
-             for routing, events in normalize.rule_execution_groups(payload, ext.config.operators, ext.script)]
+    items = [
+        (Route("result", call=routing["call"] or "", refs=tuple(routing["communications"])), events)
+        for routing, events in normalize.rule_execution_groups(payload, ext.config.operators, ext.script)
+    ]
     return accepted(ext.bus.route(conversation, items))

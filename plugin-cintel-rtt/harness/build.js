@@ -27,7 +27,9 @@ async function main() {
   });
   fs.copyFileSync(path.join(root, 'index.html'), path.join(outdir, 'index.html'));
   const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
-  console.log(`harness built into ${path.relative(process.cwd(), outdir) || '.'} (${Math.round(bytes / 1024)} KiB)`);
+  console.log(
+    `harness built into ${path.relative(process.cwd(), outdir) || '.'} (${Math.round(bytes / 1024)} KiB)`,
+  );
 }
 
 main().catch((error) => {

@@ -31,7 +31,8 @@ class QuietStaticHandler(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def harness_origin():
     assert (HARNESS_DIST / "index.html").is_file(), (
-        f"{HARNESS_DIST} is not built: run `npm run harness:build` in plugin-cintel-rtt (scripts/test.sh does)")
+        f"{HARNESS_DIST} is not built: run `npm run harness:build` in plugin-cintel-rtt (scripts/test.sh does)"
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietStaticHandler, directory=str(HARNESS_DIST)))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -42,8 +43,9 @@ def harness_origin():
 
 @pytest.fixture
 def relay(redis_server, redis_client, fake_twilio, harness_origin):
-    relay = start_flex_relay(redis_server.url, fake_twilio.url, CINTEL_CORS_ORIGINS=harness_origin,
-                             CINTEL_AUTH_TIMEOUT="5")
+    relay = start_flex_relay(
+        redis_server.url, fake_twilio.url, CINTEL_CORS_ORIGINS=harness_origin, CINTEL_AUTH_TIMEOUT="5"
+    )
     yield relay
     relay.stop()
 
@@ -64,8 +66,9 @@ def page(browser):
 
 
 def say(relay, n, text, speaker):
-    assert post_json(relay.url, "/webhook/cor-event",
-                     communication(f"comm-{n}", text, speaker=speaker)).status_code == 200
+    assert (
+        post_json(relay.url, "/webhook/cor-event", communication(f"comm-{n}", text, speaker=speaker)).status_code == 200
+    )
 
 
 def text_message(relay, n, text):
@@ -74,8 +77,12 @@ def text_message(relay, n, text):
 
 
 def adherence(relay, n, **verdicts):
-    assert post_json(relay.url, "/webhook/cintel-action",
-                     rule_execution([adherence_result(f"res-{n}", **verdicts)])).status_code == 200
+    assert (
+        post_json(
+            relay.url, "/webhook/cintel-action", rule_execution([adherence_result(f"res-{n}", **verdicts)])
+        ).status_code
+        == 200
+    )
 
 
 def test_panel_follows_a_call_live_and_survives_a_relay_restart(relay, agent_token, harness_origin, page):

@@ -20,7 +20,9 @@ function Harness({ params }: { params: URLSearchParams }): JSX.Element {
   const session = params.get('session');
   let backendUrl: string;
   try {
-    backendUrl = loadConfig({ env: { REACT_APP_BACKEND_URL: params.get('backend') ?? undefined } }).backendUrl;
+    backendUrl = loadConfig({
+      env: { REACT_APP_BACKEND_URL: params.get('backend') ?? undefined },
+    }).backendUrl;
   } catch (error) {
     const message = error instanceof ConfigError ? error.message : String(error);
     return <Problem message={`${message} (harness: pass ?backend=<relay URL>)`} />;

@@ -38,7 +38,9 @@ const SHOWN: Record<string, { tab: Tab; check: () => void }> = {
       expect(screen.getByText('Sentiment: positive')).toBeInTheDocument();
       expect(screen.getByTestId('call-status')).toHaveTextContent('Call in progress');
       fireEvent.click(screen.getByRole('tab', { name: /Agent view/ }));
-      expect(screen.getByTestId('suggestion')).toHaveTextContent('Offer full-value protection for the piano.');
+      expect(screen.getByTestId('suggestion')).toHaveTextContent(
+        'Offer full-value protection for the piano.',
+      );
       expect(screen.getByTestId('checklist-verification')).toHaveAttribute('data-status', 'missed');
       expect(screen.getByTestId('unread-count')).toHaveTextContent('1');
     },
@@ -70,15 +72,22 @@ const SHOWN: Record<string, { tab: Tab; check: () => void }> = {
       expect(screen.getByTestId('checklist-verification')).toHaveAttribute('data-status', 'missed');
     },
   },
-  sentiment: { tab: 'Transcript', check: () => expect(screen.getByText('Sentiment: negative')).toBeInTheDocument() },
+  sentiment: {
+    tab: 'Transcript',
+    check: () => expect(screen.getByText('Sentiment: negative')).toBeInTheDocument(),
+  },
   summary: {
     tab: 'Transcript',
     check: () => expect(screen.getByText(/asked about insurance for a piano/)).toBeInTheDocument(),
   },
-  'call-status': { tab: 'Transcript', check: () => expect(screen.getByTestId('call-status')).toHaveTextContent('Call completed') },
+  'call-status': {
+    tab: 'Transcript',
+    check: () => expect(screen.getByTestId('call-status')).toHaveTextContent('Call completed'),
+  },
   suggestion: {
     tab: 'Agent view',
-    check: () => expect(screen.getByTestId('suggestion')).toHaveTextContent(/Offer full-value protection for the piano/),
+    check: () =>
+      expect(screen.getByTestId('suggestion')).toHaveTextContent(/Offer full-value protection for the piano/),
   },
 };
 

@@ -18,8 +18,12 @@ describe('fetchScript', () => {
 
   it('rejects an error status or a body without categories', async () => {
     const down = new FakeFetch().route('/api/script', () => ({ status: 503, body: { error: 'down' } }));
-    await expect(fetchScript(down.fetch, 'https://relay.test')).rejects.toThrow('The relay answered 503 for the script.');
-    const odd = new FakeFetch().route('/api/script', () => ({ body: { name: 'x', categories: [{ key: 1 }] } }));
+    await expect(fetchScript(down.fetch, 'https://relay.test')).rejects.toThrow(
+      'The relay answered 503 for the script.',
+    );
+    const odd = new FakeFetch().route('/api/script', () => ({
+      body: { name: 'x', categories: [{ key: 1 }] },
+    }));
     await expect(fetchScript(odd.fetch, 'https://relay.test')).rejects.toThrow(/without valid categories/);
   });
 });

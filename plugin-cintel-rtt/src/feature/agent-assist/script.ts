@@ -5,11 +5,19 @@ import type { FetchLike } from './stream/StreamClient';
 function isCategory(value: unknown): value is ScriptCategory {
   if (typeof value !== 'object' || value === null) return false;
   const category = value as Record<string, unknown>;
-  return typeof category.key === 'string' && typeof category.label === 'string' && typeof category.weight === 'number';
+  return (
+    typeof category.key === 'string' &&
+    typeof category.label === 'string' &&
+    typeof category.weight === 'number'
+  );
 }
 
 /** Fetch and validate the relay's script; rejects with a message fit for the agent. */
-export async function fetchScript(fetchImpl: FetchLike, backendUrl: string, signal?: AbortSignal): Promise<Script> {
+export async function fetchScript(
+  fetchImpl: FetchLike,
+  backendUrl: string,
+  signal?: AbortSignal,
+): Promise<Script> {
   const response = await fetchImpl(`${backendUrl}/api/script`, { signal });
   if (!response.ok) throw new Error(`The relay answered ${response.status} for the script.`);
   const body = (await response.json()) as Partial<Script>;
@@ -46,7 +54,12 @@ export function buildChecklist(script: Script | null, adherence: Adherence | nul
   const scripted = new Set(items.map((item) => item.key));
   for (const category of adherence?.categories ?? []) {
     if (!scripted.has(category.key)) {
-      items.push({ key: category.key, label: category.label, weight: category.weight, status: category.status });
+      items.push({
+        key: category.key,
+        label: category.label,
+        weight: category.weight,
+        status: category.status,
+      });
     }
   }
   return items;

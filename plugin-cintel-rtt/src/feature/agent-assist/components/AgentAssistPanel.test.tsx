@@ -54,7 +54,9 @@ describe('Agent assist panel', () => {
   it('says why when the stream client has given up on a refusal', () => {
     render(
       <Theme.Provider theme="default">
-        <ConnectionNotice connection={{ state: 'refused', error: 'You are not allowed to follow this call (403).' }} />
+        <ConnectionNotice
+          connection={{ state: 'refused', error: 'You are not allowed to follow this call (403).' }}
+        />
       </Theme.Provider>,
     );
     expect(screen.getByRole('alert')).toHaveTextContent(
@@ -85,7 +87,11 @@ describe('TaskAgentAssist', () => {
   });
 
   it('says live assist is not available for a task without a call or conversation', () => {
-    renderTask({ task: { taskChannelUniqueName: 'email', attributes: {} }, backend: { url: BACKEND }, getToken: () => 'token' });
+    renderTask({
+      task: { taskChannelUniqueName: 'email', attributes: {} },
+      backend: { url: BACKEND },
+      getToken: () => 'token',
+    });
     expect(screen.getByText(/not available for this task/)).toBeInTheDocument();
   });
 

@@ -22,14 +22,20 @@ describe('Agent view tab', () => {
       'pending',
       'pending',
     ]);
-    expect(screen.getByRole('progressbar', { name: 'Adherence score' })).toHaveAttribute('aria-valuenow', '0');
+    expect(screen.getByRole('progressbar', { name: 'Adherence score' })).toHaveAttribute(
+      'aria-valuenow',
+      '0',
+    );
 
     await panel.play(LIVE_EVENTS);
 
     expect(status('greeting')).toBe('met');
     expect(status('verification')).toBe('pending');
     expect(screen.getByTestId('checklist-greeting')).toHaveTextContent('Met');
-    expect(screen.getByRole('progressbar', { name: 'Adherence score' })).toHaveAttribute('aria-valuenow', '10');
+    expect(screen.getByRole('progressbar', { name: 'Adherence score' })).toHaveAttribute(
+      'aria-valuenow',
+      '10',
+    );
     expect(screen.getByTestId('score-value')).toHaveTextContent('10%');
     expect(screen.getByText('The agent greeted the customer and gave their name.')).toBeInTheDocument();
   });
@@ -40,7 +46,9 @@ describe('Agent view tab', () => {
       .route('/api/script', () => ({ status: 500, body: { error: 'boom' } }));
     const panel = await renderLive({ http, initialTab: 'agent-view' });
 
-    expect(await screen.findByText(/The script could not be loaded: The relay answered 500/)).toBeInTheDocument();
+    expect(
+      await screen.findByText(/The script could not be loaded: The relay answered 500/),
+    ).toBeInTheDocument();
     expect(screen.getByText('No checklist is available yet.')).toBeInTheDocument();
 
     await panel.play([...FRESH_CONNECT, ...LIVE_EVENTS]);
@@ -55,7 +63,9 @@ describe('Agent view tab', () => {
       let scriptUp = false;
       const http = new FakeFetch()
         .route('/api/stream-ticket', () => ({ body: { ticket: null, auth: 'none' } }))
-        .route('/api/script', () => (scriptUp ? { body: SCRIPT } : { status: 503, body: { error: 'starting' } }));
+        .route('/api/script', () =>
+          scriptUp ? { body: SCRIPT } : { status: 503, body: { error: 'starting' } },
+        );
       const panel = await renderLive({ http, initialTab: 'agent-view' });
       expect(await screen.findByText(/The relay answered 503/)).toBeInTheDocument();
 

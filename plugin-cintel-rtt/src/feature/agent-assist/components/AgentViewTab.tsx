@@ -84,7 +84,12 @@ function ChecklistRow({ item }: { item: ChecklistItem }): JSX.Element {
 }
 
 /** The newest suggested response, then the script checklist ticked live from adherence events. */
-export function AgentViewTab({ script, scriptError, adherence, suggestion = null }: AgentViewTabProps): JSX.Element {
+export function AgentViewTab({
+  script,
+  scriptError,
+  adherence,
+  suggestion = null,
+}: AgentViewTabProps): JSX.Element {
   const items = buildChecklist(script, adherence);
   const score = adherence ? adherence.score : 0;
   return (

@@ -36,8 +36,8 @@ export function ConnectionNotice({ connection }: ConnectionNoticeProps): JSX.Ele
         <Box width="100%">
           <Alert variant="error">
             <Text as="span">
-              <strong>Live assist is offline.</strong> {connection.error ?? 'The relay cannot be reached.'} Retrying
-              automatically; what was already shown stays on screen.
+              <strong>Live assist is offline.</strong> {connection.error ?? 'The relay cannot be reached.'}{' '}
+              Retrying automatically; what was already shown stays on screen.
             </Text>
           </Alert>
         </Box>

@@ -87,7 +87,15 @@ export function OperatorLogTab({ operatorResults, loaded }: OperatorLogTabProps)
     );
   }
   return (
-    <Box as="ul" margin="space0" padding="space0" display="flex" flexDirection="column" rowGap="space30" aria-label="Operator results">
+    <Box
+      as="ul"
+      margin="space0"
+      padding="space0"
+      display="flex"
+      flexDirection="column"
+      rowGap="space30"
+      aria-label="Operator results"
+    >
       {operatorResults.map((result) => (
         <OperatorResultRow key={result.id} result={result} />
       ))}

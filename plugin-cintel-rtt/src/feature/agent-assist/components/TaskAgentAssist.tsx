@@ -36,5 +36,12 @@ export function TaskAgentAssist({ task, backend, getToken }: TaskAgentAssistProp
     );
   }
   // Keyed by session so a different task gets a fresh stream and state, never a mix of both.
-  return <AgentAssist key={target.sessionId} backendUrl={backend.url} sessionId={target.sessionId} getToken={getToken} />;
+  return (
+    <AgentAssist
+      key={target.sessionId}
+      backendUrl={backend.url}
+      sessionId={target.sessionId}
+      getToken={getToken}
+    />
+  );
 }

@@ -25,7 +25,9 @@ describe('Transcript tab', () => {
     expect(within(lines[1]).getByText('Customer')).toBeInTheDocument();
     // These frames name no channel (an older relay): no tag rather than a guess.
     expect(screen.queryAllByTestId('channel-tag')).toHaveLength(0);
-    expect(screen.getByText('Customer wants to move a two-bedroom apartment next month.')).toBeInTheDocument();
+    expect(
+      screen.getByText('Customer wants to move a two-bedroom apartment next month.'),
+    ).toBeInTheDocument();
     expect(screen.getByText(/Sentiment: positive/)).toBeInTheDocument();
   });
 
@@ -36,7 +38,14 @@ describe('Transcript tab', () => {
       [
         {
           type: 'initial',
-          transcript: [{ id: 'GC9', speaker: 'customer', text: 'Only this line now.', timestamp: '2026-11-25T14:05:00Z' }],
+          transcript: [
+            {
+              id: 'GC9',
+              speaker: 'customer',
+              text: 'Only this line now.',
+              timestamp: '2026-11-25T14:05:00Z',
+            },
+          ],
           operatorResults: [],
         },
         undefined,

@@ -40,7 +40,13 @@ function ChannelTag({ channel }: { channel: string | undefined }): JSX.Element |
   const label = channelLabel(channel);
   if (isVoice(channel)) {
     return (
-      <Text as="span" fontSize="fontSize20" color="colorTextWeaker" data-testid="channel-tag" data-channel={channel}>
+      <Text
+        as="span"
+        fontSize="fontSize20"
+        color="colorTextWeaker"
+        data-testid="channel-tag"
+        data-channel={channel}
+      >
         {label}
       </Text>
     );
@@ -57,7 +63,11 @@ const TranscriptRow = memo(function TranscriptRow({ entry }: { entry: Transcript
   return (
     <Box as="li" listStyleType="none" paddingY="space20" data-testid="transcript-line">
       <Stack orientation="horizontal" spacing="space30">
-        <Text as="span" fontWeight="fontWeightSemibold" color={agent ? 'colorTextPrimary' : 'colorTextSuccess'}>
+        <Text
+          as="span"
+          fontWeight="fontWeightSemibold"
+          color={agent ? 'colorTextPrimary' : 'colorTextSuccess'}
+        >
           {agent ? 'Agent' : 'Customer'}
         </Text>
         <Text as="span" fontSize="fontSize20" color="colorTextWeak">
@@ -102,7 +112,8 @@ export function TranscriptTab({
   const onScroll = useCallback(() => {
     const element = scrollRef.current;
     if (!element) return;
-    following.current = element.scrollHeight - element.scrollTop - element.clientHeight <= FOLLOW_THRESHOLD_PX;
+    following.current =
+      element.scrollHeight - element.scrollTop - element.clientHeight <= FOLLOW_THRESHOLD_PX;
   }, []);
 
   useLayoutEffect(() => {

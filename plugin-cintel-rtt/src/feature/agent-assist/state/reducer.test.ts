@@ -43,7 +43,9 @@ describe('panelReducer', () => {
       { type: 'suggestion', data: second },
     ]);
     expect(state.suggestion).toEqual(second);
-    expect(reduce([{ type: 'initial', transcript: [], operatorResults: [], suggestion: first }], state).suggestion).toEqual(first);
+    expect(
+      reduce([{ type: 'initial', transcript: [], operatorResults: [], suggestion: first }], state).suggestion,
+    ).toEqual(first);
     expect(reduce([{ type: 'initial', transcript: [], operatorResults: [] }], state).suggestion).toBeNull();
   });
 

@@ -19,7 +19,7 @@ interface Runner {
 }
 
 // A plain script shared with the browser test, so it is required rather than imported.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a runtime path outside src, shared with Chromium
 const runner = require(path.join(CONTRACT, 'stream-client-runner.js')) as Runner;
 const { cases } = JSON.parse(fs.readFileSync(path.join(CONTRACT, 'stream-client-cases.json'), 'utf-8')) as {
   cases: StreamCase[];

@@ -73,7 +73,9 @@ describe('StreamClient', () => {
   });
 
   it('opens the stream without a ticket when the relay runs without stream auth', async () => {
-    const http = new FakeFetch().route('/api/stream-ticket', () => ({ body: { ticket: null, auth: 'none' } }));
+    const http = new FakeFetch().route('/api/stream-ticket', () => ({
+      body: { ticket: null, auth: 'none' },
+    }));
     const harness = makeClient(http);
     await startLive(harness);
 
@@ -81,7 +83,10 @@ describe('StreamClient', () => {
   });
 
   it('opens the stream without a ticket when the relay predates tickets (404)', async () => {
-    const http = new FakeFetch().route('/api/stream-ticket', () => ({ status: 404, body: { error: 'not found' } }));
+    const http = new FakeFetch().route('/api/stream-ticket', () => ({
+      status: 404,
+      body: { error: 'not found' },
+    }));
     const harness = makeClient(http);
     await startLive(harness);
 
@@ -98,7 +103,10 @@ describe('StreamClient', () => {
     source.emit({ type: 'connected', sessionId: SESSION });
     source.emit('not json', '1732460529000-0');
     source.emit({ no: 'type' });
-    source.emit({ type: 'transcript', data: { id: 't1', speaker: 'agent', text: 'Hi', timestamp: 'x' } }, '1732460529123-0');
+    source.emit(
+      { type: 'transcript', data: { id: 't1', speaker: 'agent', text: 'Hi', timestamp: 'x' } },
+      '1732460529123-0',
+    );
     source.emit({ type: 'from-the-future', data: {} }, '1732460529124-0');
 
     expect(harness.frames).toEqual([
@@ -115,7 +123,9 @@ describe('StreamClient', () => {
   });
 
   it('reconnects after a drop with capped exponential backoff and resumes from the last id', async () => {
-    const harness = makeClient(issueTickets(), { backoff: { initialMs: 1000, maxMs: 8000, factor: 2, jitter: 0.5 } });
+    const harness = makeClient(issueTickets(), {
+      backoff: { initialMs: 1000, maxMs: 8000, factor: 2, jitter: 0.5 },
+    });
     await startLive(harness);
     harness.sources.latest.emit({ type: 'transcript', data: { id: 't1' } }, '1732460529123-0');
 
@@ -175,7 +185,10 @@ describe('StreamClient', () => {
     await settle();
 
     expect(harness.http.to('/api/stream-ticket')).toHaveLength(2);
-    expect(harness.sources.all.map((source) => source.params.get('ticket'))).toEqual(['ticket-1', 'ticket-2']);
+    expect(harness.sources.all.map((source) => source.params.get('ticket'))).toEqual([
+      'ticket-1',
+      'ticket-2',
+    ]);
     expect(harness.sources.latest.params.get('lastEventId')).toBe('1732460529123-0');
     expect(harness.sources.all[0].closed).toBe(true);
   });
@@ -238,7 +251,10 @@ describe('StreamClient', () => {
   });
 
   it('explains a 403 from the ticket endpoint', async () => {
-    const http = new FakeFetch().route('/api/stream-ticket', () => ({ status: 403, body: { error: 'forbidden' } }));
+    const http = new FakeFetch().route('/api/stream-ticket', () => ({
+      status: 403,
+      body: { error: 'forbidden' },
+    }));
     const harness = makeClient(http);
     harness.client.start();
     await settle();

@@ -114,7 +114,9 @@ export class FakeFetch {
 
 function toResponse(reply: FakeReply): Response {
   const status = reply.status ?? 200;
-  const headers = new Map(Object.entries(reply.headers ?? {}).map(([key, value]) => [key.toLowerCase(), value]));
+  const headers = new Map(
+    Object.entries(reply.headers ?? {}).map(([key, value]) => [key.toLowerCase(), value]),
+  );
   return {
     ok: status >= 200 && status < 300,
     status,

@@ -98,7 +98,10 @@ export const LIVE_EVENTS: Array<[unknown, string | undefined]> = [
     '1764079209000-0',
   ],
   [
-    { type: 'sentiment', data: { label: 'positive', timestamp: '2026-11-25T14:00:09Z', operatorResultId: 'OR0001' } },
+    {
+      type: 'sentiment',
+      data: { label: 'positive', timestamp: '2026-11-25T14:00:09Z', operatorResultId: 'OR0001' },
+    },
     '1764079209000-1',
   ],
   [
@@ -111,7 +114,9 @@ export const LIVE_EVENTS: Array<[unknown, string | undefined]> = [
         operator: ADHERENCE_OPERATOR,
         outputFormat: 'JSON',
         result: {
-          categories: [{ category_key: 'greeting', criteria: [{ criteria_key: 'intro', criteria_met: 'Succeeded' }] }],
+          categories: [
+            { category_key: 'greeting', criteria: [{ criteria_key: 'intro', criteria_met: 'Succeeded' }] },
+          ],
           explanation: 'The agent greeted the customer and gave their name.',
         },
         referenceIds: ['GC0001'],

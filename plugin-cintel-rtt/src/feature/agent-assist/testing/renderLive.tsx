@@ -19,7 +19,9 @@ export interface LivePanel extends RenderResult {
 
 export function relayFetch(): FakeFetch {
   return new FakeFetch()
-    .route('/api/stream-ticket', () => ({ body: { ticket: 'ticket-1', expiresAt: '2026-11-25T15:00:00Z', auth: 'flex' } }))
+    .route('/api/stream-ticket', () => ({
+      body: { ticket: 'ticket-1', expiresAt: '2026-11-25T15:00:00Z', auth: 'flex' },
+    }))
     .route('/api/script', () => ({ body: SCRIPT }));
 }
 
