@@ -51,6 +51,7 @@ class Access:
         if self.mode == "none":
             return None
         claims = tickets.verify(self.ticket_secrets, ticket, session)
+        assert self.limits is not None  # init_app gives every mode but "none" its limits
         return self.limits.acquire_stream(claims.identity, claims.expires)
 
 

@@ -40,10 +40,10 @@ def create_app(config: Optional[Config] = None) -> Flask:
         n = config.proxy_count
         # Flask's documented way to add WSGI middleware; mypy sees a method assigned.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
-    app.wsgi_app = BodyGate(
+    app.wsgi_app = BodyGate(  # type: ignore[method-assign]  # WSGI middleware, as above
         app.wsgi_app,
         config.max_body_bytes,
-        config.body_timeout,  # type: ignore[method-assign]
+        config.body_timeout,
         config.body_readers,
     )
     logs.init_app(app)

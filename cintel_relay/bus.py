@@ -10,7 +10,7 @@ the two slots may live on different masters. ``board.lua`` keeps the supervisor 
 
 import collections
 import logging
-from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
 import orjson
 import redis
@@ -114,7 +114,7 @@ class EventBus:
         self.redis = store.client
         self._config = config
         self._commit = GroupCommit(store, config.redis_wait_replicas, config.redis_wait_timeout_ms)
-        self._participants = collections.OrderedDict()
+        self._participants: collections.OrderedDict[Tuple[str, str], str] = collections.OrderedDict()
         self._participant_cache = participant_cache
 
     # --- writing -------------------------------------------------------------------------------
@@ -144,7 +144,8 @@ class EventBus:
         ``items`` pairs each event group with its :class:`Route`; a route with no events only tells
         the conversation something (a call it holds). ``board`` fields go to ``board_session``'s summary.
         """
-        args, events = [], []
+        args: List[Union[str, bytes]] = []
+        events: List[Event] = []
         for route, group in items:
             refs = " ".join(route.refs)
             if not group:
@@ -162,7 +163,9 @@ class EventBus:
                 ]
                 events.append(event)
         try:
-            statuses, outcomes = self._route(conversation, args, {board_session: board} if board else {})
+            # The caller that passes ``board`` names its session too (see the docstring).
+            boards = {cast(str, board_session): board} if board else {}
+            statuses, outcomes = self._route(conversation, args, boards)
         except REDIS_ERRORS + (redis.ResponseError,) as exc:
             raise _unavailable(exc) from exc
         ids, held, duplicates, stale = [], 0, 0, 0
@@ -190,7 +193,7 @@ class EventBus:
             routed, deliveries, flushed = reply
             if statuses is None:
                 statuses = [_text(s) for s in routed]
-            per_session = collections.OrderedDict((s, []) for s in boards)
+            per_session: collections.OrderedDict[str, list] = collections.OrderedDict((s, []) for s in boards)
             for i in range(0, len(deliveries), 5):
                 session, dedupe, etype, ends, frame = deliveries[i : i + 5]
                 per_session.setdefault(_text(session), []).append((_text(dedupe), _text(etype), _text(ends), frame))
@@ -326,14 +329,16 @@ class EventBus:
             pipe.xrange(log_key(session), "-", "+")
             pipe.hgetall(latest_key(session))
             entries, latest = pipe.execute()
-        transcript, results, last_id = [], [], None
+        transcript: list = []
+        results: list = []
+        last_id: Optional[str] = None
         for entry_id, fields in entries:
             last_id = _text(entry_id)
             kind = fields[b"t"]
             if kind in (b"transcript", b"operator-result"):
                 data = orjson.loads(fields[b"f"])["data"]
                 (transcript if kind == b"transcript" else results).append(data)
-        frame = {"type": "initial", "transcript": transcript, "operatorResults": results}
+        frame: Dict[str, object] = {"type": "initial", "transcript": transcript, "operatorResults": results}
         latest = {_text(k): v for k, v in latest.items()}
         for kind, name in SNAPSHOT_TYPES.items():
             frame[name] = orjson.loads(latest[kind])["data"] if kind in latest else None

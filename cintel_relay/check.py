@@ -157,6 +157,7 @@ def _ours(resources, url: str, urls_of) -> Optional[dict]:
 
 
 def _intelligence_drift(config: Config, control: ControlPlane) -> List[Finding]:
+    assert config.server_url is not None  # twilio_configuration calls this only once SERVER_URL is set
     url = config.server_url + CINTEL_WEBHOOK
     intel = _ours(control.intelligence_configurations(), url, posts_to)
     if intel is None:
@@ -200,6 +201,7 @@ def _intelligence_drift(config: Config, control: ControlPlane) -> List[Finding]:
 
 
 def _orchestrator_drift(config: Config, control: ControlPlane) -> Finding:
+    assert config.server_url is not None  # twilio_configuration calls this only once SERVER_URL is set
     url = config.server_url + ORCHESTRATOR_WEBHOOK
     orch = _ours(
         control.orchestrator_configurations(), url, lambda r: [c.get("url") for c in r.get("statusCallbacks") or []]

@@ -22,7 +22,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from importlib import resources
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .operators import DEFAULT_OPERATORS, OperatorKind
 
@@ -268,7 +268,7 @@ class _Conversation:
         channel = line.get("channel", VOICE)
         person = self.people[line["speaker"]]
         other = self.people["customer" if line["speaker"] == "agent" else "agent"]
-        data = {
+        data: Dict[str, Any] = {
             "id": comm,
             "conversationId": self.id,
             "author": {
@@ -333,7 +333,7 @@ class _Conversation:
         at = self.clock + line.get("resultsAfter", 0)
         when, comms, channels = self.when(at), {"first": part.first, "last": comm}, part.channels
         if sid:
-            adherence = {
+            adherence: Dict[str, Any] = {
                 "categories": [
                     {"category_key": key, "criteria": [{"criteria_key": "Action", "criteria_met": v}]}
                     for key, v in part.verdicts.items()
@@ -349,7 +349,7 @@ class _Conversation:
                 n,
             )
         if (part.count % SUMMARY_EVERY == 0 or last) and (part.sentiment or part.summary):
-            results = [None]  # Twilio may send null entries
+            results: List[Optional[dict]] = [None]  # Twilio may send null entries
             if part.sentiment:
                 self.sentiments += 1
                 label = part.sentiment if self.sentiments % 2 == 0 else {"label": part.sentiment}

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import threading
 from importlib import resources
-from typing import List
+from typing import Deque, List, Optional
 
 import redis
 
@@ -53,10 +53,10 @@ class GroupCommit:
         self._store = store
         self._wait = (wait_replicas, wait_timeout_ms)
         self._max_batch = max_batch
-        self._queue = collections.deque()
+        self._queue: Deque[_Call] = collections.deque()
         self._wake = threading.Event()
         self._lock = threading.Lock()
-        self._flusher = None
+        self._flusher: Optional[threading.Thread] = None
 
     def submit(self, script: LuaScript, keys, args) -> _Call:
         """Queue a call; :meth:`result` waits for it."""

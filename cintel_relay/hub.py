@@ -13,6 +13,7 @@ import collections
 import logging
 import threading
 import time
+from typing import Counter, Dict, List, Optional, Set
 
 import redis
 
@@ -32,10 +33,10 @@ class Subscription:
 
     def __init__(self, channel: str, limit: int):
         self.channel = channel
-        self.frames = []  # a list: an idle stream's empty list is far smaller than an empty deque
+        self.frames: List[bytes] = []  # a list: an idle stream's empty list is far smaller than an empty deque
         self.limit = limit
         self.ready = False
-        self.state = None
+        self.state: Optional[str] = None
         self._wake = threading.Event()
 
     def push(self, raw: bytes) -> bool:
@@ -87,8 +88,8 @@ class _Shard:
     def __init__(self, hub, name: str):
         self.hub = hub
         self.name = name
-        self.channels = set()
-        self.pending = collections.Counter()  # subscribe requests not yet confirmed, per channel
+        self.channels: Set[str] = set()
+        self.pending: Counter[str] = collections.Counter()  # subscribe requests not yet confirmed, per channel
         self.pubsub = None
         self.anchor = None
         self.connected = threading.Event()
@@ -191,9 +192,9 @@ class Hub:
         self.reconnects = 0
         self._on_reconnect = on_reconnect or (lambda: None)
         self._queue_limit = queue_limit
-        self._subs = {}
-        self._shards = {}
-        self._homes = {}  # channel -> the shard subscribed to it
+        self._subs: Dict[str, Set[Subscription]] = {}
+        self._shards: Dict[str, _Shard] = {}
+        self._homes: Dict[str, _Shard] = {}  # channel -> the shard subscribed to it
 
     def subscribe(self, channel: str) -> Subscription:
         """A new subscription to ``channel``; it is ``ready`` once the channel's shard confirms."""

@@ -42,5 +42,5 @@ def operator_name(operator: dict) -> str:
         value = operator.get(field)
         if isinstance(value, str) and value.strip():
             return value.strip()
-    known = TWILIO_OPERATORS.get(operator.get("id"))
+    known = TWILIO_OPERATORS.get(operator.get("id", ""))  # no operator has the id ""
     return known.name if known else UNKNOWN_OPERATOR

@@ -9,7 +9,7 @@ slot, so each worker subscribes once per shard (master) it needs, never once per
 import logging
 import os
 import threading
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
 import redis
 from redis.cluster import RedisCluster
@@ -32,7 +32,7 @@ class Store:
     mode = "standalone"
     publish_command = "PUBLISH"
 
-    def __init__(self, client, pubsub_factory: Callable):
+    def __init__(self, client, pubsub_factory: Optional[Callable]):
         self.client = client
         self._pubsub_factory = pubsub_factory
 
@@ -46,6 +46,7 @@ class Store:
 
     def pubsub(self, shard: str):
         """A new pub/sub connection to ``shard``."""
+        assert self._pubsub_factory is not None  # only ClusterStore passes none, and it overrides this
         return self._pubsub_factory()
 
     def anchor(self, shard: str) -> str:
@@ -123,7 +124,7 @@ def open_store(config) -> Store:
         socket_connect_timeout=3, socket_keepalive=True, health_check_interval=10, client_name=name + ":pubsub", **tls
     )
     if config.redis_mode == "cluster":
-        client = RedisCluster.from_url(
+        cluster = RedisCluster.from_url(
             config.redis_url,
             socket_timeout=5,
             socket_connect_timeout=3,
@@ -133,7 +134,7 @@ def open_store(config) -> Store:
         )
         parsed = redis.connection.parse_url(config.redis_url)
         node_kwargs = {k: v for k, v in parsed.items() if k not in ("host", "port", "db")}
-        return ClusterStore(client, {**node_kwargs, **pubsub_kwargs})
+        return ClusterStore(cluster, {**node_kwargs, **pubsub_kwargs})
     pool = redis.BlockingConnectionPool.from_url(
         config.redis_url,
         max_connections=config.redis_pool_size,

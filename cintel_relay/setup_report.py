@@ -73,8 +73,11 @@ def render_plan(planned: Plan) -> str:
         suffix = f" ({change.id})" if change.id else ""
         out.append(f"{change.kind} {name!r}{suffix}: {change.action}")
         if change.action == CREATE:
+            assert change.body is not None  # plan() gives every change it makes a body
             out += [f"  + {line}" for line in describe(change.kind, change.body)]
         elif change.action == UPDATE:
+            # plan() updates only a configuration it found (``current``), to its body.
+            assert change.current is not None and change.body is not None
             diff = difflib.ndiff(describe(change.kind, change.current), describe(change.kind, change.body))
             out += [f"  {line}" for line in diff if line[:2] in ("- ", "+ ")]
     counts = {

@@ -56,7 +56,8 @@ def _port_variants(url: str):
     if parts.port is None:
         yield parts._replace(netloc=f"{parts.netloc}:{default}").geturl()
     else:
-        yield parts._replace(netloc=parts.hostname).geturl()
+        # No hostname ("http://:80") gives an empty netloc, which urlunsplit treats as it treats None.
+        yield parts._replace(netloc=parts.hostname or "").geturl()
 
 
 def _settings(header: str):

@@ -31,7 +31,7 @@ EVENT_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
 def is_event_id(text: str) -> bool:
     """True when ``text`` can be a stream id; a client's ``Last-Event-ID`` that is not one counts as unknown."""
     match = EVENT_ID.fullmatch(text)
-    return bool(match) and all(int(part) < 2**64 for part in match.groups())
+    return match is not None and all(int(part) < 2**64 for part in match.groups())
 
 
 def valid_session(session_id: str) -> str:

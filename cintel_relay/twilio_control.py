@@ -62,7 +62,7 @@ class OperationFailed(ControlPlaneError):
     """An Orchestrator operation ended FAILED."""
 
 
-def credentials(config) -> tuple:
+def credentials(config) -> Optional[tuple]:
     """The (username, password) pair Twilio's APIs take: the API key if configured, else the account's auth token."""
     if config.twilio_api_key:
         return config.twilio_api_key, config.twilio_api_secret
@@ -166,7 +166,7 @@ class ControlPlane:
         """Delete an Intelligence configuration."""
         self._call("delete the Conversation Intelligence configuration", "DELETE", f"{self.intelligence}/{config_id}")
 
-    def create_orchestrator(self, body: dict) -> str:
+    def create_orchestrator(self, body: dict) -> Optional[str]:
         """Create an Orchestrator configuration, wait for Twilio to finish, and return its id."""
         what = "create the Conversation Orchestrator configuration"
         return self._follow(what, self._call(what, "POST", self.orchestrator, body, headers=self._once()))

@@ -14,7 +14,7 @@ configuration with its display name *and* that marker, never one it did not crea
 """
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Any, Dict, List, Optional, cast
 
 from .operators import DEFAULT_OPERATORS, OperatorKind
 from .setup_script import render
@@ -260,19 +260,24 @@ def delete_plan(control: ControlPlane, options: Options) -> Plan:
 
 def apply(control: ControlPlane, config, options: Options, planned: Plan) -> dict:
     """Carry the plan out, Intelligence first; the ids of what exists afterwards."""
-    ids = {}
+    ids: Dict[str, Any] = {}
     for change in planned.changes:
         progress = control.progress
+        # A change to delete or update has the resource Twilio listed as ``current``, and so its id.
+        config_id = cast(str, change.id)
         if change.action == DELETE:
             progress(f"deleting the {change.kind} {change.id}")
-            (control.delete_orchestrator if change.kind == ORCHESTRATOR else control.delete_intelligence)(change.id)
+            (control.delete_orchestrator if change.kind == ORCHESTRATOR else control.delete_intelligence)(config_id)
         elif change.kind == INTELLIGENCE:
+            assert change.body is not None  # plan() gives both of its changes a body
             if change.action == CREATE:
                 progress(f"creating the {INTELLIGENCE} {change.body['displayName']!r}")
                 change.current = control.create_intelligence(change.body)
             elif change.action == UPDATE:
                 progress(f"updating the {INTELLIGENCE} {change.id}")
-                change.current = control.update_intelligence(change.id, change.body)
+                change.current = control.update_intelligence(config_id, change.body)
+            # Created or updated just now, else up to date: the configuration plan() found.
+            assert change.current is not None
             ids["intelligenceConfigurationId"] = change.id
             ids["ruleIds"] = {_role(r) or r["id"]: r["id"] for r in change.current.get("rules") or []}
         else:
@@ -282,7 +287,7 @@ def apply(control: ControlPlane, config, options: Options, planned: Plan) -> dic
                 change.current = {"id": control.create_orchestrator(body)}
             elif change.action == UPDATE:
                 progress(f"updating the {ORCHESTRATOR} {change.id}")
-                control.update_orchestrator(change.id, body)
+                control.update_orchestrator(config_id, body)
             ids["orchestratorConfigurationId"] = change.id
     return ids
 
