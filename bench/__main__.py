@@ -30,6 +30,12 @@ def main(argv=None):
     parser.add_argument("--seconds", type=int, default=10, help="duration of the latency and throughput runs")
     parser.add_argument("--streams", type=int, default=19000, help="idle streams to hold on one worker")
     parser.add_argument("--events", type=int, default=100000, help="events in the memory run")
+    parser.add_argument(
+        "--wait-replicas",
+        type=int,
+        default=0,
+        help="start this many Redis replicas and run with CINTEL_REDIS_WAIT_REPLICAS set to it",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args(argv)
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -53,7 +59,12 @@ def main(argv=None):
             targets, redis_url, pid = args.targets.split(","), args.redis, args.worker_pid
         else:  # a fresh topology per scenario, so one scenario's memory or data does not skew the next
             progress("  starting redis-server and two single-worker relays on loopback")
-            topology = Topology(replicas=2, CINTEL_COMPLETED_TTL=10)
+            topology = Topology(
+                replicas=2,
+                redis_replicas=args.wait_replicas,
+                CINTEL_COMPLETED_TTL=10,
+                CINTEL_REDIS_WAIT_REPLICAS=args.wait_replicas,
+            )
             targets, redis_url, pid = topology.urls, topology.redis.url, topology.worker_pid(0)
         meter = scenarios.CpuMeter(topology.worker_pids if topology else [[pid]] if pid else None, redis_url)
         try:

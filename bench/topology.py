@@ -4,7 +4,7 @@ import os
 import re
 import subprocess
 
-from tests.support import RedisServer, Relay
+from tests.support import RedisReplica, RedisServer, Relay
 
 PUBLIC_URL = "http://bench.local"
 TOKEN = "bench-auth-token"
@@ -29,10 +29,12 @@ def rss_kib(pid: int) -> int:
 
 
 class Topology:
-    """redis-server plus ``replicas`` single-worker relays; ``env`` adds relay settings."""
+    """redis-server plus ``replicas`` single-worker relays; ``env`` adds relay settings. With
+    ``redis_replicas``, that many Redis replicas follow the primary (for CINTEL_REDIS_WAIT_REPLICAS)."""
 
-    def __init__(self, replicas=2, **env):
+    def __init__(self, replicas=2, redis_replicas=0, **env):
         self.redis = RedisServer().start()
+        self.redis_replicas = [RedisReplica(self.redis).start() for _ in range(redis_replicas)]
         self.relays = [
             Relay(
                 self.redis.url,
@@ -60,6 +62,8 @@ class Topology:
     def close(self):
         for relay in self.relays:
             relay.stop()
+        for replica in self.redis_replicas:
+            replica.stop()
         self.redis.stop()
 
 

@@ -1,58 +1,18 @@
 """CINTEL_REDIS_WAIT_REPLICAS on a standalone Redis with a replica: a webhook is acknowledged only once a
 replica holds its writes (Redis WAIT); without one it gets 503 and Twilio's retry lands it exactly once."""
 
-import subprocess
-
 import pytest
 import redis
 
 from cintel_relay.keys import log_key
 
-from .support import CALL_SID, RedisServer, Relay, communication, post_json, wait_for
-
-
-class Replica(RedisServer):
-    """A redis-server replicating from ``primary``."""
-
-    def __init__(self, primary: RedisServer):
-        super().__init__()
-        self.primary = primary
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--replicaof",
-                "127.0.0.1",
-                str(self.primary.port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port)
-        wait_for(lambda: _synced(client), what="the replica to sync with its primary")
-        return self
-
-
-def _synced(client) -> bool:
-    try:
-        return client.info("replication").get("master_link_status") == "up"
-    except redis.ConnectionError:
-        return False
+from .support import CALL_SID, RedisReplica, RedisServer, Relay, communication, post_json, wait_for
 
 
 @pytest.fixture
 def durable():
     primary = RedisServer().start()
-    replica = Replica(primary).start()
+    replica = RedisReplica(primary).start()
     relay = Relay(primary.url, CINTEL_REDIS_WAIT_REPLICAS="1", CINTEL_REDIS_WAIT_TIMEOUT_MS="300").start()
     yield primary, replica, relay
     relay.stop()

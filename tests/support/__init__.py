@@ -17,7 +17,7 @@ from .payloads import (
     rule_execution,
 )
 from .processes import ROOT, answers, free_port, wait_for
-from .redis_server import TLS_REDIS_PASSWORD, RedisServer
+from .redis_server import TLS_REDIS_PASSWORD, RedisReplica, RedisServer
 from .relays import SERVE, SESSION_REDIS, Relay, RelayFactory, base_env
 from .signing import AUTH_TOKEN, form_request, json_request, post_form, post_json, sign
 from .sse import SSEClient, parse_block
@@ -38,6 +38,7 @@ __all__ = [
     "SUMMARY_OPERATOR",
     "TICKET_SECRET",
     "TLS_REDIS_PASSWORD",
+    "RedisReplica",
     "RedisServer",
     "Relay",
     "RelayFactory",

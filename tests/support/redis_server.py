@@ -18,10 +18,24 @@ class RedisServer:
         self.proc = None
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
+    #: Extra redis-server arguments (a replica's ``--replicaof``).
+    args: tuple = ()
+
     def start(self):
         """Start it and wait until it answers PING."""
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                *self.args,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -35,6 +49,28 @@ class RedisServer:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+class RedisReplica(RedisServer):
+    """A redis-server replicating from ``primary``; :meth:`start` returns once it is in sync."""
+
+    def __init__(self, primary: RedisServer):
+        super().__init__()
+        self.args = ("--replicaof", "127.0.0.1", str(primary.port))
+
+    def start(self):
+        super().start()
+        client = redis.Redis(port=self.port)
+        wait_for(lambda: _synced(client), what="the replica to sync with its primary")
+        client.close()
+        return self
+
+
+def _synced(client) -> bool:
+    try:
+        return client.info("replication").get("master_link_status") == "up"
+    except (redis.RedisError, OSError):
+        return False
 
 
 def _pings(client) -> bool:
