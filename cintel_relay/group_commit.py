@@ -11,7 +11,7 @@ import hashlib
 import logging
 import threading
 from importlib import resources
-from typing import Deque, List, Optional
+from typing import Deque, Dict, List, Optional, Tuple
 
 import redis
 
@@ -57,6 +57,7 @@ class GroupCommit:
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._flusher: Optional[threading.Thread] = None
+        self._held: Dict[int, Tuple[object, object]] = {}  # pool id -> (pool, the flusher's connection)
 
     def submit(self, script: LuaScript, keys, args) -> _Call:
         """Queue a call; :meth:`result` waits for it."""
@@ -141,14 +142,41 @@ class GroupCommit:
             results = self._pipeline(client, calls)
         return results
 
+    def _connection(self, client):
+        """The flusher's own connection to a node, kept from batch to batch: taking one from the pool for
+        every batch (and a pipeline object around it) costs more than the batch's own commands."""
+        pool = client.connection_pool
+        held = self._held.get(id(pool))
+        if held is None:
+            held = self._held[id(pool)] = (pool, pool.get_connection())
+        return held[1]
+
+    def _drop(self, client):
+        """Give up the node's connection after an error: the next batch connects again."""
+        held = self._held.pop(id(client.connection_pool), None)
+        if held is not None:
+            pool, connection = held
+            connection.disconnect()
+            pool.release(connection)
+
     def _pipeline(self, client, calls):
+        """Send the batch's script calls (and WAIT) in one write, and read one reply per command."""
         replicas, timeout_ms = self._wait
-        with client.pipeline(transaction=False) as pipe:
-            for call in calls:
-                pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
-            if replicas:
-                pipe.execute_command("WAIT", replicas, timeout_ms)
-            results = pipe.execute(raise_on_error=False)
+        commands = [("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args) for call in calls]
+        if replicas:
+            commands.append(("WAIT", replicas, timeout_ms))
+        connection = self._connection(client)
+        results = []
+        try:
+            connection.send_packed_command(connection.pack_commands(commands))
+            for _ in commands:
+                try:
+                    results.append(connection.read_response())
+                except redis.ResponseError as exc:  # this call's own error; the others' replies follow
+                    results.append(exc)
+        except REDIS_ERRORS:
+            self._drop(client)
+            raise
         if replicas:
             confirmed = results.pop()
             if not isinstance(confirmed, int) or confirmed < replicas:
