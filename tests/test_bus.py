@@ -14,6 +14,8 @@ from cintel_relay.keys import BOARD, channel, conversation_keys, latest_key, log
 from cintel_relay.normalize import Event
 from cintel_relay.redis_clients import Store
 
+from .support import EMPTY_SNAPSHOT
+
 CALL = "CA" + "1" * 32
 CALL2 = "CA" + "2" * 32
 CONV = "conv_conversation_bus"
@@ -196,19 +198,7 @@ def test_snapshot_has_lists_and_latest_values(bus):
         "callStatus": None,
     }
     assert snapshot.last_id == ids[-1]
-    assert bus.snapshot("CA" + "9" * 32) == (
-        None,
-        {
-            "type": "initial",
-            "transcript": [],
-            "operatorResults": [],
-            "adherence": None,
-            "sentiment": None,
-            "summary": None,
-            "suggestion": None,
-            "callStatus": None,
-        },
-    )
+    assert bus.snapshot("CA" + "9" * 32) == (None, EMPTY_SNAPSHOT)
 
 
 def test_the_append_script_keeps_the_snapshot_types_of_the_bus():

@@ -20,6 +20,7 @@ from .support import (
     communication,
     operator_result,
     post_json,
+    race_held_results,
     rule_execution,
     wait_for,
 )
@@ -110,25 +111,7 @@ def test_a_conversation_with_an_sms_thread_and_two_calls_on_the_cluster(cluster,
 def test_held_results_come_first_whoever_wins_the_race(cluster, pair):
     for round_, call_sid in enumerate(spread(cluster, 6, "2")):
         conv = f"conv_race_{round_}"
-        early = rule_execution(
-            [operator_result(f"{conv}-early", SENTIMENT_OPERATOR, {"label": "positive"})], conversation=conv
-        )
-        assert post_json(pair[0].url, "/webhook/cintel-action", early).json()["held"] == 2
-        late = rule_execution(
-            [operator_result(f"{conv}-late", SENTIMENT_OPERATOR, {"label": "mixed"})], conversation=conv
-        )
-        mapping = communication(f"{conv}-c1", "hello", call_sid=call_sid, conversation=conv)
-        barrier = threading.Barrier(2)
-
-        def race(relay, path, body):
-            barrier.wait()
-            return post_json(relay.url, path, body).status_code
-
-        with ThreadPoolExecutor(2) as pool:
-            a = pool.submit(race, pair[0], "/webhook/cintel-action", late)
-            b = pool.submit(race, pair[1], "/webhook/cor-event", mapping)
-            assert (a.result(), b.result()) == (200, 200)
-        ids = [e["data"].get("operatorResultId") or e["data"]["id"] for _, e in logged(cluster, call_sid)]
+        ids = race_held_results(pair[0], pair[0], pair[1], call_sid, conv, lambda s: logged(cluster, s))
         assert ids[:2] == [f"{conv}-early"] * 2
         assert sorted(ids[2:]) == sorted([f"{conv}-late", f"{conv}-late", f"{conv}-c1"])
 

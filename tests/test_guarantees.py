@@ -9,7 +9,16 @@ import pytest
 
 from cintel_relay.keys import log_key
 
-from .support import SENTIMENT_OPERATOR, Relay, SSEClient, communication, operator_result, post_json, rule_execution
+from .support import (
+    SENTIMENT_OPERATOR,
+    Relay,
+    SSEClient,
+    communication,
+    operator_result,
+    post_json,
+    race_held_results,
+    rule_execution,
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,29 +77,10 @@ def test_randomized_interleavings_every_subscriber_sees_the_log(trio, redis_clie
 def test_mapping_and_results_racing_at_two_replicas(trio, redis_client):
     for round_ in range(15):
         call_sid, conv = "CA%032x" % (0xB000 + round_), f"race_{round_}"
-        early = rule_execution(
-            [operator_result(f"{conv}-early", SENTIMENT_OPERATOR, {"label": "positive"})], conversation=conv
-        )
-        assert post_json(trio[0].url, "/webhook/cintel-action", early).json()["held"] == 2
-        racing_result = rule_execution(
-            [operator_result(f"{conv}-late", SENTIMENT_OPERATOR, {"label": "mixed"})], conversation=conv
-        )
-        mapping = communication(f"{conv}-c1", "hello", call_sid=call_sid, conversation=conv)
-        barrier = threading.Barrier(2)
-
-        def race(relay, path, body):
-            barrier.wait()
-            return post_json(relay.url, path, body).status_code
-
-        with ThreadPoolExecutor(2) as pool:
-            a = pool.submit(race, trio[1], "/webhook/cintel-action", racing_result)
-            b = pool.submit(race, trio[2], "/webhook/cor-event", mapping)
-            assert (a.result(), b.result()) == (200, 200)
-        log = logged(redis_client, call_sid)
-        ids = [e["data"].get("operatorResultId") or e["data"]["id"] for _, e in log]
+        ids = race_held_results(trio[0], trio[1], trio[2], call_sid, conv, lambda s: logged(redis_client, s))
         assert ids[:2] == [f"{conv}-early"] * 2  # held events first, in order, whoever won the race
         assert sorted(ids[2:]) == sorted([f"{conv}-late", f"{conv}-late", f"{conv}-c1"])
-        assert len(log) == 5
+        assert len(ids) == 5
 
 
 def test_same_delivery_to_two_replicas_at_once_is_one_event(trio, redis_client):

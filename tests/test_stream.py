@@ -7,18 +7,7 @@ import requests
 
 from cintel_relay.keys import channel, log_key
 
-from .support import CALL_SID, SSEClient, communication, payload, post_json, wait_for
-
-EMPTY_SNAPSHOT = {
-    "type": "initial",
-    "transcript": [],
-    "operatorResults": [],
-    "adherence": None,
-    "sentiment": None,
-    "summary": None,
-    "suggestion": None,
-    "callStatus": None,
-}
+from .support import CALL_SID, EMPTY_SNAPSHOT, SSEClient, communication, payload, post_json, wait_for
 
 
 def say(relay, n, session=CALL_SID):

@@ -17,10 +17,11 @@ from .payloads import (
     rule_execution,
 )
 from .processes import ROOT, answers, free_port, wait_for
+from .races import race_held_results
 from .redis_server import TLS_REDIS_PASSWORD, RedisReplica, RedisServer
 from .relays import SERVE, SESSION_REDIS, Relay, RelayFactory, base_env
 from .signing import AUTH_TOKEN, form_request, json_request, post_form, post_json, sign
-from .sse import SSEClient, parse_block
+from .sse import EMPTY_SNAPSHOT, SSEClient, parse_block
 
 __all__ = [
     "AUTH_TOKEN",
@@ -42,7 +43,9 @@ __all__ = [
     "RedisServer",
     "Relay",
     "RelayFactory",
+    "EMPTY_SNAPSHOT",
     "SSEClient",
+    "race_held_results",
     "adherence_result",
     "answers",
     "base_env",

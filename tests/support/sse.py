@@ -7,6 +7,18 @@ from typing import ClassVar, List
 
 import orjson
 
+#: The ``initial`` frame of a session the relay has never heard of.
+EMPTY_SNAPSHOT = {
+    "type": "initial",
+    "transcript": [],
+    "operatorResults": [],
+    "adherence": None,
+    "sentiment": None,
+    "summary": None,
+    "suggestion": None,
+    "callStatus": None,
+}
+
 
 class SSEClient:
     """Reads a stream as raw bytes and splits it into frames, as a browser would.
