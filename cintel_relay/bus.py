@@ -266,7 +266,7 @@ class EventBus:
         except REDIS_ERRORS as exc:
             raise Unavailable("Redis is unreachable; the participant was not stored, retry later.") from exc
 
-    def participant_type(self, conversation: str, participant_id: Optional[str]) -> Optional[str]:
+    def remembered_participant_type(self, conversation: str, participant_id: Optional[str]) -> Optional[str]:
         """A participant's type; known types are cached per process (a participant keeps its type)."""
         if not participant_id:
             return None

@@ -27,7 +27,7 @@ def _communication(ext, comm):
         route = Route("result")  # no channel to go by: it follows the conversation's current session
     annotate(session=routing["call"])
     author = comm.get("author") or {}
-    participant_type = ext.bus.participant_type(comm["conversationId"], author.get("participantId"))
+    participant_type = ext.bus.remembered_participant_type(comm["conversationId"], author.get("participantId"))
     event = normalize.transcript_event(comm, participant_type, ext.config.agent_addresses)
     return ext.bus.route(comm["conversationId"], [(route, [event] if event else [])])
 
