@@ -4,6 +4,7 @@ fed by the call simulator."""
 import io
 import json
 import os
+import re
 import threading
 from datetime import datetime, timezone
 
@@ -204,8 +205,11 @@ def test_the_pages_recover_after_the_relay_restarts(relay, browser, page):
     open_live(page, f"{relay.url}/console/calls/{call.sid}")
     expect(page.locator("#transcript .text")).to_have_text(call.lines[:10])
     relay.stop()  # SIGTERM, as a deploy does: the streams end at once and the browser reconnects
-    expect(page.locator("#connection")).to_have_attribute("data-state", "reconnecting")
-    relay.start()  # a new gunicorn on the same port and Redis
+    try:
+        # Reconnecting, or offline already after a few quick refusals (the backoff's jitter only shortens).
+        expect(page.locator("#connection")).to_have_attribute("data-state", re.compile("reconnecting|offline"))
+    finally:
+        relay.start()  # a new gunicorn on the same port and Redis (the module's other tests need it too)
     call.play(relay, start=half).wait()
     expect(page.locator("#transcript .text")).to_have_text(call.lines)
     expect(page.locator('#checklist li[data-status="met"]')).to_have_count(4)
