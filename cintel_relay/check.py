@@ -51,6 +51,7 @@ def redis_reachable(config: Config) -> Finding:
     try:
         store = open_store(config)
         store.client.ping()
+        short = _without_replicas(store, config.redis_wait_replicas)
     except (redis.RedisError, OSError) as exc:
         hint = ""
         if "certificate" in str(exc).lower():
@@ -65,7 +66,27 @@ def redis_reachable(config: Config) -> Finding:
     finally:
         if store is not None:
             store.close()
+    if short:
+        return Finding(
+            False,
+            f"CINTEL_REDIS_WAIT_REPLICAS={config.redis_wait_replicas} but {', '.join(short)}: every webhook "
+            "written there would get 503",
+            "add replicas to that Redis (one per CINTEL_REDIS_WAIT_REPLICAS, on every master of a cluster), "
+            "or lower CINTEL_REDIS_WAIT_REPLICAS",
+        )
     return Finding(True, f"Redis answers at REDIS_URL ({config.redis_mode})")
+
+
+def _without_replicas(store, wanted: int) -> List[str]:
+    """The primaries that have fewer connected replicas than WAIT asks for, as readable phrases."""
+    if not wanted:
+        return []
+    if store.mode == "cluster":
+        nodes = store.client.get_primaries()
+        counts = {n.name: store.client.get_redis_connection(n).info("replication")["connected_slaves"] for n in nodes}
+    else:
+        counts = {"Redis": store.client.info("replication")["connected_slaves"]}
+    return [f"{name} has {count} replica(s)" for name, count in sorted(counts.items()) if count < wanted]
 
 
 def redis_tls(config: Config) -> Finding:

@@ -1,12 +1,15 @@
 """CINTEL_REDIS_WAIT_REPLICAS on a standalone Redis with a replica: a webhook is acknowledged only once a
 replica holds its writes (Redis WAIT); without one it gets 503 and Twilio's retry lands it exactly once."""
 
+import io
+
 import pytest
 import redis
 
+from cintel_relay import check
 from cintel_relay.keys import log_key
 
-from .support import CALL_SID, RedisReplica, RedisServer, Relay, communication, post_json, wait_for
+from .support import CALL_SID, RedisReplica, RedisServer, Relay, base_env, communication, post_json, wait_for
 
 
 @pytest.fixture
@@ -45,3 +48,20 @@ def test_without_a_replica_the_webhook_gets_503_and_its_retry_lands_once(durable
     texts = [f[b"f"] for _, f in redis.Redis(port=primary.port).xrange(log_key(CALL_SID))]
     assert len(texts) == 1  # the first attempt's write plus the retry: one event
     wait_for(lambda: redis.Redis(port=replica.port).xlen(log_key(CALL_SID)) == 1, what="the replica to catch up")
+
+
+def test_check_says_when_the_redis_has_fewer_replicas_than_wait_asks_for(durable):
+    primary, replica, relay = durable
+    env = base_env(primary.url, CINTEL_REDIS_WAIT_REPLICAS="1", CINTEL_VERIFY_SIGNATURES="false")
+    out = io.StringIO()
+    check.run(env, out)
+    assert "ok    Redis answers at REDIS_URL (standalone)" in out.getvalue()
+    replica.stop()
+    wait_for(
+        lambda: redis.Redis(port=primary.port).info("replication")["connected_slaves"] == 0,
+        what="the primary to notice the replica is gone",
+    )
+    out = io.StringIO()
+    assert check.run(env, out) == 1
+    assert "CINTEL_REDIS_WAIT_REPLICAS=1 but Redis has 0 replica(s)" in out.getvalue()
+    assert "fix: add replicas to that Redis" in out.getvalue()
