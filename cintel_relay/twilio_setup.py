@@ -16,7 +16,7 @@ configuration with its display name *and* that marker, never one it did not crea
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, cast
 
-from .operators import DEFAULT_OPERATORS, OperatorKind
+from .operators import DEFAULT_OPERATORS, TWILIO_OPERATORS, OperatorKind
 from .setup_script import render
 from .twilio_control import ControlPlane, ControlPlaneError
 
@@ -30,13 +30,9 @@ SCRIPT_ADHERENCE = _BY_KIND[OperatorKind.SCRIPT]
 SENTIMENT = _BY_KIND[OperatorKind.SENTIMENT]
 SUMMARY = _BY_KIND[OperatorKind.SUMMARY]
 #: Twilio-authored Next Best Response (``--suggestions``).
-NEXT_BEST_RESPONSE = "intelligence_operator_01kea27sy7ffsafmtsfp17nzx4"
-OPERATOR_NAMES = {
-    SCRIPT_ADHERENCE: "Script Adherence",
-    SENTIMENT: "Sentiment",
-    SUMMARY: "Summary",
-    NEXT_BEST_RESPONSE: "Next Best Response",
-}
+NEXT_BEST_RESPONSE = _BY_KIND[OperatorKind.SUGGESTION]
+#: How the plan names each operator: Twilio's own names, from the operator table.
+OPERATOR_NAMES = {operator_id: operator.name for operator_id, operator in TWILIO_OPERATORS.items()}
 #: Conversation grouping types (Conversations v2 spec, ``conversationGroupingType``).
 GROUPINGS = ("GROUP_BY_PROFILE", "GROUP_BY_PARTICIPANT_ADDRESSES", "GROUP_BY_PARTICIPANT_ADDRESSES_AND_CHANNEL_TYPE")
 CREATE, UPDATE, UP_TO_DATE, DELETE = "create", "update", "up to date", "delete"
