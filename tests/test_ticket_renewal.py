@@ -11,8 +11,8 @@ from playwright.sync_api import expect
 from .flex_support import flex_relay_of_its_own
 from .support import CALL_SID, communication, post_json
 
-#: Long enough for the page to load and stream before the token's first ticket runs out.
-SHORT_TOKEN_SECONDS = 5
+#: Long enough for the page to load and stream before the token's first ticket runs out, on a loaded machine.
+SHORT_TOKEN_SECONDS = 10
 
 
 @pytest.fixture(scope="module")
@@ -49,17 +49,19 @@ def test_the_call_page_fetches_a_fresh_ticket_when_its_ticket_runs_out(flex_rela
     token = fake_twilio.add_user("sup_sam", roles=["supervisor"], expires_in=SHORT_TOKEN_SECONDS)
     page.goto(f"{flex_relay.url}/console/calls/{CALL_SID}#token={token}")
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
-    say(flex_relay, 1, "before the ticket ran out")
-    expect(page.locator("#transcript .text")).to_have_text(["before the ticket ran out"])
-    # The token stays valid (as a refreshed Flex session would be); its first ticket still ends with it.
+    # The token stays valid from now on (as a refreshed Flex session would be); its first ticket, minted
+    # already, still ends with the token's first expiry.
     later = datetime.now(timezone.utc) + timedelta(hours=1)
     fake_twilio.users[token]["expiration"] = later.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     first = page.stream_tickets[0]
-    page.wait_for_event(
-        "request",
-        timeout=(SHORT_TOKEN_SECONDS + 20) * 1000,
-        predicate=lambda request: "/api/stream/" in request.url and ticket_of(request) not in (None, first),
-    )
+    say(flex_relay, 1, "before the ticket ran out")
+    expect(page.locator("#transcript .text")).to_have_text(["before the ticket ran out"])
+    # However late this test looks (a loaded machine), a later stream request carries another ticket.
+    for _ in range((SHORT_TOKEN_SECONDS + 20) * 5):
+        if any(ticket not in (None, first) for ticket in page.stream_tickets):
+            break
+        page.wait_for_timeout(200)
+    assert any(ticket not in (None, first) for ticket in page.stream_tickets), page.stream_tickets
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
     say(flex_relay, 2, "after a fresh ticket")
     expect(page.locator("#transcript .text")).to_have_text(["before the ticket ran out", "after a fresh ticket"])
