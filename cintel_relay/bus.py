@@ -48,7 +48,7 @@ APPEND = LuaScript("append.lua")
 ROUTE = LuaScript("route.lua")
 BOARD_SCRIPT = LuaScript("board.lua")
 
-__all__ = ["EventBus", "IngestResult", "Route", "Snapshot", "REDIS_ERRORS", "parse_id"]
+__all__ = ["EventBus", "IngestResult", "Route", "Snapshot", "REDIS_ERRORS"]
 
 
 class Route(NamedTuple):
@@ -79,16 +79,6 @@ class IngestResult(NamedTuple):
 class Snapshot(NamedTuple):
     last_id: Optional[str]
     frame: dict
-
-
-def parse_id(event_id) -> Optional[Tuple[int, int]]:
-    """A stream id as a comparable tuple, or None when it is not one."""
-    if isinstance(event_id, bytes):
-        event_id = event_id.decode("ascii", "replace")
-    ms, sep, seq = str(event_id).partition("-")
-    if not (sep and ms.isascii() and ms.isdigit() and seq.isascii() and seq.isdigit()):
-        return None
-    return int(ms), int(seq)
 
 
 def _text(value) -> str:

@@ -3,11 +3,12 @@
 import logging
 import re
 import socket
+from typing import Optional, Tuple
 
 from flask import Blueprint, Response, current_app, request
 
 from . import metrics, sse
-from .bus import REDIS_ERRORS, parse_id
+from .bus import REDIS_ERRORS
 from .errors import BadRequest
 from .hub import CLOSED, OVERFLOW, SHUTDOWN
 from .keys import channel
@@ -28,10 +29,20 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 EVENT_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
 
 
+def parse_id(event_id) -> Optional[Tuple[int, int]]:
+    """A stream id (str or bytes) as a comparable tuple, or None when it is not one."""
+    if isinstance(event_id, bytes):
+        event_id = event_id.decode("ascii", "replace")
+    match = EVENT_ID.fullmatch(event_id) if isinstance(event_id, str) else None
+    if match is None:
+        return None
+    ms, seq = int(match.group(1)), int(match.group(2))
+    return (ms, seq) if ms < 2**64 and seq < 2**64 else None
+
+
 def is_event_id(text: str) -> bool:
     """True when ``text`` can be a stream id; a client's ``Last-Event-ID`` that is not one counts as unknown."""
-    match = EVENT_ID.fullmatch(text)
-    return match is not None and all(int(part) < 2**64 for part in match.groups())
+    return parse_id(text) is not None
 
 
 def valid_session(session_id: str) -> str:
