@@ -39,13 +39,16 @@ def test_what_is_a_stream_id():
 def test_a_stream_resumed_from_a_non_id_gets_a_fresh_snapshot(relays, redis_client, text):
     relay = relays[0]
     say(relay, 1)
-    streams = [SSEClient(relay.url, CALL_SID, query="?" + urllib.parse.urlencode({"lastEventId": text}))]
+    openers = [lambda: SSEClient(relay.url, CALL_SID, query="?" + urllib.parse.urlencode({"lastEventId": text}))]
     if all(ord(c) < 256 for c in text):
-        streams.append(SSEClient(relay.url, CALL_SID, last_event_id=text))  # headers travel as latin-1
-    for stream in streams:
+        openers.append(lambda: SSEClient(relay.url, CALL_SID, last_event_id=text))  # headers travel as latin-1
+    for n, open_stream in enumerate(openers):
+        # Each stream opens only now, so its snapshot is of the log as it stands: the line said so far.
+        stream = open_stream()
         assert stream.next_event()[1]["type"] == "connected"
         _, snapshot = stream.next_event()
-        assert snapshot["type"] == "initial" and [t["text"] for t in snapshot["transcript"]] == ["line 1"]
-        say(relay, 2 + streams.index(stream))
+        said = ["line 1"] + [f"line {2 + k}" for k in range(n)]
+        assert snapshot["type"] == "initial" and [t["text"] for t in snapshot["transcript"]] == said
+        say(relay, 2 + n)
         assert stream.next_event()[1]["type"] == "transcript"
         stream.close()
