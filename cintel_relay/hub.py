@@ -147,7 +147,7 @@ class _Shard:
                 self.connected.clear()
                 with self.hub.lock:
                     self.pubsub = None
-                self.hub.lost(self, exc)
+                self.hub.lost(self)
                 logger.warning("pub/sub connection lost (%s); reconnecting in %.1fs", type(exc).__name__, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, self.hub.max_backoff)
@@ -189,7 +189,6 @@ class Hub:
         self.max_backoff = max_backoff
         self.lock = threading.RLock()
         self.stopping = False
-        self.reconnects = 0
         self._on_reconnect = on_reconnect or (lambda: None)
         self._queue_limit = queue_limit
         self._subs: Dict[str, Set[Subscription]] = {}
@@ -249,9 +248,8 @@ class Hub:
             else:
                 sub.mark_ready()
 
-    def lost(self, shard: _Shard, exc: Exception):
+    def lost(self, shard: _Shard):
         """A shard's connection failed: learn the topology again and move channels whose slot moved."""
-        self.reconnects += 1
         self._on_reconnect()
         if not self.sharded:
             return
