@@ -27,12 +27,19 @@ class ReplicasBehind(redis.ConnectionError):
     """WAIT timed out before enough replicas confirmed the writes: the caller answers 503, Twilio retries."""
 
 
-class LuaScript:
-    """A packaged Lua script and its SHA1, which is how Redis names it."""
+def _lua(name: str) -> str:
+    return resources.files("cintel_relay").joinpath(name).read_text(encoding="utf-8")
 
-    def __init__(self, name: str):
+
+class LuaScript:
+    """A packaged Lua script and its SHA1, which is how Redis names it. ``functions`` maps a function
+    name to another packaged script, prepended as ``local function name(KEYS, ARGV)`` so the script
+    can call it with keys and arguments of its own."""
+
+    def __init__(self, name: str, functions: Optional[Dict[str, str]] = None):
         self.name = name
-        self.text = resources.files("cintel_relay").joinpath(name).read_text(encoding="utf-8")
+        parts = [f"local function {fn}(KEYS, ARGV)\n{_lua(file)}end\n" for fn, file in (functions or {}).items()]
+        self.text = "".join(parts) + _lua(name)
         self.sha = hashlib.sha1(self.text.encode("utf-8")).hexdigest()
 
 

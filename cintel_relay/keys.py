@@ -1,6 +1,8 @@
 """Every Redis key and channel name of the relay: the one place they are spelled.
 
-The Lua scripts build no names; they take these through KEYS. A session's keys share the
+The Lua scripts build no names of their own: they take these through KEYS, and the single-node
+driver (deliver.lua) builds a session's keys from :data:`SESSION_KEY_TEMPLATE`, passed in ARGV.
+A session's keys share the
 ``{<session>}`` hash tag and a conversation's keys the ``{<conversation>}`` tag, so every script
 call touches one hash slot and runs unchanged on Redis Cluster::
 
@@ -30,34 +32,35 @@ from typing import Tuple
 BOARD = "cintel:board:{all}"
 BOARD_CHANNEL = "cintel:board:{all}:events"
 
-_SESSION_SUFFIXES = ("log", "latest", "met", "seen", "board", "ended")
+#: A session's keys are ``prefix + session + suffix``: log, latest, met, seen, board, ended, channel.
+SESSION_KEY_TEMPLATE: Tuple[str, Tuple[str, ...]] = (
+    "cintel:{",
+    ("}:log", "}:latest", "}:met", "}:seen", "}:board", "}:ended", "}:events"),
+)
 _CONVERSATION_SUFFIXES = ("state", "comms", "routes", "pending")
-
-
-def _session(session: str, suffix: str) -> str:
-    return f"cintel:{{{session}}}:{suffix}"
-
-
-def log_key(session: str) -> str:
-    return _session(session, "log")
-
-
-def latest_key(session: str) -> str:
-    return _session(session, "latest")
-
-
-def board_key(session: str) -> str:
-    return _session(session, "board")
-
-
-def channel(session: str) -> str:
-    """The pub/sub channel of a session's frames (published in the slot of its log)."""
-    return _session(session, "events")
 
 
 def session_keys(session: str) -> Tuple[str, ...]:
     """KEYS of the append script: log, latest, met, seen, board, ended, then the channel."""
-    return tuple(_session(session, s) for s in _SESSION_SUFFIXES) + (channel(session),)
+    prefix, suffixes = SESSION_KEY_TEMPLATE
+    return tuple(prefix + session + suffix for suffix in suffixes)
+
+
+def log_key(session: str) -> str:
+    return session_keys(session)[0]
+
+
+def latest_key(session: str) -> str:
+    return session_keys(session)[1]
+
+
+def board_key(session: str) -> str:
+    return session_keys(session)[4]
+
+
+def channel(session: str) -> str:
+    """The pub/sub channel of a session's frames (published in the slot of its log)."""
+    return session_keys(session)[-1]
 
 
 def conversation_keys(conversation: str) -> Tuple[str, ...]:

@@ -31,6 +31,8 @@ class Store:
 
     mode = "standalone"
     publish_command = "PUBLISH"
+    #: Every key lives on this one node, so a script may touch keys of several hash slots.
+    single_node = True
 
     def __init__(self, client, pubsub_factory: Optional[Callable]):
         self.client = client
@@ -66,6 +68,7 @@ class ClusterStore(Store):
 
     mode = "cluster"
     publish_command = "SPUBLISH"
+    single_node = False
 
     def __init__(self, client: RedisCluster, node_kwargs: dict):
         super().__init__(client, None)

@@ -10,7 +10,7 @@ import pytest
 from cintel_relay.bus import SNAPSHOT_TYPES, EventBus, Route
 from cintel_relay.config import load_config
 from cintel_relay.errors import Unavailable
-from cintel_relay.keys import BOARD, channel, conversation_keys, latest_key, log_key
+from cintel_relay.keys import BOARD, channel, conversation_keys, latest_key, log_key, session_keys
 from cintel_relay.normalize import Event
 from cintel_relay.redis_clients import Store
 
@@ -21,9 +21,11 @@ CALL2 = "CA" + "2" * 32
 CONV = "conv_conversation_bus"
 
 
-@pytest.fixture
-def bus(redis_client):
-    return EventBus(
+@pytest.fixture(params=["one script call", "a call per slot"])
+def bus(request, redis_client):
+    """Both ways the bus delivers on one Redis: deliver.lua's single call, and the per-slot calls it
+    makes on a cluster (route, append, board), which must behave the same."""
+    bus = EventBus(
         Store(redis_client, redis_client.pubsub),
         load_config(
             {
@@ -34,6 +36,8 @@ def bus(redis_client):
             }
         ),
     )
+    bus.single_node = request.param == "one script call"
+    return bus
 
 
 def ev(n, type_="transcript", **data):
@@ -250,6 +254,30 @@ def test_every_key_expires_also_for_a_call_with_only_participants(bus, redis_cli
     keys = redis_client.keys("*")
     assert latest_key(CALL).encode() in keys
     assert all(redis_client.ttl(k) > 0 for k in keys)
+
+
+def test_a_delivery_writes_only_the_keys_named_in_keys_py_in_one_script_call(bus, redis_client):
+    bus.route("conv_conversation_warm_up", [(Route("voice", comm="c0", call=CALL2), [ev(0)])])
+    redis_client.delete(*redis_client.keys("*"))  # the scripts stay loaded
+    redis_client.config_resetstat()
+    voice(bus, 1)
+    result(bus, 2, "c1")
+    voice(bus, 3)
+    written = {k.decode() for k in redis_client.keys("*")}
+    log, latest, _, seen, summary, *_ = session_keys(CALL)
+    assert (
+        {log, latest, seen, summary, BOARD}
+        <= written
+        <= set(session_keys(CALL)[:-1])
+        | {
+            *conversation_keys(CONV),
+            BOARD,
+        }
+    )
+    assert numbers(redis_client) == [1, 2, 3]
+    calls = redis_client.info("commandstats")["cmdstat_evalsha"]["calls"]
+    # per slot: route, append and board for an utterance; a raw operator result does not change the board
+    assert calls == (3 if bus.single_node else 3 + 2 + 3)
 
 
 def test_a_replayed_delivery_cannot_revive_a_call_whose_data_expired(bus, redis_client):

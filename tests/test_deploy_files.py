@@ -145,6 +145,7 @@ def test_the_installed_package_carries_its_script_scenarios_console_and_lua(tmp_
         "cintel_relay/route.lua",
         "cintel_relay/append.lua",
         "cintel_relay/board.lua",
+        "cintel_relay/deliver.lua",
         "cintel_relay/data/script.json",
         "cintel_relay/scenarios/moving-complete.json",
         "cintel_relay/templates/board.html",

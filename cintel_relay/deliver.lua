@@ -1,0 +1,76 @@
+-- A conversation's delivery in ONE script call, for when every key lives on one node (a standalone
+-- Redis, the embedded fake): route, append in each session the events went to, list the changed
+-- summaries on the board, and take delivered held events off the pending list. On a cluster the
+-- bus does the same with one call of each script, each in its own slot (bus.EventBus._route); here
+-- that is one round trip instead of three. route.lua, append.lua and board.lua are unchanged: they
+-- are prepended as the functions route, append and board (see bus.py), so this file only chains them.
+--
+-- KEYS: the conversation's state, comms, routes, pending, then the board's set and channel.
+-- ARGV: the session key prefix, the number n of session key suffixes, the n suffixes
+--       (keys.SESSION_KEY_TEMPLATE), maxlen, publish command, the session that gets board fields
+--       ('' for none), those fields (JSON or ''), then route.lua's whole ARGV.
+-- Returns {route.lua's statuses, then flat (dedupe, append outcome) pairs in log order}.
+
+local prefix, n = ARGV[1], tonumber(ARGV[2])
+local suffixes = {}
+for i = 1, n do suffixes[i] = ARGV[2 + i] end
+local p = 3 + n
+local maxlen, publish, board_session, board_fields = ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3]
+local route_argv = {}
+for i = p + 4, #ARGV do route_argv[#route_argv + 1] = ARGV[i] end
+local conv, ttl, ended_ttl = route_argv[1], route_argv[2], route_argv[3]
+local conv_keys = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
+local board_keys = {KEYS[5], KEYS[6]}
+
+local function keys_of(session)
+  local out = {}
+  for i, suffix in ipairs(suffixes) do out[i] = prefix .. session .. suffix end
+  return out
+end
+
+local statuses, outcomes = nil, {}
+local fields = {}
+if board_session ~= '' then fields[board_session] = board_fields end
+local argv = route_argv
+while true do
+  local reply = route(conv_keys, argv)
+  if reply.err then return reply end
+  statuses = statuses or reply[1]
+  local deliveries, flushed = reply[2], reply[3]
+  -- Each session's events in log order; the session with board fields is appended even without any.
+  local order, per_session = {}, {}
+  if board_session ~= '' and fields[board_session] then
+    order[1], per_session[board_session] = board_session, {}
+  end
+  for i = 1, #deliveries, 5 do
+    local session = deliveries[i]
+    local entries = per_session[session]
+    if not entries then
+      entries = {}
+      per_session[session], order[#order + 1] = entries, session
+    end
+    for j = 1, 4 do entries[#entries + 1] = deliveries[i + j] end
+  end
+  local changed = {}
+  for _, session in ipairs(order) do
+    local entries = per_session[session]
+    local args = {session, ttl, ended_ttl, maxlen, publish, conv, fields[session] or ''}
+    for _, v in ipairs(entries) do args[#args + 1] = v end
+    local out = append(keys_of(session), args)
+    for k = 4, #out do
+      outcomes[#outcomes + 1] = entries[(k - 4) * 4 + 1]
+      outcomes[#outcomes + 1] = out[k]
+    end
+    if out[1] ~= '' then changed[#changed + 1] = {session, out[1]} end
+  end
+  for _, c in ipairs(changed) do
+    local s = cjson.decode(c[2])
+    board(board_keys, {c[1], c[2], s.updatedAt, s.ended and '1' or '0', publish, ttl})
+  end
+  if #flushed == 0 then break end
+  argv, fields = {route_argv[1], route_argv[2], route_argv[3], route_argv[4]}, {}
+  for _, entry in ipairs(flushed) do
+    for _, v in ipairs({'', '', '', entry, 'unhold', '', '', ''}) do argv[#argv + 1] = v end
+  end
+end
+return {statuses, outcomes}
