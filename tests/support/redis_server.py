@@ -1,6 +1,9 @@
 """A real redis-server process on a free loopback port."""
 
+import os
+import shutil
 import subprocess
+import tempfile
 
 import redis
 
@@ -16,6 +19,8 @@ class RedisServer:
     def __init__(self):
         self.port = free_port()
         self.proc = None
+        # Its own directory: a replica writes the RDB it syncs from its primary there, not in the checkout.
+        self.dir = tempfile.mkdtemp(prefix="cintel-redis-")
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
     #: Extra redis-server arguments (a replica's ``--replicaof``).
@@ -23,6 +28,7 @@ class RedisServer:
 
     def start(self):
         """Start it and wait until it answers PING."""
+        os.makedirs(self.dir, exist_ok=True)  # again, after a stop
         self.proc = subprocess.Popen(
             [
                 "redis-server",
@@ -34,6 +40,8 @@ class RedisServer:
                 "",
                 "--appendonly",
                 "no",
+                "--dir",
+                self.dir,
                 *self.args,
             ],
             stdout=subprocess.DEVNULL,
@@ -49,6 +57,7 @@ class RedisServer:
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class RedisReplica(RedisServer):
