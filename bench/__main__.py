@@ -13,10 +13,10 @@ import json
 import sys
 import time
 
-from . import chaos, scenarios
+from . import chaos, floor, scenarios
 from .topology import Topology, machine
 
-ALL = ("latency", "throughput", "streams", "memory", "chaos")
+ALL = ("latency", "throughput", "floor", "streams", "memory", "chaos")
 
 
 def main(argv=None):
@@ -51,8 +51,9 @@ def main(argv=None):
         progress(f"== {name}")
         started = time.monotonic()
         topology = None
-        if name == "chaos":  # its own cluster and relays, which it breaks
-            results[name] = chaos.chaos(seconds=args.seconds, progress=progress)
+        if name in ("chaos", "floor"):  # their own processes: a cluster and relays it breaks; a bare gunicorn
+            run = chaos.chaos if name == "chaos" else floor.floor
+            results[name] = run(seconds=args.seconds, progress=progress)
             results[name]["took_s"] = round(time.monotonic() - started, 1)
             continue
         if args.targets:
