@@ -44,44 +44,56 @@ class LuaScript:
 
 
 class _Call:
-    __slots__ = ("args", "attempts", "done", "keys", "result", "script")
+    __slots__ = ("args", "attempts", "done", "finished", "keys", "lead", "result", "script", "waiting")
 
     def __init__(self, script: LuaScript, keys, args):
         self.script, self.keys, self.args = script, keys, args
         self.result = None
         self.attempts = 0
-        self.done = threading.Event()
+        self.finished = False  # its reply (or error) is in ``result``
+        self.waiting = False  # its caller waits in GroupCommit.result, so it can take the lead
+        self.lead = False  # handed the lead: its caller sends the next batch
+        self.done = threading.Event()  # set when finished or handed the lead
 
 
 class GroupCommit:
-    """Queues script calls from any greenlet; one flusher sends them, pipelined per node."""
+    """Queues script calls from any greenlet and sends them, pipelined per node, without a flusher of
+    its own: the first caller to wait for a reply leads, sending its call and whatever else is queued
+    in one write per node. Callers that queue while it waits on Redis wait in turn, and the first of
+    them takes the lead for the next batch. A lone webhook so hands nothing to another greenlet, and
+    concurrent webhooks still share a round trip."""
 
     def __init__(self, store, wait_replicas: int = 0, wait_timeout_ms: int = 1000, max_batch: int = 256):
         self._store = store
         self._wait = (wait_replicas, wait_timeout_ms)
         self._max_batch = max_batch
         self._queue: Deque[_Call] = collections.deque()
-        self._wake = threading.Event()
         self._lock = threading.Lock()
-        self._flusher: Optional[threading.Thread] = None
-        self._held: Dict[int, Tuple[object, object]] = {}  # pool id -> (pool, the flusher's connection)
+        self._leading = False  # a caller is sending a batch; only the leader touches the connections
+        self._held: Dict[int, Tuple[object, object]] = {}  # pool id -> (pool, the leader's connection)
 
     def submit(self, script: LuaScript, keys, args) -> _Call:
-        """Queue a call; :meth:`result` waits for it."""
+        """Queue a call; :meth:`result` sends it (with whatever else is queued) and waits for it."""
         call = _Call(script, keys, args)
-        self._queue.append(call)
-        if self._flusher is None:
-            with self._lock:
-                if self._flusher is None:
-                    self._flusher = threading.Thread(target=self._run, name="cintel-ingest", daemon=True)
-                    self._flusher.start()
-        self._wake.set()
+        with self._lock:
+            self._queue.append(call)
         return call
 
-    @staticmethod
-    def result(call: _Call):
+    def result(self, call: _Call):
         """The script's reply, or the Redis error it met, raised."""
-        call.done.wait()
+        while True:
+            with self._lock:
+                if call.finished:
+                    break
+                lead = call.lead or not self._leading
+                if lead:
+                    self._leading, call.lead = True, False
+                else:
+                    call.waiting = True
+            if lead:
+                self._lead(call)
+            else:
+                call.done.wait()
         if isinstance(call.result, Exception):
             raise call.result
         return call.result
@@ -90,27 +102,46 @@ class GroupCommit:
         """Submit one call and wait for its reply."""
         return self.result(self.submit(script, keys, args))
 
-    def _run(self):
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
-                by_node = {}
-                for call in batch:
-                    try:
-                        name, client = self._store.node_for(call.keys[0])
-                    except Exception as exc:  # the topology is unknown: handed to the caller, who raises it
-                        self._finish([call], [exc])
-                        continue
-                    by_node.setdefault(name, (client, []))[1].append(call)
-                for client, calls in by_node.values():
-                    self._flush(client, calls)
+    def _lead(self, own: _Call):
+        """Send batches until ``own`` is answered, then hand the lead to a waiting caller, if any."""
+        batch: List[_Call] = []
+        try:
+            while not own.finished:
+                with self._lock:
+                    batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
+                if not batch:  # cannot happen: an unanswered call is queued or in this leader's batch
+                    self._finish([own], [RuntimeError("group commit lost a call")])
+                self._send(batch)
+                batch = []
+        finally:
+            if batch:  # interrupted (the greenlet was killed) with a batch out: its replies are lost
+                self._drop_all()
+                lost = redis.ConnectionError("the Redis call was interrupted; retry")
+                self._finish([c for c in batch if not c.finished], [lost] * len(batch))
+            with self._lock:
+                successor = next((c for c in self._queue if c.waiting), None)
+                if successor is None:
+                    self._leading = False
+                else:
+                    successor.lead = True
+                    successor.done.set()
+
+    def _send(self, batch: List[_Call]):
+        by_node: Dict[str, Tuple[object, List[_Call]]] = {}
+        for call in batch:
+            try:
+                name, client = self._store.node_for(call.keys[0])
+            except Exception as exc:  # the topology is unknown: handed to the caller, who raises it
+                self._finish([call], [exc])
+                continue
+            by_node.setdefault(name, (client, []))[1].append(call)
+        for client, calls in by_node.values():
+            self._flush(client, calls)
 
     @staticmethod
     def _finish(calls, results):
         for call, result in zip(calls, results):
-            call.result = result
+            call.result, call.finished = result, True
             call.done.set()
 
     def _flush(self, client, calls: List[_Call]):
@@ -127,10 +158,10 @@ class GroupCommit:
             # The slot moved (failover, resharding): learn where it is now and send those calls again;
             # every script is idempotent, so a call that ran before the move is harmless to repeat.
             self._store.refresh()
-            for i in retry:
-                calls[i].attempts += 1
-                self._queue.append(calls[i])
-            self._wake.set()
+            with self._lock:
+                for i in retry:
+                    calls[i].attempts += 1
+                    self._queue.append(calls[i])
             keep = set(retry)
             calls = [c for i, c in enumerate(calls) if i not in keep]
             results = [r for i, r in enumerate(results) if i not in keep]
@@ -157,6 +188,12 @@ class GroupCommit:
         if held is None:
             held = self._held[id(pool)] = (pool, pool.get_connection())
         return held[1]
+
+    def _drop_all(self):
+        for pool, connection in self._held.values():
+            connection.disconnect()
+            pool.release(connection)
+        self._held.clear()
 
     def _drop(self, client):
         """Give up the node's connection after an error: the next batch connects again."""
