@@ -181,8 +181,8 @@ class GroupCommit:
         return results
 
     def _connection(self, client):
-        """The flusher's own connection to a node, kept from batch to batch: taking one from the pool for
-        every batch (and a pipeline object around it) costs more than the batch's own commands."""
+        """The connection to a node that every leader uses in turn, kept from batch to batch: taking one from
+        the pool for every batch (and a pipeline object around it) costs more than the batch's own commands."""
         pool = client.connection_pool
         held = self._held.get(id(pool))
         if held is None:
