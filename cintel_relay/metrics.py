@@ -84,6 +84,10 @@ class Metrics:
         self.pubsub_reconnects = Counter(
             "cintel_pubsub_reconnects", "Times a worker's pub/sub connection to Redis was lost and re-made.", registry=r
         )
+        # A series' child, looked up once: prometheus_client's labels() validates and locks on every call,
+        # which cost a webhook more than the count itself.
+        self._outcomes = [self.events.labels(outcome) for outcome in OUTCOMES]
+        self._webhook_series: dict = {}
 
     def prime(self, app):
         """Export every labelled series at zero from start-up, with the app's routes as known label values.
@@ -116,9 +120,9 @@ class Metrics:
 
     def ingested(self, result):
         """Count what a webhook's delivery became (an :class:`~cintel_relay.bus.IngestResult`)."""
-        for outcome, count in zip(OUTCOMES, (len(result.ids), result.held, result.duplicates), strict=True):
+        for series, count in zip(self._outcomes, (len(result.ids), result.held, result.duplicates), strict=True):
             if count:
-                self.events.labels(outcome).inc(count)
+                series.inc(count)
 
     def stream_opened(self) -> float:
         """Count a stream as live; returns when it opened, in ms, for :meth:`sent`."""
@@ -149,7 +153,11 @@ class Metrics:
         if route is None:
             return response
         if route.startswith("/webhook/"):
-            self.webhooks.labels(route, str(response.status_code)).inc()
+            key = (route, response.status_code)
+            series = self._webhook_series.get(key)
+            if series is None:
+                series = self._webhook_series[key] = self.webhooks.labels(route, str(response.status_code))
+            series.inc()
             if response.status_code == 403:
                 self.signature_failures.labels(route).inc()
         if response.status_code == 503:

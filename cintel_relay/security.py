@@ -27,8 +27,9 @@ def register_security_headers(app):
 
     @app.after_request
     def security_headers(response):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+        # One pass over the response's headers (Headers.setdefault would scan them once per name).
+        present = {name.lower() for name in response.headers.keys()}
+        response.headers.extend([(k, v) for k, v in SECURITY_HEADERS.items() if k.lower() not in present])
         return response
 
 
