@@ -13,6 +13,9 @@ from cintel_relay.config import load_config
 from .lb import NGINX_CONF
 from .support import ROOT
 
+#: The settings `cintel-relay setup` and `check` read beyond the relay's own.
+SETUP_SETTINGS = {"CINTEL_MEMORY_STORE_ID", "TWILIO_API_KEY", "TWILIO_API_SECRET"}
+
 
 def read(name):
     with open(os.path.join(ROOT, name), encoding="utf-8") as fh:
@@ -56,6 +59,9 @@ def test_compose_relay_environment_is_a_valid_production_configuration(compose):
     assert (config.redis_url, config.proxy_count, config.web_concurrency) == ("redis://redis:6379/0", 1, 2)
     for secret in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "CINTEL_TICKET_SECRET"):
         assert env[secret].startswith(f"${{{secret}:?"), f"{secret} must be required, with a message"
+    # `docker compose exec relay cintel-relay setup` (README) takes these from .env
+    assert all(env[name] == f"${{{name}:-}}" for name in SETUP_SETTINGS)
+    assert all(f"\n{name}=" in read(".env.example") for name in SETUP_SETTINGS)
 
 
 def test_the_load_balancer_mounts_the_tested_nginx_config_and_reaches_the_relay_service(compose):
@@ -110,6 +116,7 @@ def test_heroku_manifest_gives_redis_and_a_configuration_that_loads():
         if spec.get("required", True) and "value" not in spec and "generator" not in spec
     ]
     assert {"TWILIO_AUTH_TOKEN", "SERVER_URL"} <= set(required)
+    assert SETUP_SETTINGS <= set(env) - set(required)  # what `cintel-relay setup` reads, optional
     values = {name: spec["value"] for name, spec in env.items() if "value" in spec}
     values.update(
         TWILIO_ACCOUNT_SID="AC" + "0" * 32,
