@@ -16,7 +16,7 @@ from typing import Optional, Tuple
 from flask import Blueprint, current_app, jsonify, request
 
 from . import tickets
-from .auth import FlexAuth
+from .auth import MIN_TICKET_SECONDS, FlexAuth
 from .errors import InvalidPayload, Unauthorized
 from .limits import Limits, Slot
 from .security import json_body
@@ -111,7 +111,7 @@ def _ticket_ttl(ttl: int, who) -> int:
     if not who.expires:
         return min(ttl, UNKNOWN_EXPIRY_TICKET_SECONDS)
     left = int(who.expires - time.time())
-    if left < 1:
+    if left < MIN_TICKET_SECONDS:
         raise Unauthorized(
             "the Flex token expires now: wait for Flex to refresh it, then ask again.",
             code="token_expired",

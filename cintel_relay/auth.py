@@ -35,6 +35,9 @@ EXPIRED_TOKEN = 20104
 MAX_TASKS = 20
 #: How long Twilio's refusal of a token is remembered: a bad token retried costs no IAM call meanwhile.
 REFUSAL_SECONDS = 30
+#: The shortest ticket the relay mints. A cached validation is not used for a token's last such
+#: seconds: Twilio is asked again, as it is the authority on whether the token still holds.
+MIN_TICKET_SECONDS = 1
 #: Keeps identity hashes from ever matching another use of the ticket secret.
 _IDENTITY_DOMAIN = b"cintel-identity."
 
@@ -160,7 +163,7 @@ class FlexAuth:
         data = orjson.loads(cached) if cached else {}
         if "refused" in data:
             raise _refused(data["refused"])
-        if data.get("expires", 0) > time.time():  # a cached answer whose token expired since is asked again
+        if data.get("expires", 0) > time.time() + MIN_TICKET_SECONDS:  # else the token (nearly) expired: ask again
             return Identity(
                 data["identity"], tuple(data["roles"]), data["worker_sid"], data["expires"], self.key(data["identity"])
             )

@@ -20,7 +20,7 @@ from .errors import Unavailable
 from .hub import CLOSED, OVERFLOW, RESYNC, SHUTDOWN
 from .keys import BOARD_CHANNEL
 from .limits import Held
-from .stream import HEADERS, RETRY_MS, open_subscription, ready, valid_session
+from .stream import HEADERS, RETRY_MS, open_subscription, ready, valid_session, wait
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,9 @@ def _admit():
     return current_app.extensions["cintel_access"].admit(BOARD_SESSION, request.args.get("ticket"))
 
 
-def _events(bus, hub, config, sock, tracker):
-    """The board stream: snapshot, then every summary change, heartbeats, and a fresh snapshot after a gap."""
+def _events(bus, hub, config, sock, tracker, until=None):
+    """The board stream: snapshot, then every summary change, heartbeats, and a fresh snapshot after a gap;
+    it ends when its ticket expires (``until``)."""
     yield sse.retry(RETRY_MS)
     sub, release = open_subscription(hub, BOARD_CHANNEL, sock, config.send_timeout)
     tracker.stream_opened()  # an open connection like any stream (its frames are not logged events)
@@ -45,7 +46,9 @@ def _events(bus, hub, config, sock, tracker):
             return
         yield sse.frame(bus.board())
         while True:
-            woke = sub.wait(config.heartbeat_seconds)
+            woke = wait(sub, config.heartbeat_seconds, until)
+            if woke is None:
+                return
             frames, state = sub.take()
             if state in (CLOSED, OVERFLOW, SHUTDOWN):
                 return
@@ -97,7 +100,8 @@ def board_stream():
     """Open the account-wide SSE stream of call summaries."""
     slot = _admit()
     ext = current_app.extensions["cintel"]
-    body = _events(ext.bus, ext.hub, ext.config, request.environ.get("gunicorn.socket"), metrics.of(current_app))
+    sock = request.environ.get("gunicorn.socket")
+    body = _events(ext.bus, ext.hub, ext.config, sock, metrics.of(current_app), slot.until if slot else None)
     if slot is not None:
         body = Held(slot, body)
     return Response(body, mimetype="text/event-stream", headers=HEADERS, direct_passthrough=True)

@@ -3,6 +3,7 @@
 import logging
 import re
 import socket
+import time
 from typing import Optional, Tuple
 
 from flask import Blueprint, Response, current_app, request
@@ -140,11 +141,25 @@ def ready(sub):
     return False
 
 
-def _events(bus, hub, session_id, last_event_id, config, sock, tracker):
+def wait(sub, heartbeat: float, until: Optional[float]) -> Optional[bool]:
+    """Wait for the subscription for at most a heartbeat: True when it woke, False when a heartbeat is due,
+    None once ``until`` (epoch seconds, the stream's ticket expiry) has passed, when the stream ends: the
+    client then trades its token for a fresh ticket, so a revoked user stops watching on time."""
+    timeout = heartbeat if until is None else min(heartbeat, until - time.time())
+    if timeout <= 0:
+        return None
+    woke = sub.wait(timeout)
+    if not woke and until is not None and time.time() >= until:
+        return None
+    return woke
+
+
+def _events(bus, hub, session_id, last_event_id, config, sock, tracker, until: Optional[float] = None):
     """The stream body: resume or snapshot, then live frames, heartbeats, and a clean end.
 
     An idle stream holds no frame data: what was sent is dropped before waiting again, so a
-    snapshot of a long call is not kept for the life of each stream.
+    snapshot of a long call is not kept for the life of each stream. With ``until`` (epoch seconds:
+    its ticket's expiry) the stream ends then, not at the next frame or heartbeat after it.
     """
     yield sse.retry(RETRY_MS) + sse.frame({"type": "connected", "sessionId": session_id})
     sub, release = open_subscription(hub, channel(session_id), sock, config.send_timeout)
@@ -157,7 +172,9 @@ def _events(bus, hub, session_id, last_event_id, config, sock, tracker):
         tracker.sent(data, opened_ms)
         data = None
         while True:
-            woke = sub.wait(config.heartbeat_seconds)
+            woke = wait(sub, config.heartbeat_seconds, until)
+            if woke is None:
+                return
             frames, state = sub.take()
             if not frames and state is None:
                 if not woke:
@@ -199,6 +216,7 @@ def stream(session_id):
         ext.config,
         request.environ.get("gunicorn.socket"),
         metrics.of(current_app),
+        until=slot.until if slot is not None else None,
     )
     if slot is not None:
         body = Held(slot, body)

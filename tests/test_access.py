@@ -2,6 +2,7 @@
 
 import base64
 import hashlib
+import time
 
 import orjson
 import pytest
@@ -75,6 +76,18 @@ def test_token_cache_never_outlives_the_token(flex_app, fake_twilio, redis_clien
     token = fake_twilio.add_user("sup_sam", roles=["supervisor"], expires_in=20)
     assert ask(flex_app().test_client(), token).status_code == 200
     assert 0 < redis_client.ttl("cintel:auth:token:" + hashlib.sha256(token.encode()).hexdigest()) <= 20
+
+
+def test_a_cached_answer_is_not_trusted_in_the_tokens_last_second(flex_app, fake_twilio, redis_client):
+    """Too late for a ticket by the cache, Twilio is asked again: it may say the token still holds."""
+    client = flex_app().test_client()
+    token = fake_twilio.add_user("sup_sam", roles=["supervisor"], expires_in=3600)
+    assert ask(client, token).status_code == 200
+    key = "cintel:auth:token:" + hashlib.sha256(token.encode()).hexdigest()
+    cached = orjson.loads(redis_client.get(key))
+    redis_client.set(key, orjson.dumps({**cached, "expires": time.time() + 0.5}), keepttl=True)
+    assert ask(client, token).status_code == 200
+    assert len(fake_twilio.calls("/Tokens/validate")) == 2
 
 
 def test_missing_invalid_and_expired_tokens_are_401(flex_app, fake_twilio, redis_client):

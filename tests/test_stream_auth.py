@@ -245,6 +245,24 @@ def test_a_stream_ends_with_its_ticket_and_an_expired_token_gets_no_new_one(rela
     wait_for(lambda: redis_client.zcard(key) == 0, timeout=5, what="the ended stream's slot to be released")
 
 
+def test_streams_end_when_their_ticket_does_not_at_the_next_heartbeat(flex_redis, twilio_server, fake_twilio):
+    relay = start_flex_relay(flex_redis.url, twilio_server.url, CINTEL_HEARTBEAT_SECONDS="60")
+    try:
+        token = fake_twilio.add_user("sup_brief", roles=["supervisor"], expires_in=4)
+        call = SSEClient(relay.url, CALL_SID, query=f"?ticket={get_ticket(relay, token)}")
+        board = SSEClient(
+            relay.url, None, path="/api/board/stream", query=f"?ticket={get_ticket(relay, token, 'board')}"
+        )
+        call.events(2)  # connected, initial
+        board.events(1)  # the board's snapshot
+        for stream in (call, board):
+            with pytest.raises(EOFError):
+                stream.read_block(timeout=30)  # the end, a minute before a heartbeat would be due
+            stream.close()
+    finally:
+        relay.stop()
+
+
 def test_identities_are_hashed_with_a_key_in_tickets_redis_and_logs(relay, redis_client, supervisor):
     ticket = get_ticket(relay, supervisor)
     stream = SSEClient(relay.url, CALL_SID, query=f"?ticket={ticket}")
