@@ -39,7 +39,7 @@ while true do
   local deliveries, flushed = reply[2], reply[3]
   -- Each session's events in log order; the session with board fields is appended even without any.
   local order, per_session = {}, {}
-  if board_session ~= '' and fields[board_session] then
+  if fields[board_session] then
     order[1], per_session[board_session] = board_session, {}
   end
   for i = 1, #deliveries, 5 do
