@@ -6,7 +6,7 @@ import redis as redis_lib
 from cintel_relay import create_app
 from cintel_relay.config import load_config
 
-from .support import TLS_REDIS_PASSWORD, RedisServer, RelayFactory, SSEClient, base_env, free_port, wait_for
+from .support import RedisServer, RelayFactory, SSEClient, TLSRedisServer, base_env
 
 
 @pytest.fixture(autouse=True)
@@ -157,42 +157,6 @@ def tls_redis(tmp_path_factory):
         check=True,
         capture_output=True,
     )
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            "0",
-            "--tls-port",
-            str(port),
-            "--tls-cert-file",
-            str(cert),
-            "--tls-key-file",
-            str(key),
-            "--tls-auth-clients",
-            "no",
-            "--requirepass",
-            TLS_REDIS_PASSWORD,
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis_lib.Redis(port=port, password=TLS_REDIS_PASSWORD, ssl=True, ssl_cert_reqs=None)
-
-    def pings():
-        try:
-            return client.ping()
-        except redis_lib.RedisError:
-            return False
-
-    wait_for(pings, what="redis-server with TLS")
-    client.close()
-    yield f"rediss://:{TLS_REDIS_PASSWORD}@127.0.0.1:{port}/0"
-    proc.kill()
-    proc.wait()
+    server = TLSRedisServer(cert, key).start()
+    yield server.url
+    server.stop()

@@ -18,7 +18,7 @@ from .payloads import (
 )
 from .processes import ROOT, answers, free_port, wait_for
 from .races import race_held_results
-from .redis_server import TLS_REDIS_PASSWORD, RedisReplica, RedisServer
+from .redis_server import TLS_REDIS_PASSWORD, RedisReplica, RedisServer, TLSRedisServer
 from .relays import SERVE, SESSION_REDIS, Relay, RelayFactory, base_env
 from .signing import AUTH_TOKEN, form_request, json_request, post_form, post_json, sign
 from .sse import EMPTY_SNAPSHOT, SSEClient, parse_block
@@ -39,6 +39,7 @@ __all__ = [
     "SUMMARY_OPERATOR",
     "TICKET_SECRET",
     "TLS_REDIS_PASSWORD",
+    "TLSRedisServer",
     "RedisReplica",
     "RedisServer",
     "Relay",

@@ -26,14 +26,20 @@ class RedisServer:
     #: Extra redis-server arguments (a replica's ``--replicaof``).
     args: tuple = ()
 
+    def listen_args(self) -> tuple:
+        """How it listens: plain TCP on its port."""
+        return ("--port", str(self.port))
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port)
+
     def start(self):
         """Start it and wait until it answers PING."""
         os.makedirs(self.dir, exist_ok=True)  # again, after a stop
         self.proc = subprocess.Popen(
             [
                 "redis-server",
-                "--port",
-                str(self.port),
+                *self.listen_args(),
                 "--bind",
                 "127.0.0.1",
                 "--save",
@@ -47,7 +53,7 @@ class RedisServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        client = redis.Redis(port=self.port)
+        client = self.client()
         wait_for(lambda: _pings(client), what=f"redis-server on port {self.port}")
         client.close()
         return self
@@ -58,6 +64,23 @@ class RedisServer:
             self.proc.kill()
             self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class TLSRedisServer(RedisServer):
+    """A redis-server that speaks only TLS, with a password (as Heroku Key-Value Store), using ``cert`` and
+    ``key``; its URL is ``rediss://``."""
+
+    def __init__(self, cert, key):
+        super().__init__()
+        self.url = f"rediss://:{TLS_REDIS_PASSWORD}@127.0.0.1:{self.port}/0"
+        self.args = ("--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-auth-clients", "no")
+        self.args += ("--requirepass", TLS_REDIS_PASSWORD)
+
+    def listen_args(self) -> tuple:
+        return ("--port", "0", "--tls-port", str(self.port))
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, password=TLS_REDIS_PASSWORD, ssl=True, ssl_cert_reqs=None)
 
 
 class RedisReplica(RedisServer):
