@@ -31,7 +31,7 @@ from .keys import (
     session_keys,
 )
 from .normalize import Event
-from .redis_clients import REDIS_ERRORS
+from .redis_clients import REDIS_ERRORS, TOPOLOGY_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -330,10 +330,17 @@ class EventBus:
 
     def snapshot(self, session: str) -> Snapshot:
         """The ``initial`` frame for a fresh subscriber, and the id of the last event it covers."""
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xrange(log_key(session), "-", "+")
-            pipe.hgetall(latest_key(session))
-            entries, latest = pipe.execute()
+
+        def read(node):
+            with node.pipeline(transaction=True) as pipe:
+                pipe.xrange(log_key(session), "-", "+")
+                pipe.hgetall(latest_key(session))
+                return pipe.execute()
+
+        try:
+            entries, latest = self.store.on_slot(log_key(session), read)
+        except REDIS_ERRORS + TOPOLOGY_ERRORS as exc:
+            raise Unavailable("Redis is unreachable, retry later.") from exc
         transcript: list = []
         results: list = []
         last_id: Optional[str] = None

@@ -9,12 +9,16 @@ slot, so each worker subscribes once per shard (master) it needs, never once per
 import logging
 import os
 import threading
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple, TypeVar
 
 import redis
 from redis.cluster import RedisCluster
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+#: Times a read on a slot's node is tried again after the slot moved or its node went away.
+MAX_TOPOLOGY_RETRIES = 2
 
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 #: Cluster answers that mean "ask again once the topology is known": the slot moved or is moving.
@@ -41,6 +45,11 @@ class Store:
     def node_for(self, key: str) -> Tuple[str, redis.Redis]:
         """The name and client of the node that owns ``key``'s slot."""
         return "default", self.client
+
+    def on_slot(self, key: str, read: Callable[[redis.Redis], _T]) -> _T:
+        """``read(client)`` on the node that owns ``key``'s slot: a MULTI there sees every key of that slot
+        in one instant, with replies parsed as on a single Redis."""
+        return read(self.client)
 
     def shard_for(self, channel: str) -> str:
         """The name of the pub/sub shard that carries ``channel``."""
@@ -78,6 +87,18 @@ class ClusterStore(Store):
     def node_for(self, key):
         node = self.client.get_node_from_key(key)
         return node.name, self.client.get_redis_connection(node)
+
+    def on_slot(self, key, read):
+        # redis-py's cluster pipeline leaves some replies unparsed in a transaction (XRANGE in 8.2), so the
+        # transaction runs on the slot's node itself; a slot that moved (failover, resharding) is found again.
+        for attempt in range(MAX_TOPOLOGY_RETRIES + 1):
+            try:
+                return read(self.node_for(key)[1])
+            except TOPOLOGY_ERRORS + REDIS_ERRORS:
+                if attempt == MAX_TOPOLOGY_RETRIES:
+                    raise
+                self.refresh()
+        raise AssertionError("unreachable")
 
     def shard_for(self, channel):
         try:
