@@ -93,6 +93,8 @@ class _Shard:
         self.pubsub = None
         self.anchor = None
         self.connected = threading.Event()
+        #: Set when the shard's node is gone and every channel it carried moved away: its listener stops.
+        self.retired = False
         self.thread = threading.Thread(target=self._run, name=f"cintel-hub:{name}", daemon=True)
 
     def live(self, channel: str) -> bool:
@@ -134,7 +136,7 @@ class _Shard:
 
     def _run(self):
         delay = 0.1
-        while not self.hub.stopping:
+        while not self.hub.stopping and not self.retired:
             pubsub = None
             try:
                 pubsub = self._connect()
@@ -143,12 +145,22 @@ class _Shard:
                     if message is not None:
                         self._dispatch(message)
                         delay = 0.1
-            except _FAILURES as exc:
+            except Exception as exc:
+                # A Redis failure, or anything unexpected (a bug, a malformed reply): either way the listener
+                # must not die while streams wait on it, so it reconnects and every stream resyncs from the log.
                 self.connected.clear()
                 with self.hub.lock:
                     self.pubsub = None
                 self.hub.lost(self)
-                logger.warning("pub/sub connection lost (%s); reconnecting in %.1fs", type(exc).__name__, delay)
+                if self.retired:
+                    logger.info("pub/sub shard %s is gone and its channels moved; its listener stops", self.name)
+                    return
+                if isinstance(exc, _FAILURES):
+                    logger.warning(
+                        "pub/sub connection to %s lost (%s); reconnecting in %.1fs", self.name, type(exc).__name__, delay
+                    )
+                else:
+                    logger.error("pub/sub listener failed (%s); reconnecting in %.1fs", type(exc).__name__, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, self.hub.max_backoff)
             finally:
@@ -218,11 +230,6 @@ class Hub:
                 del self._subs[sub.channel]
                 self._homes.pop(sub.channel).remove(sub.channel)
 
-    @property
-    def stream_count(self) -> int:
-        with self.lock:
-            return sum(len(s) for s in self._subs.values())
-
     def shutdown(self):
         """Tell every stream to end (so clients reconnect to another replica) and stop listening."""
         with self.lock:
@@ -259,6 +266,11 @@ class Hub:
                 if self.store.shard_for(channel) != shard.name:
                     shard.remove(channel)
                     self._place(channel)
+            if not shard.channels and self._shards.get(shard.name) is shard:
+                # Nothing left to carry (its node failed over or lost its slots): stop rather than reconnect to
+                # it forever. A channel that maps to that node again later gets a new listener.
+                del self._shards[shard.name]
+                shard.retired = True
 
     def _place(self, channel: str):
         name = self.store.shard_for(channel)
