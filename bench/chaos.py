@@ -13,7 +13,7 @@ import time
 
 import redis
 
-from cintel_relay.keys import log_key
+from cintel_relay.bus.keys import log_key
 from tests.cluster_support import RedisCluster
 from tests.support import Relay
 

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, current_app, jsonify
 
-from .bus import REDIS_ERRORS
+from .bus.store import REDIS_ERRORS
 
 bp = Blueprint("api", __name__)
 

@@ -8,14 +8,15 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import logs, metrics
-from .bodies import BodyGate
-from .bus import EventBus
+from .bus.due import DueRunner
+from .bus.event_bus import EventBus
+from .bus.hub import Hub
+from .bus.store import open_store
 from .config import Config, load_config
 from .errors import register_error_handlers
-from .hub import Hub
-from .redis_clients import open_store
 from .script import Script, load_script
-from .signature import SignatureVerifier
+from .server.bodies import BodyGate
+from .webhooks.signature import SignatureVerifier
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,13 @@ class Components:
     bus: EventBus
     hub: Hub
     verifier: SignatureVerifier
+    #: Work that comes due later (deadlines, reports, deliveries): any replica runs it, once.
+    due: DueRunner
+
+    def shutdown(self):
+        """Tell every stream to end (clients resume on another replica) and stop taking due work."""
+        self.hub.shutdown()
+        self.due.stop()
 
 
 def create_app(config: Optional[Config] = None) -> Flask:
@@ -50,25 +58,32 @@ def create_app(config: Optional[Config] = None) -> Flask:
     relay_metrics = metrics.init_app(app, config.metrics_token)
     store = open_store(config)
     client = store.client
-    app.extensions["cintel"] = Components(
+    bus = EventBus(store, config)
+    app.extensions["cintel"] = relay = Components(
         config=config,
         script=load_script(config.script_file),
-        bus=EventBus(store, config),
+        bus=bus,
         hub=Hub(store, config.subscriber_queue, on_reconnect=relay_metrics.pubsub_reconnects.inc),
         verifier=SignatureVerifier(
             config.twilio_auth_token, config.server_url, config.verify_signatures, config.webhook_shared_keys
         ),
+        due=DueRunner(bus.due),
     )
-    from . import access, api, board, console, security, stream
-    from .webhooks import cintel, orchestrator, status
+    from . import api, security
+    from .access import views as access
+    from .console import views as console
+    from .streams import board
+    from .streams import session as stream
+    from .webhooks import intelligence, orchestrator, status
 
-    for blueprint in (api.bp, stream.bp, cintel.bp, orchestrator.bp, status.bp, board.bp, console.bp):
+    for blueprint in (api.bp, stream.bp, intelligence.bp, orchestrator.bp, status.bp, board.bp, console.bp):
         app.register_blueprint(blueprint)
     security.register_security_headers(app)
     security.register_cors(app, config.cors_origins)
     access.init_app(app, config, client)
     register_error_handlers(app)
     relay_metrics.prime(app)
+    relay.due.start()
     if config.embedded:
         logger.warning("REDIS_URL is unset: using the embedded in-process bus (one process only, nothing persists)")
     if not config.verify_signatures:

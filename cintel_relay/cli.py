@@ -4,12 +4,15 @@ import argparse
 import os
 import sys
 
-from . import check, demo, setup_command, simulator
 from .config import load_config
 from .errors import ConfigError
+from .setup import check
+from .setup import command as setup_command
+from .simulator import demo
+from .simulator import player as simulator
 
 #: gunicorn with the relay's settings; ``cintel-relay serve`` (the Procfile's command) runs it.
-GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:cintel_relay.gunicorn_conf", "cintel_relay.wsgi:app"]
+GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:cintel_relay.server.gunicorn_conf", "cintel_relay.wsgi:app"]
 
 
 def serve(args):

@@ -47,7 +47,7 @@ class Metrics:
         if bool(os.environ.get(MULTIPROC_ENV)) != self.multiprocess:
             raise RuntimeError(
                 f"prometheus_client was imported before {MULTIPROC_ENV} was set: set it before the "
-                "app is loaded (cintel_relay.gunicorn_conf does) and import prometheus_client no earlier."
+                "app is loaded (cintel_relay.server.gunicorn_conf does) and import prometheus_client no earlier."
             )
         self.registry = CollectorRegistry()
         r = self.registry
@@ -94,7 +94,7 @@ class Metrics:
 
         An alert on a rate needs a series before the first event; call once the blueprints are registered.
         """
-        from .auth import _SERVICES as TWILIO_SERVICES
+        from .access.flex import _SERVICES as TWILIO_SERVICES
 
         routes = [rule.rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
         for route in routes:
@@ -119,7 +119,7 @@ class Metrics:
         return generate_latest(registry)
 
     def ingested(self, result):
-        """Count what a webhook's delivery became (an :class:`~cintel_relay.bus.IngestResult`)."""
+        """Count what a webhook's delivery became (an :class:`~cintel_relay.bus.event_bus.IngestResult`)."""
         for series, count in zip(self._outcomes, (len(result.ids), result.held, result.duplicates), strict=True):
             if count:
                 series.inc(count)
@@ -171,7 +171,7 @@ class Metrics:
 
 def _twilio_service(response):
     """The Twilio service a 503 could not ask (from its code, ``<service>_<problem>``), or None."""
-    from .auth import _SERVICES as TWILIO_SERVICES
+    from .access.flex import _SERVICES as TWILIO_SERVICES
 
     code = str((response.get_json(silent=True) or {}).get("code", "")) if response.is_json else ""
     return next((service for service in TWILIO_SERVICES if code.startswith(service + "_")), None)

@@ -1,14 +1,14 @@
 """Pure functions that turn loaded Twilio payloads into the relay's events. No I/O here."""
 
 import json
-import re
 from datetime import datetime, timezone
 from typing import Iterable, List, NamedTuple, Optional
 
+from . import events
+from .ids import is_call_sid
 from .operators import OperatorKind, operator_name
 from .script import Script, evaluate
 
-CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 AGENT_TYPES = {"HUMAN_AGENT", "AGENT", "AI_AGENT"}
 TERMINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 SENTIMENT_LABELS = {"positive", "negative", "neutral", "mixed"}
@@ -52,7 +52,7 @@ def speaker(participant_type: Optional[str], address: Optional[str], agent_addre
 def call_sid_in(values: Iterable[Optional[str]]) -> Optional[str]:
     """The first value that is a Call SID."""
     for value in values:
-        if value and CALL_SID.fullmatch(value):
+        if value and is_call_sid(value):
             return value
     return None
 
@@ -98,7 +98,7 @@ def transcript_event(comm: dict, participant_type: Optional[str], agent_addresse
         "channel": channel_of(comm),
         "text": text,
     }
-    return _event(f"comm:{comm['id']}", "transcript", data)
+    return _event(f"comm:{comm['id']}", events.TRANSCRIPT, data)
 
 
 def operator_result(conversation_id: str, result: dict) -> dict:
@@ -190,10 +190,10 @@ def _derived(kind: OperatorKind, result_id: str, result, script: Script) -> Opti
 
 
 _DERIVED_TYPE = {
-    OperatorKind.SCRIPT: "adherence",
-    OperatorKind.SENTIMENT: "sentiment",
-    OperatorKind.SUMMARY: "summary",
-    OperatorKind.SUGGESTION: "suggestion",
+    OperatorKind.SCRIPT: events.ADHERENCE,
+    OperatorKind.SENTIMENT: events.SENTIMENT,
+    OperatorKind.SUMMARY: events.SUMMARY,
+    OperatorKind.SUGGESTION: events.SUGGESTION,
 }
 
 
@@ -213,14 +213,14 @@ def rule_execution_groups(payload: dict, operators, script: Script) -> List[Resu
         if result is None:
             continue
         formatted = operator_result(payload["conversationId"], result)
-        events = [_event(f"opres:{result['id']}", "operator-result", formatted)]
+        logged = [_event(f"opres:{result['id']}", events.OPERATOR_RESULT, formatted)]
         kind = operators.get(result["operator"]["id"])
         derived = _derived(kind, result["id"], result.get("result"), script) if kind else None
         if derived is not None:
             derived.update(timestamp=formatted["timestamp"], operatorResultId=result["id"])
             type_ = _DERIVED_TYPE[kind]
-            events.append(_event(f"opres:{result['id']}:{type_}", type_, derived))
-        groups.append(ResultEvents(result_routing(result), events))
+            logged.append(_event(f"opres:{result['id']}:{type_}", type_, derived))
+        groups.append(ResultEvents(result_routing(result), logged))
     return groups
 
 
@@ -235,14 +235,14 @@ def call_status_event(form: dict) -> Event:
     data = {"status": status, "timestamp": now_iso()}
     if form.get("CallDuration"):
         data["duration"] = form["CallDuration"]
-    return _event(f"status:{form['CallSid']}:{status}", "call-status", data, ends=status in TERMINAL_CALL_STATUSES)
+    return _event(f"status:{form['CallSid']}:{status}", events.CALL_STATUS, data, ends=status in TERMINAL_CALL_STATUSES)
 
 
 def conversation_closed_event(conversation: dict, dedupe: str) -> Optional[Event]:
     """A ``call-status`` event when an Orchestrator conversation closes, else None."""
     if (conversation.get("status") or "").upper() != "CLOSED":
         return None
-    return _event(dedupe, "call-status", {"status": "completed", "timestamp": now_iso()}, ends=True)
+    return _event(dedupe, events.CALL_STATUS, {"status": "completed", "timestamp": now_iso()}, ends=True)
 
 
 def participant_type(participant: dict, agent_addresses: Iterable[str]) -> str:

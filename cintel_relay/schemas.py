@@ -2,7 +2,8 @@
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-CALL_SID = r"^CA[0-9a-fA-F]{32}$"
+from .ids import CALL_SID_WHOLE
+
 CALL_STATUSES = (
     "queued",
     "initiated",
@@ -113,7 +114,9 @@ class ConversationSchema(_Lenient):
 class StatusCallbackSchema(_Lenient):
     """A Voice status callback (``/webhook/status``, form-encoded)."""
 
-    CallSid = fields.Str(required=True, validate=validate.Regexp(CALL_SID, error="must be a Call SID (CA + 32 hex)"))
+    CallSid = fields.Str(
+        required=True, validate=validate.Regexp(CALL_SID_WHOLE, error="must be a Call SID (CA + 32 hex)")
+    )
     CallStatus = fields.Str(required=True, validate=validate.OneOf(CALL_STATUSES))
     From = fields.Str(load_default=None)
     To = fields.Str(load_default=None)

@@ -1,7 +1,7 @@
 """Every setting of the relay: its environment variable, type, default and meaning, in one table.
 
 :mod:`cintel_relay.config` takes its defaults from here and validates every value;
-``cintel_relay.gunicorn_conf`` reads gunicorn's settings through it; README's settings table is
+``cintel_relay.server.gunicorn_conf`` reads gunicorn's settings through it; README's settings table is
 generated from :data:`SETTINGS` (``python3 scripts/settings_table.py``) and a test keeps it current.
 """
 

@@ -1,6 +1,6 @@
 """Print the installed Python packages whose versions differ from a lock file (the drift check's report).
 
-    python3 scripts/lock_diff.py requirements/test.txt
+python3 scripts/lock_diff.py requirements/test.txt
 """
 
 import re

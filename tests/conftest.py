@@ -44,7 +44,7 @@ def make_app(redis_client, redis_server):
 
     yield build
     for app in apps:
-        app.extensions["cintel"].hub.shutdown()
+        app.extensions["cintel"].shutdown()
 
 
 @pytest.fixture

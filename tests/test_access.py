@@ -7,8 +7,8 @@ import time
 import orjson
 import pytest
 
-from cintel_relay import tickets
-from cintel_relay.auth import identity_key
+from cintel_relay.access import tickets
+from cintel_relay.access.flex import identity_key
 
 from .fake_twilio import ACCOUNT_SID, WORKSPACE_SID, sid
 from .support import CALL_SID, TICKET_SECRET

@@ -6,11 +6,11 @@ import pytest
 import redis as redis_lib
 import requests
 
-from cintel_relay.bus import EventBus
+from cintel_relay.bus.event_bus import EventBus
+from cintel_relay.bus.keys import BOARD, board_key
+from cintel_relay.bus.store import Store
 from cintel_relay.config import load_config
-from cintel_relay.keys import BOARD, board_key
 from cintel_relay.normalize import Event
-from cintel_relay.redis_clients import Store
 
 from .fake_twilio import sid
 from .support import (

@@ -1,18 +1,16 @@
 """The bus against a real redis-server: ordering, holding, routing a conversation's events to its calls,
 dedupe, sticky adherence, retention."""
 
-import re
-from importlib import resources
-
 import orjson
 import pytest
 
-from cintel_relay.bus import SNAPSHOT_TYPES, EventBus, Route
+from cintel_relay.bus.event_bus import EventBus, Route
+from cintel_relay.bus.keys import BOARD, channel, conversation_keys, latest_key, log_key, session_keys
+from cintel_relay.bus.store import Store
 from cintel_relay.config import load_config
 from cintel_relay.errors import Unavailable
-from cintel_relay.keys import BOARD, channel, conversation_keys, latest_key, log_key, session_keys
+from cintel_relay.events import FRAME_TYPES
 from cintel_relay.normalize import Event
-from cintel_relay.redis_clients import Store
 
 from .support import EMPTY_SNAPSHOT
 
@@ -205,10 +203,12 @@ def test_snapshot_has_lists_and_latest_values(bus):
     assert bus.snapshot("CA" + "9" * 32) == (None, EMPTY_SNAPSHOT)
 
 
-def test_the_append_script_keeps_the_snapshot_types_of_the_bus():
-    lua = resources.files("cintel_relay").joinpath("append.lua").read_text()
-    table = re.search(r"local snapshot_types = \{([^}]*)\}", lua).group(1)
-    assert set(re.findall(r"\[?'?([a-z-]+)'?\]? = 1", table)) == set(SNAPSHOT_TYPES)
+def test_every_snapshot_type_reaches_the_snapshot(bus):
+    """append.lua's tables come from events.py: each type the snapshot keeps is kept by the script."""
+    kept = [t for t, spec in FRAME_TYPES.items() if spec.snapshot and not spec.keyed_by]
+    bus.ingest([Event(f"k-{t}", {"type": t, "data": {"n": t, "categories": []}}) for t in kept], session=CALL)
+    frame = bus.snapshot(CALL).frame
+    assert {t: frame[FRAME_TYPES[t].snapshot]["n"] for t in kept} == {t: t for t in kept}
 
 
 def test_read_after_and_has_event(bus):
@@ -283,7 +283,7 @@ def test_a_replayed_delivery_cannot_revive_a_call_whose_data_expired(bus, redis_
 
 
 def test_a_conversation_with_too_many_held_events_refuses_more(bus, monkeypatch):
-    monkeypatch.setattr("cintel_relay.bus.MAX_PENDING", 3)
+    monkeypatch.setattr("cintel_relay.bus.event_bus.MAX_PENDING", 3)
     bus.route(CONV, [(Route("result"), [ev(1), ev(2), ev(3)])])
     with pytest.raises(Unavailable, match="too many events"):
         result(bus, 4)

@@ -5,9 +5,9 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
-from cintel_relay import check
 from cintel_relay.config import load_config
-from cintel_relay.twilio_setup import SCRIPT_ADHERENCE
+from cintel_relay.setup import check
+from cintel_relay.setup.plan import SCRIPT_ADHERENCE
 
 from .deploy_support import compose_env, heroku_env
 from .fake_twilio_control import control_plane, fake, relay_env, run_setup  # noqa: F401 (fixtures)

@@ -10,7 +10,7 @@ import orjson
 import pytest
 import requests
 
-from cintel_relay.keys import conversation_keys, log_key
+from cintel_relay.bus.keys import conversation_keys, log_key
 
 from .cluster_support import RedisCluster
 from .support import (

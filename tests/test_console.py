@@ -12,7 +12,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from cintel_relay import simulator
+from cintel_relay.simulator import player as simulator
 
 from .channel_support import sms
 from .flex_support import flex_relay_of_its_own
@@ -21,7 +21,7 @@ from .support import AUTH_TOKEN, ROOT, RedisServer, Relay, flex_env, operator_re
 SPEED = 30  # a two-minute call plays in about four seconds
 STEPS = ["greeting", "verification", "move-details", "confirmation"]
 CONTRACT = os.path.join(ROOT, "tests", "contract")
-STATIC = os.path.join(ROOT, "cintel_relay", "static")
+STATIC = os.path.join(ROOT, "cintel_relay", "console", "static")
 with open(os.path.join(CONTRACT, "stream-client-cases.json"), encoding="utf-8") as _fh:
     STREAM_CASES = json.load(_fh)["cases"]
 

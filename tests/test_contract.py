@@ -16,7 +16,8 @@ import orjson
 import pytest
 import redis as redis_lib
 
-from cintel_relay.bus import SNAPSHOT_TYPES, log_key
+from cintel_relay import events
+from cintel_relay.bus.keys import log_key
 
 from .channel_support import sms
 from .support import (
@@ -33,19 +34,7 @@ from .support import (
 
 CONTRACT = os.path.join(ROOT, "tests", "contract", "sse-frames.json")
 #: Every frame type the relay sends: the session streams' and the supervisor board's.
-FRAME_TYPES = {
-    "connected",
-    "initial",
-    "transcript",
-    "operator-result",
-    "adherence",
-    "sentiment",
-    "summary",
-    "call-status",
-    "suggestion",
-    "board",
-    "call",
-}
+FRAME_TYPES = {*events.FRAME_TYPES, events.CONNECTED, events.INITIAL, events.BOARD_SNAPSHOT, events.BOARD_CALL}
 NEXT_BEST_RESPONSE = "intelligence_operator_01kea27sy7ffsafmtsfp17nzx4"
 SMS_ID = "conv_communication_01kg2vbs1b2c3d4e5f6g7h8j9k"
 VOICE_ID = "conv_communication_01kg2vaz9y8x7w6v5t4s3r2q1p"  # the id in cor-communication-transcription.json
@@ -171,7 +160,9 @@ def test_transcript_examples_cover_a_call_and_a_text_channel():
 
 
 def test_the_snapshot_carries_the_latest_value_of_every_kept_type():
-    kept = set(SNAPSHOT_TYPES.values()) | {"transcript", "operatorResults"}
+    kept = {spec.snapshot for spec in events.FRAME_TYPES.values() if spec.snapshot} | set(
+        events.SNAPSHOT_LISTS.values()
+    )
     assert set(canonical("initial")) - {"type"} == kept
 
 

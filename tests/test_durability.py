@@ -6,8 +6,8 @@ import io
 import pytest
 import redis
 
-from cintel_relay import check
-from cintel_relay.keys import log_key
+from cintel_relay.bus.keys import log_key
+from cintel_relay.setup import check
 
 from .support import CALL_SID, RedisReplica, RedisServer, Relay, base_env, communication, post_json, wait_for
 

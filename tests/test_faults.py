@@ -8,7 +8,7 @@ import pytest
 import redis as redis_lib
 import requests
 
-from cintel_relay.keys import channel, log_key
+from cintel_relay.bus.keys import channel, log_key
 
 from .support import CALL_SID, RedisServer, Relay, SSEClient, communication, post_json, wait_for
 

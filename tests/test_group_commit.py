@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from cintel_relay.group_commit import GroupCommit
-from cintel_relay.redis_clients import Store
+from cintel_relay.bus.group_commit import GroupCommit
+from cintel_relay.bus.store import Store
 
 TEXT = "return {KEYS[1], ARGV[1]}"
 ECHO = SimpleNamespace(name="echo.lua", text=TEXT, sha=hashlib.sha1(TEXT.encode()).hexdigest())

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 import pytest
 
-from cintel_relay.keys import log_key
+from cintel_relay.bus.keys import log_key
 
 from .support import (
     SENTIMENT_OPERATOR,

@@ -5,7 +5,7 @@ import urllib.parse
 
 import pytest
 
-from cintel_relay.stream import is_event_id
+from cintel_relay.ids import is_event_id
 
 from .support import CALL_SID, SSEClient
 from .test_stream import say

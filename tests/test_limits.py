@@ -5,8 +5,8 @@ import time
 
 import pytest
 
+from cintel_relay.access.limits import Held, Limits, Slot, slots_key
 from cintel_relay.errors import RateLimited
-from cintel_relay.limits import Held, Limits, Slot, slots_key
 
 from .support import wait_for
 

@@ -2,8 +2,9 @@
 
 import requests
 
-from cintel_relay import check, create_app
+from cintel_relay import create_app
 from cintel_relay.config import load_config
+from cintel_relay.setup import check
 
 from .support import CALL_SID, SSEClient, base_env, communication, post_json
 from .support import TLS_REDIS_PASSWORD as PASSWORD

@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 
-from cintel_relay.keys import log_key
+from cintel_relay.bus.keys import log_key
 
 from .support import CALL_SID, SSEClient, communication, post_json
 

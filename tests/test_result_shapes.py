@@ -2,7 +2,7 @@
 
 import orjson
 
-from cintel_relay.bus import log_key
+from cintel_relay.bus.event_bus import log_key
 
 from .support import (
     CALL_SID,

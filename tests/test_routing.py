@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 
-from cintel_relay.keys import log_key
+from cintel_relay.bus.keys import log_key
 
 from .support import SENTIMENT_OPERATOR, SSEClient, communication, operator_result, post_form, post_json, rule_execution
 

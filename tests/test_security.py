@@ -4,9 +4,9 @@ import io
 
 import pytest
 
-from cintel_relay import check
 from cintel_relay.config import load_config
 from cintel_relay.errors import ConfigError
+from cintel_relay.setup import check
 
 from .fake_twilio import ACCOUNT_SID, WORKSPACE_SID
 from .support import CALL_SID, TICKET_SECRET

@@ -71,9 +71,9 @@ def test_readme_lists_every_setting_as_the_table_does():
 
 
 def in_master(code: str, **env) -> str:
-    """What ``code`` prints after importing cintel_relay.gunicorn_conf (as gunicorn's master does) under ``env``."""
+    """What ``code`` prints after importing cintel_relay.server.gunicorn_conf (as gunicorn's master does) under ``env``."""
     done = subprocess.run(
-        [sys.executable, "-c", f"import sys, cintel_relay.gunicorn_conf as c; {code}"],
+        [sys.executable, "-c", f"import sys, cintel_relay.server.gunicorn_conf as c; {code}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -85,7 +85,7 @@ def in_master(code: str, **env) -> str:
 
 
 def gunicorn_settings(**env) -> str:
-    """What gunicorn reads from cintel_relay/gunicorn_conf.py under ``env``."""
+    """What gunicorn reads from cintel_relay/server/gunicorn_conf.py under ``env``."""
     return in_master("print(c.bind, c.workers, c.worker_connections, c.loglevel)", **env)
 
 
@@ -124,7 +124,7 @@ def test_a_bad_value_ends_start_up_with_one_message_and_no_traceback(variable, v
 
 
 def test_gunicorn_run_directly_also_names_a_bad_port_without_a_traceback():
-    argv = [sys.executable, "-m", "gunicorn", "-c", "python:cintel_relay.gunicorn_conf", "cintel_relay.wsgi:app"]
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:cintel_relay.server.gunicorn_conf", "cintel_relay.wsgi:app"]
     done = subprocess.run(argv, cwd=ROOT, env=base_env(PORT="abc"), capture_output=True, text=True, timeout=30)
     assert done.returncode != 0
     assert done.stderr.startswith("cintel-relay: PORT='abc' is not a whole number") and "Traceback" not in done.stderr

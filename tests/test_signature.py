@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
-from cintel_relay.signature import _port_variants, compute_signature
+from cintel_relay.webhooks.signature import _port_variants, compute_signature
 
 TOKEN = "12345abcdef"
 text = st.text(alphabet=string.ascii_letters + string.digits + " +-_%&=é☎", max_size=20)

@@ -10,11 +10,13 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from cintel_relay import deliveries, normalize, simulator
+from cintel_relay import normalize
 from cintel_relay.normalize import SENTIMENT_LABELS
 from cintel_relay.operators import DEFAULT_OPERATORS
 from cintel_relay.schemas import RuleExecutionSchema
 from cintel_relay.script import load_script
+from cintel_relay.simulator import deliveries
+from cintel_relay.simulator import player as simulator
 
 from .support import AUTH_TOKEN, ROOT, SSEClient
 

@@ -1,4 +1,4 @@
-from cintel_relay import sse
+from cintel_relay.streams import sse
 
 
 def test_frame_bytes():

@@ -5,7 +5,7 @@ import time
 import orjson
 import requests
 
-from cintel_relay.keys import channel, log_key
+from cintel_relay.bus.keys import channel, log_key
 
 from .support import CALL_SID, EMPTY_SNAPSHOT, SSEClient, communication, payload, post_json, wait_for
 

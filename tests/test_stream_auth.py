@@ -12,10 +12,10 @@ import pytest
 import redis as redis_lib
 import requests
 
-from cintel_relay import tickets
-from cintel_relay.auth import identity_key
-from cintel_relay.keys import channel
-from cintel_relay.limits import slots_key
+from cintel_relay.access import tickets
+from cintel_relay.access.flex import identity_key
+from cintel_relay.access.limits import slots_key
+from cintel_relay.bus.keys import channel
 
 from .fake_twilio import sid
 from .flex_support import start_flex_relay

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from cintel_relay import tickets
+from cintel_relay.access import tickets
 from cintel_relay.errors import Forbidden, Unauthorized
 
 SECRET = "s" * 40

@@ -16,7 +16,7 @@ import orjson
 import pytest
 import requests
 
-from cintel_relay.keys import log_key
+from cintel_relay.bus.keys import log_key
 
 from .lb import Nginx
 from .support import (

@@ -8,8 +8,7 @@ import requests
 from cintel_relay.app import create_app
 from cintel_relay.config import load_config
 from cintel_relay.script import load_script, parse_script
-from cintel_relay.setup_script import differences, parse, render
-from cintel_relay.twilio_setup import (
+from cintel_relay.setup.plan import (
     CINTEL_WEBHOOK,
     NEXT_BEST_RESPONSE,
     ORCHESTRATOR_WEBHOOK,
@@ -17,6 +16,7 @@ from cintel_relay.twilio_setup import (
     SENTIMENT,
     SUMMARY,
 )
+from cintel_relay.setup.script_text import differences, parse, render
 
 from .fake_twilio_control import API_KEY, API_SECRET, control_plane, fake, relay_env, run_setup  # noqa: F401
 from .support import AUTH_TOKEN, base_env

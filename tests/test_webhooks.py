@@ -5,7 +5,7 @@ import urllib.parse
 import orjson
 import pytest
 
-from cintel_relay.keys import log_key
+from cintel_relay.bus.keys import log_key
 
 from .support import (
     CALL_SID,

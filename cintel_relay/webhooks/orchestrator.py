@@ -8,7 +8,7 @@ conversation's own session and to its live call, the conversation's closing to e
 from flask import Blueprint
 
 from .. import normalize
-from ..bus import Route
+from ..bus.event_bus import Route
 from ..logs import annotate
 from ..schemas import EVENT_DATA_SCHEMAS, OrchestratorEventSchema
 from . import accepted, load, relay, signed_json

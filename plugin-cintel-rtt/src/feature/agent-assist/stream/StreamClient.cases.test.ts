@@ -1,6 +1,6 @@
 /**
  * The stream client against the cases it shares with the console's client (tests/contract/), played by
- * the same runner that tests/test_console.py runs in Chromium against cintel_relay/static/stream.js.
+ * the same runner that tests/test_console.py runs in Chromium against cintel_relay/console/static/stream.js.
  */
 import fs from 'fs';
 import path from 'path';

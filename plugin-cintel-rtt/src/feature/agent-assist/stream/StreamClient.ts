@@ -2,7 +2,7 @@
  * Client of the relay's SSE stream for one session: ticket, EventSource, backoff, resume.
  *
  * No React here. EventSource, fetch, timers and randomness are injected so tests drive it. The console's
- * plain-JS client (cintel_relay/static/stream.js) behaves the same: both are run against the cases in
+ * plain-JS client (cintel_relay/console/static/stream.js) behaves the same: both are run against the cases in
  * tests/contract/stream-client-cases.json.
  */
 import type { UnknownFrame } from '../types';

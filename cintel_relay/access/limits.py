@@ -1,0 +1,206 @@
+"""Limits kept in Redis, so they hold across replicas: open streams and tickets per identity, refused
+tokens per client address.
+
+Stream slots are members of a sorted set per identity, scored by when their lease runs out, in Redis's
+own clock (``TIME``), so a replica whose clock is off cannot evict the others' live slots. A live
+stream renews its lease as it sends (it sends at least a heartbeat every ``CINTEL_HEARTBEAT_SECONDS``)
+and removes its slot when it ends; a replica that dies stops renewing, so its slots lapse within one
+lease instead of leaking forever. A stream also ends when its ticket expires: the client then needs a
+new ticket, and so a Flex token that is still valid.
+"""
+
+import logging
+import time
+import uuid
+
+from ..bus.store import REDIS_ERRORS
+from ..errors import RateLimited, Unavailable
+
+logger = logging.getLogger(__name__)
+
+WINDOW = 60
+
+# Leases are in Redis's clock, shared by every replica. KEYS: the identity's slot set. ARGV: lease seconds,
+# limit, slot id. Returns 0 when the identity is at its limit, else 1 with the slot held.
+ACQUIRE_LUA = r"""
+local t = redis.call('TIME')
+local key, now, lease, limit = KEYS[1], tonumber(t[1]) + tonumber(t[2]) / 1e6, tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+if redis.call('ZCARD', key) >= limit then return 0 end
+redis.call('ZADD', key, now + lease, ARGV[3])
+redis.call('EXPIRE', key, math.ceil(lease))
+return 1
+"""
+
+# KEYS: the slot set. ARGV: lease seconds, slot id. Pushes the slot's lease out, if it still holds one.
+RENEW_LUA = r"""
+local t = redis.call('TIME')
+local lease = tonumber(ARGV[1])
+redis.call('ZADD', KEYS[1], 'XX', tonumber(t[1]) + tonumber(t[2]) / 1e6 + lease, ARGV[2])
+redis.call('EXPIRE', KEYS[1], math.ceil(lease) + 1)
+"""
+
+
+def slots_key(identity_key: str) -> str:
+    return f"cintel:streams:{identity_key}"
+
+
+def rate_key(identity_key: str, window: int) -> str:
+    return f"cintel:rate:tickets:{identity_key}:{window}"
+
+
+def bad_tokens_key(address_key: str, window: int) -> str:
+    return f"cintel:rate:bad-tokens:{address_key}:{window}"
+
+
+def _window() -> tuple:
+    """(this minute's number, seconds left in it): the fixed windows of the rate limits."""
+    now = time.time()
+    window = int(now // WINDOW)
+    return window, max(1, int((window + 1) * WINDOW - now))
+
+
+def _redis_down() -> Unavailable:
+    return Unavailable("Redis is unreachable, so limits cannot be checked; retry shortly.")
+
+
+class Slot:
+    """One stream's hold on a slot: renewed while it streams, released when it ends or its ticket expires."""
+
+    def __init__(self, redis_client, renew_script, key: str, member: str, lease: float, until: float):
+        self._redis = redis_client
+        self._renew = renew_script
+        self._key = key
+        self._member = member
+        self._lease = lease
+        #: Epoch seconds at which the stream's ticket expires; the stream ends then.
+        self.until = until
+        self._renewed = time.monotonic()
+
+    def renew_if_due(self):
+        """Push the lease out, at most every third of a lease."""
+        if time.monotonic() - self._renewed < self._lease / 3:
+            return
+        self._renewed = time.monotonic()
+        try:
+            self._renew(keys=[self._key], args=[self._lease, self._member])
+        except REDIS_ERRORS:
+            logger.warning("could not renew a stream slot; it lapses unless a later renewal succeeds")
+
+    def release(self):
+        try:
+            self._redis.zrem(self._key, self._member)
+        except REDIS_ERRORS:
+            logger.warning("could not release a stream slot; it lapses when its lease runs out")
+
+
+class Held:
+    """Stream ``body`` while holding ``slot``: renew it as frames go out, release it however the stream ends.
+
+    An iterable with ``close()`` rather than a generator: a WSGI server closes what it never iterated
+    (a HEAD request, say), and a generator that never started would not run its ``finally``.
+    """
+
+    def __init__(self, slot: Slot, body):
+        self._slot = slot
+        self._body = body
+        self._closed = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> bytes:
+        if time.time() >= self._slot.until:
+            # The ticket has expired: a reconnect needs a new one, so a revoked user stops watching.
+            self.close()
+            raise StopIteration
+        try:
+            chunk = next(self._body)
+        except StopIteration:
+            self.close()
+            raise
+        self._slot.renew_if_due()
+        return chunk
+
+    def close(self):
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._body.close()
+        finally:
+            self._slot.release()
+
+
+class Limits:
+    """The per-identity stream cap and ticket rate, and refused tokens per client address. One per app."""
+
+    def __init__(
+        self, redis_client, max_streams: int, tickets_per_minute: int, heartbeat: float, bad_tokens_per_minute: int = 10
+    ):
+        self._redis = redis_client
+        self._acquire = redis_client.register_script(ACQUIRE_LUA)
+        self._renew = redis_client.register_script(RENEW_LUA)
+        self.max_streams = max_streams
+        self.tickets_per_minute = tickets_per_minute
+        self.bad_tokens_per_minute = bad_tokens_per_minute
+        #: Long enough for several heartbeats between renewals, short enough that a dead replica's slots free soon.
+        self.lease = max(60.0, 4 * heartbeat)
+
+    def acquire_stream(self, identity_key: str, until: float) -> Slot:
+        """A slot for one more stream of this identity until ``until`` (epoch seconds), or :class:`RateLimited`
+        at the cap."""
+        key, member = slots_key(identity_key), uuid.uuid4().hex
+        try:
+            granted = self._acquire(keys=[key], args=[self.lease, self.max_streams, member])
+        except REDIS_ERRORS:
+            raise _redis_down() from None
+        if not granted:
+            raise RateLimited(
+                f"you already have {self.max_streams} streams open: close one (another tab or window) and retry.",
+                code="too_many_streams",
+                headers={"Retry-After": str(int(self.lease))},
+            )
+        return Slot(self._redis, self._renew, key, member, self.lease, until)
+
+    def _count(self, key_of, subject: str) -> tuple:
+        """(count this minute after adding one, seconds left in the minute)."""
+        window, retry = _window()
+        try:
+            with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key_of(subject, window))
+                pipe.expire(key_of(subject, window), WINDOW + 1)
+                count, _ = pipe.execute()
+        except REDIS_ERRORS:
+            raise _redis_down() from None
+        return count, retry
+
+    def count_ticket(self, identity_key: str):
+        """Count a ticket minted for this identity; :class:`RateLimited` past the rate, with ``Retry-After``."""
+        count, retry = self._count(rate_key, identity_key)
+        if count > self.tickets_per_minute:
+            raise RateLimited(
+                f"more than {self.tickets_per_minute} stream tickets a minute for you: wait "
+                f"{retry}s, and reuse a ticket for reconnects to the same call.",
+                code="too_many_tickets",
+                headers={"Retry-After": str(retry)},
+            )
+
+    def count_bad_token(self, address_key: str):
+        """Count a token Twilio refused for this client address."""
+        self._count(bad_tokens_key, address_key)
+
+    def check_bad_tokens(self, address_key: str):
+        """:class:`RateLimited` when this address had too many tokens refused this minute (asked before Twilio)."""
+        window, retry = _window()
+        try:
+            count = int(self._redis.get(bad_tokens_key(address_key, window)) or 0)
+        except REDIS_ERRORS:
+            raise _redis_down() from None
+        if count >= self.bad_tokens_per_minute:
+            raise RateLimited(
+                f"too many refused Flex tokens from your address this minute: wait {retry}s, then "
+                "sign in to Flex again.",
+                code="too_many_bad_tokens",
+                headers={"Retry-After": str(retry)},
+            )

@@ -1,0 +1,348 @@
+"""The event bus on Redis: per-session ordered logs, routing a conversation's events to its sessions,
+and publishing. Key and channel names live in :mod:`cintel_relay.bus.keys`.
+
+A delivery about a conversation goes through two scripts: ``route.lua``, in the conversation's slot,
+decides which session(s) each event belongs to (or holds it until that is known), then
+``append.lua``, in each session's slot, appends and publishes. Both are idempotent, so a retried
+delivery, or a replica dying between the two, loses nothing and logs nothing twice; on Redis Cluster
+the two slots may live on different masters. ``board.lua`` keeps the supervisor board's list. When
+every key lives on one node (a standalone Redis, the embedded fake), ``deliver.lua`` chains the three
+in one script call: one round trip per delivery instead of three.
+"""
+
+import collections
+import logging
+from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
+
+import orjson
+import redis
+
+from ..errors import Unavailable
+from ..events import BOARD_SNAPSHOT, INITIAL, SNAPSHOT_LISTS, snapshot_values
+from ..normalize import Event
+from .due import DueQueue
+from .group_commit import GroupCommit, LuaScript, ReplicasBehind
+from .keys import (
+    BOARD,
+    BOARD_CHANNEL,
+    SESSION_KEY_TEMPLATE,
+    board_key,
+    conversation_keys,
+    latest_key,
+    log_key,
+    participants_key,
+    session_keys,
+)
+from .store import REDIS_ERRORS, TOPOLOGY_ERRORS
+
+logger = logging.getLogger(__name__)
+
+#: Most events held for one conversation before its deliveries are refused (503: Twilio retries).
+MAX_PENDING = 1000
+
+APPEND = LuaScript("append.lua")
+ROUTE = LuaScript("route.lua")
+BOARD_SCRIPT = LuaScript("board.lua")
+DELIVER = LuaScript("deliver.lua", {"route": "route.lua", "append": "append.lua", "board": "board.lua"})
+
+__all__ = ["EventBus", "IngestResult", "Route", "Snapshot", "REDIS_ERRORS"]
+
+
+class Route(NamedTuple):
+    """Where an event of a conversation may belong (see route.lua for each kind)."""
+
+    kind: str
+    comm: str = ""
+    call: str = ""
+    refs: Tuple[str, ...] = ()
+
+
+class IngestResult(NamedTuple):
+    """What happened to each event of a delivery: logged (with its id), held, a duplicate, or stale
+    (about a call whose data expired after it ended)."""
+
+    ids: List[str]
+    held: int
+    duplicates: int
+    stale: int = 0
+
+    def as_dict(self) -> dict:
+        body = {"logged": len(self.ids), "held": self.held, "duplicates": self.duplicates}
+        if self.stale:
+            body["stale"] = self.stale
+        return body
+
+
+class Snapshot(NamedTuple):
+    last_id: Optional[str]
+    frame: dict
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _unavailable(exc: Exception) -> Unavailable:
+    logger.warning("Redis refused or failed a delivery (%s: %s)", type(exc).__name__, str(exc)[:200])
+    if isinstance(exc, redis.ResponseError) and str(exc).startswith("PENDINGFULL"):
+        return Unavailable("this conversation has too many events waiting for their call; retry later.")
+    if isinstance(exc, ReplicasBehind):
+        return Unavailable(
+            "Redis replicas did not confirm the write in time (CINTEL_REDIS_WAIT_REPLICAS); retry later."
+        )
+    return Unavailable("Redis is unreachable; the delivery was not stored, retry later.")
+
+
+class EventBus:
+    """Writes and reads session logs. Every Redis failure surfaces as :class:`Unavailable`."""
+
+    def __init__(self, store, config, participant_cache: int = 10000):
+        self.store = store
+        self.redis = store.client
+        self._config = config
+        self._commit = GroupCommit(store, config.redis_wait_replicas, config.redis_wait_timeout_ms)
+        #: The relay's work that comes due later, in the same Redis (see :mod:`cintel_relay.bus.due`).
+        self.due = DueQueue(store, self._commit, "relay")
+        #: Route, append and board in one script call (deliver.lua); a cluster needs one call per slot.
+        self.single_node = store.single_node
+        self._participants: collections.OrderedDict[Tuple[str, str], str] = collections.OrderedDict()
+        self._participant_cache = participant_cache
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def ingest(self, events: Iterable[Event], session: str, board: Optional[dict] = None) -> IngestResult:
+        """Dedupe, append to ``session``'s log and publish: for deliveries that name their session (a
+        Call SID). ``board`` holds fields (such as the agent's name) for the call's board summary."""
+        events = list(events)
+        entries = [(e.dedupe, e.type, "1" if e.ends else "0", orjson.dumps(e.frame)) for e in events]
+        try:
+            outcome = self._append_all({session: entries}, "", {session: board} if board else {})[session]
+        except REDIS_ERRORS + (redis.ResponseError,) as exc:
+            raise _unavailable(exc) from exc
+        ids = [o for o in outcome if o not in ("duplicate", "stale")]
+        return IngestResult(ids, 0, outcome.count("duplicate"), outcome.count("stale"))
+
+    def route(
+        self,
+        conversation: str,
+        items: Iterable[Tuple[Route, Sequence[Event]]],
+        board: Optional[dict] = None,
+        board_session: Optional[str] = None,
+    ) -> IngestResult:
+        """Route a conversation's events to their sessions (holding those whose session is not known
+        yet), append and publish them; held events that become routable are delivered first.
+
+        ``items`` pairs each event group with its :class:`Route`; a route with no events only tells
+        the conversation something (a call it holds). ``board`` fields go to ``board_session``'s summary.
+        """
+        args: List[Union[str, bytes]] = []
+        events: List[Event] = []
+        for route, group in items:
+            refs = " ".join(route.refs)
+            if not group:
+                args += ["", "", "", "", route.kind, route.comm, route.call, refs]
+            for event in group:
+                args += [
+                    event.dedupe,
+                    event.type,
+                    "1" if event.ends else "0",
+                    orjson.dumps(event.frame),
+                    route.kind,
+                    route.comm,
+                    route.call,
+                    refs,
+                ]
+                events.append(event)
+        try:
+            # The caller that passes ``board`` names its session too (see the docstring).
+            boards = {cast(str, board_session): board} if board else {}
+            statuses, outcomes = self._route(conversation, args, boards)
+        except REDIS_ERRORS + (redis.ResponseError,) as exc:
+            raise _unavailable(exc) from exc
+        ids, held, duplicates, stale = [], 0, 0, 0
+        for event, status in zip(events, (s for s in statuses if s != "none")):
+            if status == "held":
+                held += 1
+                continue
+            logged = [o for o in outcomes.get(event.dedupe, ()) if o not in ("duplicate", "stale")]
+            if logged:
+                ids += logged
+            elif "stale" in outcomes.get(event.dedupe, ()):
+                stale += 1
+            else:
+                duplicates += 1
+        return IngestResult(ids, held, duplicates, stale)
+
+    def _route(self, conversation: str, args: list, boards: Dict[str, dict]):
+        """Run route.lua, append what it routed, then take the delivered events off the pending list
+        (which may free more): the statuses of the first call, and each dedupe key's append outcomes."""
+        keys = conversation_keys(conversation)
+        head = [conversation, self._config.session_ttl, self._config.completed_ttl, MAX_PENDING]
+        statuses, outcomes = None, collections.defaultdict(list)
+        if self.single_node:
+            ((board_session, board),) = boards.items() or [("", None)]
+            prefix, suffixes = SESSION_KEY_TEMPLATE
+            driver = [prefix, len(suffixes), *suffixes, self._config.log_maxlen, self.store.publish_command]
+            driver += [board_session, orjson.dumps(board) if board else ""]
+            routed, pairs = self._commit.run(DELIVER, keys + (BOARD, BOARD_CHANNEL), driver + head + args)
+            for i in range(0, len(pairs), 2):
+                outcomes[_text(pairs[i])].append(_text(pairs[i + 1]))
+            return [_text(s) for s in routed], outcomes
+        while True:
+            reply = self._commit.run(ROUTE, keys, head + args)
+            routed, deliveries, flushed = reply
+            if statuses is None:
+                statuses = [_text(s) for s in routed]
+            per_session: collections.OrderedDict[str, list] = collections.OrderedDict((s, []) for s in boards)
+            for i in range(0, len(deliveries), 5):
+                session, dedupe, etype, ends, frame = deliveries[i : i + 5]
+                per_session.setdefault(_text(session), []).append((_text(dedupe), _text(etype), _text(ends), frame))
+            appended = self._append_all(per_session, conversation, boards)
+            for session, entries in per_session.items():
+                for (dedupe, *_), outcome in zip(entries, appended[session]):
+                    outcomes[dedupe].append(outcome)
+            if not flushed:
+                return statuses, outcomes
+            args, boards = [], {}
+            for entry in flushed:
+                args += ["", "", "", entry, "unhold", "", "", ""]
+
+    def _append_all(self, per_session: Dict[str, list], conversation: str, boards: Dict[str, dict]):
+        """Append each session's entries (one script call per session, sent together), then update the
+        board for every summary that changed; tell a conversation when one of its calls ended."""
+        config = self._config
+        calls = {}
+        for session, entries in per_session.items():
+            board = boards.get(session)
+            args = [
+                session,
+                config.session_ttl,
+                config.completed_ttl,
+                config.log_maxlen,
+                self.store.publish_command,
+                conversation,
+                orjson.dumps(board) if board else "",
+            ]
+            for entry in entries:
+                args += entry
+            calls[session] = self._commit.submit(APPEND, session_keys(session), args)
+        outcomes, boards_changed, ended = {}, [], []
+        for session, call in calls.items():
+            summary, ended_now, owner, *outcome = self._commit.result(call)
+            outcomes[session] = [_text(o) for o in outcome]
+            if summary:
+                boards_changed.append((session, summary))
+            if ended_now and owner and not conversation:
+                ended.append((_text(owner), session))
+        self._publish_board(boards_changed)
+        for owner, session in ended:
+            self._route(owner, ["", "", "", "", "ended", "", session, ""], {})
+        return outcomes
+
+    def _publish_board(self, changed):
+        calls = []
+        for session, summary in changed:
+            s = orjson.loads(summary)
+            args = [
+                session,
+                summary,
+                s["updatedAt"],
+                "1" if s.get("ended") else "0",
+                self.store.publish_command,
+                self._config.session_ttl,
+            ]
+            calls.append(self._commit.submit(BOARD_SCRIPT, (BOARD, BOARD_CHANNEL), args))
+        for call in calls:
+            self._commit.result(call)
+
+    def remember_participant(self, conversation: str, participant_id: str, participant_type: Optional[str]):
+        """Store a participant's type for the conversation's later communications."""
+        key = participants_key(conversation)
+        try:
+            with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hset(key, participant_id, participant_type or "UNKNOWN")
+                pipe.expire(key, self._config.session_ttl)
+                pipe.execute()
+        except REDIS_ERRORS as exc:
+            raise Unavailable("Redis is unreachable; the participant was not stored, retry later.") from exc
+
+    def remembered_participant_type(self, conversation: str, participant_id: Optional[str]) -> Optional[str]:
+        """A participant's type; known types are cached per process (a participant keeps its type)."""
+        if not participant_id:
+            return None
+        key = (conversation, participant_id)
+        if key in self._participants:
+            return self._participants[key]
+        try:
+            value = self.redis.hget(participants_key(conversation), participant_id)
+        except REDIS_ERRORS as exc:
+            raise Unavailable("Redis is unreachable, retry later.") from exc
+        if not value or value == b"UNKNOWN":
+            return None  # not added (or not typed) yet: ask again next time
+        self._participants[key] = _text(value)
+        if len(self._participants) > self._participant_cache:
+            self._participants.popitem(last=False)
+        return self._participants[key]
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def has_event(self, session: str, event_id: str) -> bool:
+        """True when ``event_id`` is still in the session's log (so nothing after it was trimmed)."""
+        return bool(self.redis.xrange(log_key(session), event_id, event_id, count=1))
+
+    def read_after(self, session: str, event_id: str, page: int = 500) -> Iterator[Tuple[str, bytes]]:
+        """Every logged frame after ``event_id``, in order, as (id, frame JSON)."""
+        cursor = event_id
+        while True:
+            entries = self.redis.xrange(log_key(session), f"({cursor}", "+", count=page)
+            for entry_id, fields in entries:
+                cursor = _text(entry_id)
+                yield cursor, fields[b"f"]
+            if len(entries) < page:
+                return
+
+    def board(self) -> dict:
+        """The supervisor board's snapshot: a summary per live call, oldest first, and Redis's clock (ms)."""
+        try:
+            seconds, micros = self.redis.time()
+            sessions = [_text(s) for s in self.redis.zrange(BOARD, 0, -1)]
+            with self.redis.pipeline(transaction=False) as pipe:
+                for session in sessions:
+                    pipe.get(board_key(session))
+                summaries = pipe.execute() if sessions else []
+        except REDIS_ERRORS as exc:
+            raise Unavailable("Redis is unreachable, retry later.") from exc
+        calls = [orjson.loads(s) for s in summaries if s]
+        return {"type": BOARD_SNAPSHOT, "calls": calls, "now": seconds * 1000 + micros // 1000}
+
+    def board_call(self, session: str) -> Optional[dict]:
+        """One call's board summary, if the relay has heard of the call."""
+        try:
+            raw = self.redis.get(board_key(session))
+        except REDIS_ERRORS as exc:
+            raise Unavailable("Redis is unreachable, retry later.") from exc
+        return orjson.loads(raw) if raw else None
+
+    def snapshot(self, session: str) -> Snapshot:
+        """The ``initial`` frame for a fresh subscriber, and the id of the last event it covers."""
+
+        def read(node):
+            with node.pipeline(transaction=True) as pipe:
+                pipe.xrange(log_key(session), "-", "+")
+                pipe.hgetall(latest_key(session))
+                return pipe.execute()
+
+        try:
+            entries, latest = self.store.on_slot(log_key(session), read)
+        except REDIS_ERRORS + TOPOLOGY_ERRORS as exc:
+            raise Unavailable("Redis is unreachable, retry later.") from exc
+        lists: Dict[str, list] = {kind: [] for kind in SNAPSHOT_LISTS}
+        last_id: Optional[str] = None
+        for entry_id, fields in entries:
+            last_id = _text(entry_id)
+            kind = _text(fields[b"t"])
+            if kind in lists:
+                lists[kind].append(orjson.loads(fields[b"f"])["data"])
+        frame: Dict[str, object] = {"type": INITIAL, **{SNAPSHOT_LISTS[k]: v for k, v in lists.items()}}
+        frame.update(snapshot_values({_text(k): v for k, v in latest.items()}))
+        return Snapshot(last_id, frame)

@@ -1,0 +1,232 @@
+"""Runs the bus's Lua scripts for the concurrent requests of a process, one pipeline per node per round trip.
+
+Under load many webhook greenlets ingest at once; sending their script calls together saves a round
+trip and a syscall each, which is most of a webhook's cost. On a cluster the calls are grouped by the
+master that owns their slot. With ``CINTEL_REDIS_WAIT_REPLICAS=N`` each pipeline ends with ``WAIT``,
+so no call is answered before N replicas hold its writes (an acknowledged event survives a failover).
+"""
+
+import collections
+import hashlib
+import logging
+import threading
+from importlib import resources
+from typing import Deque, Dict, List, Optional, Tuple
+
+import redis
+
+from ..events import lua_prelude
+from .store import REDIS_ERRORS, TOPOLOGY_ERRORS
+
+logger = logging.getLogger(__name__)
+
+#: How often a call is sent again after the cluster said its slot is elsewhere.
+MAX_ATTEMPTS = 3
+
+
+class ReplicasBehind(redis.ConnectionError):
+    """WAIT timed out before enough replicas confirmed the writes: the caller answers 503, Twilio retries."""
+
+
+def _lua(name: str) -> str:
+    return resources.files(__package__).joinpath("lua", name).read_text(encoding="utf-8")
+
+
+class LuaScript:
+    """A packaged Lua script and its SHA1, which is how Redis names it. ``functions`` maps a function
+    name to another packaged script, prepended as ``local function name(KEYS, ARGV)`` so the script
+    can call it with keys and arguments of its own."""
+
+    def __init__(self, name: str, functions: Optional[Dict[str, str]] = None):
+        self.name = name
+        parts = [f"local function {fn}(KEYS, ARGV)\n{_lua(file)}end\n" for fn, file in (functions or {}).items()]
+        self.text = lua_prelude() + "".join(parts) + _lua(name)
+        self.sha = hashlib.sha1(self.text.encode("utf-8")).hexdigest()
+
+
+class _Call:
+    __slots__ = ("args", "attempts", "done", "finished", "keys", "lead", "result", "script", "waiting")
+
+    def __init__(self, script: LuaScript, keys, args):
+        self.script, self.keys, self.args = script, keys, args
+        self.result = None
+        self.attempts = 0
+        self.finished = False  # its reply (or error) is in ``result``
+        self.waiting = False  # its caller waits in GroupCommit.result, so it can take the lead
+        self.lead = False  # handed the lead: its caller sends the next batch
+        self.done = threading.Event()  # set when finished or handed the lead
+
+
+class GroupCommit:
+    """Queues script calls from any greenlet and sends them, pipelined per node, without a flusher of
+    its own: the first caller to wait for a reply leads, sending its call and whatever else is queued
+    in one write per node. Callers that queue while it waits on Redis wait in turn, and the first of
+    them takes the lead for the next batch. A lone webhook so hands nothing to another greenlet, and
+    concurrent webhooks still share a round trip."""
+
+    def __init__(self, store, wait_replicas: int = 0, wait_timeout_ms: int = 1000, max_batch: int = 256):
+        self._store = store
+        self._wait = (wait_replicas, wait_timeout_ms)
+        self._max_batch = max_batch
+        self._queue: Deque[_Call] = collections.deque()
+        self._lock = threading.Lock()
+        self._leading = False  # a caller is sending a batch; only the leader touches the connections
+        self._held: Dict[int, Tuple[object, object]] = {}  # pool id -> (pool, the leader's connection)
+
+    def submit(self, script: LuaScript, keys, args) -> _Call:
+        """Queue a call; :meth:`result` sends it (with whatever else is queued) and waits for it."""
+        call = _Call(script, keys, args)
+        with self._lock:
+            self._queue.append(call)
+        return call
+
+    def result(self, call: _Call):
+        """The script's reply, or the Redis error it met, raised."""
+        while True:
+            with self._lock:
+                if call.finished:
+                    break
+                lead = call.lead or not self._leading
+                if lead:
+                    self._leading, call.lead = True, False
+                else:
+                    call.waiting = True
+            if lead:
+                self._lead(call)
+            else:
+                call.done.wait()
+        if isinstance(call.result, Exception):
+            raise call.result
+        return call.result
+
+    def run(self, script: LuaScript, keys, args):
+        """Submit one call and wait for its reply."""
+        return self.result(self.submit(script, keys, args))
+
+    def _lead(self, own: _Call):
+        """Send batches until ``own`` is answered, then hand the lead to a waiting caller, if any."""
+        batch: List[_Call] = []
+        try:
+            while not own.finished:
+                with self._lock:
+                    batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
+                if not batch:  # cannot happen: an unanswered call is queued or in this leader's batch
+                    self._finish([own], [RuntimeError("group commit lost a call")])
+                self._send(batch)
+                batch = []
+        finally:
+            if batch:  # interrupted (the greenlet was killed) with a batch out: its replies are lost
+                self._drop_all()
+                lost = redis.ConnectionError("the Redis call was interrupted; retry")
+                self._finish([c for c in batch if not c.finished], [lost] * len(batch))
+            with self._lock:
+                successor = next((c for c in self._queue if c.waiting), None)
+                if successor is None:
+                    self._leading = False
+                else:
+                    successor.lead = True
+                    successor.done.set()
+
+    def _send(self, batch: List[_Call]):
+        by_node: Dict[str, Tuple[object, List[_Call]]] = {}
+        for call in batch:
+            try:
+                name, client = self._store.node_for(call.keys[0])
+            except Exception as exc:  # the topology is unknown: handed to the caller, who raises it
+                self._finish([call], [exc])
+                continue
+            by_node.setdefault(name, (client, []))[1].append(call)
+        for client, calls in by_node.values():
+            self._flush(client, calls)
+
+    @staticmethod
+    def _finish(calls, results):
+        for call, result in zip(calls, results):
+            call.result, call.finished = result, True
+            call.done.set()
+
+    def _flush(self, client, calls: List[_Call]):
+        try:
+            results = self._execute(client, calls)
+        except Exception as exc:  # handed to every waiting caller, who raises it
+            if isinstance(exc, REDIS_ERRORS):
+                self._store.refresh()
+            results = [exc] * len(calls)
+        retry = [
+            i for i, r in enumerate(results) if isinstance(r, TOPOLOGY_ERRORS) and calls[i].attempts < MAX_ATTEMPTS
+        ]
+        if retry:
+            # The slot moved (failover, resharding): learn where it is now and send those calls again;
+            # every script is idempotent, so a call that ran before the move is harmless to repeat.
+            self._store.refresh()
+            with self._lock:
+                for i in retry:
+                    calls[i].attempts += 1
+                    self._queue.append(calls[i])
+            keep = set(retry)
+            calls = [c for i, c in enumerate(calls) if i not in keep]
+            results = [r for i, r in enumerate(results) if i not in keep]
+        self._finish(calls, results)
+
+    def _execute(self, client, calls):
+        results = self._pipeline(client, calls)
+        missing = {
+            calls[i].script.name: calls[i].script
+            for i, r in enumerate(results)
+            if isinstance(r, redis.exceptions.NoScriptError)
+        }
+        if missing:  # a new node, or Redis restarted and lost its scripts
+            for script in missing.values():
+                client.script_load(script.text)
+            results = self._pipeline(client, calls)
+        return results
+
+    def _connection(self, client):
+        """The connection to a node that every leader uses in turn, kept from batch to batch: taking one from
+        the pool for every batch (and a pipeline object around it) costs more than the batch's own commands."""
+        pool = client.connection_pool
+        held = self._held.get(id(pool))
+        if held is None:
+            held = self._held[id(pool)] = (pool, pool.get_connection())
+        return held[1]
+
+    def _drop_all(self):
+        for pool, connection in self._held.values():
+            connection.disconnect()
+            pool.release(connection)
+        self._held.clear()
+
+    def _drop(self, client):
+        """Give up the node's connection after an error: the next batch connects again."""
+        held = self._held.pop(id(client.connection_pool), None)
+        if held is not None:
+            pool, connection = held
+            connection.disconnect()
+            pool.release(connection)
+
+    def _pipeline(self, client, calls):
+        """Send the batch's script calls (and WAIT) in one write, and read one reply per command."""
+        replicas, timeout_ms = self._wait
+        commands = [("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args) for call in calls]
+        if replicas:
+            commands.append(("WAIT", replicas, timeout_ms))
+        connection = self._connection(client)
+        results = []
+        try:
+            connection.send_packed_command(connection.pack_commands(commands))
+            for _ in commands:
+                try:
+                    results.append(connection.read_response())
+                except redis.ResponseError as exc:  # this call's own error; the others' replies follow
+                    results.append(exc)
+        except REDIS_ERRORS:
+            self._drop(client)
+            raise
+        if replicas:
+            confirmed = results.pop()
+            if not isinstance(confirmed, int) or confirmed < replicas:
+                behind = ReplicasBehind(
+                    f"{confirmed} of {replicas} Redis replicas confirmed the write in {timeout_ms} ms"
+                )
+                results = [behind if not isinstance(r, Exception) else r for r in results]
+        return results

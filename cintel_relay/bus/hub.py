@@ -1,0 +1,285 @@
+"""Pub/sub for a worker process: one connection per shard, fanned out to every stream of the process.
+
+Streams subscribe to a channel here. The hub asks the store which shard carries the channel (one
+for a single Redis; the master owning the channel's slot on a cluster, with SSUBSCRIBE) and keeps
+one connection per shard it needs, subscribed to a channel while at least one local stream wants
+it. A shard reconnects with capped backoff when its connection fails; on a cluster it first learns
+the topology again, so channels whose slot moved (failover, resharding) follow it to their new
+master. After any gap every affected stream is told to resync from the log, so a gap in pub/sub
+delivery never becomes a gap on the wire.
+"""
+
+import collections
+import logging
+import threading
+import time
+from typing import Counter, Dict, List, Optional, Set
+
+import redis
+
+from .store import REDIS_ERRORS
+
+logger = logging.getLogger(__name__)
+
+#: Why a subscription stopped receiving frames, or must catch up from the log.
+RESYNC, OVERFLOW, CLOSED, SHUTDOWN = "resync", "overflow", "closed", "shutdown"
+_FAILURES = REDIS_ERRORS + (redis.ResponseError,)
+
+
+class Subscription:
+    """A stream's mailbox: frames pushed by the hub, a state change, and one event to wait on."""
+
+    __slots__ = ("_wake", "channel", "frames", "limit", "ready", "state")
+
+    def __init__(self, channel: str, limit: int):
+        self.channel = channel
+        self.frames: List[bytes] = []  # a list: an idle stream's empty list is far smaller than an empty deque
+        self.limit = limit
+        self.ready = False
+        self.state: Optional[str] = None
+        self._wake = threading.Event()
+
+    def push(self, raw: bytes) -> bool:
+        """Queue a frame; False (and state OVERFLOW) when the stream is too far behind."""
+        if len(self.frames) >= self.limit:
+            self.signal(OVERFLOW)
+            return False
+        self.frames.append(raw)
+        self._wake.set()
+        return True
+
+    def signal(self, state: str):
+        """Record a state change (a terminal state is never downgraded to a resync) and wake the stream."""
+        if self.state in (None, RESYNC):
+            self.state = state
+        self._wake.set()
+
+    def mark_ready(self):
+        self.ready = True
+        self._wake.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until something happens; False on timeout."""
+        woke = self._wake.wait(timeout)
+        self._wake.clear()
+        return woke
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until the subscription is live; False when it is not within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not self.ready and self.state is None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not self.wait(left):
+                break
+        return self.ready
+
+    def take(self):
+        """Everything queued so far, and the state (clearing a resync)."""
+        frames, self.frames = self.frames, []
+        state = self.state
+        if state == RESYNC:
+            self.state = None
+        return frames, state
+
+
+class _Shard:
+    """One pub/sub connection to one shard and the listener that reads it; the hub's lock guards it."""
+
+    def __init__(self, hub, name: str):
+        self.hub = hub
+        self.name = name
+        self.channels: Set[str] = set()
+        self.pending: Counter[str] = collections.Counter()  # subscribe requests not yet confirmed, per channel
+        self.pubsub = None
+        self.anchor = None
+        self.connected = threading.Event()
+        #: Set when the shard's node is gone and every channel it carried moved away: its listener stops.
+        self.retired = False
+        self.thread = threading.Thread(target=self._run, name=f"cintel-hub:{name}", daemon=True)
+
+    def live(self, channel: str) -> bool:
+        return self.connected.is_set() and channel in self.channels and not self.pending[channel]
+
+    def add(self, channel: str):
+        self.channels.add(channel)
+        self._send(channel)
+
+    def remove(self, channel: str):
+        self.channels.discard(channel)
+        self.pending.pop(channel, None)
+        if self.pubsub is not None:
+            try:
+                getattr(self.pubsub, "s" * self.hub.sharded + "unsubscribe")(channel)
+            except REDIS_ERRORS:
+                logger.warning("pub/sub unsubscribe failed; the listener will reconnect")
+
+    def _send(self, channel: str):
+        if self.pubsub is None:
+            return  # the listener subscribes every wanted channel when it (re)connects
+        try:
+            getattr(self.pubsub, "s" * self.hub.sharded + "subscribe")(channel)
+            self.pending[channel] += 1
+        except REDIS_ERRORS:
+            logger.warning("pub/sub subscribe failed; the listener will reconnect")
+
+    def _connect(self):
+        pubsub = self.hub.store.pubsub(self.name)
+        # A channel of the shard's own that no stream uses: its confirmation says the connection is live.
+        self.anchor = self.hub.store.anchor(self.name)
+        getattr(pubsub, "s" * self.hub.sharded + "subscribe")(self.anchor)
+        with self.hub.lock:
+            self.pubsub = pubsub
+            self.pending.clear()
+            for channel in self.channels:
+                self._send(channel)
+        return pubsub
+
+    def _run(self):
+        delay = 0.1
+        while not self.hub.stopping and not self.retired:
+            pubsub = None
+            try:
+                pubsub = self._connect()
+                while not self.hub.stopping:
+                    message = pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._dispatch(message)
+                        delay = 0.1
+            except Exception as exc:
+                # A Redis failure, or anything unexpected (a bug, a malformed reply): either way the listener
+                # must not die while streams wait on it, so it reconnects and every stream resyncs from the log.
+                self.connected.clear()
+                with self.hub.lock:
+                    self.pubsub = None
+                self.hub.lost(self)
+                if self.retired:
+                    logger.info("pub/sub shard %s is gone and its channels moved; its listener stops", self.name)
+                    return
+                if isinstance(exc, _FAILURES):
+                    logger.warning(
+                        "pub/sub connection to %s lost (%s); reconnecting in %.1fs",
+                        self.name,
+                        type(exc).__name__,
+                        delay,
+                    )
+                else:
+                    logger.error("pub/sub listener failed (%s); reconnecting in %.1fs", type(exc).__name__, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, self.hub.max_backoff)
+            finally:
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except REDIS_ERRORS:
+                        pass
+
+    def _dispatch(self, message):
+        kind = message["type"]
+        channel = message["channel"].decode()
+        if kind in ("message", "smessage"):
+            self.hub.deliver(channel, message["data"])
+        elif kind in ("subscribe", "ssubscribe"):
+            if channel == self.anchor:
+                self.connected.set()
+                return
+            with self.hub.lock:
+                left = self.pending[channel] - 1
+                if left > 0:
+                    self.pending[channel] = left
+                    return
+                self.pending.pop(channel, None)
+                self.hub.confirmed(channel)
+        elif kind == "sunsubscribe" and channel in self.channels:
+            # The server dropped the subscription: the channel's slot moved to another master.
+            raise redis.ConnectionError(f"shard {self.name} no longer serves {channel}")
+
+
+class Hub:
+    """The per-process pub/sub fan-out. Create one per app; shards start their listeners on first use."""
+
+    def __init__(self, store, queue_limit: int, max_backoff: float = 5.0, on_reconnect=None):
+        self.store = store
+        #: On a cluster, channels are sharded: SSUBSCRIBE on the master of their slot.
+        self.sharded = store.mode == "cluster"
+        self.max_backoff = max_backoff
+        self.lock = threading.RLock()
+        self.stopping = False
+        self._on_reconnect = on_reconnect or (lambda: None)
+        self._queue_limit = queue_limit
+        self._subs: Dict[str, Set[Subscription]] = {}
+        self._shards: Dict[str, _Shard] = {}
+        self._homes: Dict[str, _Shard] = {}  # channel -> the shard subscribed to it
+
+    def subscribe(self, channel: str) -> Subscription:
+        """A new subscription to ``channel``; it is ``ready`` once the channel's shard confirms."""
+        sub = Subscription(channel, self._queue_limit)
+        with self.lock:
+            subs = self._subs.setdefault(channel, set())
+            subs.add(sub)
+            if len(subs) == 1:
+                self._place(channel)
+            elif self._homes[channel].live(channel):
+                sub.ready = True
+        return sub
+
+    def unsubscribe(self, sub: Subscription):
+        """Drop a subscription; the last one of a channel unsubscribes it from its shard."""
+        with self.lock:
+            subs = self._subs.get(sub.channel)
+            if not subs or sub not in subs:
+                return
+            subs.discard(sub)
+            if not subs:
+                del self._subs[sub.channel]
+                self._homes.pop(sub.channel).remove(sub.channel)
+
+    def shutdown(self):
+        """Tell every stream to end (so clients reconnect to another replica) and stop listening."""
+        with self.lock:
+            self.stopping = True
+            for subs in self._subs.values():
+                for sub in subs:
+                    sub.signal(SHUTDOWN)
+
+    # --- called by the shards ----------------------------------------------------------------
+
+    def deliver(self, channel: str, raw: bytes):
+        with self.lock:
+            subs = list(self._subs.get(channel, ()))
+        for sub in subs:
+            if not sub.push(raw):
+                self.unsubscribe(sub)
+
+    def confirmed(self, channel: str):
+        """A channel's subscription is live (again): new streams start, older ones resync from the log."""
+        for sub in self._subs.get(channel, ()):
+            if sub.ready:
+                sub.signal(RESYNC)
+            else:
+                sub.mark_ready()
+
+    def lost(self, shard: _Shard):
+        """A shard's connection failed: learn the topology again and move channels whose slot moved."""
+        self._on_reconnect()
+        if not self.sharded:
+            return
+        self.store.refresh()
+        with self.lock:
+            for channel in list(shard.channels):
+                if self.store.shard_for(channel) != shard.name:
+                    shard.remove(channel)
+                    self._place(channel)
+            if not shard.channels and self._shards.get(shard.name) is shard:
+                # Nothing left to carry (its node failed over or lost its slots): stop rather than reconnect to
+                # it forever. A channel that maps to that node again later gets a new listener.
+                del self._shards[shard.name]
+                shard.retired = True
+
+    def _place(self, channel: str):
+        name = self.store.shard_for(channel)
+        shard = self._shards.get(name)
+        if shard is None:
+            shard = self._shards[name] = _Shard(self, name)
+            shard.thread.start()
+        self._homes[channel] = shard
+        shard.add(channel)

@@ -1,0 +1,18 @@
+-- Lists a call on the supervisor board and publishes its new summary (the append script keeps the
+-- summary itself, in the call's slot; the board's list and channel have a slot of their own).
+-- KEYS: board sorted set, board channel (see cintel_relay/bus/keys.py).
+-- ARGV: session, summary JSON, its updatedAt (ms), '1' if the call ended, publish command, ttl (s).
+
+local zset, channel = KEYS[1], KEYS[2]
+local session, summary, ms, ended, publish, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
+if ended == '1' then
+  redis.call('ZREM', zset, session)
+else
+  redis.call('ZADD', zset, ms, session)
+end
+-- A call not heard of for a whole session TTL has expired: it leaves the board (and the list itself
+-- goes when no call has been heard of for that long).
+redis.call('ZREMRANGEBYSCORE', zset, '-inf', ms - ttl * 1000)
+redis.call('EXPIRE', zset, ttl)
+redis.call(publish, channel, 'data: {"type":"' .. board_call_type .. '","data":' .. summary .. '}\n\n')
+return 1

@@ -1,0 +1,153 @@
+-- Decides which session(s) each event of a conversation belongs to, atomically in the conversation's
+-- hash slot; appending to those sessions' logs is the append script's job (another slot on a cluster).
+-- A conversation is not a call: with GROUP_BY_PROFILE it holds a customer's calls and SMS threads.
+--
+-- KEYS: state, comms, routes, pending (see cintel_relay/bus/keys.py).
+-- ARGV: conversation, ttl, ended_ttl, max_pending, then 8 fields per item:
+--   dedupe, type, ends, frame (all '' for an item that only registers a call), then
+--   kind: 'voice' (a call's utterance), 'text' (a digital message), 'result' (an operator result, or
+--         anything else that follows the conversation's current session),
+--         'conv' (about the whole conversation); and without an event: 'call' (registers a call),
+--         'ended' (a call ended, told by its status callback), 'unhold' (frame: a pending entry now
+--         in its logs, to remove)
+--   comm (the communication id, for voice/text), call (a Call SID: the utterance's call, or a
+--   Call SID a result names), refs (communication ids a result was computed from, last first,
+--   joined by spaces).
+-- Returns {statuses, deliveries, flushed}: per item 'routed', 'held', 'duplicate' or 'none';
+-- deliveries as flat (session, dedupe, type, ends, frame) in log order, held events that are now
+-- routable first; flushed: the pending entries those came from, which the caller removes ('unhold')
+-- once they are in their logs. Until then every route call delivers them again first (the append
+-- script drops what a log has already), so a replica that dies mid-way loses nothing and no event
+-- of a session is logged before the events held for it.
+
+local state, comms, routes, pending = unpack(KEYS)
+local conv, ttl, ended_ttl, max_pending = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local FIRST, WIDTH = 5, 8
+
+local function is_live(sid)
+  return sid ~= nil and redis.call('HGET', state, 'call:' .. sid) == 'live'
+end
+
+local function register_call(sid)
+  if redis.call('HSETNX', state, 'call:' .. sid, 'live') == 1 then
+    redis.call('HSET', state, 'current', sid)  -- the newest call is the conversation's current session
+  end
+end
+
+local function live_call()
+  local current = redis.call('HGET', state, 'current')
+  if current and current ~= conv and is_live(current) then return current end
+  return nil
+end
+
+local function split(s)
+  local out = {}
+  for part in string.gmatch(s, '%S+') do out[#out + 1] = part end
+  return out
+end
+
+-- What an event's kind and hints say about where it goes (nil: not known yet, hold it).
+local function resolve(kind, call, refs)
+  if kind == 'voice' then return {call} end
+  if kind == 'text' then
+    local live = live_call()
+    return live and {conv, live} or {conv}
+  end
+  if kind == 'conv' then
+    local targets = {}
+    local fields = redis.call('HGETALL', state)
+    for i = 1, #fields, 2 do
+      if fields[i + 1] == 'live' then targets[#targets + 1] = string.sub(fields[i], 6) end
+    end
+    if redis.call('HEXISTS', state, 'text') == 1 then targets[#targets + 1] = conv end
+    return #targets > 0 and targets or nil
+  end
+  for _, ref in ipairs(split(refs)) do
+    local sid = redis.call('HGET', comms, ref)
+    if sid then return {sid} end
+  end
+  if call ~= '' then return {call} end
+  local current = redis.call('HGET', state, 'current')
+  if current and (current == conv or is_live(current)) then return {current} end
+  return nil
+end
+
+-- What an event's arrival tells about the conversation, before anything is routed.
+local function learn(kind, comm, call, frame)
+  if kind == 'unhold' then
+    redis.call('LREM', pending, 1, frame)
+  elseif kind == 'ended' then
+    if redis.call('HEXISTS', state, 'call:' .. call) == 1 then redis.call('HSET', state, 'call:' .. call, 'ended') end
+  elseif kind == 'voice' or kind == 'call' then
+    register_call(call)
+    if comm ~= '' then redis.call('HSETNX', comms, comm, call) end
+  elseif kind == 'text' then
+    redis.call('HSET', state, 'text', '1')
+    local live = live_call()
+    if not live then redis.call('HSET', state, 'current', conv) end
+    redis.call('HSETNX', comms, comm, live or conv)
+  end
+end
+
+local deliveries, flushed = {}, {}
+local function deliver(targets, dedupe, etype, ends, frame)
+  redis.call('HSET', routes, dedupe, table.concat(targets, ' '))
+  for _, sid in ipairs(targets) do
+    deliveries[#deliveries + 1] = sid
+    deliveries[#deliveries + 1] = dedupe
+    deliveries[#deliveries + 1] = etype
+    deliveries[#deliveries + 1] = ends
+    deliveries[#deliveries + 1] = frame
+    if ends == '1' and sid ~= conv then redis.call('HSET', state, 'call:' .. sid, 'ended') end
+  end
+end
+
+for i = FIRST, #ARGV, WIDTH do learn(ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 3]) end
+
+-- Held events first, in the order they arrived, wherever they can now go.
+for _, entry in ipairs(redis.call('LRANGE', pending, 0, -1)) do
+  local e = cjson.decode(entry)
+  local sticky = redis.call('HGET', routes, e[1])
+  local targets = (sticky and sticky ~= '') and split(sticky) or resolve(e[5], e[6], e[7])
+  if targets then
+    deliver(targets, e[1], e[2], e[3], e[4])
+    flushed[#flushed + 1] = entry
+  end
+end
+
+local statuses = {}
+for i = FIRST, #ARGV, WIDTH do
+  local dedupe, etype, ends, frame, kind, comm, call, refs = unpack(ARGV, i, i + WIDTH - 1)
+  local sticky = dedupe ~= '' and redis.call('HGET', routes, dedupe)
+  if dedupe == '' then
+    statuses[#statuses + 1] = 'none'
+  elseif sticky == '' then
+    statuses[#statuses + 1] = 'duplicate'  -- held already
+  else
+    -- A redelivery goes where its first delivery went; the append script then drops it.
+    local targets = sticky and split(sticky) or resolve(kind, call, refs)
+    if targets then
+      deliver(targets, dedupe, etype, ends, frame)
+      statuses[#statuses + 1] = 'routed'
+    elseif redis.call('LLEN', pending) >= max_pending then
+      return redis.error_reply('PENDINGFULL conversation has too many held events')
+    else
+      redis.call('RPUSH', pending, cjson.encode({dedupe, etype, ends, frame, kind, comm, call, refs}))
+      redis.call('HSET', routes, dedupe, '')
+      statuses[#statuses + 1] = 'held'
+    end
+  end
+end
+
+-- A conversation whose calls have all ended keeps its state only as long as an ended call's data.
+local keep, has_call, has_live = ttl, false, false
+local fields = redis.call('HGETALL', state)
+for i = 1, #fields, 2 do
+  if string.sub(fields[i], 1, 5) == 'call:' then
+    has_call = true
+    if fields[i + 1] == 'live' then has_live = true end
+  end
+end
+if has_call and not has_live then keep = ended_ttl end
+for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, keep) end
+return {statuses, deliveries, flushed}

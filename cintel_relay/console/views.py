@@ -1,0 +1,56 @@
+"""The live console: a supervisor board of every live call, and a page per call.
+
+Plain server-rendered pages; a small script fills them from the same SSE API the Flex plugin uses
+(``/api/board/stream`` and ``/api/stream/<session>``), so the console shows exactly what agents see.
+Access is checked on the streams; a page carries call data (who is on a call) only when streams are open.
+"""
+
+from flask import Blueprint, current_app, render_template
+
+from ..ids import valid_session
+
+bp = Blueprint(
+    "console", __name__, template_folder="templates", static_folder="static", static_url_path="/console/static"
+)
+
+#: The pages hold a supervisor's Flex token: only the relay's own scripts, styles and API, no inline script,
+#: no framing, no form posting anywhere.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+@bp.after_request
+def content_security_policy(response):
+    """Every console response carries the policy."""
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
+
+
+def _page(template: str, **context):
+    ext = current_app.extensions["cintel"]
+    return render_template(
+        template,
+        script_name=ext.script.name,
+        embedded=ext.config.embedded,
+        stream_auth=current_app.extensions["cintel_access"].mode,
+        **context,
+    )
+
+
+@bp.get("/console")
+def board():
+    """The board: one row per live call, updated as the calls go."""
+    return _page("board.html")
+
+
+@bp.get("/console/calls/<session_id>")
+def call(session_id):
+    """One call: transcript, checklist, sentiment, summary and the operator log, live; who is on the call
+    comes from its board summary as the page is served."""
+    valid_session(session_id)
+    # Names are call data: with stream auth on they reach a browser only over a ticketed stream.
+    open_streams = current_app.extensions["cintel_access"].mode == "none"
+    summary = current_app.extensions["cintel"].bus.board_call(session_id) if open_streams else None
+    return _page("call.html", session=session_id, summary=summary or {})

@@ -1,0 +1,305 @@
+"""``cintel-relay check``: what stands between this configuration and a production start, each with its fix."""
+
+import sys
+from typing import List, NamedTuple, Optional
+from urllib.parse import urlsplit
+
+import redis
+
+from ..config import Config, load_config
+from ..errors import ConfigError
+from ..script import load_script
+from .control_plane import ControlPlane, ControlPlaneError, credentials
+from .plan import CINTEL_WEBHOOK, MARKER, ORCHESTRATOR_WEBHOOK, SCRIPT_ADHERENCE, posts_to
+from .script_text import differences
+
+#: Heroku's router closes a stream idle for 55 s; heartbeats must come well inside that.
+MAX_HEARTBEAT_SECONDS = 20
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+class Finding(NamedTuple):
+    """One line of the report: what was checked, whether it is fit for production, and the fix if not."""
+
+    ok: bool
+    what: str
+    fix: Optional[str] = None
+
+
+def signatures(config: Config) -> Finding:
+    """Webhooks must be authenticated."""
+    if not config.verify_signatures:
+        return Finding(
+            False,
+            "CINTEL_VERIFY_SIGNATURES=false: anyone can post fake call data to the webhooks",
+            "unset CINTEL_VERIFY_SIGNATURES and set TWILIO_AUTH_TOKEN to your account's auth token",
+        )
+    return Finding(True, "webhook signatures are checked with TWILIO_AUTH_TOKEN")
+
+
+def redis_reachable(config: Config) -> Finding:
+    """Redis must be configured and answer, with the relay's own connection settings."""
+    if config.embedded:
+        return Finding(
+            False,
+            "REDIS_URL is not set: the embedded bus serves one process and keeps nothing",
+            "add Redis (heroku addons:create heroku-redis, or the compose redis service) and set REDIS_URL",
+        )
+    from ..bus.store import open_store  # the relay's own clients, so TLS options are checked exactly as they run
+
+    store = None
+    try:
+        store = open_store(config)
+        store.client.ping()
+        short = _without_replicas(store, config.redis_wait_replicas)
+    except (redis.RedisError, OSError) as exc:
+        hint = ""
+        if "certificate" in str(exc).lower():
+            hint = (
+                "; for a provider's self-signed certificate (Heroku Key-Value Store) set CINTEL_REDIS_SSL_VERIFY=false"
+            )
+        return Finding(
+            False,
+            f"Redis at REDIS_URL does not answer ({type(exc).__name__}: {exc})",
+            f"check REDIS_URL (host, port, password) and that this machine may reach it{hint}",
+        )
+    finally:
+        if store is not None:
+            store.close()
+    if short:
+        return Finding(
+            False,
+            f"CINTEL_REDIS_WAIT_REPLICAS={config.redis_wait_replicas} but {', '.join(short)}: every webhook "
+            "written there would get 503",
+            "add replicas to that Redis (one per CINTEL_REDIS_WAIT_REPLICAS, on every master of a cluster), "
+            "or lower CINTEL_REDIS_WAIT_REPLICAS",
+        )
+    return Finding(True, f"Redis answers at REDIS_URL ({config.redis_mode})")
+
+
+def _without_replicas(store, wanted: int) -> List[str]:
+    """The primaries that have fewer connected replicas than WAIT asks for, as readable phrases."""
+    if not wanted:
+        return []
+    if store.mode == "cluster":
+        nodes = store.client.get_primaries()
+        counts = {n.name: store.client.get_redis_connection(n).info("replication")["connected_slaves"] for n in nodes}
+    else:
+        counts = {"Redis": store.client.info("replication")["connected_slaves"]}
+    return [f"{name} has {count} replica(s)" for name, count in sorted(counts.items()) if count < wanted]
+
+
+def redis_tls(config: Config) -> Finding:
+    """Certificate checks may be off only on a ``rediss://`` URL (a provider's self-signed certificate)."""
+    tls = (config.redis_url or "").startswith("rediss://")
+    if config.redis_ssl_verify:
+        return Finding(True, "Redis TLS certificates are verified" if tls else "Redis TLS: not used")
+    if not tls:
+        return Finding(
+            False,
+            "CINTEL_REDIS_SSL_VERIFY=false without a rediss:// REDIS_URL: it has no effect and hides a mistake",
+            "unset CINTEL_REDIS_SSL_VERIFY, or use the rediss:// URL your provider gives",
+        )
+    return Finding(True, "Redis over TLS without certificate checks (CINTEL_REDIS_SSL_VERIFY=false, as Heroku needs)")
+
+
+def public_url(config: Config) -> Finding:
+    """The public URL must be set, and https (Flex is an https page)."""
+    if not config.server_url:
+        return Finding(
+            False,
+            "SERVER_URL is not set: signatures are checked against whatever host the request names",
+            "set SERVER_URL to the public https URL Twilio calls, e.g. https://my-relay.herokuapp.com",
+        )
+    url = urlsplit(config.server_url)
+    if url.scheme != "https" and url.hostname not in _LOCAL_HOSTS:
+        return Finding(
+            False,
+            f"SERVER_URL={config.server_url} is not https: Flex (an https page) cannot open its streams",
+            "serve the relay over https and set SERVER_URL=https://...",
+        )
+    return Finding(True, f"public URL is {config.server_url}")
+
+
+def stream_auth(config: Config) -> Finding:
+    """Streams must want a Flex identity."""
+    mode = config.stream_auth
+    if mode != "flex":
+        return Finding(
+            False,
+            "streams are open to anyone who knows a Call SID (stream auth: none)",
+            "set CINTEL_STREAM_AUTH=flex with TWILIO_ACCOUNT_SID, CINTEL_TICKET_SECRET "
+            "(openssl rand -hex 32) and CINTEL_TASKROUTER_WORKSPACE_SID",
+        )
+    return Finding(True, "streams need a Flex token (stream auth: flex)")
+
+
+def cors(config: Config) -> Finding:
+    """Only https origins (Flex's) may read streams from a browser."""
+    origins = config.cors_origins
+    if not origins:
+        return Finding(
+            False,
+            "no CORS origin is allowed: the Flex plugin cannot read streams from another origin",
+            "set CINTEL_CORS_ORIGINS=https://flex.twilio.com",
+        )
+    insecure = [o for o in origins if not o.startswith("https://")]
+    if insecure:
+        return Finding(
+            False,
+            f"CINTEL_CORS_ORIGINS allows {', '.join(insecure)}: a development origin in production",
+            "list only https origins, e.g. CINTEL_CORS_ORIGINS=https://flex.twilio.com",
+        )
+    return Finding(True, f"CORS allows {', '.join(origins)}")
+
+
+def heartbeat(config: Config) -> Finding:
+    """Idle streams must send heartbeats well inside proxies' idle timeouts."""
+    if config.heartbeat_seconds > MAX_HEARTBEAT_SECONDS:
+        return Finding(
+            False,
+            f"CINTEL_HEARTBEAT_SECONDS={config.heartbeat_seconds:g}: proxies cut idle streams (Heroku at 55 s)",
+            "unset CINTEL_HEARTBEAT_SECONDS to use 15",
+        )
+    return Finding(True, f"idle streams get a heartbeat every {config.heartbeat_seconds:g} s")
+
+
+CHECKS = (signatures, redis_reachable, redis_tls, public_url, stream_auth, cors, heartbeat)
+SETUP_FIX = "cintel-relay setup --yes (run it without --yes first to see what it will change)"
+
+
+def _ours(resources, url: str, urls_of) -> Optional[dict]:
+    """The configuration serving this relay: made by ``cintel-relay setup`` (posting here first), else one made in
+    Console that posts here."""
+    resources = list(resources)
+    marked = [r for r in resources if MARKER in (r.get("description") or "")]
+    here = [r for r in resources if url in urls_of(r)]
+    return next((r for r in marked if r in here), (marked or here or [None])[0])
+
+
+def _intelligence_drift(config: Config, control: ControlPlane) -> List[Finding]:
+    assert config.server_url is not None  # twilio_configuration calls this only once SERVER_URL is set
+    url = config.server_url + CINTEL_WEBHOOK
+    intel = _ours(control.intelligence_configurations(), url, posts_to)
+    if intel is None:
+        return [
+            Finding(
+                False,
+                f"Twilio has no Conversation Intelligence configuration posting to {url} (nor one made "
+                "by cintel-relay setup): no adherence, sentiment or summary will reach the relay",
+                SETUP_FIX,
+            )
+        ]
+    found = []
+    elsewhere = sorted({u for u in posts_to(intel) if u != url})
+    if elsewhere:
+        found.append(
+            Finding(False, f"rules of {intel['displayName']!r} post to {', '.join(elsewhere)}, not {url}", SETUP_FIX)
+        )
+    else:
+        found.append(Finding(True, f"Conversation Intelligence rules post to {url}"))
+    scripts = [
+        (o.get("parameters") or {}).get("script", "")
+        for rule in intel.get("rules") or []
+        for o in rule.get("operators") or []
+        if o.get("id") == SCRIPT_ADHERENCE
+    ]
+    if not scripts:
+        return found + [Finding(False, f"{intel['displayName']!r} has no Script Adherence rule", SETUP_FIX)]
+    problems = differences(load_script(config.script_file), scripts[0])
+    if problems:
+        found.append(
+            Finding(
+                False,
+                "Twilio's Script Adherence script and the relay's script disagree, so the checklist "
+                f"cannot tick: {'; '.join(problems)}",
+                SETUP_FIX,
+            )
+        )
+    else:
+        found.append(Finding(True, "Twilio's Script Adherence script has the relay's categories and weights"))
+    return found
+
+
+def _orchestrator_drift(config: Config, control: ControlPlane) -> Finding:
+    assert config.server_url is not None  # twilio_configuration calls this only once SERVER_URL is set
+    url = config.server_url + ORCHESTRATOR_WEBHOOK
+    orch = _ours(
+        control.orchestrator_configurations(), url, lambda r: [c.get("url") for c in r.get("statusCallbacks") or []]
+    )
+    if orch is None:
+        return Finding(
+            False,
+            f"Twilio has no Conversation Orchestrator configuration posting to {url} (nor one made "
+            "by cintel-relay setup): calls are not captured, so no transcript reaches the relay",
+            SETUP_FIX,
+        )
+    callbacks = [c.get("url") for c in orch.get("statusCallbacks") or []]
+    if url not in callbacks:
+        return Finding(
+            False,
+            f"Orchestrator configuration {orch.get('displayName')!r} posts its events to "
+            f"{', '.join(callbacks) or 'nowhere'}, not {url}",
+            SETUP_FIX,
+        )
+    if not orch.get("intelligenceConfigurationIds"):
+        return Finding(
+            False,
+            f"Orchestrator configuration {orch.get('displayName')!r} links no Intelligence "
+            "configuration, so no operator runs",
+            SETUP_FIX,
+        )
+    return Finding(True, f"Conversation Orchestrator posts events to {url}")
+
+
+def twilio_configuration(config: Config) -> List[Finding]:
+    """Twilio's configurations exist and agree with the relay's script and SERVER_URL; skipped without credentials."""
+    if credentials(config) is None:
+        return [
+            Finding(
+                True,
+                "Twilio configuration: not checked (no TWILIO_API_KEY/TWILIO_API_SECRET or "
+                "TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN; the local demo needs none)",
+            )
+        ]
+    if not config.server_url:
+        return [
+            Finding(
+                False,
+                "Twilio configuration: not checked, SERVER_URL is not set",
+                "set SERVER_URL, then run cintel-relay setup --yes",
+            )
+        ]
+    try:
+        control = ControlPlane(config, progress=lambda line: None, timeout=config.auth_timeout)
+        return _intelligence_drift(config, control) + [_orchestrator_drift(config, control)]
+    except (ControlPlaneError, ConfigError) as exc:
+        return [
+            Finding(
+                False,
+                f"Twilio configuration cannot be checked: {exc}",
+                "fix the credentials or network named above, then run cintel-relay check again",
+            )
+        ]
+
+
+def findings(config: Config) -> List[Finding]:
+    """Every check's finding, in report order; Twilio's configuration last (it asks Twilio)."""
+    return [check(config) for check in CHECKS] + twilio_configuration(config)
+
+
+def run(env=None, out=sys.stdout) -> int:
+    """Print the report; 0 when the configuration is fit for production, 1 otherwise."""
+    try:
+        config = load_config(env)
+    except ConfigError as exc:
+        print(f"FAIL  the configuration does not load: {exc}", file=out)
+        return 1
+    report = findings(config)
+    for finding in report:
+        print(f"{'ok  ' if finding.ok else 'FAIL'}  {finding.what}", file=out)
+        if not finding.ok:
+            print(f"      fix: {finding.fix}", file=out)
+    failed = sum(not f.ok for f in report)
+    print(f"{failed} problem(s): fix them before a production start." if failed else "ready for production.", file=out)
+    return 1 if failed else 0

@@ -1,0 +1,197 @@
+"""``GET /api/stream/<session>``: Server-Sent Events for one call, resumable on any replica."""
+
+import logging
+import socket
+import time
+from typing import Optional
+
+from flask import Blueprint, Response, current_app, request
+
+from .. import metrics
+from ..access.limits import Held
+from ..bus.hub import CLOSED, OVERFLOW, SHUTDOWN
+from ..bus.keys import channel
+from ..bus.store import REDIS_ERRORS
+from ..events import CONNECTED
+from ..ids import is_event_id, parse_id, valid_session
+from . import sse
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("stream", __name__)
+
+#: How long a new stream waits for its pub/sub subscription before telling the client to come back.
+READY_TIMEOUT = 5.0
+RETRY_MS = 2000
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _watch_disconnect(sock, sub):
+    """Notice a client hanging up while its stream is idle, instead of at the next heartbeat."""
+    if sock is None:
+        return None
+    try:
+        from gevent import get_hub, monkey
+    except ImportError:
+        return None
+    if not monkey.is_module_patched("socket"):
+        return None
+    raw = getattr(sock, "_sock", sock)
+    watcher = get_hub().loop.io(sock.fileno(), 1)
+
+    def readable():
+        try:
+            data = raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        watcher.stop()  # closed, or the client sent bytes we must not spin on
+        if not data:
+            sub.signal(CLOSED)
+
+    watcher.start(readable)
+    return watcher
+
+
+def _opening(bus, session_id, last_event_id):
+    """What a new stream starts with: the events after ``last_event_id`` when the log still has it,
+    else a fresh snapshot; and the stream's position in the log."""
+    if last_event_id and is_event_id(last_event_id) and bus.has_event(session_id, last_event_id):
+        chunks, last = [], last_event_id
+        for event_id, raw in bus.read_after(session_id, last_event_id):
+            chunks.append(sse.frame(raw, event_id))
+            last = event_id
+        return b"".join(chunks), parse_id(last)
+    snapshot = bus.snapshot(session_id)
+    return sse.frame(snapshot.frame, snapshot.last_id), parse_id(snapshot.last_id) if snapshot.last_id else (0, 0)
+
+
+def _batch(bus, session_id, frames, resync, last_key):
+    """The frames past ``last_key``, joined, and the new position. After a pub/sub gap (``resync``)
+    the log is read first, so nothing published during the gap is skipped."""
+    chunks = []
+    if resync:
+        for event_id, raw in bus.read_after(session_id, "%d-%d" % last_key):
+            chunks.append(sse.frame(raw, event_id))
+            last_key = parse_id(event_id)
+    for raw in frames:
+        key = parse_id(sse.frame_id(raw))
+        if key and key > last_key:
+            chunks.append(raw)
+            last_key = key
+    return b"".join(chunks), last_key
+
+
+def open_subscription(hub, name: str, sock, send_timeout: float):
+    """Subscribe a stream to a hub channel, noticing the client hanging up and bounding how long a write
+    may block; returns (subscription, release), and ``release()`` must run however the stream ends."""
+    sub = hub.subscribe(name)
+    watcher = _watch_disconnect(sock, sub)
+    if sock is not None:
+        # A client that stops reading blocks our writes; this bounds how long (it resumes from the log).
+        idle_timeout = sock.gettimeout()
+        sock.settimeout(send_timeout)
+
+    def release():
+        if watcher is not None:
+            watcher.stop()
+            watcher.close()
+        if sock is not None:
+            sock.settimeout(idle_timeout)
+        hub.unsubscribe(sub)
+
+    return sub, release
+
+
+def ready(sub):
+    """Generator (use with ``yield from``): True once the subscription is live; else False, after telling a
+    client that is still there that the bus is unreachable."""
+    if sub.wait_ready(READY_TIMEOUT):
+        return True
+    if sub.state is None:
+        yield sse.comment("relay cannot reach its event bus; reconnect shortly")
+    return False
+
+
+def wait(sub, heartbeat: float, until: Optional[float]) -> Optional[bool]:
+    """Wait for the subscription for at most a heartbeat: True when it woke, False when a heartbeat is due,
+    None once ``until`` (epoch seconds, the stream's ticket expiry) has passed, when the stream ends: the
+    client then trades its token for a fresh ticket, so a revoked user stops watching on time."""
+    timeout = heartbeat if until is None else min(heartbeat, until - time.time())
+    if timeout <= 0:
+        return None
+    woke = sub.wait(timeout)
+    if not woke and until is not None and time.time() >= until:
+        return None
+    return woke
+
+
+def _events(bus, hub, session_id, last_event_id, config, sock, tracker, until: Optional[float] = None):
+    """The stream body: resume or snapshot, then live frames, heartbeats, and a clean end.
+
+    An idle stream holds no frame data: what was sent is dropped before waiting again, so a
+    snapshot of a long call is not kept for the life of each stream. With ``until`` (epoch seconds:
+    its ticket's expiry) the stream ends then, not at the next frame or heartbeat after it.
+    """
+    yield sse.retry(RETRY_MS) + sse.frame({"type": CONNECTED, "sessionId": session_id})
+    sub, release = open_subscription(hub, channel(session_id), sock, config.send_timeout)
+    opened_ms = tracker.stream_opened()
+    try:
+        if not (yield from ready(sub)):
+            return
+        data, last_key = _opening(bus, session_id, last_event_id)
+        yield data
+        tracker.sent(data, opened_ms)
+        data = None
+        while True:
+            woke = wait(sub, config.heartbeat_seconds, until)
+            if woke is None:
+                return
+            frames, state = sub.take()
+            if not frames and state is None:
+                if not woke:
+                    yield sse.comment("keep-alive")
+                continue
+            if state in (CLOSED, OVERFLOW, SHUTDOWN):
+                if state != CLOSED:
+                    logger.info("stream ended", extra={"session": session_id, "reason": state})
+                return
+            data, last_key = _batch(bus, session_id, frames, state is not None, last_key)
+            frames = None
+            if data:
+                yield data
+                tracker.sent(data, opened_ms)
+            data = None
+    except REDIS_ERRORS:
+        logger.warning("stream lost Redis; the client will reconnect", extra={"session": session_id})
+        yield sse.comment("event bus unavailable; reconnect shortly")
+    finally:
+        release()
+        tracker.stream_closed()
+
+
+@bp.get("/api/stream/<session_id>")
+def stream(session_id):
+    """Open an SSE stream for a session; ``Last-Event-ID`` (or ``?lastEventId=``) resumes after that id.
+
+    With stream auth on, ``?ticket=`` is checked and a per-identity slot taken before anything is subscribed.
+    """
+    valid_session(session_id)
+    slot = current_app.extensions["cintel_access"].admit(session_id, request.args.get("ticket"))
+    last_event_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId") or None
+    ext = current_app.extensions["cintel"]
+    body = _events(
+        ext.bus,
+        ext.hub,
+        session_id,
+        last_event_id,
+        ext.config,
+        request.environ.get("gunicorn.socket"),
+        metrics.of(current_app),
+        until=slot.until if slot is not None else None,
+    )
+    if slot is not None:
+        body = Held(slot, body)
+    # direct_passthrough hands our generator to gunicorn as is: no wrapping iterators per idle stream.
+    return Response(body, mimetype="text/event-stream", headers=HEADERS, direct_passthrough=True)
