@@ -1,9 +1,11 @@
-# cintel-relay: build wheels in one stage, run them in a slim image without build tools.
+# cintel-relay: build wheels in one stage, run them in a slim image without build tools. The dependencies are
+# the locked ones (requirements.txt: exact versions, checked against their hashes), as on Heroku and in CI.
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml setup.cfg README.md ./
+COPY requirements.txt pyproject.toml setup.cfg README.md ./
 COPY cintel_relay ./cintel_relay
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels --require-hashes -r requirements.txt \
+    && pip wheel --no-cache-dir --wheel-dir /wheels --no-deps .
 
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \
@@ -11,7 +13,9 @@ ENV PYTHONUNBUFFERED=1 \
     PORT=8000 \
     PROMETHEUS_MULTIPROC_DIR=/tmp/cintel-metrics
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links=/wheels cintel-relay \
+COPY requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir --no-index --find-links=/wheels --require-hashes -r /tmp/requirements.txt \
+    && pip install --no-cache-dir --no-index --find-links=/wheels --no-deps cintel-relay \
     && rm -rf /wheels \
     && useradd --create-home --uid 10001 relay \
     && install -d -o relay -g relay /tmp/cintel-metrics
@@ -22,4 +26,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(f\"http://127.0.0.1:{os.environ.get('PORT', '8000')}/healthz\", timeout=2)"]
 # The same command as the Procfile: it validates the settings, then runs gunicorn.
-CMD ["cintel-relay", "serve"]
+CMD ["python", "-m", "cintel_relay", "serve"]

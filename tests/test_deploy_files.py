@@ -1,5 +1,6 @@
 """The deployment files say what the relay needs: compose topology, load balancer, image, Heroku manifest."""
 
+import configparser
 import json
 import os
 import re
@@ -7,6 +8,7 @@ import shlex
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 from cintel_relay.config import load_config
 
@@ -131,8 +133,34 @@ def test_heroku_manifest_gives_redis_and_a_configuration_that_loads():
     config = load_config(values)
     assert config.proxy_count == 1 and config.redis_ssl_verify is False and config.web_concurrency >= 1
     assert read(".python-version").strip() == "3.11"
-    # The buildpack installs only from a package manager file; this one installs the relay from setup.cfg.
-    assert [line for line in read("requirements.txt").splitlines() if not line.startswith("#")] == ["--editable ."]
+    # The buildpack installs requirements.txt (the locked dependencies); the relay runs from the source tree.
+    assert read("Procfile").split("web:", 1)[1].split()[:3] == ["python", "-m", "cintel_relay"]
+
+
+def pins(path):
+    """A lock file's exact versions by canonical name, checking that every pin carries a hash."""
+    text = read(path)
+    found = dict(re.findall(r"(?m)^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+) \\\n\s+--hash=sha256:", text))
+    assert len(found) == len(re.findall(r"(?m)^[A-Za-z0-9][^ #]*==", text)), f"{path}: a pin without a hash"
+    return {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in found.items()}
+
+
+def test_heroku_the_image_and_ci_install_the_locked_versions():
+    """requirements.txt is the relay's lock; the test lock pins the same version of every package they share; each
+    lock satisfies setup.cfg's ranges; and each way of installing the relay installs from a lock, checking hashes."""
+    runtime, test = pins("requirements.txt"), pins("requirements/test.txt")
+    assert runtime and {name: test.get(name) for name in runtime} == runtime
+    config = configparser.ConfigParser()
+    config.read(os.path.join(ROOT, "setup.cfg"))
+    lines = config["options"]["install_requires"].splitlines() + config["options.extras_require"]["test"].splitlines()
+    for requirement in (Requirement(line) for line in map(str.strip, lines) if line and not line.startswith("#")):
+        name = re.sub(r"[-_.]+", "-", requirement.name).lower()
+        assert requirement.specifier.contains(test[name]), f"{name}=={test[name]} is outside setup.cfg's {requirement}"
+    dockerfile = read("Dockerfile")
+    assert dockerfile.count("--require-hashes -r requirements.txt") == 1
+    assert "--require-hashes -r /tmp/requirements.txt" in dockerfile
+    assert "--require-hashes -r requirements/test.txt" in read("scripts/test.sh")
+    assert "scripts/test.sh" in read(".ci/run")
 
 
 def test_the_installed_package_carries_its_script_scenarios_console_and_lua(tmp_path):
@@ -149,12 +177,12 @@ def test_the_installed_package_carries_its_script_scenarios_console_and_lua(tmp_
     (wheel,) = tmp_path.glob("cintel_relay-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {
-        "cintel_relay/route.lua",
-        "cintel_relay/append.lua",
-        "cintel_relay/board.lua",
-        "cintel_relay/deliver.lua",
+        "cintel_relay/bus/lua/route.lua",
+        "cintel_relay/bus/lua/append.lua",
+        "cintel_relay/bus/lua/board.lua",
+        "cintel_relay/bus/lua/deliver.lua",
         "cintel_relay/data/script.json",
-        "cintel_relay/scenarios/moving-complete.json",
-        "cintel_relay/templates/board.html",
-        "cintel_relay/static/console.js",
+        "cintel_relay/simulator/scenarios/moving-complete.json",
+        "cintel_relay/console/templates/board.html",
+        "cintel_relay/console/static/console.js",
     } <= names
