@@ -18,7 +18,7 @@ module.exports = tseslint.config(
     rules: reactHooks.configs.recommended.rules,
   },
   {
-    files: ['*.js', 'harness/*.js'],
+    files: ['*.js', 'harness/*.js', 'console/*.js'],
     languageOptions: { sourceType: 'commonjs', globals: globals.node },
     rules: { '@typescript-eslint/no-require-imports': 'off' }, // Node's own CommonJS scripts and configs
   },

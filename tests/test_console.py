@@ -2,7 +2,6 @@
 fed by the call simulator."""
 
 import io
-import json
 import os
 import re
 import threading
@@ -20,10 +19,7 @@ from .support import AUTH_TOKEN, ROOT, RedisServer, Relay, flex_env, operator_re
 
 SPEED = 30  # a two-minute call plays in about four seconds
 STEPS = ["greeting", "verification", "move-details", "confirmation"]
-CONTRACT = os.path.join(ROOT, "tests", "contract")
 STATIC = os.path.join(ROOT, "cintel_relay", "console", "static")
-with open(os.path.join(CONTRACT, "stream-client-cases.json"), encoding="utf-8") as _fh:
-    STREAM_CASES = json.load(_fh)["cases"]
 
 
 @pytest.fixture(scope="module")
@@ -328,16 +324,6 @@ def test_a_call_page_opened_after_the_data_expired_says_so(relay, page):
         "error": f"No call {sid} is known to the relay: it has not started or its data expired.",
         "code": "not_found",
     }
-
-
-@pytest.mark.parametrize("case", STREAM_CASES, ids=[c["name"] for c in STREAM_CASES])
-def test_the_console_stream_client_behaves_as_the_plugins(page, case):
-    """The cases the plugin's StreamClient passes in jest, played by the same runner against static/stream.js."""
-    page.set_content("<!doctype html><title>stream client</title>")
-    page.add_script_tag(path=os.path.join(STATIC, "stream.js"))
-    page.add_script_tag(path=os.path.join(CONTRACT, "stream-client-runner.js"))
-    seen = page.evaluate("(c) => StreamCaseRunner.run(c, (options) => new CintelStream.StreamClient(options))", case)
-    assert seen == case["expect"]
 
 
 def test_with_flex_auth_an_unknown_call_is_named_only_to_a_signed_in_supervisor(flex_relay, fake_twilio, page):

@@ -1,14 +1,10 @@
 /* Plays one case of stream-client-cases.json against a stream client and returns what it saw.
 
-   The same file runs in jest against the plugin's StreamClient (plugin-cintel-rtt/src/feature/agent-assist/
-   stream/StreamClient.cases.test.ts) and in Chromium against the console's (tests/test_console.py), so the
-   two clients are held to one behaviour. The relay's side is faked here: ticket answers come from the
+   jest runs it against the plugin's StreamClient (plugin-cintel-rtt/src/feature/agent-assist/stream/
+   StreamClient.cases.test.ts), which the live console runs too (built into its static/stream.js). The relay's side is faked here: ticket answers come from the
    case's "tickets" queue, the stream is an EventSource the steps open, drop or refuse, and timers run only
    when a step says "retry". The clock stands still at 0, so a status's nextRetryAt is its delay. */
-(function (root, factory) {
-  if (typeof module === "object" && module.exports) module.exports = factory();
-  else root.StreamCaseRunner = factory();
-})(typeof self !== "undefined" ? self : this, function () {
+module.exports = (function () {
   "use strict";
 
   var BACKEND = "https://relay.test";
@@ -123,4 +119,4 @@
   }
 
   return {run: run, BACKEND: BACKEND};
-});
+})();

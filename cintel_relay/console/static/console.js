@@ -39,7 +39,7 @@ window.Cintel = (function () {
   }
 
   /* Open the SSE stream of a session ("board" for the board, at /api/board/stream) and keep it open, with
-     the same client behaviour as the Flex plugin's (static/stream.js). The token came with the address, so
+     the Flex plugin's own client (static/stream.js is built from it). The token came with the address, so
      a refused one is final: retrying could not change it. */
   function openStream(session, onFrame, streamPath) {
     if (signedOut) return showConnection("refused", SIGN_IN);
@@ -53,8 +53,9 @@ window.Cintel = (function () {
   /* A one-off GET of a session's data with the same ticket a stream would need; resolves to the Response. */
   function fetchWithTicket(path, session) {
     if (signedOut) return Promise.reject(new Error(SIGN_IN));
-    return window.CintelStream.requestTicket(window.fetch.bind(window), window.location.origin, session,
-                                             token || undefined).then(function (ticket) {
+    return window.CintelStream.requestTicket({
+      fetch: window.fetch.bind(window), backendUrl: window.location.origin, sessionId: session, token: token || undefined
+    }).then(function (ticket) {
       return window.fetch(ticket ? path + "?ticket=" + encodeURIComponent(ticket) : path);
     });
   }

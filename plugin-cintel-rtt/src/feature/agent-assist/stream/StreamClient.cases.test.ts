@@ -1,6 +1,6 @@
 /**
- * The stream client against the cases it shares with the console's client (tests/contract/), played by
- * the same runner that tests/test_console.py runs in Chromium against cintel_relay/console/static/stream.js.
+ * The stream client against its cases (tests/contract/stream-client-cases.json), played by a runner that
+ * drives fake EventSource, fetch and timers. The console runs this same client (console.test.ts).
  */
 import fs from 'fs';
 import path from 'path';
@@ -18,8 +18,8 @@ interface Runner {
   run(testCase: StreamCase, createClient: (options: StreamClientOptions) => StreamClient): Promise<unknown[]>;
 }
 
-// A plain script shared with the browser test, so it is required rather than imported.
-// eslint-disable-next-line @typescript-eslint/no-require-imports -- a runtime path outside src, shared with Chromium
+// A plain script outside src, so it is required rather than imported.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a runtime path outside src
 const runner = require(path.join(CONTRACT, 'stream-client-runner.js')) as Runner;
 const { cases } = JSON.parse(fs.readFileSync(path.join(CONTRACT, 'stream-client-cases.json'), 'utf-8')) as {
   cases: StreamCase[];

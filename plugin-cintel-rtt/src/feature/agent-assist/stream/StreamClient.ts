@@ -1,9 +1,8 @@
 /**
  * Client of the relay's SSE stream for one session: ticket, EventSource, backoff, resume.
  *
- * No React here. EventSource, fetch, timers and randomness are injected so tests drive it. The console's
- * plain-JS client (cintel_relay/console/static/stream.js) behaves the same: both are run against the cases in
- * tests/contract/stream-client-cases.json.
+ * No React here. EventSource, fetch, timers and randomness are injected so tests drive it, against the cases in
+ * tests/contract/stream-client-cases.json. The live console runs this same client, built by console/build.js.
  */
 import type { UnknownFrame } from '../types';
 import { backoffDelay, BackoffPolicy, DEFAULT_BACKOFF } from './backoff';
