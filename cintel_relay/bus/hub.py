@@ -109,7 +109,7 @@ class _Shard:
         self.pending.pop(channel, None)
         if self.pubsub is not None:
             try:
-                getattr(self.pubsub, "s" * self.hub.sharded + "unsubscribe")(channel)
+                self.hub.store.unsubscribe(self.pubsub, channel)
             except REDIS_ERRORS:
                 logger.warning("pub/sub unsubscribe failed; the listener will reconnect")
 
@@ -117,7 +117,7 @@ class _Shard:
         if self.pubsub is None:
             return  # the listener subscribes every wanted channel when it (re)connects
         try:
-            getattr(self.pubsub, "s" * self.hub.sharded + "subscribe")(channel)
+            self.hub.store.subscribe(self.pubsub, channel)
             self.pending[channel] += 1
         except REDIS_ERRORS:
             logger.warning("pub/sub subscribe failed; the listener will reconnect")
@@ -126,7 +126,7 @@ class _Shard:
         pubsub = self.hub.store.pubsub(self.name)
         # A channel of the shard's own that no stream uses: its confirmation says the connection is live.
         self.anchor = self.hub.store.anchor(self.name)
-        getattr(pubsub, "s" * self.hub.sharded + "subscribe")(self.anchor)
+        self.hub.store.subscribe(pubsub, self.anchor)
         with self.hub.lock:
             self.pubsub = pubsub
             self.pending.clear()
@@ -199,7 +199,7 @@ class Hub:
 
     def __init__(self, store, queue_limit: int, max_backoff: float = 5.0, on_reconnect=None):
         self.store = store
-        #: On a cluster, channels are sharded: SSUBSCRIBE on the master of their slot.
+        #: On a cluster, channels are sharded (the store subscribes with SSUBSCRIBE) and follow their slot.
         self.sharded = store.mode == "cluster"
         self.max_backoff = max_backoff
         self.lock = threading.RLock()

@@ -60,6 +60,13 @@ class Store:
         assert self._pubsub_factory is not None  # only ClusterStore passes none, and it overrides this
         return self._pubsub_factory()
 
+    def subscribe(self, pubsub, channel: str):
+        """Subscribe a pub/sub connection of this store to ``channel`` (SUBSCRIBE; SSUBSCRIBE on a cluster)."""
+        pubsub.subscribe(channel)
+
+    def unsubscribe(self, pubsub, channel: str):
+        pubsub.unsubscribe(channel)
+
     def anchor(self, shard: str) -> str:
         """A channel carried by ``shard`` that no stream uses, to see a new connection confirmed."""
         return "cintel:hub"
@@ -114,6 +121,12 @@ class ClusterStore(Store):
             if self.shard_for(name) == shard:
                 return name
         raise redis.ConnectionError(f"no slot of {shard} is known")
+
+    def subscribe(self, pubsub, channel):
+        pubsub.ssubscribe(channel)
+
+    def unsubscribe(self, pubsub, channel):
+        pubsub.sunsubscribe(channel)
 
     def pubsub(self, shard):
         host, _, port = shard.rpartition(":")
