@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import jsonify
+from flask import g, jsonify
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
@@ -67,11 +67,20 @@ class BodyTooLarge(RelayError):
     code = "request_entity_too_large"
 
 
+#: The Twilio services the relay asks before it grants access, by the ``source`` their 503s carry.
+TWILIO_SERVICES = {"token_validation": "Twilio's token validation", "taskrouter": "TaskRouter"}
+
+
 class Unavailable(RelayError):
-    """Redis cannot be reached; Twilio should retry."""
+    """What the relay needs cannot be reached (Redis, unless ``source`` names a Twilio service); retry later."""
 
     status = 503
     code = "unavailable"
+
+    def __init__(self, message, code=None, headers=None, source: str = "redis", **details):
+        super().__init__(message, code=code, headers=headers, **details)
+        #: ``redis``, or the key of :data:`TWILIO_SERVICES` that could not be asked (metrics count them apart).
+        self.source = source
 
 
 class Unauthorized(RelayError):
@@ -103,8 +112,9 @@ def register_error_handlers(app):
         response = jsonify(exc.body())
         response.status_code = exc.status
         response.headers.update(exc.headers)
-        if exc.status == 503:
+        if isinstance(exc, Unavailable):
             response.headers.setdefault("Retry-After", "5")
+            g.unavailable_source = exc.source
         return response
 
     @app.errorhandler(HTTPException)

@@ -21,7 +21,9 @@ import os
 import re
 import time
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
+
+from .errors import TWILIO_SERVICES
 
 EXTENSION = "cintel.metrics"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -94,8 +96,6 @@ class Metrics:
 
         An alert on a rate needs a series before the first event; call once the blueprints are registered.
         """
-        from .access.flex import _SERVICES as TWILIO_SERVICES
-
         routes = [rule.rule for rule in app.url_map.iter_rules() if rule.endpoint != "static"]
         for route in routes:
             self.redis_errors.labels(route)
@@ -161,20 +161,13 @@ class Metrics:
             if response.status_code == 403:
                 self.signature_failures.labels(route).inc()
         if response.status_code == 503:
-            service = _twilio_service(response)
-            if service:
-                self.twilio_unavailable.labels(service).inc()
+            # An Unavailable says what it could not reach (errors.py); any other 503 is the relay's Redis.
+            source = g.get("unavailable_source", "redis")
+            if source in TWILIO_SERVICES:
+                self.twilio_unavailable.labels(source).inc()
             else:
                 self.redis_errors.labels(route).inc()
         return response
-
-
-def _twilio_service(response):
-    """The Twilio service a 503 could not ask (from its code, ``<service>_<problem>``), or None."""
-    from .access.flex import _SERVICES as TWILIO_SERVICES
-
-    code = str((response.get_json(silent=True) or {}).get("code", "")) if response.is_json else ""
-    return next((service for service in TWILIO_SERVICES if code.startswith(service + "_")), None)
 
 
 def init_app(app, token=None) -> Metrics:

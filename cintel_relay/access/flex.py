@@ -22,7 +22,7 @@ import orjson
 import requests
 
 from ..bus.store import REDIS_ERRORS
-from ..errors import Forbidden, Unauthorized, Unavailable
+from ..errors import TWILIO_SERVICES, Forbidden, Unauthorized, Unavailable
 from ..ids import is_call_sid
 
 logger = logging.getLogger(__name__)
@@ -79,14 +79,11 @@ def _expiry(value) -> Optional[float]:
         return None
 
 
-#: How errors name the Twilio services asked.
-_SERVICES = {"token_validation": "Twilio's token validation", "taskrouter": "TaskRouter"}
-
-
 def _unavailable(service: str, problem: str, suffix: str) -> Unavailable:
     return Unavailable(
-        f"{_SERVICES[service]} {problem}; the relay refuses access until it can check. Retry shortly.",
+        f"{TWILIO_SERVICES[service]} {problem}; the relay refuses access until it can check. Retry shortly.",
         code=f"{service}_{suffix}",
+        source=service,
     )
 
 
@@ -134,8 +131,9 @@ class FlexAuth:
             retry = response.headers.get("Retry-After", "")
             logger.warning("%s is rate limiting the relay", service)
             raise Unavailable(
-                f"{_SERVICES[service]} is rate limiting the relay; retry shortly.",
+                f"{TWILIO_SERVICES[service]} is rate limiting the relay; retry shortly.",
                 code=f"{service}_rate_limited",
+                source=service,
                 headers={"Retry-After": retry if retry.isascii() and retry.isdigit() else "5"},
             )
         if response.status_code >= 500 or not isinstance(body, dict):
