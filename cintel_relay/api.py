@@ -2,7 +2,7 @@
 
 from flask import Blueprint, current_app, jsonify
 
-from .bus.store import REDIS_ERRORS
+from .errors import Unavailable
 
 bp = Blueprint("api", __name__)
 
@@ -29,7 +29,7 @@ def readyz():
         "streamAuth": ext.config.stream_auth,
     }
     try:
-        ext.bus.redis.ping()
-    except REDIS_ERRORS as exc:
-        return jsonify({**body, "ready": False, "error": f"Redis unreachable ({type(exc).__name__})"}), 503
+        ext.bus.ping()
+    except Unavailable as exc:
+        return jsonify({**body, "ready": False, "error": exc.message}), 503
     return jsonify({**body, "ready": True})

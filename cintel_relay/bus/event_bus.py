@@ -286,20 +286,33 @@ class EventBus:
 
     # --- reading -------------------------------------------------------------------------------
 
+    def ping(self):
+        """Nothing when Redis answers; :class:`Unavailable` naming the failure when it does not."""
+        try:
+            self.redis.ping()
+        except REDIS_ERRORS as exc:
+            raise Unavailable(f"Redis unreachable ({type(exc).__name__})") from exc
+
     def has_event(self, session: str, event_id: str) -> bool:
         """True when ``event_id`` is still in the session's log (so nothing after it was trimmed)."""
-        return bool(self.redis.xrange(log_key(session), event_id, event_id, count=1))
+        return bool(self._read_log(session, event_id, event_id, 1))
 
     def read_after(self, session: str, event_id: str, page: int = 500) -> Iterator[Tuple[str, bytes]]:
         """Every logged frame after ``event_id``, in order, as (id, frame JSON)."""
         cursor = event_id
         while True:
-            entries = self.redis.xrange(log_key(session), f"({cursor}", "+", count=page)
+            entries = self._read_log(session, f"({cursor}", "+", page)
             for entry_id, fields in entries:
                 cursor = _text(entry_id)
                 yield cursor, fields[b"f"]
             if len(entries) < page:
                 return
+
+    def _read_log(self, session: str, start: str, end: str, count: int) -> list:
+        try:
+            return self.redis.xrange(log_key(session), start, end, count=count)
+        except REDIS_ERRORS + TOPOLOGY_ERRORS as exc:
+            raise Unavailable("Redis is unreachable, retry later.") from exc
 
     def board(self) -> dict:
         """The supervisor board's snapshot: a summary per live call, oldest first, and Redis's clock (ms)."""

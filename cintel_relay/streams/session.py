@@ -11,7 +11,7 @@ from .. import metrics
 from ..access.limits import Held
 from ..bus.hub import CLOSED, OVERFLOW, SHUTDOWN
 from ..bus.keys import channel
-from ..bus.store import REDIS_ERRORS
+from ..errors import Unavailable
 from ..events import CONNECTED
 from ..ids import is_event_id, parse_id, valid_session
 from . import sse
@@ -163,7 +163,7 @@ def _events(bus, hub, session_id, last_event_id, config, sock, tracker, until: O
                 yield data
                 tracker.sent(data, opened_ms)
             data = None
-    except REDIS_ERRORS:
+    except Unavailable:
         logger.warning("stream lost Redis; the client will reconnect", extra={"session": session_id})
         yield sse.comment("event bus unavailable; reconnect shortly")
     finally:
