@@ -1,9 +1,9 @@
 import React from 'react';
-import { act, render, screen } from '@testing-library/react';
+import { act, render, screen, waitFor } from '@testing-library/react';
 import { Theme } from '@twilio-paste/core/theme';
 
 import { FakeFetch, settle } from '../testing/fakes';
-import { FRESH_CONNECT } from '../testing/recordedCall';
+import { FRESH_CONNECT, LIVE_EVENTS } from '../testing/recordedCall';
 import { BACKEND, renderLive } from '../testing/renderLive';
 import { ConnectionNotice } from './ConnectionNotice';
 import { TaskAgentAssist } from './TaskAgentAssist';
@@ -16,6 +16,16 @@ describe('Agent assist panel', () => {
   it('shows Live once the stream is open', async () => {
     await renderLive();
     expect(screen.getByText('Live')).toBeInTheDocument();
+  });
+
+  it('announces a step newly met in a polite live region, not what was met before it opened', async () => {
+    const panel = await renderLive();
+    await panel.play(FRESH_CONNECT);
+    const region = screen.getByRole('status');
+    expect(region).toHaveAttribute('aria-live', 'polite');
+    expect(region.textContent).toBe('');
+    await panel.play(LIVE_EVENTS);
+    await waitFor(() => expect(region).toHaveTextContent('Step Greeting met.'));
   });
 
   it('says the relay is down, keeps retrying and recovers on its own', async () => {

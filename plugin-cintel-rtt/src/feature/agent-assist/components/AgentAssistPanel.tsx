@@ -6,11 +6,14 @@ import { ScreenReaderOnly } from '@twilio-paste/core/screen-reader-only';
 import { Text } from '@twilio-paste/core/text';
 import { useUID } from '@twilio-paste/core/uid-library';
 
+import { buildChecklist } from '../script';
+
 import type { PanelState } from '../state/reducer';
 import type { ConnectionStatus } from '../stream/StreamClient';
 import type { Script } from '../types';
 import { AgentViewTab } from './AgentViewTab';
 import { ConnectionNotice } from './ConnectionNotice';
+import { LiveAnnouncer } from './LiveAnnouncer';
 import { OperatorLogTab } from './OperatorLogTab';
 import { TranscriptTab } from './TranscriptTab';
 
@@ -60,6 +63,18 @@ export function AgentAssistPanel({
       overflowY="auto"
       data-testid="agent-assist-panel"
     >
+      <LiveAnnouncer
+        state={{
+          loaded: state.loaded,
+          checklist: buildChecklist(script, state.adherence).map(({ key, label, status }) => ({
+            key,
+            label,
+            status,
+          })),
+          connection: connection.state,
+          negative: String(state.sentiment?.label).toLowerCase() === 'negative',
+        }}
+      />
       <Box display="flex" alignItems="center" flexWrap="wrap" columnGap="space30" rowGap="space30">
         <ConnectionNotice connection={connection} />
         {state.callStatus ? (

@@ -43,7 +43,7 @@ function ChannelTag({ channel }: { channel: string | undefined }): JSX.Element |
       <Text
         as="span"
         fontSize="fontSize20"
-        color="colorTextWeaker"
+        color="colorTextWeak"
         data-testid="channel-tag"
         data-channel={channel}
       >
@@ -146,6 +146,10 @@ export function TranscriptTab({
         borderRadius="borderRadius20"
         padding="space40"
         data-testid="transcript-scroll"
+        // It scrolls: the keyboard must be able to reach it and scroll it.
+        tabIndex={0}
+        role="region"
+        aria-label="Transcript, scrollable"
       >
         {transcript.length === 0 ? (
           <Text as="p" color="colorTextWeak">
