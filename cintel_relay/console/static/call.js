@@ -13,6 +13,9 @@ window.CintelCall = (function () {
   var heard = false;     // anything of this call has come in (a status callback is not the only sign of life)
   var notKnown = false;  // the relay said it knows no such call
   var callStatus = null;
+  var stepStatus = {};         // step key -> status last shown, so only a change is announced
+  var announceSteps = false;   // not the state found on opening the page: only what changes after it
+  var sentimentLabel = null;
   var CHANNELS = {VOICE: "Voice", SMS: "SMS", WHATSAPP: "WhatsApp", RCS: "RCS", CHAT: "Chat", EMAIL: "Email"};
 
   function byId(id) { return document.getElementById(id); }
@@ -57,7 +60,10 @@ window.CintelCall = (function () {
     item.appendChild(C.el("div", "op-id mono", result.operator.id));
     var details = C.el("details", "op-body");
     details.appendChild(C.el("summary", null, "Result"));
-    details.appendChild(C.el("pre", null, JSON.stringify(result.result, null, 2)));
+    var pre = C.el("pre", null, JSON.stringify(result.result, null, 2));
+    pre.tabIndex = 0;  // it scrolls: the keyboard must reach it
+    pre.setAttribute("aria-label", result.operator.friendlyName + " result");
+    details.appendChild(pre);
     item.appendChild(details);
     var log = byId("oplog");
     log.insertBefore(item, log.firstChild);
@@ -93,6 +99,7 @@ window.CintelCall = (function () {
       item.appendChild(body);
       item.appendChild(C.el("span", "step-status", item.dataset.overdue ? "overdue" : status));
       list.appendChild(item);
+      announceStep(category, item.dataset.overdue ? "overdue" : status);
     });
     var value = adherence ? adherence.score : null;
     var score = byId("call-score");
@@ -103,7 +110,19 @@ window.CintelCall = (function () {
     byId("explanation").textContent = (adherence && adherence.explanation) || "";
   }
 
+  /* A step newly met, missed or overdue is said through the page's live region. */
+  function announceStep(category, status) {
+    var before = stepStatus[category.key];
+    stepStatus[category.key] = status;
+    if (announceSteps && status !== before && status !== "pending") C.announce("Step " + category.label + " " + status);
+  }
+
   function setSentiment(sentiment) {
+    var label = sentiment ? sentiment.label : null;
+    if (announceSteps && label === "negative" && sentimentLabel !== "negative") {
+      C.announce("Alert: the customer's sentiment turned negative");
+    }
+    sentimentLabel = label;
     var chip = byId("call-sentiment");
     chip.textContent = sentiment ? sentiment.label : "–";
     chip.dataset.sentiment = sentiment ? sentiment.label : "";
@@ -180,6 +199,7 @@ window.CintelCall = (function () {
         setSummary(frame.summary);
         setSuggestion(frame.suggestion);
         setStatus(frame.callStatus);
+        announceSteps = true;
         if (isEmpty(frame)) checkKnown(); else heardOf();
         return;
       case "transcript": addLine(frame.data); break;

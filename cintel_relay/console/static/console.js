@@ -24,9 +24,50 @@ window.Cintel = (function () {
   var token = takeToken();
   var signedOut = settings.streamAuth === "flex" && !token;
 
+  /* The page's polite live region (#announcer): what a screen reader user should hear without looking.
+     Rate-limited so a busy call does not chatter: messages that come within ANNOUNCE_GAP_MS of the last
+     announcement wait and are read together, once. */
+  var ANNOUNCE_GAP_MS = 2000;
+  var pending = [];
+  var lastAnnounced = 0;
+  var flushTimer = null;
+
+  function flushAnnouncements() {
+    flushTimer = null;
+    var region = document.getElementById("announcer");
+    if (!region || !pending.length) return;
+    lastAnnounced = Date.now();
+    region.textContent = pending.join(". ") + ".";
+    pending = [];
+  }
+
+  function announce(message) {
+    if (pending.indexOf(message) < 0) pending.push(message);
+    if (flushTimer) return;
+    flushTimer = window.setTimeout(flushAnnouncements, Math.max(0, lastAnnounced + ANNOUNCE_GAP_MS - Date.now()));
+  }
+
+  /* Connection changes are announced as lost and back, not as every retry in between. */
+  var connectionLost = false;
+  var wasLive = false;
+
+  function announceConnection(state, message) {
+    if (state === "live") {
+      if (connectionLost) announce("Connection back: updates are live again");
+      connectionLost = false;
+      wasLive = true;
+    } else if (state === "refused") {
+      announce(message);
+    } else if (wasLive && !connectionLost && (state === "offline" || state === "reconnecting")) {
+      connectionLost = true;
+      announce("Connection lost: retrying, what is shown may be out of date");
+    }
+  }
+
   function showConnection(state, message) {
     var node = document.getElementById("connection");
     if (!node) return;
+    announceConnection(state, message);
     node.dataset.state = state;
     node.title = message || "";
     node.querySelector(".label").textContent = state === "refused" ? message : LABELS[state] || state;
@@ -111,6 +152,6 @@ window.Cintel = (function () {
 
   return {
     openStream: openStream, fetchWithTicket: fetchWithTicket, el: el, duration: duration, clock: clock, score: score, statusText: statusText,
-    scoreLevel: scoreLevel, flags: flags, showConnection: showConnection
+    scoreLevel: scoreLevel, flags: flags, showConnection: showConnection, announce: announce
   };
 })();
