@@ -140,3 +140,20 @@ def test_a_text_the_customer_sends_during_the_call_shows_on_it_tagged_sms(relay,
     expect(lines.nth(1)).to_contain_text("1200 Barton Springs Rd.")
     expect(lines.nth(0).get_by_test_id("channel-tag")).to_have_text("Voice")
     expect(lines.nth(1).get_by_test_id("channel-tag")).to_have_text("SMS")
+
+
+def test_the_panel_announces_a_newly_met_step_in_its_live_region(relay, agent_token, harness_origin, page):
+    post_json(relay.url, "/webhook/cor-event", payload("cor-participant-added.json"))
+    page.goto(f"{harness_origin}/index.html?backend={relay.url}&session={CALL_SID}&token={agent_token}")
+    expect(page.get_by_text("Live", exact=True)).to_be_visible(timeout=WAIT_MS)
+    announcer = page.get_by_test_id("announcer")
+    expect(announcer).to_have_attribute("aria-live", "polite")
+    expect(announcer).to_have_text("")
+    adherence(relay, 1, greeting="Succeeded", verification="NotEvaluated")
+    expect(announcer).to_have_text("Step Greeting met.", timeout=WAIT_MS)
+    transcript = page.get_by_role("region", name="Transcript, scrollable")
+    for _ in range(6):  # the three tabs are one stop, then the transcript
+        page.keyboard.press("Tab")
+        if transcript.evaluate("node => node === document.activeElement"):
+            break
+    expect(transcript).to_be_focused()
