@@ -1,14 +1,8 @@
 """End to end: the plugin's panel (its harness page, outside Flex) in headless Chromium, against a real
 relay (gunicorn, Redis, Flex stream auth against a fake Twilio) fed by signed webhooks.
 
-The harness bundle (``plugin-cintel-rtt/harness/dist``) is built by the test command
-(``npm run harness:build``); this test builds nothing.
+The harness is served by the ``harness_origin`` fixture (tests/e2e/conftest.py).
 """
-
-import functools
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -18,27 +12,7 @@ from ..fake_twilio import sid
 from ..flex_support import start_flex_relay
 from ..support import CALL_SID, adherence_result, communication, payload, post_json, rule_execution
 
-ROOT = Path(__file__).resolve().parents[2]
-HARNESS_DIST = ROOT / "plugin-cintel-rtt" / "harness" / "dist"
 WAIT_MS = 15_000
-
-
-class QuietStaticHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        """The test reads the page, not the static server's log."""
-
-
-@pytest.fixture(scope="module")
-def harness_origin():
-    assert (HARNESS_DIST / "index.html").is_file(), (
-        f"{HARNESS_DIST} is not built: run `npm run harness:build` in plugin-cintel-rtt (scripts/test.sh does)"
-    )
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietStaticHandler, directory=str(HARNESS_DIST)))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

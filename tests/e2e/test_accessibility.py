@@ -2,39 +2,24 @@
 updates, and the call page says what changed through its live region."""
 
 import re
-import signal
 
 import pytest
 from playwright.sync_api import expect
 
-from .support import (
+from ..support import (
     CALL_SID,
     SENTIMENT_OPERATOR,
     RedisServer,
     Relay,
     adherence_result,
-    free_port,
     operator_result,
     payload,
     post_json,
     rule_execution,
 )
-from .test_demo import start_demo, stopped, wait_ready
 
 #: The user's pace: one key every 0.7 s, slow enough for the board to update between keys.
 KEY_PAUSE_MS = 700
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """``cintel-relay demo`` with four calls at a time, slow enough that the board updates for minutes."""
-    port = free_port()
-    with open(tmp_path_factory.mktemp("demo") / "out", "w+b") as out:
-        proc = start_demo(port, out, signal.SIG_DFL, "--calls", "4", "--speed", "4")
-        wait_ready(port, out)
-        yield f"http://127.0.0.1:{port}"
-        proc.send_signal(signal.SIGINT)
-        assert stopped(proc, out, port) == 0
 
 
 @pytest.fixture(scope="module")
