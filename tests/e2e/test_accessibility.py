@@ -124,3 +124,13 @@ def test_the_scrolling_transcript_takes_keyboard_focus_at_phone_width(relay, bro
         assert transcript.evaluate("node => getComputedStyle(node).outlineStyle") != "none"
     finally:
         context.close()
+
+
+def test_the_board_announces_the_connection_lost_and_back(relay, page):
+    page.goto(f"{relay.url}/console")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    announcer = page.locator("#announcer")
+    relay.stop()
+    expect(announcer).to_contain_text("Connection lost")
+    relay.start()  # same port, same Redis
+    expect(announcer).to_contain_text("Connection back", timeout=40_000)
