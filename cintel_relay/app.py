@@ -15,7 +15,7 @@ from .bus.store import open_store
 from .config import Config, load_config
 from .errors import register_error_handlers
 from .script import Script, load_script
-from .server.bodies import BodyGate
+from .server.bodies import BodyGate, route_limits
 from .webhooks.signature import SignatureVerifier
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     app.wsgi_app = BodyGate(  # type: ignore[method-assign]  # WSGI middleware, as above
         app.wsgi_app,
-        config.max_body_bytes,
+        route_limits(app, config.max_body_bytes),
         config.body_timeout,
         config.body_readers,
     )

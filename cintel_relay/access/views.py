@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, jsonify, request
 from ..errors import InvalidPayload, Unauthorized
 from ..ids import valid_session
 from ..security import json_body
+from ..server.bodies import takes_body
 from . import tickets
 from .flex import MIN_TICKET_SECONDS, FlexAuth
 from .limits import Limits, Slot
@@ -121,6 +122,7 @@ def _ticket_ttl(ttl: int, who) -> int:
 
 
 @bp.post("/api/stream-ticket")
+@takes_body(TICKET_MAX_BODY)
 def stream_ticket():
     """A ticket for the caller to stream one session (``{"ticket": null}`` when streams are open)."""
     access = current_app.extensions["cintel_access"]

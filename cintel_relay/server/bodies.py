@@ -5,7 +5,13 @@ its connection for good, and enough of them take every connection of a worker (`
 included). :class:`BodyGate` wraps the WSGI app: it reads every request body itself, whole, within
 ``CINTEL_BODY_TIMEOUT`` (a drip does not extend it), at most ``Config.body_readers`` at once (half the
 worker's connections, so streams and health checks always find one), and hands the app the body
-from memory. Chunked bodies are read up to the body limit and refused with 413 once past it.
+from memory.
+
+Each route declares what it takes (:func:`takes_body`); a route that declares nothing takes no body.
+Before reading a byte the gate asks the route's limit: a declared ``Content-Length`` past it is 413 at
+once, and a body sent to a route that takes none is not read at all (the app sees an empty body).
+Chunked bodies are read up to the limit and refused with 413 once past it, and in at most
+:data:`MAX_CHUNKS` chunks, so de-chunking costs a bounded amount of work however small the chunks.
 A refused body is left unread, so its connection is closed after the answer.
 """
 
@@ -15,6 +21,7 @@ import threading
 
 import gevent
 import orjson
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from ..errors import BadRequest, BodyTimeout, BodyTooLarge, RelayError, Unavailable
@@ -23,6 +30,61 @@ logger = logging.getLogger(__name__)
 
 #: How much of a body is read per call: a webhook body arrives in a few of these.
 READ_SIZE = 64 * 1024
+#: Chunks a chunked body may come in: parsing one costs microseconds of Python, so 500k one-byte chunks
+#: would cost a second of a worker's CPU before anyone is authenticated. Real clients send few, large ones.
+MAX_CHUNKS = 1024
+#: The attribute :func:`takes_body` sets on a view.
+_LIMIT_ATTRIBUTE = "body_limit"
+#: A view's declared limit that means ``CINTEL_MAX_BODY_BYTES``.
+MAX_BODY = -1
+
+
+def takes_body(limit: int = MAX_BODY):
+    """Declare that a view takes a request body of at most ``limit`` bytes (default ``CINTEL_MAX_BODY_BYTES``).
+
+    Views that do not declare one take none: the gate never reads a body for them.
+    """
+
+    def mark(view):
+        setattr(view, _LIMIT_ATTRIBUTE, limit)
+        return view
+
+    return mark
+
+
+def route_limits(app, max_body: int):
+    """``environ -> body limit`` for a Flask app: the matched view's :func:`takes_body` limit, else 0."""
+
+    def limit_of(environ) -> int:
+        try:
+            endpoint, _ = app.url_map.bind_to_environ(environ).match(method=environ.get("REQUEST_METHOD"))
+        except (HTTPException, ValueError):  # no such route or method, or a redirect: nothing to read for any of them
+            return 0
+        limit = getattr(app.view_functions.get(endpoint), _LIMIT_ATTRIBUTE, 0)
+        return max_body if limit == MAX_BODY else limit
+
+    return limit_of
+
+
+def _pieces(stream):
+    """The pieces of a chunked body as gunicorn parses them, at most :data:`MAX_CHUNKS` of them.
+
+    gunicorn's reader loops over chunks until it has ``size`` bytes, so a read of 64 KiB of one-byte
+    chunks parses 64k chunks: the pieces are taken from its parser one at a time instead, so they can
+    be counted. Any other server's input is read in :data:`READ_SIZE` blocks.
+    """
+    parser = getattr(getattr(stream, "reader", None), "parser", None)
+    if parser is None:
+        yield from iter(lambda: stream.read(READ_SIZE), b"")
+        return
+    for count, piece in enumerate(parser, 1):
+        if count > MAX_CHUNKS:
+            raise BodyTooLarge(
+                f"the chunked body comes in more than {MAX_CHUNKS} chunks: send it with a Content-Length, or in "
+                "fewer, larger chunks.",
+                code="too_many_chunks",
+            )
+        yield piece
 
 
 def _declared_length(environ):
@@ -35,20 +97,32 @@ def _declared_length(environ):
     return int(raw)
 
 
+def _too_large(limit: int) -> BodyTooLarge:
+    return BodyTooLarge(f"the body is larger than {limit} bytes, this route's limit: send at most that much.")
+
+
 def _read(stream, length, limit: int) -> bytes:
     """The body: ``length`` bytes, or (chunked, ``length`` None) everything up to ``limit``."""
     parts, total = [], 0
-    while length is None or total < length:
-        chunk = stream.read(READ_SIZE if length is None else min(READ_SIZE, length - total))
-        if not chunk:
-            break
+    pieces = _pieces(stream) if length is None else iter(lambda: stream.read(min(READ_SIZE, length - total)), b"")
+    for chunk in pieces:
         total += len(chunk)
         if total > limit:
-            raise BodyTooLarge(f"the body is larger than {limit} bytes: send at most that much.")
+            raise _too_large(limit)
         parts.append(chunk)
+        if length is not None and total >= length:
+            break
     if length is not None and total < length:
         raise BadRequest("the body ended before its Content-Length.", code="incomplete_body")
     return b"".join(parts)
+
+
+def _without_body(environ):
+    """``environ`` with an empty body: for a route that takes none, whatever was sent."""
+    environ["wsgi.input"] = io.BytesIO()
+    environ["CONTENT_LENGTH"] = "0"
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    return environ
 
 
 def _close_connection(start_response):
@@ -70,9 +144,10 @@ def _close_connection(start_response):
 class BodyGate:
     """WSGI middleware reading each request body whole, within a deadline, with a bound on concurrent reads."""
 
-    def __init__(self, app, limit: int, timeout: float, readers: int):
+    def __init__(self, app, limit_of, timeout: float, readers: int):
+        """:param limit_of: ``environ -> int``, the body limit of the route a request is for (0: it takes none)."""
         self._app = app
-        self._limit = limit
+        self._limit_of = limit_of
         self._timeout = timeout
         # Under gunicorn's gevent worker threading is patched: this is a gevent semaphore, one per app.
         self._readers = threading.BoundedSemaphore(readers)
@@ -81,10 +156,15 @@ class BodyGate:
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         try:
             length = _declared_length(environ)
-            if not chunked and (not length or length > self._limit):
-                # No body, or one the app refuses with 413 without reading it.
-                return self._app(environ, start_response if not length else _close_connection(start_response))
-            body = self._receive(environ["wsgi.input"], None if chunked else length)
+            if not chunked and not length:
+                return self._app(environ, start_response)
+            limit = self._limit_of(environ)
+            if not limit:
+                # The route takes no body: answer without reading it (the connection closes after).
+                return self._app(_without_body(environ), _close_connection(start_response))
+            if not chunked and length > limit:
+                raise _too_large(limit)
+            body = self._receive(environ["wsgi.input"], None if chunked else length, limit)
         except RelayError as exc:
             return self._refuse(exc, environ, _close_connection(start_response))
         environ["wsgi.input"] = io.BytesIO(body)
@@ -92,7 +172,7 @@ class BodyGate:
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         return self._app(environ, start_response)
 
-    def _receive(self, stream, length) -> bytes:
+    def _receive(self, stream, length, limit: int) -> bytes:
         if not self._readers.acquire(blocking=False):
             logger.warning("too many request bodies arriving at once; refused one")
             raise Unavailable(
@@ -103,7 +183,7 @@ class BodyGate:
         timer = gevent.Timeout(self._timeout)
         timer.start()
         try:
-            return _read(stream, length, self._limit)
+            return _read(stream, length, limit)
         except gevent.Timeout as exc:
             if exc is not timer:
                 raise

@@ -6,6 +6,7 @@ from .. import normalize
 from ..bus.event_bus import Route
 from ..logs import annotate
 from ..schemas import RuleExecutionSchema
+from ..server.bodies import takes_body
 from . import accepted, load, relay, signed_json
 
 bp = Blueprint("cintel", __name__)
@@ -13,6 +14,7 @@ _schema = RuleExecutionSchema()
 
 
 @bp.post("/webhook/cintel-action")
+@takes_body()
 def cintel_action():
     """Log each operator result, plus the adherence, sentiment or summary it implies, on the session of
     the communications it was computed from (see route.lua)."""

@@ -11,6 +11,7 @@ from .. import normalize
 from ..bus.event_bus import Route
 from ..logs import annotate
 from ..schemas import EVENT_DATA_SCHEMAS, OrchestratorEventSchema
+from ..server.bodies import takes_body
 from . import accepted, load, relay, signed_json
 
 bp = Blueprint("orchestrator", __name__)
@@ -59,6 +60,7 @@ _HANDLERS = {
 
 @bp.post("/webhook/cor-event")
 @bp.post("/webhook/maestro-event")
+@takes_body()
 def cor_event():
     """Transcript lines, the calls of a conversation, participants, and conversation closing."""
     envelope = load(_envelope, signed_json(), "Orchestrator event")

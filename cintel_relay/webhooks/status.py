@@ -5,6 +5,7 @@ from flask import Blueprint
 from .. import normalize
 from ..logs import annotate
 from ..schemas import StatusCallbackSchema
+from ..server.bodies import takes_body
 from . import accepted, load, relay, signed_form
 
 bp = Blueprint("status", __name__)
@@ -12,6 +13,7 @@ _schema = StatusCallbackSchema()
 
 
 @bp.route("/webhook/status", methods=["GET", "POST"])
+@takes_body()
 def call_status():
     """Log the call's status; a completed call's data then expires sooner."""
     form = load(_schema, signed_form(), "status callback")
