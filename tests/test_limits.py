@@ -104,9 +104,17 @@ def test_a_stream_ends_when_its_ticket_expires(redis_client):
 def test_refused_tokens_are_counted_per_address(redis_client):
     limits = Limits(redis_client, 1, 1, heartbeat=1, bad_tokens_per_minute=3)
     for _ in range(3):
-        limits.check_bad_tokens("address-a")
-        limits.count_bad_token("address-a")
+        limits.admit_unknown_token("address-a")
+    limits.admit_unknown_token("address-a")  # past the limit: the lane's one token this second
     with pytest.raises(RateLimited) as refused:
-        limits.check_bad_tokens("address-a")
-    assert refused.value.code == "too_many_bad_tokens" and 1 <= int(refused.value.headers["Retry-After"]) <= 60
-    limits.check_bad_tokens("address-b")
+        limits.admit_unknown_token("address-a")
+    assert refused.value.code == "too_many_bad_tokens" and refused.value.headers["Retry-After"] == "1"
+    limits.admit_unknown_token("address-b")
+
+
+def test_a_valid_token_gives_its_count_back(redis_client):
+    limits = Limits(redis_client, 1, 1, heartbeat=1, bad_tokens_per_minute=2)
+    for _ in range(5):
+        limits.token_was_valid(limits.admit_unknown_token("address-a"))
+    limits.admit_unknown_token("address-a")
+    limits.admit_unknown_token("address-a")  # the two refused tokens of the limit: no lane needed yet

@@ -165,14 +165,17 @@ class FlexAuth:
             return Identity(
                 data["identity"], tuple(data["roles"]), data["worker_sid"], data["expires"], self.key(data["identity"])
             )
-        address_key = self.key(address)
-        self._limits.check_bad_tokens(address_key)
+        counted = self._limits.admit_unknown_token(self.key(address))
         try:
-            return self._ask_twilio(token, key)
+            who = self._ask_twilio(token, key)
         except Unauthorized as exc:
-            self._limits.count_bad_token(address_key)
             self._store(key, {"refused": exc.code}, REFUSAL_SECONDS)
             raise
+        except BaseException:
+            self._limits.token_was_valid(counted)  # not Twilio's verdict on the token: it does not count
+            raise
+        self._limits.token_was_valid(counted)
+        return who
 
     def _ask_twilio(self, token: str, key: str) -> Identity:
         url = f"{self._config.iam_url}/v1/Accounts/{self._config.twilio_account_sid}/Tokens/validate"

@@ -32,6 +32,19 @@ redis.call('EXPIRE', key, math.ceil(lease))
 return 1
 """
 
+# Count, then check, in one step, so concurrent bad tokens cannot all pass a check made before any is counted.
+# KEYS: this minute's count of an address's unresolved and refused tokens, the address's lane. ARGV: the
+# limit, the count's TTL, the lane's seconds. Returns 1 (under the limit), 2 (past it, but the lane was
+# free: this token may be asked), or 0 (refused; not counted).
+ADMIT_LUA = r"""
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+if count <= tonumber(ARGV[1]) then return 1 end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[3]) then return 2 end
+redis.call('DECR', KEYS[1])
+return 0
+"""
+
 # KEYS: the slot set. ARGV: lease seconds, slot id. Pushes the slot's lease out, if it still holds one.
 RENEW_LUA = r"""
 local t = redis.call('TIME')
@@ -50,7 +63,17 @@ def rate_key(identity_key: str, window: int) -> str:
 
 
 def bad_tokens_key(address_key: str, window: int) -> str:
-    return f"cintel:rate:bad-tokens:{address_key}:{window}"
+    # The hash tag keeps it in the lane's slot: one script call uses both.
+    return f"cintel:rate:bad-tokens:{{{address_key}}}:{window}"
+
+
+def bad_token_lane_key(address_key: str) -> str:
+    return f"cintel:rate:bad-token-lane:{{{address_key}}}"
+
+
+#: Past its bad-token limit an address may still have one unknown token a second asked of Twilio, so a
+#: colleague behind the same NAT or proxy is delayed by seconds, never locked out for the minute.
+LANE_SECONDS = 1
 
 
 def _window() -> tuple:
@@ -141,6 +164,7 @@ class Limits:
         self._redis = redis_client
         self._acquire = redis_client.register_script(ACQUIRE_LUA)
         self._renew = redis_client.register_script(RENEW_LUA)
+        self._admit = redis_client.register_script(ADMIT_LUA)
         self.max_streams = max_streams
         self.tickets_per_minute = tickets_per_minute
         self.bad_tokens_per_minute = bad_tokens_per_minute
@@ -186,21 +210,32 @@ class Limits:
                 headers={"Retry-After": str(retry)},
             )
 
-    def count_bad_token(self, address_key: str):
-        """Count a token Twilio refused for this client address."""
-        self._count(bad_tokens_key, address_key)
+    def admit_unknown_token(self, address_key: str) -> str:
+        """Count an unknown token from this address before Twilio is asked about it; :class:`RateLimited` when
+        the address is past ``CINTEL_BAD_TOKENS_PER_MINUTE`` and another of its tokens was asked this second.
 
-    def check_bad_tokens(self, address_key: str):
-        """:class:`RateLimited` when this address had too many tokens refused this minute (asked before Twilio)."""
-        window, retry = _window()
+        :returns: the count's key, for :meth:`token_was_valid` to take the token back off it.
+        """
+        window, _ = _window()
+        key = bad_tokens_key(address_key, window)
         try:
-            count = int(self._redis.get(bad_tokens_key(address_key, window)) or 0)
+            admitted = self._admit(
+                keys=[key, bad_token_lane_key(address_key)],
+                args=[self.bad_tokens_per_minute, WINDOW + 1, LANE_SECONDS],
+            )
         except REDIS_ERRORS:
             raise _redis_down() from None
-        if count >= self.bad_tokens_per_minute:
+        if not admitted:
             raise RateLimited(
-                f"too many refused Flex tokens from your address this minute: wait {retry}s, then "
-                "sign in to Flex again.",
+                f"too many refused Flex tokens from your address this minute: retry in {LANE_SECONDS}s.",
                 code="too_many_bad_tokens",
-                headers={"Retry-After": str(retry)},
+                headers={"Retry-After": str(LANE_SECONDS)},
             )
+        return key
+
+    def token_was_valid(self, key: str):
+        """Take a token Twilio accepted off its address's count: only refused tokens use up the limit."""
+        try:
+            self._redis.decr(key)
+        except REDIS_ERRORS:
+            logger.warning("could not uncount a valid token; it counts against its address until the minute ends")
