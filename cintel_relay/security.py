@@ -1,5 +1,7 @@
 """Response hardening and request shape limits: security headers, CORS for the browser API, JSON bodies."""
 
+import json
+
 import orjson
 from flask import Response, request
 
@@ -85,16 +87,47 @@ def check_json_depth(value, limit: int = MAX_JSON_DEPTH):
         stack.extend((child, depth + 1) for child in children)
 
 
-def json_body(what: str):
+def has_lone_surrogate(value) -> bool:
+    """True when a string in ``value`` holds a lone surrogate (``"\\ud800"`` escaped in JSON): not Unicode text,
+    so it can be neither stored nor sent on."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _loads(raw: bytes, lone_surrogates: bool):
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if not (lone_surrogates and "surrogate" in exc.msg):
+            raise BadRequest(f"the body is not valid JSON: {exc.msg}.") from exc
+    try:
+        # The standard library keeps an escaped lone surrogate in its string; the caller drops what holds one.
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest("the body is not valid JSON.") from exc
+
+
+def json_body(what: str, lone_surrogates: bool = False):
     """The request's JSON body: 415 unless ``application/json``, 400 unless valid and at most MAX_JSON_DEPTH deep.
 
     :param what: how to name the expected body in the 415 message.
+    :param lone_surrogates: load strings with escaped lone surrogates (else 400) for a caller that drops the
+        parts holding them (see :func:`has_lone_surrogate`).
     """
     if request.mimetype != "application/json":
         raise UnsupportedMediaType(f"send {what} as application/json.")
-    try:
-        body = orjson.loads(request.get_data(cache=True))
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc.msg}.") from exc
+    body = _loads(request.get_data(cache=True), lone_surrogates)
     check_json_depth(body)
     return body

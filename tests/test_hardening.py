@@ -6,11 +6,22 @@ import urllib.parse
 
 import pytest
 
+from cintel_relay.bus.keys import conversation_keys, session_keys
 from cintel_relay.server.bodies import MAX_CHUNKS
 from cintel_relay.webhooks.signature import MAX_PARAMS
 
 from .raw_http_support import chunked, exchange, head
-from .support import CALL_SID, sign
+from .support import (
+    CALL_SID,
+    CONVERSATION,
+    SUMMARY_OPERATOR,
+    communication,
+    operator_result,
+    post_form,
+    post_json,
+    rule_execution,
+    sign,
+)
 
 #: The URL the raw requests name: ``head`` sends ``Host: 127.0.0.1``.
 PUBLIC = "http://127.0.0.1"
@@ -97,3 +108,68 @@ def test_a_chunked_body_to_a_route_that_takes_none_is_not_read(relays):
     request = head("POST", "/healthz", "Transfer-Encoding: chunked") + chunked(b"x" * 50_000, size=1)
     status, answer, closed = exchange(relays[0].port, request, timeout=5)
     assert status is not None and status < 500 and closed, answer[:300]
+
+
+# --- signed but hostile content -------------------------------------------------------------------------
+
+
+def test_a_result_with_invalid_unicode_is_dropped_and_the_rest_of_its_delivery_kept(relays, redis_client):
+    """B9: an escaped lone surrogate made the whole delivery fail on every retry, good results included."""
+    post_json(relays[0].url, "/webhook/cor-event", communication("c1", "hello"))
+    good = operator_result("r-good", SUMMARY_OPERATOR, {"text": "fine"})
+    bad = operator_result("r-bad", SUMMARY_OPERATOR, {"text": "LONE"})
+    raw = json.dumps(rule_execution([good, bad])).replace("LONE", "\\ud800").encode()
+    for attempt in range(2):  # Twilio's retry gets the same answer: nothing left to fail
+        answer = post_json(relays[attempt].url, "/webhook/cintel-action", raw)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["dropped"] == 1
+    assert answer.json()["duplicates"] >= 1  # the good result was logged by the first attempt
+    stored = [f for _, e in redis_client.xrange(session_keys(CALL_SID)[0]) for f in e.values()]
+    assert any(b'"fine"' in f for f in stored) and not any(b"r-bad" in f for f in stored)
+
+
+def test_invalid_unicode_outside_the_results_is_a_400(relays, redis_client):
+    raw = json.dumps(rule_execution([], conversation="LONE")).replace("LONE", "\\udc00").encode()
+    answer = post_json(relays[0].url, "/webhook/cintel-action", raw)
+    assert answer.status_code == 400 and "surrogate" in answer.json()["error"]
+    assert redis_client.dbsize() == 0
+
+
+@pytest.mark.parametrize("call_sid", [CALL_SID + "\n", CALL_SID + "\r", " " + CALL_SID])
+def test_a_call_sid_with_anything_around_it_is_refused(relays, redis_client, call_sid):
+    """B10: ``$`` matched before a final newline, and ``CA...\\n`` became a phantom session."""
+    answer = post_form(relays[0].url, "/webhook/status", {"CallSid": call_sid, "CallStatus": "ringing"})
+    assert answer.status_code == 422 and "CallSid" in answer.json()["fields"], answer.text
+    assert redis_client.dbsize() == 0
+
+
+def test_a_delivery_larger_than_the_log_is_refused_naming_the_limit(start_relay, redis_client):
+    """B13: one delivery of more events than CINTEL_LOG_MAXLEN trimmed the call's transcript out of its log."""
+    relay = start_relay(CINTEL_LOG_MAXLEN="20")
+    assert post_json(relay.url, "/webhook/cor-event", communication("c1", "hello")).status_code == 200
+    results = [operator_result(f"r{n}", SUMMARY_OPERATOR, {"text": f"s{n}"}) for n in range(25)]
+    answer = post_json(relay.url, "/webhook/cintel-action", rule_execution(results))
+    assert answer.status_code == 413 and answer.json()["code"] == "too_many_events", answer.text
+    assert "CINTEL_LOG_MAXLEN" in answer.json()["error"] and "20" in answer.json()["error"]
+    entries = redis_client.xrange(session_keys(CALL_SID)[0])
+    assert len(entries) == 1 and b'"hello"' in b"".join(entries[0][1].values())
+
+
+def test_a_delivery_the_pending_list_cannot_take_stores_nothing(relays, redis_client):
+    """B14: a delivery refused PENDINGFULL had already held what fitted; every retry got 503 again."""
+    pending = conversation_keys(CONVERSATION)[3]
+
+    def held(first, count):
+        results = [
+            operator_result(f"r{n}", "intelligence_operator_custom", {"x": n}) for n in range(first, first + count)
+        ]
+        return post_json(relays[0].url, "/webhook/cintel-action", rule_execution(results))
+
+    assert held(0, 400).status_code == 200
+    before = redis_client.llen(pending)
+    per_result = before // 400
+    over = held(400, (1000 - before) // per_result + 1)
+    assert over.status_code == 503 and "too many events waiting" in over.json()["error"]
+    assert redis_client.llen(pending) == before
+    fits = held(400, (1000 - before) // per_result)
+    assert fits.status_code == 200 and redis_client.llen(pending) <= 1000

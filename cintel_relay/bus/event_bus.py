@@ -17,7 +17,7 @@ from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequenc
 import orjson
 import redis
 
-from ..errors import Unavailable
+from ..errors import BodyTooLarge, Unavailable
 from ..events import BOARD_SNAPSHOT, INITIAL, SNAPSHOT_LISTS, snapshot_values
 from ..normalize import Event
 from .due import DueQueue
@@ -110,10 +110,22 @@ class EventBus:
 
     # --- writing -------------------------------------------------------------------------------
 
+    def _check_size(self, count: int):
+        """Refuse a delivery of more events than a call's log keeps: it would trim the log (transcript
+        included) to itself, and hold Redis for one long script call."""
+        limit = self._config.log_maxlen
+        if count > limit:
+            raise BodyTooLarge(
+                f"the delivery makes {count} events, more than the {limit} a call's log keeps (CINTEL_LOG_MAXLEN): "
+                "send fewer operator results per delivery.",
+                code="too_many_events",
+            )
+
     def ingest(self, events: Iterable[Event], session: str, board: Optional[dict] = None) -> IngestResult:
         """Dedupe, append to ``session``'s log and publish: for deliveries that name their session (a
         Call SID). ``board`` holds fields (such as the agent's name) for the call's board summary."""
         events = list(events)
+        self._check_size(len(events))
         entries = [(e.dedupe, e.type, "1" if e.ends else "0", orjson.dumps(e.frame)) for e in events]
         try:
             outcome = self._append_all({session: entries}, "", {session: board} if board else {})[session]
@@ -153,6 +165,7 @@ class EventBus:
                     refs,
                 ]
                 events.append(event)
+        self._check_size(len(events))
         try:
             # The caller that passes ``board`` names its session too (see the docstring).
             boards = {cast(str, board_session): board} if board else {}

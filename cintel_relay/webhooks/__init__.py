@@ -32,10 +32,10 @@ def load(schema, data, what: str):
         ) from exc
 
 
-def signed_json() -> dict:
-    """The JSON object body of a Twilio-signed request."""
+def signed_json(lone_surrogates: bool = False) -> dict:
+    """The JSON object body of a Twilio-signed request (see :func:`json_body` for ``lone_surrogates``)."""
     relay().verifier.verify(request, json_body=True)
-    body = json_body("the body")
+    body = json_body("the body", lone_surrogates)
     if not isinstance(body, dict):
         raise InvalidPayload("the body must be a JSON object.", fields={"_schema": ["Not an object."]})
     return body

@@ -1,13 +1,19 @@
 """``POST /webhook/cintel-action``: Conversation Intelligence v3 rule executions (operator results)."""
 
+import logging
+
 from flask import Blueprint
 
 from .. import normalize
 from ..bus.event_bus import Route
+from ..errors import BadRequest
 from ..logs import annotate
 from ..schemas import RuleExecutionSchema
+from ..security import has_lone_surrogate
 from ..server.bodies import takes_body
 from . import accepted, load, relay, signed_json
+
+logger = logging.getLogger(__name__)
 
 bp = Blueprint("cintel", __name__)
 _schema = RuleExecutionSchema()
@@ -18,7 +24,9 @@ _schema = RuleExecutionSchema()
 def cintel_action():
     """Log each operator result, plus the adherence, sentiment or summary it implies, on the session of
     the communications it was computed from (see route.lua)."""
-    payload = load(_schema, signed_json(), "rule execution")
+    body = signed_json(lone_surrogates=True)
+    dropped = _drop_invalid_text(body)
+    payload = load(_schema, body, "rule execution")
     ext = relay()
     conversation = payload["conversationId"]
     annotate(conversation=conversation)
@@ -26,4 +34,20 @@ def cintel_action():
         (Route("result", call=routing["call"] or "", refs=tuple(routing["communications"])), events)
         for routing, events in normalize.rule_execution_groups(payload, ext.config.operators, ext.script)
     ]
-    return accepted(ext.bus.route(conversation, items))
+    return accepted(ext.bus.route(conversation, items), **({"dropped": dropped} if dropped else {}))
+
+
+def _drop_invalid_text(body: dict) -> int:
+    """Drop the operator results holding invalid Unicode (an escaped lone surrogate), so one bad result does not
+    cost the delivery its good ones on every retry; how many were dropped. Elsewhere in the body it is a 400."""
+    results = body.get("operatorResults")
+    if isinstance(results, list):
+        body["operatorResults"] = [r for r in results if not has_lone_surrogate(r)]
+    if has_lone_surrogate(body):
+        raise BadRequest("the body holds invalid Unicode (an escaped lone surrogate) outside its operator results.")
+    if not isinstance(results, list):
+        return 0
+    dropped = len(results) - len(body["operatorResults"])
+    if dropped:
+        logger.warning("dropped operator results holding invalid Unicode", extra={"dropped": dropped})
+    return dropped

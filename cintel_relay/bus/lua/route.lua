@@ -102,6 +102,23 @@ local function deliver(targets, dedupe, etype, ends, frame)
   end
 end
 
+-- A delivery the pending list cannot take is refused before anything is written, so a retry finds what
+-- the first attempt found. Only results and conversation events are ever held; a delivery that also
+-- teaches (a call, a communication) is checked as it goes, below, since what it teaches may route them.
+local teaches, holdable = false, 0
+for i = FIRST, #ARGV, WIDTH do
+  local kind = ARGV[i + 4]
+  if kind ~= 'result' and kind ~= 'conv' then
+    teaches = true
+  elseif ARGV[i] ~= '' and not redis.call('HGET', routes, ARGV[i])
+      and not resolve(kind, ARGV[i + 6], ARGV[i + 7]) then
+    holdable = holdable + 1
+  end
+end
+if not teaches and holdable > 0 and redis.call('LLEN', pending) + holdable > max_pending then
+  return redis.error_reply('PENDINGFULL conversation has too many held events')
+end
+
 for i = FIRST, #ARGV, WIDTH do learn(ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 3]) end
 
 -- Held events first, in the order they arrived, wherever they can now go.
