@@ -193,6 +193,9 @@ class FakeControlPlane:
         self.operation_polls = 2
         self.fail_operations = False
         self.memory_stores = {MEMORY_STORE}
+        #: A hostile control plane: ``(api, method, path, query) -> (status, body, headers) or None``; a body
+        #: that is bytes is sent as is. None answers as Twilio does.
+        self.hostile = None
 
     def start(self):
         for server in self.servers.values():
@@ -262,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: the tests read ``fake.requests``."""
 
     def _send(self, status: int, body=None, headers=None):
-        raw = json.dumps(body).encode() if body is not None else b""
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode() if body is not None else b""
         self.send_response(status)
         for key, value in {"Content-Type": "application/json", **(headers or {})}.items():
             self.send_header(key, value)
@@ -304,6 +307,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
             if user is None:
                 return self._send(401, conversations_error(401, "Authenticate"))
+            answer = fake.hostile and fake.hostile(api, method, url.path, query)
+            if answer:
+                return self._send(*answer)
             try:
                 routes = _intelligence if api == "intelligence" else _conversations
                 return self._send(*routes(self, fake, method, url.path, query, body))

@@ -8,6 +8,7 @@ import argparse
 import json
 import re
 import sys
+import unicodedata
 
 from ..config import load_config
 from ..errors import ConfigError
@@ -56,11 +57,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def printable(text: str) -> str:
+    """``text`` with control and format characters escaped (line breaks kept): names, messages and statuses come
+    from the control plane, and an escape sequence in one must not reach the operator's terminal."""
+    return "".join(
+        c
+        if c == "\n" or unicodedata.category(c)[0] != "C"
+        else f"\\u{ord(c):04x}"
+        if ord(c) > 0xFF
+        else f"\\x{ord(c):02x}"
+        for c in text
+    )
+
+
 def run(args, out=sys.stdout, err=sys.stderr) -> int:
     """Plan, and with ``--yes`` apply; every failure is one line naming the fix, never a traceback."""
 
     def say(line: str) -> None:
-        print(line, file=err if args.json else out, flush=True)
+        print(printable(line), file=err if args.json else out, flush=True)
 
     applying = False
     try:
@@ -76,7 +90,7 @@ def run(args, out=sys.stdout, err=sys.stderr) -> int:
         )
         if not args.delete:
             require(config)
-        control = ControlPlane(config, progress=lambda line: print(f"... {line}", file=err, flush=True))
+        control = ControlPlane(config, progress=lambda line: print(printable(f"... {line}"), file=err, flush=True))
         planned = (
             delete_plan(control, options)
             if args.delete
@@ -92,7 +106,7 @@ def run(args, out=sys.stdout, err=sys.stderr) -> int:
             say(f"Nothing was changed. Run `cintel-relay setup{' --delete' if args.delete else ''} --yes` to apply it.")
     except (ConfigError, ControlPlaneError) as exc:
         again = " (the steps before this one were applied: fix it and run the same command again)" if applying else ""
-        print(f"cintel-relay setup: {exc}{again}", file=err)
+        print(printable(f"cintel-relay setup: {exc}{again}"), file=err)
         return 1
     if args.json:
         print(json.dumps(ids, indent=2, sort_keys=True), file=out)

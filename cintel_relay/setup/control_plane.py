@@ -23,6 +23,7 @@ import json
 import time
 import uuid
 from typing import Callable, Iterator, Optional
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from twilio.base.exceptions import TwilioException
@@ -35,6 +36,16 @@ ORCHESTRATOR_CONFIGURATIONS = "/v2/ControlPlane/Configurations"
 PAGE_SIZE = 1000
 #: Retry-After is honoured within these bounds (seconds) while an operation is pending.
 MIN_POLL, MAX_POLL = 0.2, 10.0
+#: Bounds on what a list may cost: an account has a handful of configurations, so a list that runs past
+#: these is a control plane that is not Twilio's, or a broken one.
+MAX_PAGES = 50
+#: The most of one answer read; a page of 1000 configurations is well under it.
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+
+
+def _object(value) -> dict:
+    """``value`` when it is a JSON object, else an empty one: a malformed part reads as absent."""
+    return value if isinstance(value, dict) else {}
 
 
 class ControlPlaneError(Exception):
@@ -52,7 +63,7 @@ class TwilioRefused(ControlPlaneError):
         self.status = status
         self.code = body.get("code")
         detail = body.get("message") or body.get("detail") or body.get("title") or "no reason given"
-        params = body.get("params") or {}
+        params = _object(body.get("params"))
         extra = "".join(f"; {k}: {v}" for k, v in params.items() if k != "twilioErrorCodeUrl")
         code = f", error {self.code}" if self.code else ""
         super().__init__(f"Twilio refused to {what} (HTTP {status}{code}): {detail}{extra}")
@@ -79,6 +90,28 @@ def _json(response) -> dict:
     return body if isinstance(body, dict) else {}
 
 
+def _origin(url: str) -> tuple:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+
+
+def _read_bounded(response, *args, **kwargs):
+    """A requests response hook: read the body, at most :data:`MAX_ANSWER_BYTES`, before requests reads it whole."""
+    data = response.raw.read(MAX_ANSWER_BYTES + 1, decode_content=True)
+    if len(data) > MAX_ANSWER_BYTES:
+        response.close()
+        raise ControlPlaneError(
+            f"an answer from {urlsplit(response.url).netloc} is larger than {MAX_ANSWER_BYTES // 2**20} MiB: not read; "
+            "check CINTEL_INTELLIGENCE_URL / CINTEL_CONVERSATIONS_URL"
+        )
+    response._content, response._content_consumed = data, True
+    return response
+
+
+def _malformed(what: str, problem: str) -> ControlPlaneError:
+    return ControlPlaneError(f"Twilio's answer when asked to {what} is malformed ({problem}): not used")
+
+
 def _retry_after(response, default: float = 1.0) -> float:
     try:
         seconds = float((response.headers or {}).get("Retry-After", default))
@@ -97,15 +130,21 @@ class ControlPlane:
                 "no Twilio credentials: set TWILIO_API_KEY and TWILIO_API_SECRET (an API key), "
                 "or TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
             )
-        self.client = Client(
-            pair[0], pair[1], account_sid=config.twilio_account_sid, http_client=TwilioHttpClient(timeout=timeout)
-        )
+        http = TwilioHttpClient(timeout=timeout, request_hooks={"response": [_read_bounded]})
+        self.client = Client(pair[0], pair[1], account_sid=config.twilio_account_sid, http_client=http)
         self.intelligence = config.intelligence_url + INTELLIGENCE_CONFIGURATIONS
         self.orchestrator = config.conversations_url + ORCHESTRATOR_CONFIGURATIONS
+        #: The only places the credentials go: the two configured APIs.
+        self._origins = {_origin(config.intelligence_url), _origin(config.conversations_url)}
         self.progress = progress
         self.wait = wait
 
     def _call(self, what: str, method: str, url: str, body=None, params=None, headers=None):
+        if _origin(url) not in self._origins:
+            raise ControlPlaneError(
+                f"Twilio's answer named {urlsplit(url).netloc or url!r} to {what}, not one of the configured Twilio "
+                "APIs: not asked, so the credentials go nowhere else"
+            )
         headers = dict(headers or {}, Accept="application/json")
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -126,6 +165,11 @@ class ControlPlane:
             )
         if response.status_code >= 400:
             raise TwilioRefused(what, response.status_code, _json(response))
+        if 300 <= response.status_code < 400:
+            raise ControlPlaneError(
+                f"Twilio answered HTTP {response.status_code} (a redirect, not followed) when asked to {what}: check "
+                "CINTEL_INTELLIGENCE_URL / CINTEL_CONVERSATIONS_URL if you set them"
+            )
         return response
 
     def _list(self, what: str, url: str) -> Iterator[dict]:
@@ -135,10 +179,22 @@ class ControlPlane:
             params = {"pageSize": PAGE_SIZE, **({"pageToken": token} if token else {})}
             body = _json(self._call(f"list {what}", "GET", url, params=params))
             meta = body.get("meta") or {}
-            yield from body.get(meta.get("key") or "", [])
+            if not isinstance(meta, dict):
+                raise _malformed(f"list {what}", "meta is not an object")
+            items = body.get(meta.get("key") or "", [])
+            if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+                raise _malformed(f"list {what}", "the list is not a list of objects")
+            yield from items
             token = meta.get("nextToken")
+            if token is not None and not isinstance(token, str):
+                raise _malformed(f"list {what}", "nextToken is not a string")
             if not token or token in seen:
                 return
+            if page >= MAX_PAGES:
+                raise ControlPlaneError(
+                    f"the list of {what} runs past {MAX_PAGES} pages of {PAGE_SIZE}: stopped reading it (an account "
+                    "has a handful; check CINTEL_INTELLIGENCE_URL / CINTEL_CONVERSATIONS_URL if you set them)"
+                )
             seen.add(token)
             page += 1
 
@@ -191,9 +247,11 @@ class ControlPlane:
         """Poll the operation a 202 names until it ends; the configuration id it reports, if any."""
         body = _json(accepted)
         url = body.get("statusUrl") or (accepted.headers or {}).get("Location")
-        if not url:
+        if not url or not isinstance(url, str):
             raise ControlPlaneError(f"Twilio accepted the request to {what} but named no operation to follow")
-        related = body.get("related") or {}
+        # Followed only on a configured API (see _call): the request carries the credentials.
+        url = urljoin(self.orchestrator, url)
+        related = _object(body.get("related"))
         deadline = time.monotonic() + self.wait
         delay, waited = _retry_after(accepted), 0.0
         while True:
@@ -203,11 +261,12 @@ class ControlPlane:
             operation = _json(response)
             status = operation.get("status")
             self.progress(f"waiting for Twilio to {what}: {status or 'no status'} after {waited:.1f} s")
-            related = operation.get("related") or related
+            related = _object(operation.get("related")) or related
             if status == "COMPLETED":
-                return related.get("configurationId")
+                config_id = related.get("configurationId")
+                return config_id if isinstance(config_id, str) else None
             if status == "FAILED":
-                error = operation.get("error") or {}
+                error = _object(operation.get("error"))
                 reason = error.get("detail") or error.get("title") or "no reason given"
                 raise OperationFailed(
                     f"Twilio could not {what}: operation {operation.get('operationId', url)} FAILED: {reason}"
