@@ -1,6 +1,7 @@
 """Response hardening and request shape limits: security headers, CORS for the browser API, JSON bodies."""
 
 import json
+from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 from flask import Response, request
@@ -25,14 +26,25 @@ MAX_JSON_DEPTH = 64
 
 
 def register_security_headers(app):
-    """Add the security headers to every response (config-free)."""
+    """Add the security headers to every response, and keep redirects on this host (config-free)."""
 
     @app.after_request
     def security_headers(response):
         # One pass over the response's headers (Headers.setdefault would scan them once per name).
         present = {name.lower() for name in response.headers.keys()}
         response.headers.extend([(k, v) for k, v in SECURITY_HEADERS.items() if k.lower() not in present])
+        location = response.headers.get("Location")
+        if location:
+            response.headers["Location"] = same_host(location)
         return response
+
+
+def same_host(location: str) -> str:
+    """``location`` without scheme and host: Werkzeug builds a redirect's URL (``//x`` to ``/x``, say) from the
+    request's ``Host`` (or a forwarded one), which a client chooses; a path-only ``Location`` names no host."""
+    parts = urlsplit(location)
+    path = "/" + parts.path.lstrip("/")  # "//evil.example" would be read as a host again
+    return urlunsplit(("", "", path, parts.query, parts.fragment))
 
 
 def _is_preflight() -> bool:

@@ -173,3 +173,15 @@ def test_a_delivery_the_pending_list_cannot_take_stores_nothing(relays, redis_cl
     assert redis_client.llen(pending) == before
     fits = held(400, (1000 - before) // per_result)
     assert fits.status_code == 200 and redis_client.llen(pending) <= 1000
+
+
+# --- B16: redirects name no host a client chose ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["evil.example", "127.0.0.1"])
+def test_a_redirect_names_no_host_from_the_request(relays, host):
+    request = f"GET /webhook//status?x=1 HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+    status, answer, _ = exchange(relays[0].port, request)
+    assert 300 <= status < 400, answer[:300]
+    (location,) = [line for line in answer.split(b"\r\n") if line.lower().startswith(b"location:")]
+    assert location.split(b":", 1)[1].strip() == b"/webhook/status?x=1"
