@@ -87,7 +87,7 @@ class Config:
 
     @property
     def body_readers(self) -> int:
-        """Bodies a worker reads at once: half its connections, so streams and health checks always get in."""
+        """Bodies a worker reads at once: half its connections, so body readers alone never take them all."""
         return max(1, self.worker_connections // 2)
 
     @property

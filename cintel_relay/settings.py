@@ -172,7 +172,12 @@ SETTINGS: Tuple[Setting, ...] = (
         "Seconds a stream's write may block on a client that stopped "
         "reading before it is cut off (it resumes from the log).",
     ),
-    Setting("CINTEL_MAX_BODY_BYTES", "whole number", 1024 * 1024, "Largest webhook body accepted (413 beyond)."),
+    Setting(
+        "CINTEL_MAX_BODY_BYTES",
+        "whole number",
+        1024 * 1024,
+        "Largest webhook body accepted (413 beyond); other routes have their own, smaller limits.",
+    ),
     Setting("CINTEL_LOG_LEVEL", "text", "INFO", "`DEBUG`, `INFO`, `WARNING` or `ERROR`."),
     Setting(
         "CINTEL_STREAM_AUTH",
@@ -214,7 +219,7 @@ SETTINGS: Tuple[Setting, ...] = (
         "CINTEL_BAD_TOKENS_PER_MINUTE",
         "whole number",
         10,
-        "Flex tokens Twilio may refuse per client address and minute before the relay stops asking it.",
+        "Flex tokens Twilio may refuse per client address and minute; past it, one unknown token a second is asked.",
     ),
     Setting("CINTEL_IAM_URL", "URL", "https://iam.twilio.com", "Twilio IAM's base URL (tests point it at a fake)."),
     Setting(

@@ -4,7 +4,7 @@ A client may send its headers and then drip the body one byte at a time; without
 its connection for good, and enough of them take every connection of a worker (``/healthz``
 included). :class:`BodyGate` wraps the WSGI app: it reads every request body itself, whole, within
 ``CINTEL_BODY_TIMEOUT`` (a drip does not extend it), at most ``Config.body_readers`` at once (half the
-worker's connections, so streams and health checks always find one), and hands the app the body
+worker's connections, so body readers alone never take every connection), and hands the app the body
 from memory.
 
 Each route declares what it takes (:func:`takes_body`); a route that declares nothing takes no body.
