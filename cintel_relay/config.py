@@ -68,6 +68,7 @@ class Config:
     cors_origins: Tuple[str, ...] = settings.default("CINTEL_CORS_ORIGINS")
     max_streams_per_identity: int = settings.default("CINTEL_MAX_STREAMS_PER_IDENTITY")
     tickets_per_minute: int = settings.default("CINTEL_TICKETS_PER_MINUTE")
+    stream_opens_per_minute: int = settings.default("CINTEL_STREAM_OPENS_PER_MINUTE")
     #: Bearer token for ``GET /metrics``; unset, the endpoint answers 404.
     metrics_token: Optional[str] = field(default=None, repr=False)
     #: Webhook Rules' shared keys (``TWILIO_WEBHOOK_SHARED_KEYS``): key id -> secret.
@@ -210,6 +211,7 @@ def _stream_auth(env: Mapping[str, str], sid: Optional[str], token: Optional[str
         cors_origins=origins,
         max_streams_per_identity=_number(env, "CINTEL_MAX_STREAMS_PER_IDENTITY", Config.max_streams_per_identity, 1),
         tickets_per_minute=_number(env, "CINTEL_TICKETS_PER_MINUTE", Config.tickets_per_minute, 1),
+        stream_opens_per_minute=_number(env, "CINTEL_STREAM_OPENS_PER_MINUTE", Config.stream_opens_per_minute, 1),
     )
 
 

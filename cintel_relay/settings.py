@@ -257,6 +257,13 @@ SETTINGS: Tuple[Setting, ...] = (
         "replicas (a supervisor opening many calls needs one per call).",
     ),
     Setting(
+        "CINTEL_STREAM_OPENS_PER_MINUTE",
+        "whole number",
+        120,
+        "Streams opened (reconnects included) per identity per minute, across all replicas; per client address "
+        "with `CINTEL_STREAM_AUTH=none`.",
+    ),
+    Setting(
         "CINTEL_METRICS_TOKEN",
         "secret",
         None,

@@ -5,11 +5,13 @@ import json
 import urllib.parse
 
 import pytest
+import requests
 
 from cintel_relay.bus.keys import conversation_keys, session_keys
 from cintel_relay.server.bodies import MAX_CHUNKS
 from cintel_relay.webhooks.signature import MAX_PARAMS
 
+from .flex_support import flex_relay_of_its_own
 from .raw_http_support import chunked, exchange, head
 from .support import (
     CALL_SID,
@@ -185,3 +187,39 @@ def test_a_redirect_names_no_host_from_the_request(relays, host):
     assert 300 <= status < 400, answer[:300]
     (location,) = [line for line in answer.split(b"\r\n") if line.lower().startswith(b"location:")]
     assert location.split(b":", 1)[1].strip() == b"/webhook/status?x=1"
+
+
+# --- B15: stream re-opens are rate limited --------------------------------------------------------------
+
+
+def opens(url: str, **params) -> list:
+    """Open and drop streams until one is refused (7 at most: a limit of 3, twice across a minute boundary);
+    the statuses (each open reads the call's log), then the refusal's code and Retry-After."""
+    statuses = []
+    for _ in range(7):
+        with requests.get(url, params=params, stream=True, timeout=10) as answer:
+            statuses.append(answer.status_code)
+            if answer.status_code == 429:
+                return statuses + [answer.json()["code"], int(answer.headers["Retry-After"])]
+    return statuses
+
+
+def test_stream_reopens_are_limited_per_address_without_stream_auth(start_relay, redis_client):
+    relay = start_relay(CINTEL_STREAM_OPENS_PER_MINUTE="3")
+    *statuses, code, retry = opens(f"{relay.url}/api/stream/{CALL_SID}")
+    assert statuses[:3] == [200] * 3 and statuses[-1] == 429 and code == "too_many_stream_opens"
+    assert 1 <= retry <= 60
+
+
+def test_stream_reopens_are_limited_per_identity_with_flex_tickets(twilio_server, fake_twilio):
+    supervisor = fake_twilio.add_user("sup_sam", roles=["supervisor"])
+    with flex_relay_of_its_own(twilio_server.url, CINTEL_STREAM_OPENS_PER_MINUTE="3") as relay:
+        answer = requests.post(
+            relay.url + "/api/stream-ticket",
+            json={"sessionId": CALL_SID},
+            headers={"Authorization": f"Bearer {supervisor}"},
+            timeout=10,
+        )
+        ticket = answer.json()["ticket"]
+        *statuses, code, _ = opens(f"{relay.url}/api/stream/{CALL_SID}", ticket=ticket)
+        assert statuses[:3] == [200] * 3 and statuses[-1] == 429 and code == "too_many_stream_opens"

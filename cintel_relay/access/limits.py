@@ -45,6 +45,11 @@ redis.call('DECR', KEYS[1])
 return 0
 """
 
+# KEYS: the count. Takes one off it, and leaves no key at zero.
+UNCOUNT_LUA = r"""
+if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
+"""
+
 # KEYS: the slot set. ARGV: lease seconds, slot id. Pushes the slot's lease out, if it still holds one.
 RENEW_LUA = r"""
 local t = redis.call('TIME')
@@ -60,6 +65,10 @@ def slots_key(identity_key: str) -> str:
 
 def rate_key(identity_key: str, window: int) -> str:
     return f"cintel:rate:tickets:{identity_key}:{window}"
+
+
+def opens_key(subject_key: str, window: int) -> str:
+    return f"cintel:rate:stream-opens:{subject_key}:{window}"
 
 
 def bad_tokens_key(address_key: str, window: int) -> str:
@@ -159,15 +168,23 @@ class Limits:
     """The per-identity stream cap and ticket rate, and refused tokens per client address. One per app."""
 
     def __init__(
-        self, redis_client, max_streams: int, tickets_per_minute: int, heartbeat: float, bad_tokens_per_minute: int = 10
+        self,
+        redis_client,
+        max_streams: int,
+        tickets_per_minute: int,
+        heartbeat: float,
+        bad_tokens_per_minute: int = 10,
+        stream_opens_per_minute: int = 120,
     ):
         self._redis = redis_client
         self._acquire = redis_client.register_script(ACQUIRE_LUA)
         self._renew = redis_client.register_script(RENEW_LUA)
         self._admit = redis_client.register_script(ADMIT_LUA)
+        self._uncount = redis_client.register_script(UNCOUNT_LUA)
         self.max_streams = max_streams
         self.tickets_per_minute = tickets_per_minute
         self.bad_tokens_per_minute = bad_tokens_per_minute
+        self.stream_opens_per_minute = stream_opens_per_minute
         #: Long enough for several heartbeats between renewals, short enough that a dead replica's slots free soon.
         self.lease = max(60.0, 4 * heartbeat)
 
@@ -210,6 +227,21 @@ class Limits:
                 headers={"Retry-After": str(retry)},
             )
 
+    def count_stream_open(self, subject_key: str):
+        """Count a stream opened by this identity (or address); :class:`RateLimited` past the rate.
+
+        Each open reads the call's log (its snapshot, or what follows ``Last-Event-ID``): a client reopening
+        in a loop would make the relay re-read and re-send it as fast as it can ask.
+        """
+        count, retry = self._count(opens_key, subject_key)
+        if count > self.stream_opens_per_minute:
+            raise RateLimited(
+                f"more than {self.stream_opens_per_minute} streams opened a minute: wait {retry}s, and reconnect "
+                "with Last-Event-ID so nothing is missed.",
+                code="too_many_stream_opens",
+                headers={"Retry-After": str(retry)},
+            )
+
     def admit_unknown_token(self, address_key: str) -> str:
         """Count an unknown token from this address before Twilio is asked about it; :class:`RateLimited` when
         the address is past ``CINTEL_BAD_TOKENS_PER_MINUTE`` and another of its tokens was asked this second.
@@ -236,6 +268,6 @@ class Limits:
     def token_was_valid(self, key: str):
         """Take a token Twilio accepted off its address's count: only refused tokens use up the limit."""
         try:
-            self._redis.decr(key)
+            self._uncount(keys=[key])
         except REDIS_ERRORS:
             logger.warning("could not uncount a valid token; it counts against its address until the minute ends")

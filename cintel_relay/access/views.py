@@ -8,6 +8,7 @@ identity's rate, checks the identity may watch the session, and answers ``{"tick
 stream ends when the ticket expires. ``none``: tickets are ``null`` and streams are open to anyone.
 """
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -43,29 +44,33 @@ class Access:
     auth: Optional[FlexAuth] = None
     limits: Optional[Limits] = None
 
-    def admit(self, session: str, ticket: Optional[str]) -> Optional[Slot]:
-        """Check a stream's ticket and take a slot for its identity (the caller releases it), before subscribing.
+    def admit(self, session: str, ticket: Optional[str], address: str) -> Optional[Slot]:
+        """Check a stream's ticket, count the open and take a slot for its identity (the caller releases it),
+        before subscribing. Without stream auth only the open is counted, per client ``address``.
 
         :raises Unauthorized, Forbidden: a missing, forged, expired or other-session ticket.
-        :raises RateLimited: the identity already has its maximum of streams open.
+        :raises RateLimited: too many opens this minute, or the identity has its maximum of streams open.
         """
+        assert self.limits is not None  # init_app gives every mode its limits
         if self.mode == "none":
+            self.limits.count_stream_open("address-" + hashlib.sha256(address.encode()).hexdigest()[:24])
             return None
         claims = tickets.verify(self.ticket_secrets, ticket, session)
-        assert self.limits is not None  # init_app gives every mode but "none" its limits
+        self.limits.count_stream_open(claims.identity)
         return self.limits.acquire_stream(claims.identity, claims.expires)
 
 
 def init_app(app, config, redis_client):
     """Build the access policy from the config and register the ticket endpoint."""
+    limits = Limits(
+        redis_client,
+        config.max_streams_per_identity,
+        config.tickets_per_minute,
+        config.heartbeat_seconds,
+        config.bad_tokens_per_minute,
+        config.stream_opens_per_minute,
+    )
     if config.stream_auth == "flex":
-        limits = Limits(
-            redis_client,
-            config.max_streams_per_identity,
-            config.tickets_per_minute,
-            config.heartbeat_seconds,
-            config.bad_tokens_per_minute,
-        )
         access = Access(
             mode="flex",
             ticket_secrets=config.ticket_secrets,
@@ -74,7 +79,7 @@ def init_app(app, config, redis_client):
             limits=limits,
         )
     else:
-        access = Access(mode="none")
+        access = Access(mode="none", limits=limits)
         logger.warning(
             "CINTEL_STREAM_AUTH=none: streams are NOT authenticated, anyone who knows a Call SID can "
             "read its live transcript; use this for a local demo only, never in production"

@@ -34,7 +34,9 @@ BOARD_SESSION = "board"
 
 def _admit():
     """The caller's stream slot (None when streams are open); refuses a missing or wrong ticket."""
-    return current_app.extensions["cintel_access"].admit(BOARD_SESSION, request.args.get("ticket"))
+    return current_app.extensions["cintel_access"].admit(
+        BOARD_SESSION, request.args.get("ticket"), request.remote_addr or ""
+    )
 
 
 def _events(bus, hub, config, sock, tracker, until=None):
@@ -86,7 +88,9 @@ def board_call(session_id):
     """One call's summary, with a ticket for the call's own stream; 404 saying so when the relay knows no
     such call, so the console's call page can tell a call not yet started (or expired) from a quiet one."""
     session_id = valid_session(session_id)
-    slot = current_app.extensions["cintel_access"].admit(session_id, request.args.get("ticket"))
+    slot = current_app.extensions["cintel_access"].admit(
+        session_id, request.args.get("ticket"), request.remote_addr or ""
+    )
     try:
         summary = current_app.extensions["cintel"].bus.board_call(session_id)
     finally:

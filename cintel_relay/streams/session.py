@@ -178,7 +178,9 @@ def stream(session_id):
     With stream auth on, ``?ticket=`` is checked and a per-identity slot taken before anything is subscribed.
     """
     valid_session(session_id)
-    slot = current_app.extensions["cintel_access"].admit(session_id, request.args.get("ticket"))
+    slot = current_app.extensions["cintel_access"].admit(
+        session_id, request.args.get("ticket"), request.remote_addr or ""
+    )
     last_event_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId") or None
     ext = current_app.extensions["cintel"]
     body = _events(
