@@ -12,7 +12,7 @@ from cintel_relay.server.bodies import MAX_CHUNKS
 from cintel_relay.webhooks.signature import MAX_PARAMS
 
 from .flex_support import flex_relay_of_its_own
-from .raw_http_support import chunked, exchange, head
+from .raw_http_support import chunked, connect, exchange, head
 from .support import (
     CALL_SID,
     CONVERSATION,
@@ -223,3 +223,22 @@ def test_stream_reopens_are_limited_per_identity_with_flex_tickets(twilio_server
         ticket = answer.json()["ticket"]
         *statuses, code, _ = opens(f"{relay.url}/api/stream/{CALL_SID}", ticket=ticket)
         assert statuses[:3] == [200] * 3 and statuses[-1] == 429 and code == "too_many_stream_opens"
+
+
+# --- B5: idle and half-sent connections cannot starve a worker ------------------------------------------
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET /healthz HTTP/1.1\r\nHost: 127"])
+def test_idle_connections_do_not_keep_health_checks_and_streams_out(start_relay, redis_client, sent):
+    relay = start_relay(CINTEL_WORKER_CONNECTIONS="8")
+    idle = [connect(relay.port) for _ in range(20)]
+    try:
+        for sock in idle:
+            sock.sendall(sent)
+        status, answer, _ = exchange(relay.port, head("GET", "/healthz", "Connection: close"), timeout=5)
+        assert status == 200, answer[:300]
+        with requests.get(f"{relay.url}/api/stream/{CALL_SID}", stream=True, timeout=5) as stream:
+            assert stream.status_code == 200
+    finally:
+        for sock in idle:
+            sock.close()
