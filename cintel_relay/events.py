@@ -19,11 +19,13 @@ import orjson
 
 class FrameType(NamedTuple):
     """A logged frame type: its snapshot field (None: not in the snapshot's latest values), the data field
-    that keys its latest values (None: one latest value), and whether the board's summary reads it."""
+    that keys its latest values (None: one latest value), whether the board's summary reads it, and whether
+    a value marked ``final`` (post-call) stays the snapshot's latest when a running one arrives after it."""
 
     snapshot: Optional[str] = None
     keyed_by: Optional[str] = None
     board: bool = False
+    final: bool = False
 
 
 #: Connection frames, never logged: ``connected`` opens every stream, ``initial`` is the snapshot.
@@ -47,7 +49,7 @@ FRAME_TYPES: Dict[str, FrameType] = {
     OPERATOR_RESULT: FrameType(),
     ADHERENCE: FrameType("adherence", board=True),
     SENTIMENT: FrameType("sentiment", board=True),
-    SUMMARY: FrameType("summary"),
+    SUMMARY: FrameType("summary", final=True),
     SUGGESTION: FrameType("suggestion"),
     CALL_STATUS: FrameType("callStatus", board=True),
 }
@@ -95,11 +97,13 @@ def _lua_table(entries: Dict[str, str]) -> str:
 
 
 def lua_prelude() -> str:
-    """Lua defining ``snapshot_types`` (type -> the data field keying it, or ''), ``board_types`` and
-    ``board_call_type`` for the scripts: prepended by the script loader, so the Lua spells no frame type of its own."""
+    """Lua defining ``snapshot_types`` (type -> the data field keying it, or ''), ``board_types``,
+    ``final_types`` and ``board_call_type`` for the scripts: prepended by the script loader, so the Lua spells no frame type of its own."""
     snapshot = {t: spec.keyed_by or "" for t, spec in FRAME_TYPES.items() if spec.snapshot is not None}
     board = {t: "1" for t, spec in FRAME_TYPES.items() if spec.board}
+    final = {t: "1" for t, spec in FRAME_TYPES.items() if spec.final}
     return (
         f"local snapshot_types = {_lua_table(snapshot)}\nlocal board_types = {_lua_table(board)}\n"
+        f"local final_types = {_lua_table(final)}\n"
         f"local board_call_type = {orjson.dumps(BOARD_CALL).decode()}\n"
     )

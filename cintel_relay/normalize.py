@@ -14,6 +14,8 @@ TERMINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"
 SENTIMENT_LABELS = {"positive", "negative", "neutral", "mixed"}
 #: The channel of a communication whose author names none (the spec requires one; see :func:`channel_of`).
 UNKNOWN_CHANNEL = "UNKNOWN"
+#: The trigger of a result computed once the conversation ended (a post-call Summary or adherence: facts F7, F11).
+POST_CALL_TRIGGER = "CONVERSATION_END"
 #: The union wrapper Twilio's SDK also unwraps around a JSON result.
 _JSON_UNION = "com.twilio.cai.intelligence.JSONResult"
 
@@ -127,13 +129,22 @@ def operator_result(conversation_id: str, result: dict) -> dict:
     }
 
 
+def trigger_of(result: dict) -> Optional[str]:
+    """The result's ``executionDetails.trigger.on`` (``COMMUNICATION``, ``CONVERSATION_END``, ...), or None."""
+    trigger = (result.get("executionDetails") or {}).get("trigger")
+    on = trigger.get("on") if isinstance(trigger, dict) else None
+    return on.upper() if isinstance(on, str) else None
+
+
 def result_routing(result: dict) -> dict:
-    """What an operator result says about where it belongs: ``{"communications": [...], "call": ...}``.
+    """What an operator result says about where it belongs: ``{"communications": [...], "call": ...,
+    "postCall": ...}``.
 
     ``communications`` holds ``executionDetails.communications.last`` then ``.first`` (the communications
     the result was computed from, newest first), leaving out missing ones and a ``first`` equal to
     ``last``; ``call`` is the first Call SID in ``referenceIds``, or None (Twilio only sometimes puts one
-    there).
+    there); ``postCall`` is True for a result computed when the conversation ended, which belongs to the
+    conversation's last call even when that call has ended.
     """
     window = (result.get("executionDetails") or {}).get("communications")
     communications = []
@@ -142,7 +153,11 @@ def result_routing(result: dict) -> dict:
         if isinstance(comm, str) and comm and comm not in communications:
             communications.append(comm)
     references = [ref for ref in result.get("referenceIds") or [] if isinstance(ref, str)]
-    return {"communications": communications, "call": call_sid_in(references)}
+    return {
+        "communications": communications,
+        "call": call_sid_in(references),
+        "postCall": trigger_of(result) == POST_CALL_TRIGGER,
+    }
 
 
 def json_result(result) -> Optional[dict]:
@@ -216,11 +231,14 @@ def rule_execution_groups(payload: dict, operators, script: Script) -> List[Resu
         logged = [_event(f"opres:{result['id']}", events.OPERATOR_RESULT, formatted)]
         kind = operators.get(result["operator"]["id"])
         derived = _derived(kind, result["id"], result.get("result"), script) if kind else None
+        routing = result_routing(result)
         if derived is not None:
             derived.update(timestamp=formatted["timestamp"], operatorResultId=result["id"])
             type_ = _DERIVED_TYPE[kind]
+            if type_ == events.SUMMARY and routing["postCall"]:
+                derived["final"] = True  # the post-call summary: a running one arriving late does not replace it
             logged.append(_event(f"opres:{result['id']}:{type_}", type_, derived))
-        groups.append(ResultEvents(result_routing(result), logged))
+        groups.append(ResultEvents(routing, logged))
     return groups
 
 

@@ -311,9 +311,14 @@ def test_result_routing_names_the_last_then_first_communication_and_a_call_sid()
     assert normalize.result_routing(result) == {
         "communications": ["conv_communication_b", "conv_communication_a"],
         "call": CALL_SID,
+        "postCall": False,
     }
     same = {"executionDetails": {"communications": {"first": "conv_communication_a", "last": "conv_communication_a"}}}
-    assert normalize.result_routing(same) == {"communications": ["conv_communication_a"], "call": None}
+    assert normalize.result_routing(same) == {
+        "communications": ["conv_communication_a"],
+        "call": None,
+        "postCall": False,
+    }
     only_first = {"executionDetails": {"communications": {"first": "conv_communication_a", "last": ""}}}
     assert normalize.result_routing(only_first)["communications"] == ["conv_communication_a"]
     for bare in (
@@ -322,7 +327,9 @@ def test_result_routing_names_the_last_then_first_communication_and_a_call_sid()
         {"executionDetails": {"communications": None}},
         {"executionDetails": {"communications": {"last": 5}}, "referenceIds": None},
     ):
-        assert normalize.result_routing(bare) == {"communications": [], "call": None}
+        assert normalize.result_routing(bare) == {"communications": [], "call": None, "postCall": False}
+    ended = {"executionDetails": {"trigger": {"on": "CONVERSATION_END"}}}
+    assert normalize.result_routing(ended)["postCall"] is True  # facts F7, F11: post-call Summary and adherence
 
 
 def test_rule_execution_groups_keep_each_results_events_with_its_routing():

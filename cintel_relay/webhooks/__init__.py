@@ -41,12 +41,13 @@ def signed_json(lone_surrogates: bool = False) -> dict:
     return body
 
 
-def signed_form() -> dict:
+def signed_form(reads) -> dict:
     """The parameters of a Twilio-signed request: the form of a POST (``application/x-www-form-urlencoded``),
     the query of a GET (``StatusCallbackMethod=GET``).
 
-    A parameter sent twice is refused: Twilio's signature sorts repeated values, so their order (and
-    so which one a reader takes) is not signed.
+    A parameter in ``reads`` (the names the relay uses) sent twice is refused: Twilio's signature sorts
+    repeated values, so their order (and so which one a reader takes) is not signed. Any other parameter
+    may repeat (a SIP header set twice): the relay never reads it, so its order changes nothing.
     """
     form = request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded"
     # Parsed once, with a cap on its size, before the signature is checked (see signature.form_params).
@@ -56,7 +57,7 @@ def signed_form() -> dict:
         params = request.args
     elif not form:
         raise UnsupportedMediaType("send the body as application/x-www-form-urlencoded.")
-    repeated = sorted(name for name, values in params.lists() if len(values) > 1)
+    repeated = sorted(name for name, values in params.lists() if len(values) > 1 and name in reads)
     if repeated:
         raise BadRequest(
             f"parameters sent more than once: {', '.join(repeated)}; Twilio sends each once.", code="repeated_parameter"

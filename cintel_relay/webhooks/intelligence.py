@@ -31,7 +31,14 @@ def cintel_action():
     conversation = payload["conversationId"]
     annotate(conversation=conversation)
     items = [
-        (Route("result", call=routing["call"] or "", refs=tuple(routing["communications"])), events)
+        (
+            Route(
+                "post" if routing["postCall"] else "result",
+                call=routing["call"] or "",
+                refs=tuple(routing["communications"]),
+            ),
+            events,
+        )
         for routing, events in normalize.rule_execution_groups(payload, ext.config.operators, ext.script)
     ]
     return accepted(ext.bus.route(conversation, items), **({"dropped": dropped} if dropped else {}))

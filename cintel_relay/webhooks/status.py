@@ -16,7 +16,7 @@ _schema = StatusCallbackSchema()
 @takes_body()
 def call_status():
     """Log the call's status; a completed call's data then expires sooner."""
-    form = load(_schema, signed_form(), "status callback")
+    form = load(_schema, signed_form(_schema.fields), "status callback")
     annotate(session=form["CallSid"])
     ext = relay()
     return accepted(ext.bus.ingest([normalize.call_status_event(form)], session=form["CallSid"]))

@@ -10,8 +10,8 @@ local log, latest, met_key, seen, board, tombstone, channel = unpack(KEYS)
 local session, ttl, ended_ttl, maxlen, publish = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local conv, board_arg = ARGV[6], ARGV[7]
 local FIRST = 8
--- snapshot_types (frame type -> the data field keying its latest values, or '') and board_types come from
--- cintel_relay/events.py, prepended by the script loader.
+-- snapshot_types (frame type -> the data field keying its latest values, or ''), board_types and final_types
+-- come from cintel_relay/events.py, prepended by the script loader.
 
 -- The adherence score's one home: categories once met stay met, and the weighted share of met
 -- categories, 0-100 with one decimal, is computed here, where the merged state is known.
@@ -29,6 +29,14 @@ local function merge_adherence(frame)
   end
   event.data.score = total > 0 and math.floor(1000 * met / total + 0.5) / 10 or 0
   return cjson.encode(event)
+end
+
+-- A final value (a post-call summary, ``data.final``) is not replaced in the snapshot by a running one
+-- that arrives after it; both are logged.
+local function keeps_final(field, etype, frame)
+  if not final_types[etype] or cjson.decode(frame).data.final then return false end
+  local stored = redis.call('HGET', latest, field)
+  return stored and cjson.decode(stored).data.final == true
 end
 
 -- The board's fields for an event it shows (raw operator results change nothing there).
@@ -67,7 +75,7 @@ for i = FIRST, #ARGV, 4 do
     local id = redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 't', etype, 'f', frame)
     local keyed_by = snapshot_types[etype]
     if keyed_by == '' then
-      redis.call('HSET', latest, etype, frame)
+      if not keeps_final(etype, etype, frame) then redis.call('HSET', latest, etype, frame) end
     elseif keyed_by then
       redis.call('HSET', latest, etype .. ':' .. tostring(cjson.decode(frame).data[keyed_by]), frame)
     end

@@ -6,7 +6,8 @@
 -- ARGV: conversation, ttl, ended_ttl, max_pending, then 8 fields per item:
 --   dedupe, type, ends, frame (all '' for an item that only registers a call), then
 --   kind: 'voice' (a call's utterance), 'text' (a digital message), 'result' (an operator result, or
---         anything else that follows the conversation's current session),
+--         anything else that follows the conversation's current session), 'post' (a result computed
+--         when the conversation ended: it follows the current session even once that call has ended),
 --         'conv' (about the whole conversation); and without an event: 'call' (registers a call),
 --         'ended' (a call ended, told by its status callback), 'unhold' (frame: a pending entry now
 --         in its logs, to remove)
@@ -69,6 +70,9 @@ local function resolve(kind, call, refs)
   if call ~= '' then return {call} end
   local current = redis.call('HGET', state, 'current')
   if current and (current == conv or is_live(current)) then return {current} end
+  -- A post-call result is about the call that just ended (its data lives as long as this state does);
+  -- a running result naming no communication waits for the next live session instead.
+  if current and kind == 'post' and redis.call('HEXISTS', state, 'call:' .. current) == 1 then return {current} end
   return nil
 end
 
