@@ -14,6 +14,8 @@ from .bus.hub import Hub
 from .bus.store import open_store
 from .config import Config, load_config
 from .errors import register_error_handlers
+from .outbound.deliveries import Deliveries
+from .reports.settle import Reports
 from .script import Script, load_script
 from .server.bodies import BodyGate, route_limits
 from .webhooks.signature import SignatureVerifier
@@ -32,6 +34,8 @@ class Components:
     verifier: SignatureVerifier
     #: Work that comes due later (deadlines, reports, deliveries): any replica runs it, once.
     due: DueRunner
+    #: Call reports: built, settled, stored and delivered (``settle:`` and ``deliver:`` due items).
+    reports: Reports
 
     def shutdown(self):
         """Tell every stream to end (clients resume on another replica) and stop taking due work."""
@@ -59,24 +63,31 @@ def create_app(config: Optional[Config] = None) -> Flask:
     store = open_store(config)
     client = store.client
     bus = EventBus(store, config)
+    script = load_script(config.script_file)
+    deliveries = Deliveries(bus.due, {"report": config.report_secret or ""}, config, relay_metrics)
     app.extensions["cintel"] = relay = Components(
         config=config,
-        script=load_script(config.script_file),
+        script=script,
         bus=bus,
         hub=Hub(store, config.subscriber_queue, on_reconnect=relay_metrics.pubsub_reconnects.inc),
         verifier=SignatureVerifier(
             config.twilio_auth_token, config.server_url, config.verify_signatures, config.webhook_shared_keys
         ),
-        due=DueRunner(bus.due),
+        due=DueRunner(bus.due, lease_ms=int(config.due_lease_seconds * 1000)),
+        reports=Reports(bus, config, script.name, deliveries),
     )
+    relay.due.handle("settle", relay.reports.settle)
+    relay.due.handle("deliver", deliveries.handle)
     from . import api, security
     from .access import views as access
     from .console import views as console
+    from .reports import views as reports
     from .streams import board
     from .streams import session as stream
     from .webhooks import intelligence, orchestrator, status
 
-    for blueprint in (api.bp, stream.bp, intelligence.bp, orchestrator.bp, status.bp, board.bp, console.bp):
+    blueprints = (api.bp, stream.bp, intelligence.bp, orchestrator.bp, status.bp, board.bp, console.bp, reports.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     security.register_security_headers(app)
     security.register_cors(app, config.cors_origins)

@@ -4,6 +4,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Tuple
+from urllib.parse import urlsplit
 
 from . import settings
 from .errors import ConfigError
@@ -85,6 +86,17 @@ class Config:
     twilio_api_secret: Optional[str] = field(default=None, repr=False)
     intelligence_url: str = settings.default("CINTEL_INTELLIGENCE_URL")
     conversations_url: str = settings.default("CINTEL_CONVERSATIONS_URL")
+    #: Call reports: how long they are kept, where they are delivered, signed with what, and when.
+    report_ttl: int = settings.default("CINTEL_REPORT_TTL")
+    report_urls: Tuple[str, ...] = ()
+    report_secret: Optional[str] = field(default=None, repr=False)
+    report_settle_seconds: float = settings.default("CINTEL_REPORT_SETTLE_SECONDS")
+    report_timeout: float = settings.default("CINTEL_REPORT_TIMEOUT")
+    report_retry_seconds: float = settings.default("CINTEL_REPORT_RETRY_SECONDS")
+    report_retry_max_seconds: float = settings.default("CINTEL_REPORT_RETRY_MAX_SECONDS")
+    report_give_up_seconds: float = settings.default("CINTEL_REPORT_GIVE_UP_SECONDS")
+    #: How long a replica holds a due item it claimed (longer than a delivery attempt may take).
+    due_lease_seconds: float = settings.default("CINTEL_DUE_LEASE_SECONDS")
 
     @property
     def body_readers(self) -> int:
@@ -284,6 +296,42 @@ def _control_plane(env: Mapping[str, str]) -> dict:
     )
 
 
+def _reports(env: Mapping[str, str]) -> dict:
+    """The call reports' settings: retention, delivery URLs and secret, settling, retries and the due lease."""
+    urls = _list(env, "CINTEL_REPORT_URL", ())
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"CINTEL_REPORT_URL has {url!r}, not an http(s) URL: write https://host/path.")
+    secret = env.get("CINTEL_REPORT_SECRET", "").strip() or None
+    if urls and (secret is None or len(secret) < 32):
+        raise ConfigError(
+            "CINTEL_REPORT_URL is set but CINTEL_REPORT_SECRET is missing or shorter than 32 characters: "
+            "set it to `openssl rand -hex 32` and give the same secret to the receiver."
+        )
+    timeout = _number(env, "CINTEL_REPORT_TIMEOUT", Config.report_timeout, 0.1, float)
+    lease = _number(env, "CINTEL_DUE_LEASE_SECONDS", Config.due_lease_seconds, 0.5, float)
+    if lease <= timeout:
+        raise ConfigError(
+            f"CINTEL_DUE_LEASE_SECONDS={lease} must exceed CINTEL_REPORT_TIMEOUT={timeout}: otherwise another "
+            "replica could retry a delivery still in flight. Raise the lease."
+        )
+    retry = _number(env, "CINTEL_REPORT_RETRY_SECONDS", Config.report_retry_seconds, 0.1, float)
+    return dict(
+        report_ttl=_number(env, "CINTEL_REPORT_TTL", Config.report_ttl, 60),
+        report_urls=urls,
+        report_secret=secret,
+        report_settle_seconds=_number(env, "CINTEL_REPORT_SETTLE_SECONDS", Config.report_settle_seconds, 0, float),
+        report_timeout=timeout,
+        report_retry_seconds=retry,
+        report_retry_max_seconds=_number(
+            env, "CINTEL_REPORT_RETRY_MAX_SECONDS", Config.report_retry_max_seconds, retry, float
+        ),
+        report_give_up_seconds=_number(env, "CINTEL_REPORT_GIVE_UP_SECONDS", Config.report_give_up_seconds, 1, float),
+        due_lease_seconds=lease,
+    )
+
+
 def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
     """Read and validate the configuration from ``env`` (default: ``os.environ``).
 
@@ -382,6 +430,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         metrics_token=metrics_token,
         **_hardening(env, server_url, auth["stream_auth"]),
         **_control_plane(env),
+        **_reports(env),
     )
     values.update(overrides)
     return Config(**values)

@@ -97,6 +97,13 @@ class Forbidden(RelayError):
     code = "forbidden"
 
 
+class NotFound(RelayError):
+    """The relay has no record of what was asked for."""
+
+    status = 404
+    code = "not_found"
+
+
 class RateLimited(RelayError):
     """Too many requests or streams for one identity; ``Retry-After`` says when to come back."""
 

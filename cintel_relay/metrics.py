@@ -17,6 +17,7 @@ prometheus_client only inside its functions, which run in the workers.
 
 import glob
 import hmac
+import logging
 import os
 import re
 import time
@@ -25,11 +26,16 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from .errors import TWILIO_SERVICES
 
+logger = logging.getLogger(__name__)
+
 EXTENSION = "cintel.metrics"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: What a webhook's delivery can become (:meth:`Metrics.ingested`).
 OUTCOMES = ("logged", "held", "duplicate")
+#: What a delivery attempt to the customer's systems became; and the kinds of deliveries.
+DELIVERY_OUTCOMES = ("delivered", "failed", "gave_up")
+DELIVERY_KINDS = ("report",)
 #: Every status a webhook answers with (errors.py's types, and 200), so each series exists from start-up.
 WEBHOOK_STATUSES = ("200", "400", "403", "413", "415", "422", "503")
 # The id of a logged frame is its Redis stream id: the Redis clock, in ms, when the webhook stored it.
@@ -86,6 +92,19 @@ class Metrics:
         self.pubsub_reconnects = Counter(
             "cintel_pubsub_reconnects", "Times a worker's pub/sub connection to Redis was lost and re-made.", registry=r
         )
+        self.deliveries = Counter(
+            "cintel_deliveries",
+            "Deliveries to the customer's systems (CINTEL_REPORT_URL) by kind and outcome: delivered (a 2xx), "
+            "failed (an attempt that failed; it is retried) and gave_up (retried for CINTEL_REPORT_GIVE_UP_SECONDS).",
+            ["kind", "outcome"],
+            registry=r,
+        )
+        self.due_depth = Gauge(
+            "cintel_due_queue_depth",
+            "Items in the due queue (settling reports, deliveries, deadlines), due or not; read at each scrape.",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
         # A series' child, looked up once: prometheus_client's labels() validates and locks on every call,
         # which cost a webhook more than the count itself.
         self._outcomes = [self.events.labels(outcome) for outcome in OUTCOMES]
@@ -107,6 +126,9 @@ class Metrics:
             self.events.labels(outcome)
         for service in TWILIO_SERVICES:
             self.twilio_unavailable.labels(service)
+        for kind in DELIVERY_KINDS:
+            for outcome in DELIVERY_OUTCOMES:
+                self.deliveries.labels(kind, outcome)
 
     def exposition(self) -> bytes:
         """The text format, summed over every worker process when gunicorn runs several."""
@@ -206,6 +228,12 @@ def scrape():
             401,
             {"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
+    from .bus.store import REDIS_ERRORS
+
+    try:
+        metrics.due_depth.set(current_app.extensions["cintel"].bus.due.depth())
+    except REDIS_ERRORS as exc:  # the other series are still worth a scrape; the gauge keeps its last value
+        logger.warning("due queue depth unread: Redis failed (%s)", type(exc).__name__)
     return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
 
 

@@ -264,6 +264,59 @@ SETTINGS: Tuple[Setting, ...] = (
         "with `CINTEL_STREAM_AUTH=none`.",
     ),
     Setting(
+        "CINTEL_REPORT_TTL",
+        "whole number",
+        7 * 24 * 3600,
+        "Seconds a call's report (`GET /api/calls/<CallSid>/report`) is kept after the call, longer than its "
+        "live data; keep long-term records in your own systems (`CINTEL_REPORT_URL`).",
+    ),
+    Setting(
+        "CINTEL_REPORT_URL",
+        "list",
+        (),
+        "URLs the settled report of every call is POSTed to, signed (docs/reports.md), comma-separated.",
+    ),
+    Setting(
+        "CINTEL_REPORT_SECRET",
+        "secret",
+        None,
+        "Signs report deliveries (`X-Cintel-Signature`); 32+ random characters, `openssl rand -hex 32`.",
+        "(required with `CINTEL_REPORT_URL`)",
+    ),
+    Setting(
+        "CINTEL_REPORT_SETTLE_SECONDS",
+        "number",
+        60.0,
+        "Seconds after a call completes that its report settles (post-call results arrive meanwhile); "
+        "sooner once the conversation's post-call results have arrived.",
+    ),
+    Setting(
+        "CINTEL_REPORT_TIMEOUT",
+        "number",
+        10.0,
+        "Seconds a report URL has to answer one delivery attempt before it is retried.",
+    ),
+    Setting(
+        "CINTEL_REPORT_RETRY_SECONDS",
+        "number",
+        10.0,
+        "First wait before a failed delivery is retried; each wait doubles, up to `CINTEL_REPORT_RETRY_MAX_SECONDS`.",
+    ),
+    Setting("CINTEL_REPORT_RETRY_MAX_SECONDS", "number", 3600.0, "Longest wait between two delivery attempts."),
+    Setting(
+        "CINTEL_REPORT_GIVE_UP_SECONDS",
+        "number",
+        25 * 3600.0,
+        "Seconds after its first attempt a delivery is given up (logged and counted in /metrics).",
+    ),
+    Setting(
+        "CINTEL_DUE_LEASE_SECONDS",
+        "number",
+        30.0,
+        "Seconds a replica holds a due item (a settle, a delivery) before another may take it; must exceed "
+        "`CINTEL_REPORT_TIMEOUT`, so two replicas never both deliver.",
+    ),
+    Setting(
         "CINTEL_METRICS_TOKEN",
         "secret",
         None,

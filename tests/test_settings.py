@@ -22,6 +22,7 @@ FIELDS = {
     "CINTEL_AGENT_ADDRESSES": "agent_addresses",
     "CINTEL_OPERATOR_IDS": None,
     "CINTEL_TICKET_SECRET": "ticket_secrets",
+    "CINTEL_REPORT_URL": "report_urls",
     "CINTEL_STREAM_AUTH": None,
     "TWILIO_WEBHOOK_SHARED_KEYS": None,  # a key id -> secret mapping, empty when unset
 }

@@ -55,9 +55,20 @@ class Access:
         if self.mode == "none":
             self.limits.count_stream_open("address-" + hashlib.sha256(address.encode()).hexdigest()[:24])
             return None
-        claims = tickets.verify(self.ticket_secrets, ticket, session)
+        claims = self.authorize(session, ticket)
+        assert claims is not None  # not "none" mode
         self.limits.count_stream_open(claims.identity)
         return self.limits.acquire_stream(claims.identity, claims.expires)
+
+    def authorize(self, session: str, ticket: Optional[str]) -> Optional[tickets.Ticket]:
+        """The ticket's claims when it opens ``session`` (None when streams are open): the check of a stream,
+        without its slot, for reads of the same session (its report).
+
+        :raises Unauthorized, Forbidden: a missing, forged, expired or other-session ticket.
+        """
+        if self.mode == "none":
+            return None
+        return tickets.verify(self.ticket_secrets, ticket, session)
 
 
 def init_app(app, config, redis_client):

@@ -31,6 +31,7 @@ from .keys import (
     latest_key,
     log_key,
     participants_key,
+    report_key,
     session_keys,
 )
 from .store import REDIS_ERRORS, TOPOLOGY_ERRORS
@@ -65,6 +66,8 @@ class IngestResult(NamedTuple):
     held: int
     duplicates: int
     stale: int = 0
+    #: The sessions something was logged in (a report follows what reaches its call).
+    sessions: Tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         body = {"logged": len(self.ids), "held": self.held, "duplicates": self.duplicates}
@@ -132,7 +135,7 @@ class EventBus:
         except REDIS_ERRORS + (redis.ResponseError,) as exc:
             raise _unavailable(exc) from exc
         ids = [o for o in outcome if o not in ("duplicate", "stale")]
-        return IngestResult(ids, 0, outcome.count("duplicate"), outcome.count("stale"))
+        return IngestResult(ids, 0, outcome.count("duplicate"), outcome.count("stale"), (session,) if ids else ())
 
     def route(
         self,
@@ -169,7 +172,7 @@ class EventBus:
         try:
             # The caller that passes ``board`` names its session too (see the docstring).
             boards = {cast(str, board_session): board} if board else {}
-            statuses, outcomes = self._route(conversation, args, boards)
+            statuses, outcomes, sessions = self._route(conversation, args, boards)
         except REDIS_ERRORS + (redis.ResponseError,) as exc:
             raise _unavailable(exc) from exc
         ids, held, duplicates, stale = [], 0, 0, 0
@@ -184,23 +187,27 @@ class EventBus:
                 stale += 1
             else:
                 duplicates += 1
-        return IngestResult(ids, held, duplicates, stale)
+        return IngestResult(ids, held, duplicates, stale, tuple(sorted(sessions)))
 
     def _route(self, conversation: str, args: list, boards: Dict[str, dict]):
         """Run route.lua, append what it routed, then take the delivered events off the pending list
-        (which may free more): the statuses of the first call, and each dedupe key's append outcomes."""
+        (which may free more): the statuses of the first call, each dedupe key's append outcomes, and
+        the sessions something was logged in."""
         keys = conversation_keys(conversation)
         head = [conversation, self._config.session_ttl, self._config.completed_ttl, MAX_PENDING]
-        statuses, outcomes = None, collections.defaultdict(list)
+        statuses, outcomes, sessions = None, collections.defaultdict(list), set()
         if self.single_node:
             ((board_session, board),) = boards.items() or [("", None)]
             prefix, suffixes = SESSION_KEY_TEMPLATE
             driver = [prefix, len(suffixes), *suffixes, self._config.log_maxlen, self.store.publish_command]
             driver += [board_session, orjson.dumps(board) if board else ""]
             routed, pairs = self._commit.run(DELIVER, keys + (BOARD, BOARD_CHANNEL), driver + head + args)
-            for i in range(0, len(pairs), 2):
-                outcomes[_text(pairs[i])].append(_text(pairs[i + 1]))
-            return [_text(s) for s in routed], outcomes
+            for i in range(0, len(pairs), 3):
+                outcome = _text(pairs[i + 1])
+                outcomes[_text(pairs[i])].append(outcome)
+                if outcome not in ("duplicate", "stale"):
+                    sessions.add(_text(pairs[i + 2]))
+            return [_text(s) for s in routed], outcomes, sessions
         while True:
             reply = self._commit.run(ROUTE, keys, head + args)
             routed, deliveries, flushed = reply
@@ -214,8 +221,10 @@ class EventBus:
             for session, entries in per_session.items():
                 for (dedupe, *_), outcome in zip(entries, appended[session]):
                     outcomes[dedupe].append(outcome)
+                    if outcome not in ("duplicate", "stale"):
+                        sessions.add(session)
             if not flushed:
-                return statuses, outcomes
+                return statuses, outcomes, sessions
             args, boards = [], {}
             for entry in flushed:
                 args += ["", "", "", entry, "unhold", "", "", ""]
@@ -348,6 +357,34 @@ class EventBus:
         except REDIS_ERRORS as exc:
             raise Unavailable("Redis is unreachable, retry later.") from exc
         return orjson.loads(raw) if raw else None
+
+    def call_data(self, session: str) -> Tuple[List[Tuple[str, dict]], Dict[str, bytes], Optional[bytes]]:
+        """A call's whole log as (id, frame), its ``latest`` hash and its stored report (or None), read at once."""
+
+        def read(node):
+            with node.pipeline(transaction=True) as pipe:
+                pipe.xrange(log_key(session), "-", "+")
+                pipe.hgetall(latest_key(session))
+                pipe.get(report_key(session))
+                return pipe.execute()
+
+        try:
+            entries, latest, report = self.store.on_slot(log_key(session), read)
+        except REDIS_ERRORS + TOPOLOGY_ERRORS as exc:
+            raise Unavailable("Redis is unreachable, retry later.") from exc
+        log = [(_text(i), orjson.loads(f[b"f"])) for i, f in entries]
+        return log, {_text(k): v for k, v in latest.items()}, report
+
+    def store_report(self, session: str, report: bytes, ttl: int):
+        """Keep a call's settled report for ``ttl`` seconds (in the call's slot)."""
+        self.store.on_slot(report_key(session), lambda node: node.set(report_key(session), report, ex=ttl))
+
+    def has_report(self, session: str) -> bool:
+        """True when the call has a settled report."""
+        try:
+            return bool(self.store.on_slot(report_key(session), lambda node: node.exists(report_key(session))))
+        except REDIS_ERRORS + TOPOLOGY_ERRORS as exc:
+            raise Unavailable("Redis is unreachable, retry later.") from exc
 
     def snapshot(self, session: str) -> Snapshot:
         """The ``initial`` frame for a fresh subscriber, and the id of the last event it covers."""

@@ -23,6 +23,7 @@ call touches one hash slot and runs unchanged on Redis Cluster::
     cintel:conv:{<conv>}:participants  hash: participant id -> participant type
     cintel:board:{all}             sorted set: live sessions by last update (ms)
     cintel:board:{all}:events      channel: every board summary change, SSE-formatted (both in one slot)
+    cintel:report:{<CallSid>}      string: the call's settled report (JSON), kept CINTEL_REPORT_TTL after the call
     cintel:due:{<name>}            sorted set: a due queue's items by the time they come due (ms)
     cintel:due:{<name>}:items      hash: item -> its payload (JSON)
 
@@ -72,6 +73,11 @@ def conversation_keys(conversation: str) -> Tuple[str, ...]:
 
 def participants_key(conversation: str) -> str:
     return f"cintel:conv:{{{conversation}}}:participants"
+
+
+def report_key(call_sid: str) -> str:
+    """The settled report of a call: in the call's own slot, outliving its live data."""
+    return f"cintel:report:{{{call_sid}}}"
 
 
 def due_keys(name: str) -> Tuple[str, str]:

@@ -19,6 +19,11 @@ bp = Blueprint("cintel", __name__)
 _schema = RuleExecutionSchema()
 
 
+def _kind(routing: dict) -> str:
+    """A post-call result follows the conversation's last call even once it ended (see route.lua)."""
+    return "post" if routing["postCall"] else "result"
+
+
 @bp.post("/webhook/cintel-action")
 @takes_body()
 def cintel_action():
@@ -30,18 +35,14 @@ def cintel_action():
     ext = relay()
     conversation = payload["conversationId"]
     annotate(conversation=conversation)
+    groups = normalize.rule_execution_groups(payload, ext.config.operators, ext.script)
     items = [
-        (
-            Route(
-                "post" if routing["postCall"] else "result",
-                call=routing["call"] or "",
-                refs=tuple(routing["communications"]),
-            ),
-            events,
-        )
-        for routing, events in normalize.rule_execution_groups(payload, ext.config.operators, ext.script)
+        (Route(_kind(routing), call=routing["call"] or "", refs=tuple(routing["communications"])), events)
+        for routing, events in groups
     ]
-    return accepted(ext.bus.route(conversation, items), **({"dropped": dropped} if dropped else {}))
+    result = ext.bus.route(conversation, items)
+    ext.reports.followed(result, post_call=any(routing["postCall"] for routing, _ in groups))
+    return accepted(result, **({"dropped": dropped} if dropped else {}))
 
 
 def _drop_invalid_text(body: dict) -> int:

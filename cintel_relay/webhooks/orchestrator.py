@@ -47,7 +47,11 @@ def _participant(ext, participant):
 def _conversation(ext, conversation):
     # Deduplicated on the conversation itself, which the signature covers (the idempotency token is not).
     event = normalize.conversation_closed_event(conversation, f"closed:{conversation['id']}")
-    return ext.bus.route(conversation["id"], [(Route("conv"), [event])]) if event else None
+    if event is None:
+        return None
+    result = ext.bus.route(conversation["id"], [(Route("conv"), [event])])
+    ext.reports.followed(result, ended=True)
+    return result
 
 
 _HANDLERS = {

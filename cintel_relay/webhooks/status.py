@@ -19,4 +19,10 @@ def call_status():
     form = load(_schema, signed_form(_schema.fields), "status callback")
     annotate(session=form["CallSid"])
     ext = relay()
-    return accepted(ext.bus.ingest([normalize.call_status_event(form)], session=form["CallSid"]))
+    event = normalize.call_status_event(form)
+    result = ext.bus.ingest([event], session=form["CallSid"])
+    if event.ends:  # a redelivery schedules it too: the first answer may have failed after the event was stored
+        ext.reports.schedule(form["CallSid"], ext.config.report_settle_seconds)
+    else:
+        ext.reports.followed(result)
+    return accepted(result)

@@ -9,7 +9,7 @@
 -- ARGV: the session key prefix, the number n of session key suffixes, the n suffixes
 --       (keys.SESSION_KEY_TEMPLATE), maxlen, publish command, the session that gets board fields
 --       ('' for none), those fields (JSON or ''), then route.lua's whole ARGV.
--- Returns {route.lua's statuses, then flat (dedupe, append outcome) pairs in log order}.
+-- Returns {route.lua's statuses, then flat (dedupe, append outcome, session) triples in log order}.
 
 local prefix, n = ARGV[1], tonumber(ARGV[2])
 local suffixes = {}
@@ -60,6 +60,7 @@ while true do
     for k = 4, #out do
       outcomes[#outcomes + 1] = entries[(k - 4) * 4 + 1]
       outcomes[#outcomes + 1] = out[k]
+      outcomes[#outcomes + 1] = session
     end
     if out[1] ~= '' then changed[#changed + 1] = {session, out[1]} end
   end
