@@ -10,55 +10,8 @@ from werkzeug.datastructures import MultiDict
 
 from cintel_relay.bus.keys import board_key, log_key
 
-from .support import (
-    CALL_SID,
-    CONVERSATION,
-    SUMMARY_OPERATOR,
-    SSEClient,
-    adherence_result,
-    communication,
-    operator_result,
-    payload,
-    post_form,
-    post_json,
-    rule_execution,
-    sign,
-)
-
-POST_CALL = {"trigger": {"on": "CONVERSATION_END", "timestamp": "2026-11-24T15:09:00Z"}, "channels": ["VOICE"]}
-
-
-def deliver(relay, body):
-    path = "/webhook/cintel-action" if "operatorResults" in body else "/webhook/cor-event"
-    response = post_json(relay.url, path, body)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def closed(conversation=CONVERSATION):
-    data = {"id": conversation, "accountId": "AC" + "0" * 32, "configurationId": "cfg", "status": "CLOSED"}
-    return {"eventType": "CONVERSATION_UPDATED", "timestamp": "2026-11-24T15:08:52Z", "data": data}
-
-
-def summary(result_id, text, post_call=True, **details):
-    body = operator_result(result_id, SUMMARY_OPERATOR, {"text": text}, "TEXT")
-    if post_call:
-        body["executionDetails"] = {**POST_CALL, **details}
-    return body
-
-
-def post_call_adherence(result_id, **verdicts):
-    body = adherence_result(result_id, **verdicts)
-    body["executionDetails"] = dict(POST_CALL)
-    return body
-
-
-def completed_call(relays):
-    """A call with two utterances, completed (status callback) and its conversation closed."""
-    deliver(relays[0], communication("c1", "Thanks for calling Swift Movers"))
-    deliver(relays[1], communication("c2", "I need a quote", speaker="customer"))
-    assert post_form(relays[0].url, "/webhook/status", {"CallSid": CALL_SID, "CallStatus": "completed"}).ok
-    deliver(relays[1], closed())
+from .postcall_support import completed_call, deliver, post_call_adherence, summary
+from .support import CALL_SID, SSEClient, payload, rule_execution, sign
 
 
 def types(redis_client, session=CALL_SID):
@@ -87,7 +40,7 @@ def test_post_call_results_reach_the_ended_call_live_in_a_late_snapshot_and_on_i
 def test_a_running_summary_arriving_after_the_final_one_does_not_replace_it(relays, redis_client):
     completed_call(relays)
     deliver(relays[0], rule_execution([summary("sum-final", "The post-call summary")]))
-    late = summary("sum-running", "A running summary, delivered late", post_call=False)
+    late = summary("sum-running", "A running summary, delivered late", post=False)
     late["executionDetails"]["communications"] = {"first": "c1", "last": "c2"}
     assert deliver(relays[1], rule_execution([late]))["logged"] == 2
     snapshot = SSEClient(relays[0].url, CALL_SID).events(2)[1][1]

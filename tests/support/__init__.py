@@ -12,12 +12,15 @@ from .payloads import (
     SUMMARY_OPERATOR,
     adherence_result,
     communication,
+    conversation_closed,
     operator_result,
     payload,
+    post_call,
     rule_execution,
 )
 from .processes import ROOT, answers, free_port, wait_for
 from .races import race_held_results
+from .receiver import Receiver
 from .redis_server import TLS_REDIS_PASSWORD, RedisReplica, RedisServer, TLSRedisServer
 from .relays import SERVE, SESSION_REDIS, Relay, RelayFactory, base_env
 from .signing import AUTH_TOKEN, form_request, json_request, post_form, post_json, sign
@@ -42,6 +45,7 @@ __all__ = [
     "TLSRedisServer",
     "RedisReplica",
     "RedisServer",
+    "Receiver",
     "Relay",
     "RelayFactory",
     "EMPTY_SNAPSHOT",
@@ -51,6 +55,7 @@ __all__ = [
     "answers",
     "base_env",
     "communication",
+    "conversation_closed",
     "flex_env",
     "form_request",
     "free_port",
@@ -59,6 +64,7 @@ __all__ = [
     "operator_result",
     "parse_block",
     "payload",
+    "post_call",
     "post_form",
     "post_json",
     "rule_execution",

@@ -68,3 +68,18 @@ def adherence_result(result_id, **verdicts):
         for key, v in verdicts.items()
     ]
     return operator_result(result_id, SCRIPT_OPERATOR, {"categories": categories, "explanation": "because"})
+
+
+def conversation_closed(conversation=CONVERSATION):
+    """An Orchestrator CONVERSATION_UPDATED event: the conversation CLOSED (the blog closes it on hang-up)."""
+    data = {"id": conversation, "accountId": "AC" + "0" * 32, "configurationId": "cfg", "status": "CLOSED"}
+    return {"eventType": "CONVERSATION_UPDATED", "timestamp": "2026-11-24T15:08:52Z", "data": data}
+
+
+def post_call(result):
+    """``result`` as Twilio computes it when the conversation ends (trigger ``CONVERSATION_END``, facts F7, F11)."""
+    result["executionDetails"] = {
+        "trigger": {"on": "CONVERSATION_END", "timestamp": "2026-11-24T15:09:00Z"},
+        "channels": ["VOICE"],
+    }
+    return result
