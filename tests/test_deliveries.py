@@ -1,0 +1,84 @@
+"""Reports delivered to the customer's systems (docs/reports.md): signed, one id on every retry, retried with
+backoff until a 2xx, sent by one replica at a time, and not lost to a replica killed mid-attempt. Two real gunicorn
+replicas on one real Redis; a receiver in the test."""
+
+import signal
+
+import orjson
+import pytest
+
+from cintel_relay.outbound import signing
+
+from .postcall_support import completed_call
+from .support import CALL_SID, METRICS_TOKEN, Receiver, metric, scrape, wait_for
+
+SECRET = "report-secret-for-tests-0123456789abcdef"
+
+
+def delivery_env(receiver, **extra):
+    env = dict(
+        CINTEL_REPORT_URL=receiver.url,
+        CINTEL_REPORT_SECRET=SECRET,
+        CINTEL_REPORT_SETTLE_SECONDS="0.2",
+        CINTEL_REPORT_RETRY_SECONDS="0.3",
+        CINTEL_REPORT_TIMEOUT="1",
+        CINTEL_DUE_LEASE_SECONDS="2",
+        CINTEL_METRICS_TOKEN=METRICS_TOKEN,
+    )
+    return {**env, **extra}
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(**kw):
+        made.append(Receiver(**kw))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.stop()
+
+
+def verified(received):
+    """Each request's signature checks out with the secret, and its body parses."""
+    for r in received:
+        stamp, sent = r.headers[signing.TIMESTAMP_HEADER], r.headers[signing.SIGNATURE_HEADER]
+        assert signing.verify(SECRET, stamp, sent, r.body, now=int(stamp)), r.headers
+        assert not signing.verify(SECRET, stamp, sent, r.body + b" ", now=int(stamp))
+    return [orjson.loads(r.body) for r in received]
+
+
+def totals(relays, outcome):
+    return sum(metric(scrape(r.url), "cintel_deliveries_total", kind="report", outcome=outcome) for r in relays)
+
+
+def test_a_receiver_that_fails_twice_gets_three_attempts_with_one_id_then_nothing_more(
+    start_relay, receiver, redis_client
+):
+    endpoint = receiver(statuses=[500, 503])
+    relays = [start_relay(**delivery_env(endpoint)) for _ in range(2)]
+    completed_call(relays)  # one settling, so one report: every request below is an attempt of one delivery
+    wait_for(lambda: totals(relays, "delivered") == 1, timeout=20, what="the delivery to succeed")
+    assert len(endpoint.received) == 3
+    assert len({r.headers[signing.DELIVERY_HEADER] for r in endpoint.received}) == 1
+    bodies = verified(endpoint.received)
+    assert all(body == bodies[0] for body in bodies) and bodies[0]["final"] and bodies[0]["callSid"] == CALL_SID
+    assert totals(relays, "failed") == 2 and totals(relays, "gave_up") == 0
+    # nothing more: the delivery left the queue, and so did the settle item
+    assert wait_for(lambda: metric(scrape(relays[0].url), "cintel_due_queue_depth") == 0, what="an empty queue")
+    assert len(endpoint.received) == 3
+
+
+def test_a_replica_killed_while_it_holds_the_delivery_does_not_lose_it(start_relay, receiver, redis_client):
+    endpoint = receiver(hold=True)
+    first = start_relay(**delivery_env(endpoint))
+    completed_call([first, first])
+    assert endpoint.holding.wait(20), "the first replica never sent the report"
+    first.stop(signal.SIGKILL)  # mid-attempt: it never hears back, never finishes the item
+    second = start_relay(**delivery_env(endpoint))
+    wait_for(lambda: totals([second], "delivered") == 1, timeout=20, what="the other replica to deliver")
+    ids = {r.headers[signing.DELIVERY_HEADER] for r in endpoint.received}
+    assert len(endpoint.received) == 2 and len(ids) == 1
+    verified(endpoint.received)
