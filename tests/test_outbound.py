@@ -1,0 +1,58 @@
+"""Outbound deliveries, one attempt at a time: the signature's format, capped doubling waits, giving up (counted)."""
+
+import hashlib
+import hmac
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from cintel_relay.outbound import signing
+
+from .support import METRICS_TOKEN, Receiver
+
+SECRET = "report-secret-for-tests-0123456789abcdef"
+
+
+def test_the_signature_is_hmac_sha256_of_timestamp_dot_body_and_verify_checks_age():
+    body = b'{"callSid":"CA1"}'
+    expected = hmac.new(SECRET.encode(), b"1700000000." + body, hashlib.sha256).hexdigest()
+    assert signing.signature(SECRET, 1700000000, body) == "v1=" + expected
+    sent = signing.headers(SECRET, "report.CA1.1.0", 1700000000, body)[signing.SIGNATURE_HEADER]
+    assert signing.verify(SECRET, "1700000000", sent, body, now=1700000100)
+    assert not signing.verify(SECRET, "1700000000", sent, body, now=1700000000 + 301)  # too old: a replay
+    assert not signing.verify("another-secret", "1700000000", sent, body, now=1700000000)
+    assert not signing.verify(SECRET, "1700000001", sent, body, now=1700000001)  # the timestamp is signed
+
+
+def gave_up(client):
+    text = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).get_data(as_text=True)
+    samples = {
+        (s.name, s.labels.get("outcome")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == "cintel_deliveries_total"
+    }
+    return samples[("cintel_deliveries_total", "gave_up")], samples[("cintel_deliveries_total", "failed")]
+
+
+def test_failed_attempts_wait_twice_as_long_each_time_up_to_the_cap_then_give_up(make_app):
+    endpoint = Receiver(statuses=[500] * 10)
+    try:
+        app = make_app(
+            CINTEL_REPORT_URL=endpoint.url,
+            CINTEL_REPORT_SECRET=SECRET,
+            CINTEL_REPORT_RETRY_SECONDS="10",
+            CINTEL_REPORT_RETRY_MAX_SECONDS="3600",
+            CINTEL_REPORT_GIVE_UP_SECONDS="86400",
+            CINTEL_METRICS_TOKEN=METRICS_TOKEN,
+        )
+        deliveries = app.extensions["cintel"].reports.deliveries
+        payload = {"kind": "report", "url": endpoint.url, "body": "{}", "first": 0}
+        waits = [deliveries.handle("deliver:report.CA1.1.0", payload, now) - now for now in (0, 10_000, 20_000, 40_000)]
+        assert waits == [10_000, 10_000, 20_000, 40_000]  # each wait as long as it has been failing
+        assert deliveries.handle("deliver:report.CA1.1.0", payload, 50_000_000) - 50_000_000 == 3_600_000  # capped
+        assert gave_up(app.test_client()) == (0, 5)
+        assert deliveries.handle("deliver:report.CA1.1.0", payload, 86_400_000) is None  # a day of failures
+        assert gave_up(app.test_client()) == (1, 6)
+        assert len({r.headers[signing.DELIVERY_HEADER] for r in endpoint.received}) == 1
+    finally:
+        endpoint.stop()
