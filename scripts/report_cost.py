@@ -12,12 +12,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import redis  # noqa: E402
+import redis
 
-from cintel_relay import create_app  # noqa: E402
-from cintel_relay.bus.keys import due_keys, report_key  # noqa: E402
-from cintel_relay.config import load_config  # noqa: E402
-from tests.support import Receiver, RedisServer, base_env, communication, form_request, json_request  # noqa: E402
+from cintel_relay import create_app
+from cintel_relay.bus.keys import due_keys, report_key
+from cintel_relay.config import load_config
+from tests.support import Receiver, RedisServer, base_env, communication, form_request, json_request
 
 SECRET = "report-cost-secret-0123456789abcdef0123"
 
