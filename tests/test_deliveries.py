@@ -6,11 +6,12 @@ import signal
 
 import orjson
 import pytest
+import redis as redis_lib
 
 from cintel_relay.outbound import signing
 
 from .postcall_support import completed_call
-from .support import CALL_SID, METRICS_TOKEN, Receiver, metric, scrape, wait_for
+from .support import CALL_SID, METRICS_TOKEN, Receiver, RedisServer, metric, scrape, wait_for
 
 SECRET = "report-secret-for-tests-0123456789abcdef"
 
@@ -26,6 +27,23 @@ def delivery_env(receiver, **extra):
         CINTEL_METRICS_TOKEN=METRICS_TOKEN,
     )
     return {**env, **extra}
+
+
+@pytest.fixture(scope="module")
+def own_redis():
+    """A Redis of its own: replicas of other tests (configured without report URLs) must not take these
+    relays' due items (in production every replica has the same configuration)."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_relay(start_relay, own_redis):
+    """Relays on this module's Redis, emptied first."""
+    with redis_lib.Redis.from_url(own_redis.url) as client:
+        client.flushall()
+    return lambda **env: start_relay(redis_url=own_redis.url, **env)
 
 
 @pytest.fixture
@@ -71,7 +89,7 @@ def test_a_receiver_that_fails_twice_gets_three_attempts_with_one_id_then_nothin
     assert len(endpoint.received) == 3
 
 
-def test_a_replica_killed_while_it_holds_the_delivery_does_not_lose_it(start_relay, receiver, redis_client):
+def test_a_replica_killed_while_it_holds_the_delivery_does_not_lose_it(start_relay, receiver):
     endpoint = receiver(hold=True)
     first = start_relay(**delivery_env(endpoint))
     completed_call([first, first])

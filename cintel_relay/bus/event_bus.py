@@ -377,7 +377,10 @@ class EventBus:
 
     def store_report(self, session: str, report: bytes, ttl: int):
         """Keep a call's settled report for ``ttl`` seconds (in the call's slot)."""
-        self.store.on_slot(report_key(session), lambda node: node.set(report_key(session), report, ex=ttl))
+        try:
+            self.store.on_slot(report_key(session), lambda node: node.set(report_key(session), report, ex=ttl))
+        except REDIS_ERRORS + TOPOLOGY_ERRORS as exc:
+            raise Unavailable("Redis is unreachable; the report was not stored, retry later.") from exc
 
     def has_report(self, session: str) -> bool:
         """True when the call has a settled report."""

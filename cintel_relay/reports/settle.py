@@ -14,6 +14,8 @@ from typing import Optional
 import orjson
 
 from ..bus.event_bus import EventBus, IngestResult
+from ..bus.store import REDIS_ERRORS, TOPOLOGY_ERRORS
+from ..errors import Unavailable
 from ..events import snapshot_values
 from ..ids import is_call_sid
 from ..outbound.deliveries import Deliveries
@@ -72,9 +74,12 @@ class Reports:
 
     def schedule(self, call_sid: str, after_seconds: float):
         """Settle ``call_sid`` in ``after_seconds`` (or sooner, if it is already due sooner)."""
-        seconds, micros = self.bus.redis.time()
-        now_ms = seconds * 1000 + micros // 1000
-        self.bus.due.schedule(f"{KIND}:{call_sid}", now_ms + int(after_seconds * 1000), {}, keep_earlier=True)
+        try:
+            seconds, micros = self.bus.redis.time()
+            now_ms = seconds * 1000 + micros // 1000
+            self.bus.due.schedule(f"{KIND}:{call_sid}", now_ms + int(after_seconds * 1000), {}, keep_earlier=True)
+        except REDIS_ERRORS + TOPOLOGY_ERRORS as exc:
+            raise Unavailable("Redis is unreachable; the call's report was not scheduled, retry later.") from exc
 
     def settle(self, item: str, payload: dict, now_ms: int) -> Optional[int]:
         """The due handler of ``settle:<CallSid>``: store the final report if it says something new, and queue
