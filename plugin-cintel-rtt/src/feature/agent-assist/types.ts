@@ -75,6 +75,8 @@ export interface Summary {
   text: string;
   timestamp?: string;
   operatorResultId?: string;
+  /** True for the post-call summary (computed when the conversation ended); a running one never replaces it. */
+  final?: boolean;
 }
 
 /** The newest result of Twilio's Next Best Response operator: what the agent could say next. */

@@ -31,6 +31,37 @@ describe('Transcript tab', () => {
     expect(screen.getByText(/Sentiment: positive/)).toBeInTheDocument();
   });
 
+  it('shows the post-call summary while the task wraps up, with a copy action', async () => {
+    const writeText = jest.fn().mockResolvedValue(undefined);
+    Object.assign(navigator, { clipboard: { writeText } });
+    render(
+      <Theme.Provider theme="default">
+        <TranscriptTab
+          transcript={[]}
+          summary={{ text: 'Moving Denver to Austin on March 3.', final: true }}
+          sentiment={null}
+          loaded
+        />
+      </Theme.Provider>,
+    );
+    expect(screen.getByRole('heading', { name: 'Post-call summary' })).toBeInTheDocument();
+    fireEvent.click(screen.getByRole('button', { name: 'Copy summary' }));
+    expect(writeText).toHaveBeenCalledWith('Moving Denver to Austin on March 3.');
+    expect(await screen.findByText('Copied')).toBeInTheDocument();
+  });
+
+  it('says so when the browser refuses to copy', async () => {
+    Object.assign(navigator, { clipboard: { writeText: jest.fn().mockRejectedValue(new Error('denied')) } });
+    render(
+      <Theme.Provider theme="default">
+        <TranscriptTab transcript={[]} summary={{ text: 'Running.' }} sentiment={null} loaded />
+      </Theme.Provider>,
+    );
+    expect(screen.getByRole('heading', { name: 'Summary' })).toBeInTheDocument();
+    fireEvent.click(screen.getByRole('button', { name: 'Copy summary' }));
+    expect(await screen.findByText(/Copy failed/)).toBeInTheDocument();
+  });
+
   it('replaces what it shows with a fresh snapshot', async () => {
     const panel = await renderLive();
     await panel.play([...FRESH_CONNECT, ...LIVE_EVENTS]);

@@ -1,6 +1,7 @@
-import React, { memo, useCallback, useLayoutEffect, useRef } from 'react';
+import React, { memo, useCallback, useLayoutEffect, useRef, useState } from 'react';
 import { Badge } from '@twilio-paste/core/badge';
 import { Box } from '@twilio-paste/core/box';
+import { Button } from '@twilio-paste/core/button';
 import { Card } from '@twilio-paste/core/card';
 import { Heading } from '@twilio-paste/core/heading';
 import { Paragraph } from '@twilio-paste/core/paragraph';
@@ -98,6 +99,32 @@ function SentimentBadge({ sentiment }: { sentiment: Sentiment | null }): JSX.Ele
   );
 }
 
+/** Copies the summary for the agent's wrap-up notes; says whether it worked (a browser may refuse). */
+function CopySummary({ text }: { text: string }): JSX.Element {
+  const [copied, setCopied] = useState<'idle' | 'copied' | 'failed'>('idle');
+  const copy = useCallback(() => {
+    const clipboard = typeof navigator !== 'undefined' ? navigator.clipboard : undefined;
+    if (!clipboard) {
+      setCopied('failed');
+      return;
+    }
+    clipboard.writeText(text).then(
+      () => setCopied('copied'),
+      () => setCopied('failed'),
+    );
+  }, [text]);
+  return (
+    <Box display="flex" alignItems="center" columnGap="space30">
+      <Button variant="secondary" size="small" onClick={copy}>
+        Copy summary
+      </Button>
+      <Text as="span" fontSize="fontSize20" color="colorTextWeak" aria-live="polite">
+        {copied === 'copied' ? 'Copied' : copied === 'failed' ? 'Copy failed: select the text instead' : ''}
+      </Text>
+    </Box>
+  );
+}
+
 /** Latest summary and sentiment above a live, speaker-labelled transcript. */
 export function TranscriptTab({
   transcript,
@@ -128,11 +155,12 @@ export function TranscriptTab({
         <Stack orientation="vertical" spacing="space30">
           <Box display="flex" alignItems="center" justifyContent="space-between" columnGap="space30">
             <Heading as="h3" variant="heading50" marginBottom="space0">
-              Summary
+              {summary?.final ? 'Post-call summary' : 'Summary'}
             </Heading>
             <SentimentBadge sentiment={sentiment} />
           </Box>
           <Paragraph marginBottom="space0">{summary ? summary.text : 'No summary yet.'}</Paragraph>
+          {summary ? <CopySummary key={summary.text} text={summary.text} /> : null}
         </Stack>
       </Card>
       <Box

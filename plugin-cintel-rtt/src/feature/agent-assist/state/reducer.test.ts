@@ -69,6 +69,15 @@ describe('panelReducer', () => {
     expect(state.callStatus?.status).toBe('in-progress');
   });
 
+  it('keeps the post-call summary when a running one arrives after it', () => {
+    const state = reduce([
+      { type: 'summary', data: { text: 'Running.' } },
+      { type: 'summary', data: { text: 'Post-call.', final: true } },
+      { type: 'summary', data: { text: 'A late running one.' } },
+    ]);
+    expect(state.summary).toEqual({ text: 'Post-call.', final: true });
+  });
+
   it('replaces the whole state with an initial snapshot', () => {
     const before = reduce([
       { type: 'transcript', data: line('old') },

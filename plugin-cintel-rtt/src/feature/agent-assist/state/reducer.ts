@@ -110,7 +110,10 @@ export function panelReducer(state: PanelState, action: PanelAction): PanelState
     }
     case 'summary': {
       const summary = payload<Summary>(action);
-      return summary ? { ...state, loaded: true, summary } : state;
+      if (!summary) return state;
+      // The relay's snapshot keeps the post-call summary over a late running one; so does the panel.
+      if (state.summary?.final && !summary.final) return { ...state, loaded: true };
+      return { ...state, loaded: true, summary };
     }
     case 'call-status': {
       const callStatus = payload<CallStatus>(action);
