@@ -73,7 +73,12 @@ def create_app(config: Optional[Config] = None) -> Flask:
         verifier=SignatureVerifier(
             config.twilio_auth_token, config.server_url, config.verify_signatures, config.webhook_shared_keys
         ),
-        due=DueRunner(bus.due, lease_ms=int(config.due_lease_seconds * 1000)),
+        # A claimed batch runs under one lease: as many deliveries as can time out one after another within it.
+        due=DueRunner(
+            bus.due,
+            lease_ms=int(config.due_lease_seconds * 1000),
+            batch=max(1, int(config.due_lease_seconds // config.report_timeout) - 1),
+        ),
         reports=Reports(bus, config, script.name, deliveries),
     )
     relay.due.handle("settle", relay.reports.settle)

@@ -105,3 +105,13 @@ def test_schedule_keep_earlier_and_cancel(store, redis_client):
     assert q.due_at("report:CA1") == 9_000
     q.cancel("report:CA1")
     assert q.due_at("report:CA1") is None and q.depth() == 0
+
+
+def test_the_runner_claims_at_most_its_batch(store, redis_client):
+    q = queue(store)
+    runner = DueRunner(q, lease_ms=60_000, batch=2)
+    runner.handle("finish", lambda item, payload, now: None)
+    now = redis_now(redis_client)
+    for n in range(5):
+        q.schedule(f"finish:{n}", now - 1, {"n": n})
+    assert [runner.run_once() for _ in range(4)] == [2, 2, 1, 0]

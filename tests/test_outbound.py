@@ -56,3 +56,11 @@ def test_failed_attempts_wait_twice_as_long_each_time_up_to_the_cap_then_give_up
         assert len({r.headers[signing.DELIVERY_HEADER] for r in endpoint.received}) == 1
     finally:
         endpoint.stop()
+
+
+def test_a_claimed_batch_of_deliveries_times_out_within_its_lease(make_app):
+    # Two replicas never both deliver: everything one claim holds is done (or timed out) before its lease ends.
+    for lease, timeout in (("30", "10"), ("11", "10"), ("2", "1"), ("300", "10")):
+        app = make_app(CINTEL_DUE_LEASE_SECONDS=lease, CINTEL_REPORT_TIMEOUT=timeout)
+        runner = app.extensions["cintel"].due
+        assert runner.batch >= 1 and runner.batch * float(timeout) * 1000 < runner.lease_ms

@@ -93,10 +93,13 @@ class DueQueue:
 class DueRunner:
     """Claims and runs due items in this worker: a background thread (a greenlet under gevent)."""
 
-    def __init__(self, queue: DueQueue, lease_ms: int = 30000, interval: float = 0.2):
+    def __init__(self, queue: DueQueue, lease_ms: int = 30000, interval: float = 0.2, batch: int = 50):
         self.queue = queue
         self.lease_ms = lease_ms
         self.interval = interval
+        #: Items claimed at once. They run one after another under one lease, so a batch must finish within
+        #: it: with handlers that may take up to T (a delivery's timeout), ``batch * T`` must stay below the lease.
+        self.batch = batch
         self.handlers: Dict[str, Handler] = {}
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -115,7 +118,7 @@ class DueRunner:
 
     def run_once(self) -> int:
         """Claim and run what is due now; how many items were run."""
-        now, items = self.queue.claim(self.lease_ms)
+        now, items = self.queue.claim(self.lease_ms, self.batch)
         for item, payload in items:
             kind = item.partition(":")[0]
             handler = self.handlers.get(kind)
