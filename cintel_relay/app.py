@@ -79,7 +79,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
             lease_ms=int(config.due_lease_seconds * 1000),
             batch=max(1, int(config.due_lease_seconds // config.report_timeout) - 1),
         ),
-        reports=Reports(bus, config, script.name, deliveries),
+        reports=Reports(bus, config, script, deliveries),
     )
     relay.due.handle("settle", relay.reports.settle)
     relay.due.handle("deliver", deliveries.handle)

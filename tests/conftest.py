@@ -73,6 +73,23 @@ def start_relay(redis_server):
 
 
 @pytest.fixture(scope="module")
+def private_redis():
+    """A redis-server of the test module's own."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def start_private_relay(start_relay, private_redis):
+    """:func:`start_relay` on the module's own Redis, emptied first: for relays whose due items (settling a
+    report, deliveries) the session's replicas, configured otherwise, must not take."""
+    with redis_lib.Redis.from_url(private_redis.url) as client:
+        client.flushall()
+    return lambda **env: start_relay(redis_url=private_redis.url, **env)
+
+
+@pytest.fixture(scope="module")
 def start_module_relay(redis_server):
     """:func:`start_relay` for module-scoped fixtures: the relays live until the module's tests are done."""
     yield from _relays(redis_server.url)

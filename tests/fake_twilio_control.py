@@ -4,6 +4,9 @@ twilio/twilio-oai ``spec/json/twilio_intelligence_v3.json`` (one server, like in
 ``GET/POST /v3/ControlPlane/Configurations`` (list ``{items, meta}``; create 201) and ``GET/PUT/DELETE
 /v3/ControlPlane/Configurations/{id}`` (200, 200, 204); errors ``{code, message, httpStatusCode, userError}``.
 
+Its data plane, for reconciling a call's report: ``GET /v3/OperatorResults?conversationId=`` (``items``) and
+``GET /v2/Conversations/{ConversationSid}/Communications`` (``communications``), paged the same way.
+
 ``spec/json/twilio_conversations_v2.json`` (another server, like conversations.twilio.com):
 ``GET/POST /v2/ControlPlane/Configurations``, ``GET/PUT/DELETE /v2/ControlPlane/Configurations/{id}``;
 writes answer 202 ``{statusUrl, related}`` and take effect when the operation at ``GET
@@ -196,6 +199,8 @@ class FakeControlPlane:
         #: A hostile control plane: ``(api, method, path, query) -> (status, body, headers) or None``; a body
         #: that is bytes is sent as is. None answers as Twilio does.
         self.hostile = None
+        #: What the data plane holds: operator results (Intelligence v3), communications by conversation (v2).
+        self.operator_results, self.communications = [], {}
 
     def start(self):
         for server in self.servers.values():
@@ -347,6 +352,10 @@ def _page(items: list, key: str, query: dict, cap) -> tuple:
 
 
 def _intelligence(handler, fake, method, path, query, body) -> tuple:
+    if path == "/v3/OperatorResults" and method == "GET":
+        wanted = query.get("conversationId")
+        results = [r for r in fake.operator_results if wanted is None or r["conversationId"] == wanted]
+        return _page(results, "items", query, fake.page_size)
     base = "/v3/ControlPlane/Configurations"
     if path == base and method == "GET":
         return _page(list(fake.intelligence.values()), "items", query, fake.page_size)
@@ -376,6 +385,9 @@ def _intelligence(handler, fake, method, path, query, body) -> tuple:
 
 
 def _conversations(handler, fake, method, path, query, body) -> tuple:
+    communications = re.fullmatch(r"/v2/Conversations/([^/]+)/Communications", path)
+    if communications and method == "GET":
+        return _page(fake.communications.get(communications.group(1), []), "communications", query, fake.page_size)
     base = "/v2/ControlPlane/Configurations"
     if path == base and method == "GET":
         return _page(list(fake.orchestrator.values()), "configurations", query, fake.page_size)

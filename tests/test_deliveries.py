@@ -6,12 +6,11 @@ import signal
 
 import orjson
 import pytest
-import redis as redis_lib
 
 from cintel_relay.outbound import signing
 
 from .postcall_support import completed_call
-from .support import CALL_SID, METRICS_TOKEN, Receiver, RedisServer, metric, scrape, wait_for
+from .support import CALL_SID, METRICS_TOKEN, Receiver, metric, scrape, wait_for
 
 SECRET = "report-secret-for-tests-0123456789abcdef"
 
@@ -27,23 +26,6 @@ def delivery_env(receiver, **extra):
         CINTEL_METRICS_TOKEN=METRICS_TOKEN,
     )
     return {**env, **extra}
-
-
-@pytest.fixture(scope="module")
-def own_redis():
-    """A Redis of its own: replicas of other tests (configured without report URLs) must not take these
-    relays' due items (in production every replica has the same configuration)."""
-    server = RedisServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def start_relay(start_relay, own_redis):
-    """Relays on this module's Redis, emptied first."""
-    with redis_lib.Redis.from_url(own_redis.url) as client:
-        client.flushall()
-    return lambda **env: start_relay(redis_url=own_redis.url, **env)
 
 
 @pytest.fixture
@@ -72,11 +54,9 @@ def totals(relays, outcome):
     return sum(metric(scrape(r.url), "cintel_deliveries_total", kind="report", outcome=outcome) for r in relays)
 
 
-def test_a_receiver_that_fails_twice_gets_three_attempts_with_one_id_then_nothing_more(
-    start_relay, receiver, redis_client
-):
+def test_a_receiver_that_fails_twice_gets_three_attempts_with_one_id_then_nothing_more(start_private_relay, receiver):
     endpoint = receiver(statuses=[500, 503])
-    relays = [start_relay(**delivery_env(endpoint)) for _ in range(2)]
+    relays = [start_private_relay(**delivery_env(endpoint)) for _ in range(2)]
     completed_call(relays)  # one settling, so one report: every request below is an attempt of one delivery
     wait_for(lambda: totals(relays, "delivered") == 1, timeout=20, what="the delivery to succeed")
     assert len(endpoint.received) == 3
@@ -89,13 +69,13 @@ def test_a_receiver_that_fails_twice_gets_three_attempts_with_one_id_then_nothin
     assert len(endpoint.received) == 3
 
 
-def test_a_replica_killed_while_it_holds_the_delivery_does_not_lose_it(start_relay, receiver):
+def test_a_replica_killed_while_it_holds_the_delivery_does_not_lose_it(start_private_relay, receiver):
     endpoint = receiver(hold=True)
-    first = start_relay(**delivery_env(endpoint))
+    first = start_private_relay(**delivery_env(endpoint))
     completed_call([first, first])
     assert endpoint.holding.wait(20), "the first replica never sent the report"
     first.stop(signal.SIGKILL)  # mid-attempt: it never hears back, never finishes the item
-    second = start_relay(**delivery_env(endpoint))
+    second = start_private_relay(**delivery_env(endpoint))
     wait_for(lambda: totals([second], "delivered") == 1, timeout=20, what="the other replica to deliver")
     ids = {r.headers[signing.DELIVERY_HEADER] for r in endpoint.received}
     assert len(endpoint.received) == 2 and len(ids) == 1

@@ -5,7 +5,9 @@ conversation ends (facts F7, F11) are in it; a post-call result brings that forw
 seconds (others of the same rule often follow within a second). Settling is a due item ``settle:<CallSid>``
 (:mod:`cintel_relay.bus.due`): any replica does it, once. It builds the report, and if it says something new
 (the first time, or a result arrived since) stores it with the next ``revision`` and queues one delivery per
-``CINTEL_REPORT_URL``. A result reaching a settled call schedules settling again, which sends a revised report.
+``CINTEL_REPORT_URL``; with Twilio credentials it first reads the conversation back from Twilio's APIs and
+merges what the relay missed (:mod:`.reconcile`). A result reaching a settled call schedules settling again,
+which sends a revised report.
 """
 
 import logging
@@ -20,6 +22,7 @@ from ..events import snapshot_values
 from ..ids import is_call_sid
 from ..outbound.deliveries import Deliveries
 from .builder import CallRecord, build_report, iso_ms, same_content
+from .reconcile import Reconciler
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +34,12 @@ POST_CALL_GRACE = 5.0
 class Reports:
     """Builds, settles, stores and delivers call reports; lives in ``app.extensions["cintel"].reports``."""
 
-    def __init__(self, bus: EventBus, config, script_name: str, deliveries: Deliveries):
+    def __init__(self, bus: EventBus, config, script, deliveries: Deliveries):
         self.bus = bus
         self.config = config
-        self.script_name = script_name
+        self.script_name = script.name
         self.deliveries = deliveries
+        self.reconciler = Reconciler(bus, config, script)
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -88,6 +92,8 @@ class Reports:
         record, stored = self._record(call_sid)
         if not record.log or not record.ended:
             return None  # expired, or live again: its completion schedules settling anew
+        if self.reconciler.enabled and record.conversation and self.reconciler.merge(record.conversation):
+            record, stored = self._record(call_sid)
         report = build_report(record)
         if stored is not None and same_content(stored, report):
             return None

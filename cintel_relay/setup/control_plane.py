@@ -9,6 +9,9 @@ and ``spec/json/twilio_conversations_v2.json``:
   update (PUT) and delete answer 202 with ``{statusUrl, related}``; the operation at ``statusUrl`` is
   ``PENDING`` until it is ``COMPLETED`` or ``FAILED`` (with an RFC 9457 ``error``).
 - Lists are token-paged: ``pageSize``/``pageToken`` in, ``meta{key, pageSize, nextToken}`` out.
+- Read back for reconciling a call's report (:mod:`cintel_relay.reports.reconcile`): ``GET /v3/OperatorResults
+  ?conversationId=`` (``items``) and ``GET /v2/Conversations/{ConversationSid}/Communications``
+  (``communications``).
 
 Requests go through twilio-python's ``Client.request``, which brings its authentication (account SID
 and auth token, or API key and secret), User-Agent and JSON encoding. The generated resources
@@ -32,6 +35,7 @@ from twilio.rest import Client
 
 INTELLIGENCE_CONFIGURATIONS = "/v3/ControlPlane/Configurations"
 ORCHESTRATOR_CONFIGURATIONS = "/v2/ControlPlane/Configurations"
+OPERATOR_RESULTS = "/v3/OperatorResults"
 #: The spec's largest page; fewer round trips for accounts with many configurations.
 PAGE_SIZE = 1000
 #: Retry-After is honoured within these bounds (seconds) while an operation is pending.
@@ -172,11 +176,11 @@ class ControlPlane:
             )
         return response
 
-    def _list(self, what: str, url: str) -> Iterator[dict]:
+    def _list(self, what: str, url: str, query: Optional[dict] = None) -> Iterator[dict]:
         token, page, seen = None, 1, set()
         while True:
             self.progress(f"reading {what} (page {page})")
-            params = {"pageSize": PAGE_SIZE, **({"pageToken": token} if token else {})}
+            params = {**(query or {}), "pageSize": PAGE_SIZE, **({"pageToken": token} if token else {})}
             body = _json(self._call(f"list {what}", "GET", url, params=params))
             meta = body.get("meta") or {}
             if not isinstance(meta, dict):
@@ -197,6 +201,16 @@ class ControlPlane:
                 )
             seen.add(token)
             page += 1
+
+    def operator_results(self, conversation_id: str) -> Iterator[dict]:
+        """Every Conversation Intelligence operator result of a conversation, page by page."""
+        url = self.intelligence.replace(INTELLIGENCE_CONFIGURATIONS, OPERATOR_RESULTS)
+        return self._list("operator results", url, {"conversationId": conversation_id})
+
+    def communications(self, conversation_id: str) -> Iterator[dict]:
+        """Every communication of a conversation, page by page."""
+        base = self.orchestrator.replace(ORCHESTRATOR_CONFIGURATIONS, "")
+        return self._list("communications", f"{base}/v2/Conversations/{conversation_id}/Communications")
 
     def intelligence_configurations(self) -> Iterator[dict]:
         """Every Conversation Intelligence configuration of the account, page by page."""

@@ -1,6 +1,7 @@
 """``POST /webhook/cintel-action``: Conversation Intelligence v3 rule executions (operator results)."""
 
 import logging
+from typing import List, Tuple
 
 from flask import Blueprint
 
@@ -8,6 +9,7 @@ from .. import normalize
 from ..bus.event_bus import Route
 from ..errors import BadRequest
 from ..logs import annotate
+from ..normalize import Event
 from ..schemas import RuleExecutionSchema
 from ..security import has_lone_surrogate
 from ..server.bodies import takes_body
@@ -24,6 +26,17 @@ def _kind(routing: dict) -> str:
     return "post" if routing["postCall"] else "result"
 
 
+def result_items(payload: dict, operators, script) -> Tuple[List[Tuple[Route, List[Event]]], bool]:
+    """A loaded rule execution's (route, events) per operator result, and whether any was computed post-call:
+    for the webhook, and for a report's reconciliation with Twilio's API (the same dedupe keys either way)."""
+    groups = normalize.rule_execution_groups(payload, operators, script)
+    items = [
+        (Route(_kind(routing), call=routing["call"] or "", refs=tuple(routing["communications"])), events)
+        for routing, events in groups
+    ]
+    return items, any(routing["postCall"] for routing, _ in groups)
+
+
 @bp.post("/webhook/cintel-action")
 @takes_body()
 def cintel_action():
@@ -35,13 +48,9 @@ def cintel_action():
     ext = relay()
     conversation = payload["conversationId"]
     annotate(conversation=conversation)
-    groups = normalize.rule_execution_groups(payload, ext.config.operators, ext.script)
-    items = [
-        (Route(_kind(routing), call=routing["call"] or "", refs=tuple(routing["communications"])), events)
-        for routing, events in groups
-    ]
+    items, post_call = result_items(payload, ext.config.operators, ext.script)
     result = ext.bus.route(conversation, items)
-    ext.reports.followed(result, post_call=any(routing["postCall"] for routing, _ in groups))
+    ext.reports.followed(result, post_call=post_call)
     return accepted(result, **({"dropped": dropped} if dropped else {}))
 
 

@@ -5,11 +5,14 @@ Each event is routed by the bus (route.lua): a call's utterances to the call, a 
 conversation's own session and to its live call, the conversation's closing to each of its sessions.
 """
 
+from typing import List, Tuple
+
 from flask import Blueprint
 
 from .. import normalize
 from ..bus.event_bus import Route
 from ..logs import annotate
+from ..normalize import Event
 from ..schemas import EVENT_DATA_SCHEMAS, OrchestratorEventSchema
 from ..server.bodies import takes_body
 from . import accepted, load, relay, signed_json
@@ -18,7 +21,9 @@ bp = Blueprint("orchestrator", __name__)
 _envelope = OrchestratorEventSchema()
 
 
-def _communication(ext, comm):
+def communication_item(bus, config, comm) -> Tuple[Route, List[Event]]:
+    """Where a loaded communication goes and its transcript event (none without text): for the webhook, and
+    for a report's reconciliation with Twilio's API (the same dedupe key either way)."""
     routing = normalize.communication_routing(comm)
     if routing["call"]:
         route = Route("voice", comm=routing["id"], call=routing["call"])
@@ -26,11 +31,15 @@ def _communication(ext, comm):
         route = Route("text", comm=routing["id"])
     else:
         route = Route("result")  # no channel to go by: it follows the conversation's current session
-    annotate(session=routing["call"])
     author = comm.get("author") or {}
-    participant_type = ext.bus.remembered_participant_type(comm["conversationId"], author.get("participantId"))
-    event = normalize.transcript_event(comm, participant_type, ext.config.agent_addresses)
-    return ext.bus.route(comm["conversationId"], [(route, [event] if event else [])])
+    participant_type = bus.remembered_participant_type(comm["conversationId"], author.get("participantId"))
+    event = normalize.transcript_event(comm, participant_type, config.agent_addresses)
+    return route, [event] if event else []
+
+
+def _communication(ext, comm):
+    annotate(session=normalize.communication_routing(comm)["call"])
+    return ext.bus.route(comm["conversationId"], [communication_item(ext.bus, ext.config, comm)])
 
 
 def _participant(ext, participant):
