@@ -366,12 +366,16 @@ def storm(streams=10000, on_b=50, calls=1000, rate=200, warm=3, after=12, limit=
         while time.monotonic() < settle and any(_missing(s, posters.acked) for s in everyone):
             gevent.sleep(0.25)
         expected = sum(len(posters.acked.get(s.call, {})) for s in everyone)
+        acks = sorted(t for by_n in posters.acked.values() for t in by_n.values() if t >= killed)
         lost = sum(_missing(s, posters.acked) for s in everyone)
         refusals = [r for s in everyone for r in s.refusals]
         figures.update(
             sent=len(posters.requests),
             acknowledged=posters.acknowledged,
             not_acknowledged=posters.failed,
+            acknowledged_after_kill=len(acks),
+            # the longest time after the kill in which no webhook was acknowledged at all
+            webhook_stall_s=round(max(b - a for a, b in zip([killed] + acks, acks)), 2) if acks else None,
             post_retries=posters.retries,
             expected_deliveries=expected,
             delivered=expected - lost,
