@@ -12,6 +12,7 @@ Targets started elsewhere must share TWILIO_AUTH_TOKEN=bench-auth-token and SERV
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -77,6 +78,7 @@ def main(argv=None):
             results[name] = storm.storm(streams=args.streams or 10000, rate=args.rate, progress=progress)
         if name in ("chaos", "floor", "versus", "storm"):
             results[name]["took_s"] = round(time.monotonic() - started, 1)
+            results[name]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
             continue
         if args.targets:
             targets, redis_url, pid = args.targets.split(","), args.redis, args.worker_pid

@@ -70,4 +70,9 @@ class Topology:
 def machine() -> dict:
     with open("/proc/cpuinfo") as fh:
         model = re.search(r"model name\s*:\s*(.*)", fh.read())
-    return {"cpus": os.cpu_count(), "cpu": model.group(1) if model else "unknown"}
+    # The load average says how much else the machine was doing: others' processes share its cores.
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": model.group(1) if model else "unknown",
+        "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+    }
