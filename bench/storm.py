@@ -186,7 +186,7 @@ class Posters:
         self.calls, self.rate = calls, rate
         self.requests = payloads.lines(calls, max(1, rate * seconds // calls), TOKEN, PUBLIC_URL)
         self.acked = {}  # call -> {n: when acknowledged}
-        self.failed = self.retries = 0
+        self.attempted = self.failed = self.retries = 0
         self.chains = chains
 
     def start(self, deadline):
@@ -202,6 +202,7 @@ class Posters:
                 f"POST {request.path} HTTP/1.1\r\nHost: bench\r\nContent-Type: {request.content_type}\r\n"
                 f"X-Twilio-Signature: {request.signature}\r\nContent-Length: {len(request.body)}\r\n\r\n"
             ).encode() + request.body
+            self.attempted += 1
             while True:
                 try:
                     if conn is None:
@@ -367,15 +368,18 @@ def storm(streams=10000, on_b=50, calls=1000, rate=200, warm=3, after=12, limit=
             gevent.sleep(0.25)
         expected = sum(len(posters.acked.get(s.call, {})) for s in everyone)
         acks = sorted(t for by_n in posters.acked.values() for t in by_n.values() if t >= killed)
+        acks.append(min(time.monotonic(), killed + after))  # a stall lasting to the end of the schedule counts
         lost = sum(_missing(s, posters.acked) for s in everyone)
         refusals = [r for s in everyone for r in s.refusals]
         figures.update(
-            sent=len(posters.requests),
+            scheduled=len(posters.requests),
+            sent=posters.attempted,
             acknowledged=posters.acknowledged,
-            not_acknowledged=posters.failed,
-            acknowledged_after_kill=len(acks),
-            # the longest time after the kill in which no webhook was acknowledged at all
-            webhook_stall_s=round(max(b - a for a, b in zip([killed] + acks, acks)), 2) if acks else None,
+            given_up=posters.failed,
+            still_retrying=posters.attempted - posters.acknowledged - posters.failed,
+            acknowledged_after_kill=len(acks) - 1,
+            # the longest time after the kill, until the end of the schedule, in which no webhook was acknowledged
+            webhook_stall_s=round(max(b - a for a, b in zip([killed] + acks, acks)), 2),
             post_retries=posters.retries,
             expected_deliveries=expected,
             delivered=expected - lost,
