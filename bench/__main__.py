@@ -109,6 +109,7 @@ def main(argv=None):
             if topology:
                 topology.close()
         results[name]["took_s"] = round(time.monotonic() - started, 1)
+        results[name]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     print(table(results))
     print(json.dumps(results, indent=2))
     if args.json:
