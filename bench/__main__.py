@@ -20,7 +20,7 @@ from . import chaos, floor, scenarios, storm, versus
 from .topology import Topology, machine
 
 ALL = ("latency", "throughput", "floor", "streams", "memory", "chaos")
-#: Not in the default run: versus needs the sample server's folder, storm takes the machine for a minute.
+#: Not in the default run: versus needs the sample server's folder, storm takes the machine for about 2.5 minutes.
 EXTRA = ("versus", "storm")
 
 
