@@ -392,6 +392,10 @@ def storm(streams=10000, on_b=50, calls=1000, rate=200, warm=3, after=12, limit=
             streams_not_back=sum(1 for s in on_a if not (s.live_at and s.live_at > killed)),
             stream_refusals=len(refusals),
             stream_refusals_without_retry_after=sum(1 for _, ra in refusals if ra is None),
+            stream_refusals_by_status={
+                str(st): sum(1 for s, _ in refusals if s == st) for st in {s for s, _ in refusals}
+            },
+            stream_retry_after_max_s=max((int(ra) for _, ra in refusals if ra and ra.isdigit()), default=None),
             stream_reopens=sum(s.opens for s in everyone) - len(everyone),
         )
         figures["b_log"] = _log_summary(topology.relays[1].output())
