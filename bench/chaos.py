@@ -19,7 +19,7 @@ from tests.support import Relay
 
 from . import payloads
 from .client import SSE, Poster
-from .topology import PUBLIC_URL, TOKEN
+from .topology import CLIENT_ENV, PUBLIC_URL, TOKEN
 
 
 class _Subscriber:
@@ -79,6 +79,7 @@ def chaos(seconds=12, calls=20, rate=100, progress=print):
         CINTEL_REDIS_MODE="cluster",
         CINTEL_REDIS_WAIT_REPLICAS="1",
         CINTEL_LOG_LEVEL="WARNING",
+        **CLIENT_ENV,
     )
     relays = [Relay(cluster.url, **env).start() for _ in range(2)]
     bases = [r.url for r in relays]

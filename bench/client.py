@@ -8,10 +8,13 @@ from urllib.parse import urlparse
 
 class SSE:
     """One stream, which reconnects with Last-Event-ID as a browser would; ``on_event(data, received_at)``
-    is called for each transcript frame."""
+    is called for each transcript frame. ``ready`` is set by the first frame of type ``ready_type``: the
+    relay's ``initial`` (sent once its subscription is live), or the ``connected`` frame of a server that
+    sends no ``initial`` to a session without data, such as Twilio's sample."""
 
-    def __init__(self, base: str, session: str, on_event=None):
+    def __init__(self, base: str, session: str, on_event=None, ready_type: str = "initial"):
         self.base, self.session, self.on_event = urlparse(base), session, on_event
+        self.ready_type = ready_type
         self.reader = self.writer = None
         self.last_id = None
         self.reconnects = 0
@@ -54,9 +57,9 @@ class SSE:
                     start = row.find(b"data: {")
                     if start >= 0:
                         data = json.loads(row[start + 6 :])
-                        if data.get("type") == "initial":
+                        if data.get("type") == self.ready_type:
                             self.ready.set()
-                        elif data.get("type") == "transcript" and self.on_event:
+                        if data.get("type") == "transcript" and self.on_event:
                             self.on_event(data, now)
 
     def close(self):

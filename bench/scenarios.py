@@ -80,8 +80,8 @@ async def _add_participants(target, calls):
         raise RuntimeError(f"the relay refused participants: {sorted(set(statuses))}; check TOKEN and SERVER_URL")
 
 
-async def _open_streams(target, sessions, on_event=None, batch=500):
-    streams = [SSE(target, s, on_event) for s in sessions]
+async def _open_streams(target, sessions, on_event=None, batch=500, ready_type="initial"):
+    streams = [SSE(target, s, on_event, ready_type) for s in sessions]
     tasks = []
     for i in range(0, len(streams), batch):
         chunk = streams[i : i + batch]
@@ -91,7 +91,7 @@ async def _open_streams(target, sessions, on_event=None, batch=500):
     return streams, tasks
 
 
-def latency(targets, rate=200, calls=50, seconds=10, progress=print, meter=None):
+def latency(targets, rate=200, calls=50, seconds=10, progress=print, meter=None, ready_type="initial"):
     """Webhook posted to the first replica -> event read by a subscriber on the last one."""
     meter = meter or CpuMeter(None, None)
 
@@ -104,7 +104,9 @@ def latency(targets, rate=200, calls=50, seconds=10, progress=print, meter=None)
                 latencies.append((now - sent.pop(key)) * 1000)
 
         await _add_participants(targets[0], calls)
-        streams, tasks = await _open_streams(targets[-1], [payloads.call_sid(c) for c in range(calls)], on_event)
+        streams, tasks = await _open_streams(
+            targets[-1], [payloads.call_sid(c) for c in range(calls)], on_event, ready_type=ready_type
+        )
         total = int(rate * seconds)
         requests = payloads.lines(calls, total // calls + 1, TOKEN, PUBLIC_URL)[:total]
         posters = [Poster(targets[0]) for _ in range(8)]
@@ -173,8 +175,13 @@ def _lua_string(raw: bytes) -> str:
     )
 
 
-def throughput(targets, seconds=10, calls=50, connections=32, rate_cap=5000, progress=print, meter=None):
-    """Saturating signed webhooks (wrk, one per replica) while subscribers on every replica count deliveries."""
+def throughput(
+    targets, seconds=10, calls=50, connections=32, rate_cap=5000, progress=print, meter=None, ready_type="initial"
+):
+    """Saturating signed webhooks (wrk, one per replica) while subscribers on every replica count deliveries.
+
+    ``targets`` may name one server twice: two wrk processes and two sets of subscribers on it, the same
+    load a pair of replicas gets (how the sample server is measured)."""
     meter = meter or CpuMeter(None, None)
     if shutil.which("wrk") is None:
         raise SystemExit(
@@ -200,14 +207,22 @@ def throughput(targets, seconds=10, calls=50, connections=32, rate_cap=5000, pro
 
         await _add_participants(targets[0], calls)
         opened = [
-            await _open_streams(t, [payloads.call_sid(c) for c in range(calls)], counter(k))
+            await _open_streams(t, [payloads.call_sid(c) for c in range(calls)], counter(k), ready_type=ready_type)
             for k, t in enumerate(targets)
         ]
         progress(f"  throughput: {calls} subscribers on each of {len(targets)} replicas; running wrk {seconds}s")
         meter.start()
         procs = [
             await asyncio.create_subprocess_exec(
-                "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script, target, stdout=asyncio.subprocess.PIPE
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                script,
+                target,
+                stdout=asyncio.subprocess.PIPE,
             )
             for script, target in zip(scripts, targets, strict=True)
         ]
@@ -240,6 +255,11 @@ def throughput(targets, seconds=10, calls=50, connections=32, rate_cap=5000, pro
             "delivered_per_replica": [len(d) for d in delivered],
             "delivered_per_s": round(min(len(d) for d in delivered) / seconds),
             "all_delivered": all(len(d) >= unique_sent for d in delivered),
+            # wrk's response times under saturating load, the worse of the wrk processes
+            **{
+                f"wrk_latency_{q}_ms": max(_wrk_latency_ms(o, pct) for o in outputs)
+                for q, pct in (("p50", "50"), ("p99", "99"))
+            },
             **meter.figures(sent - non2xx),
         }
 
@@ -248,6 +268,14 @@ def throughput(targets, seconds=10, calls=50, connections=32, rate_cap=5000, pro
     finally:
         for script in scripts:
             os.unlink(script)
+
+
+def _wrk_latency_ms(output, percent):
+    """One percentile of wrk's ``--latency`` distribution, in ms (0.0 when wrk printed none)."""
+    match = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+    if not match:
+        return 0.0
+    return round(float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)], 3)
 
 
 def _wrk_count(output, pattern):
