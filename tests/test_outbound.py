@@ -2,6 +2,8 @@
 
 import hashlib
 import hmac
+import subprocess
+import sys
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -64,3 +66,44 @@ def test_a_claimed_batch_of_deliveries_times_out_within_its_lease(make_app):
         app = make_app(CINTEL_DUE_LEASE_SECONDS=lease, CINTEL_REPORT_TIMEOUT=timeout)
         runner = app.extensions["cintel"].due
         assert runner.batch >= 1 and runner.batch * float(timeout) * 1000 < runner.lease_ms
+
+
+TRICKLE = r"""
+from gevent import monkey
+
+monkey.patch_all()
+
+import sys
+import time
+from types import SimpleNamespace
+
+import gevent
+from gevent.server import StreamServer
+
+from cintel_relay.outbound.deliveries import Deliveries
+
+
+def trickle(sock, _address):
+    sock.recv(65536)
+    for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":  # a 200, one byte every 0.2 s: ~8 s in all
+        sock.sendall(bytes([byte]))
+        gevent.sleep(0.2)
+    sock.close()
+
+
+server = StreamServer(("127.0.0.1", 0), trickle)
+server.start()
+config = SimpleNamespace(report_timeout=1.0, report_retry_seconds=10, report_retry_max_seconds=60, report_give_up_seconds=3600)
+deliveries = Deliveries(None, {"report": "secret"}, config)
+url = f"http://127.0.0.1:{server.server_port}/"
+retry_at = deliveries.handle("deliver:report.CA1.1.0", {"kind": "report", "url": url, "body": "{}", "first": 0}, 0)
+print("failed" if retry_at is not None else "delivered")
+"""
+
+
+def test_a_receiver_trickling_its_answer_past_the_timeout_is_a_failed_attempt():
+    """As the relay's gevent worker runs it: a 200 sent one byte at a time, never pausing as long as the timeout
+    between bytes, is still a failed attempt once the whole answer takes longer (else it could outlast the due
+    queue's lease, and a second replica would send the same delivery)."""
+    outcome = subprocess.run([sys.executable, "-c", TRICKLE], capture_output=True, text=True, timeout=60)
+    assert outcome.stdout.strip() == "failed", outcome.stderr

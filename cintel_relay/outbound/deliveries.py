@@ -13,6 +13,7 @@ import time
 from typing import Dict, Optional, Sequence
 
 import requests
+from gevent import Timeout
 
 from ..bus.due import DueQueue
 from . import signing
@@ -49,11 +50,14 @@ class Deliveries:
         headers = signing.headers(self.secrets[kind], delivery_id, int(time.time()), body)
         context = {"delivery": delivery_id, "delivery_kind": kind}
         try:
-            response = self.http.post(
-                payload["url"], data=body, headers=headers, timeout=self.timeout, allow_redirects=False
-            )
+            # requests' timeout bounds each read, not the whole answer: a receiver trickling its reply could
+            # outlast the due queue's lease, and another replica would send the same attempt. This bounds it all.
+            with Timeout(self.timeout, TimeoutError("no whole answer within the timeout")):
+                response = self.http.post(
+                    payload["url"], data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+                )
             problem = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
-        except requests.RequestException as exc:
+        except (requests.RequestException, TimeoutError) as exc:
             problem = type(exc).__name__
         if problem is None:
             self._count(kind, "delivered")
