@@ -15,7 +15,18 @@ from cintel_relay.simulator import player as simulator
 
 from .channel_support import sms
 from .flex_support import flex_relay_of_its_own
-from .support import AUTH_TOKEN, ROOT, RedisServer, Relay, flex_env, operator_result, post_json, rule_execution
+from .postcall_support import completed_call, deliver, summary
+from .support import (
+    AUTH_TOKEN,
+    CALL_SID,
+    ROOT,
+    RedisServer,
+    Relay,
+    flex_env,
+    operator_result,
+    post_json,
+    rule_execution,
+)
 
 SPEED = 30  # a two-minute call plays in about four seconds
 STEPS = ["greeting", "verification", "move-details", "confirmation"]
@@ -333,3 +344,15 @@ def test_with_flex_auth_an_unknown_call_is_named_only_to_a_signed_in_supervisor(
     supervisor = fake_twilio.add_user("sup_sky", roles=("supervisor",))
     open_live(page, f"{flex_relay.url}/console/calls/{sid}#token={supervisor}")
     expect(page.locator("#call-unknown")).to_contain_text(f"No call {sid} is known to the relay")
+
+
+def test_the_call_page_heads_the_post_call_summary_and_keeps_it_against_a_late_running_one(relay, page):
+    completed_call([relay, relay])
+    open_live(page, f"{relay.url}/console/calls/{CALL_SID}")
+    deliver(relay, rule_execution([summary("sum-final-console", "Moving Denver to Austin on May 3")]))
+    expect(page.locator("#summary-title")).to_have_text("Post-call summary")
+    late = summary("sum-running-console", "A running summary, delivered late", post=False)
+    late["executionDetails"]["communications"] = {"first": "c1", "last": "c2"}
+    deliver(relay, rule_execution([late]))
+    expect(page.locator("#oplog > li")).to_have_count(2)  # the late result arrived, and was logged
+    expect(page.locator("#summary")).to_have_text("Moving Denver to Austin on May 3")

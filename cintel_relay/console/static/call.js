@@ -128,8 +128,15 @@ window.CintelCall = (function () {
     chip.dataset.sentiment = sentiment ? sentiment.label : "";
   }
 
+  var summaryIsFinal = false;
+
+  /* The post-call summary (final) replaces the running one and is never replaced by a late running one. */
   function setSummary(summary) {
+    if (summaryIsFinal && !(summary && summary.final)) return;
+    summaryIsFinal = Boolean(summary && summary.final);
     byId("summary").textContent = summary ? summary.text : "No summary yet.";
+    byId("summary-title").textContent = summaryIsFinal ? "Post-call summary" : "Summary";
+    byId("summary-note").textContent = summaryIsFinal ? "After the call" : "Refreshed every few utterances";
   }
 
   function setSuggestion(suggestion) {
