@@ -135,6 +135,27 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a boolean: set it to true or false.")
 
 
+def _text(env: Mapping[str, str], name: str, default):
+    return env.get(name, "").strip() or default
+
+
+#: How a setting of each type is read when the table gives it a Config field (settings.Setting.field).
+_PARSERS = {
+    "whole number": lambda env, s: _number(env, s.name, s.default, s.minimum, int),
+    "port": lambda env, s: _number(env, s.name, s.default, s.minimum, int),
+    "number": lambda env, s: _number(env, s.name, s.default, s.minimum, float),
+    "boolean": lambda env, s: _bool(env, s.name, s.default),
+    "list": lambda env, s: _list(env, s.name, s.default),
+    "URL": lambda env, s: _url(env, s.name, s.default),
+    "text": lambda env, s: _text(env, s.name, s.default),
+}
+
+
+def _from_table(env: Mapping[str, str]) -> dict:
+    """Every setting the table gives a Config field, parsed by its type (the rules across settings come after)."""
+    return {s.field: _PARSERS[s.type](env, s) for s in settings.SETTINGS if s.field}
+
+
 def _operators(env: Mapping[str, str]) -> Mapping[str, OperatorKind]:
     """Twilio's operator ids plus ``CINTEL_OPERATOR_IDS`` (``kind=id,kind=id``)."""
     operators = dict(DEFAULT_OPERATORS)
@@ -204,27 +225,7 @@ def _stream_auth(env: Mapping[str, str], sid: Optional[str], token: Optional[str
                 f"CINTEL_CORS_ORIGINS entry {origin!r} is not an origin: list scheme://host[:port] "
                 "values, comma-separated, without paths or wildcards, e.g. https://flex.twilio.com"
             )
-    cache = _number(env, "CINTEL_TOKEN_CACHE_SECONDS", Config.token_cache_seconds, 0)
-    if cache > 900:
-        raise ConfigError(
-            f"CINTEL_TOKEN_CACHE_SECONDS={cache} would trust a revoked Flex token too long: use 900 or less."
-        )
-    return dict(
-        stream_auth=mode,
-        ticket_secrets=secrets,
-        ticket_ttl=_number(env, "CINTEL_TICKET_TTL", Config.ticket_ttl, 60),
-        iam_url=_url(env, "CINTEL_IAM_URL", Config.iam_url),
-        taskrouter_url=_url(env, "CINTEL_TASKROUTER_URL", Config.taskrouter_url),
-        taskrouter_workspace_sid=workspace,
-        supervisor_roles=_list(env, "CINTEL_SUPERVISOR_ROLES", Config.supervisor_roles),
-        auth_timeout=_number(env, "CINTEL_AUTH_TIMEOUT", Config.auth_timeout, 0.1, float),
-        token_cache_seconds=cache,
-        access_cache_seconds=_number(env, "CINTEL_ACCESS_CACHE_SECONDS", Config.access_cache_seconds, 0),
-        cors_origins=origins,
-        max_streams_per_identity=_number(env, "CINTEL_MAX_STREAMS_PER_IDENTITY", Config.max_streams_per_identity, 1),
-        tickets_per_minute=_number(env, "CINTEL_TICKETS_PER_MINUTE", Config.tickets_per_minute, 1),
-        stream_opens_per_minute=_number(env, "CINTEL_STREAM_OPENS_PER_MINUTE", Config.stream_opens_per_minute, 1),
-    )
+    return dict(stream_auth=mode, ticket_secrets=secrets, taskrouter_workspace_sid=workspace, cors_origins=origins)
 
 
 #: A slow body may hold a connection this long at most, whatever CINTEL_BODY_TIMEOUT says.
@@ -245,25 +246,37 @@ def _shared_keys(env: Mapping[str, str]) -> Mapping[str, str]:
     return keys
 
 
-def _hardening(env: Mapping[str, str], server_url: Optional[str], stream_auth: str) -> dict:
-    """Settings that hold the relay against a hostile network; ``flex`` needs ``SERVER_URL``."""
-    if stream_auth == "flex" and not server_url:
+def _check_bounds(values: dict):
+    """The rules between settings, and the caps on what one may be, once every setting is parsed."""
+    if values["stream_auth"] == "flex" and not values["server_url"]:
         raise ConfigError(
             "CINTEL_STREAM_AUTH=flex needs SERVER_URL, the public base URL Twilio calls (e.g. "
             "SERVER_URL=https://my-relay.herokuapp.com): webhook signatures are checked against it, "
             "never against the Host a request names."
         )
-    body_timeout = _number(env, "CINTEL_BODY_TIMEOUT", Config.body_timeout, 0.1, float)
-    if body_timeout > MAX_BODY_SECONDS:
+    if values["token_cache_seconds"] > 900:
         raise ConfigError(
-            f"CINTEL_BODY_TIMEOUT={body_timeout:g} would let a slow client hold a connection too long: "
+            f"CINTEL_TOKEN_CACHE_SECONDS={values['token_cache_seconds']} would trust a revoked Flex token too long: "
+            "use 900 or less."
+        )
+    if values["body_timeout"] > MAX_BODY_SECONDS:
+        raise ConfigError(
+            f"CINTEL_BODY_TIMEOUT={values['body_timeout']:g} would let a slow client hold a connection too long: "
             f"use {MAX_BODY_SECONDS:g} or less."
         )
-    return dict(
-        webhook_shared_keys=_shared_keys(env),
-        body_timeout=body_timeout,
-        bad_tokens_per_minute=_number(env, "CINTEL_BAD_TOKENS_PER_MINUTE", Config.bad_tokens_per_minute, 1),
-    )
+    if values["port"] > 65535:
+        raise ConfigError(f"PORT={values['port']} is not a TCP port: use one from 1 to 65535, e.g. {Config.port}.")
+    if not values["redis_url"] and values["web_concurrency"] > 1:
+        raise ConfigError(
+            f"WEB_CONCURRENCY={values['web_concurrency']} but REDIS_URL is unset: the embedded bus lives in one "
+            "process, so several workers would not see each other's events. Set REDIS_URL, or WEB_CONCURRENCY=1."
+        )
+    if values["due_lease_seconds"] <= values["report_timeout"]:
+        raise ConfigError(
+            f"CINTEL_DUE_LEASE_SECONDS={values['due_lease_seconds']} must exceed "
+            f"CINTEL_REPORT_TIMEOUT={values['report_timeout']}: otherwise another replica could retry a delivery "
+            "still in flight. Raise the lease."
+        )
 
 
 def _control_plane(env: Mapping[str, str]) -> dict:
@@ -286,14 +299,7 @@ def _control_plane(env: Mapping[str, str]) -> dict:
             "TWILIO_API_KEY and TWILIO_API_SECRET go together: set both (an API key and its secret) "
             "or neither (TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are used then)."
         )
-    return dict(
-        flex_phone_number=number,
-        memory_store_id=store,
-        twilio_api_key=key,
-        twilio_api_secret=secret,
-        intelligence_url=_url(env, "CINTEL_INTELLIGENCE_URL", Config.intelligence_url),
-        conversations_url=_url(env, "CINTEL_CONVERSATIONS_URL", Config.conversations_url),
-    )
+    return dict(flex_phone_number=number, memory_store_id=store, twilio_api_key=key, twilio_api_secret=secret)
 
 
 def _reports(env: Mapping[str, str]) -> dict:
@@ -309,26 +315,14 @@ def _reports(env: Mapping[str, str]) -> dict:
             "CINTEL_REPORT_URL is set but CINTEL_REPORT_SECRET is missing or shorter than 32 characters: "
             "set it to `openssl rand -hex 32` and give the same secret to the receiver."
         )
-    timeout = _number(env, "CINTEL_REPORT_TIMEOUT", Config.report_timeout, 0.1, float)
-    lease = _number(env, "CINTEL_DUE_LEASE_SECONDS", Config.due_lease_seconds, 0.5, float)
-    if lease <= timeout:
-        raise ConfigError(
-            f"CINTEL_DUE_LEASE_SECONDS={lease} must exceed CINTEL_REPORT_TIMEOUT={timeout}: otherwise another "
-            "replica could retry a delivery still in flight. Raise the lease."
-        )
     retry = _number(env, "CINTEL_REPORT_RETRY_SECONDS", Config.report_retry_seconds, 0.1, float)
     return dict(
-        report_ttl=_number(env, "CINTEL_REPORT_TTL", Config.report_ttl, 60),
         report_urls=urls,
         report_secret=secret,
-        report_settle_seconds=_number(env, "CINTEL_REPORT_SETTLE_SECONDS", Config.report_settle_seconds, 0, float),
-        report_timeout=timeout,
-        report_retry_seconds=retry,
+        # At least the first wait: the waits grow from it up to this cap.
         report_retry_max_seconds=_number(
             env, "CINTEL_REPORT_RETRY_MAX_SECONDS", Config.report_retry_max_seconds, retry, float
         ),
-        report_give_up_seconds=_number(env, "CINTEL_REPORT_GIVE_UP_SECONDS", Config.report_give_up_seconds, 1, float),
-        due_lease_seconds=lease,
     )
 
 
@@ -338,9 +332,9 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
     :raises ConfigError: naming the variable and the fix, for any bad or missing value.
     """
     env = os.environ if env is None else env
+    values = _from_table(env)
     token = env.get("TWILIO_AUTH_TOKEN", "").strip() or None
-    verify = _bool(env, "CINTEL_VERIFY_SIGNATURES", Config.verify_signatures)
-    if verify and not token:
+    if values["verify_signatures"] and not token:
         raise ConfigError(
             "TWILIO_AUTH_TOKEN is not set, so Twilio's webhook signatures cannot be checked: set it to your "
             "account's auth token, or set CINTEL_VERIFY_SIGNATURES=false for a local test (never in production)."
@@ -374,12 +368,6 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         )
     agents = [env.get("TWILIO_FLEX_PHONE_NUMBER", "").strip()]
     agents += env.get("CINTEL_AGENT_ADDRESSES", "").split(",")
-    web_concurrency = _number(env, "WEB_CONCURRENCY", Config.web_concurrency, 1)
-    if not redis_url and web_concurrency > 1:
-        raise ConfigError(
-            f"WEB_CONCURRENCY={web_concurrency} but REDIS_URL is unset: the embedded bus lives in one process, so "
-            "several workers would not see each other's events. Set REDIS_URL, or WEB_CONCURRENCY=1."
-        )
     level = env.get("CINTEL_LOG_LEVEL", "").strip().upper() or Config.log_level
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"CINTEL_LOG_LEVEL={level!r} is not a level: use DEBUG, INFO, WARNING or ERROR.")
@@ -394,43 +382,22 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
             "CINTEL_METRICS_TOKEN is shorter than 16 characters: use a random one, e.g. the output of "
             "`openssl rand -hex 24`, or unset it to turn /metrics off."
         )
-    auth = _stream_auth(env, sid, token)
-    port = _number(env, "PORT", Config.port, 1)
-    if port > 65535:
-        raise ConfigError(f"PORT={port} is not a TCP port: use one from 1 to 65535, e.g. {Config.port}.")
-    values = dict(
+    values.update(
         twilio_account_sid=sid,
         twilio_auth_token=token,
         server_url=server_url,
         agent_addresses=tuple(a.strip() for a in agents if a.strip()),
         redis_url=redis_url,
-        redis_pool_size=_number(env, "CINTEL_REDIS_POOL_SIZE", Config.redis_pool_size, 2),
-        redis_ssl_verify=_bool(env, "CINTEL_REDIS_SSL_VERIFY", Config.redis_ssl_verify),
         redis_mode=redis_mode,
-        redis_wait_replicas=_number(env, "CINTEL_REDIS_WAIT_REPLICAS", Config.redis_wait_replicas, 0),
-        redis_wait_timeout_ms=_number(env, "CINTEL_REDIS_WAIT_TIMEOUT_MS", Config.redis_wait_timeout_ms, 1),
-        verify_signatures=verify,
-        proxy_count=_number(env, "CINTEL_PROXY_COUNT", Config.proxy_count, 0),
-        session_ttl=_number(env, "CINTEL_SESSION_TTL", Config.session_ttl, 60),
-        completed_ttl=_number(env, "CINTEL_COMPLETED_TTL", Config.completed_ttl, 10),
-        log_maxlen=_number(env, "CINTEL_LOG_MAXLEN", Config.log_maxlen, 10),
-        heartbeat_seconds=_number(env, "CINTEL_HEARTBEAT_SECONDS", Config.heartbeat_seconds, 0.1, float),
-        subscriber_queue=_number(env, "CINTEL_SUBSCRIBER_QUEUE", Config.subscriber_queue, 8),
-        send_timeout=_number(env, "CINTEL_SEND_TIMEOUT", Config.send_timeout, 0.5, float),
-        max_body_bytes=_number(env, "CINTEL_MAX_BODY_BYTES", Config.max_body_bytes, 1024),
         script_file=script_file,
         operators=_operators(env),
-        web_concurrency=web_concurrency,
         log_level=level,
-        port=port,
-        bind_host=env.get("CINTEL_BIND_HOST", "").strip() or Config.bind_host,
-        # At least 2: half of them may read request bodies at once (Config.body_readers).
-        worker_connections=_number(env, "CINTEL_WORKER_CONNECTIONS", Config.worker_connections, 2),
-        **auth,
         metrics_token=metrics_token,
-        **_hardening(env, server_url, auth["stream_auth"]),
+        webhook_shared_keys=_shared_keys(env),
+        **_stream_auth(env, sid, token),
         **_control_plane(env),
         **_reports(env),
     )
+    _check_bounds(values)
     values.update(overrides)
     return Config(**values)

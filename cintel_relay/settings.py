@@ -18,6 +18,11 @@ class Setting(NamedTuple):
     meaning: str
     #: How the README shows a default that is not a plain value (derived, or required).
     shown: Optional[str] = None
+    #: The :class:`~cintel_relay.config.Config` field :func:`~cintel_relay.config.load_config` parses it into by
+    #: its type alone (None: parsed by a function of its own, with rules that involve other settings).
+    field: Optional[str] = None
+    #: The smallest value a number may take.
+    minimum: Optional[float] = None
 
 
 #: The deployment's Flex origin; the demo adds the plugin's local origins itself.
@@ -72,22 +77,39 @@ SETTINGS: Tuple[Setting, ...] = (
         "URL",
         "https://intelligence.twilio.com",
         "Base URL of the Conversation Intelligence API (tests point it at a fake).",
+        field="intelligence_url",
     ),
     Setting(
         "CINTEL_CONVERSATIONS_URL",
         "URL",
         "https://conversations.twilio.com",
         "Base URL of the Conversation Orchestrator API (tests point it at a fake).",
+        field="conversations_url",
     ),
-    Setting("PORT", "port", 8000, "Port to listen on."),
-    Setting("CINTEL_BIND_HOST", "text", "0.0.0.0", "Address to listen on (`127.0.0.1`: this machine only)."),
-    Setting("WEB_CONCURRENCY", "whole number", 1, "gunicorn worker processes (more than 1 needs `REDIS_URL`)."),
+    Setting("PORT", "port", 8000, "Port to listen on.", field="port", minimum=1),
+    Setting(
+        "CINTEL_BIND_HOST",
+        "text",
+        "0.0.0.0",
+        "Address to listen on (`127.0.0.1`: this machine only).",
+        field="bind_host",
+    ),
+    Setting(
+        "WEB_CONCURRENCY",
+        "whole number",
+        1,
+        "gunicorn worker processes (more than 1 needs `REDIS_URL`).",
+        field="web_concurrency",
+        minimum=1,
+    ),
     Setting(
         "CINTEL_WORKER_CONNECTIONS",
         "whole number",
         19500,
         "Connections (open streams included) per worker; "
         "keep it under the process's file-descriptor limit (20,000 on Heroku).",
+        field="worker_connections",
+        minimum=2,
     ),
     Setting(
         "REDIS_URL",
@@ -108,36 +130,46 @@ SETTINGS: Tuple[Setting, ...] = (
         0,
         "Replicas that must confirm a webhook's writes (Redis `WAIT`) before it is acknowledged; "
         "otherwise 503, and Twilio retries.",
+        field="redis_wait_replicas",
+        minimum=0,
     ),
     Setting(
         "CINTEL_REDIS_WAIT_TIMEOUT_MS",
         "whole number",
         1000,
         "Milliseconds `WAIT` gives the replicas before the webhook gets 503.",
+        field="redis_wait_timeout_ms",
+        minimum=1,
     ),
     Setting(
         "CINTEL_REDIS_POOL_SIZE",
         "whole number",
         8,
         "Redis command connections per worker (plus one pub/sub connection).",
+        field="redis_pool_size",
+        minimum=2,
     ),
     Setting(
         "CINTEL_REDIS_SSL_VERIFY",
         "boolean",
         True,
         "`false` accepts self-signed `rediss://` certificates (Heroku Key-Value Store).",
+        field="redis_ssl_verify",
     ),
     Setting(
         "CINTEL_VERIFY_SIGNATURES",
         "boolean",
         True,
         "`false` accepts unsigned webhooks: local tests only, logged loudly.",
+        field="verify_signatures",
     ),
     Setting(
         "CINTEL_PROXY_COUNT",
         "whole number",
         0,
         "Reverse proxies to trust for `X-Forwarded-Proto`/`Host` (1 on Heroku).",
+        field="proxy_count",
+        minimum=0,
     ),
     Setting("CINTEL_AGENT_ADDRESSES", "list", (), "More agent addresses, comma-separated."),
     Setting(
@@ -153,17 +185,45 @@ SETTINGS: Tuple[Setting, ...] = (
         'JSON script: `{"name", "categories": [{"key", "label", "description", "weight"}]}`.',
         "built-in",
     ),
-    Setting("CINTEL_SESSION_TTL", "whole number", 6 * 3600, "Seconds a call's data lives in Redis."),
-    Setting("CINTEL_COMPLETED_TTL", "whole number", 15 * 60, "Seconds it lives once the call has completed."),
-    Setting("CINTEL_LOG_MAXLEN", "whole number", 2000, "Events kept per call (older ones are trimmed)."),
     Setting(
-        "CINTEL_HEARTBEAT_SECONDS", "number", 15.0, "Idle streams get a comment this often (Heroku cuts idle at 55 s)."
+        "CINTEL_SESSION_TTL",
+        "whole number",
+        6 * 3600,
+        "Seconds a call's data lives in Redis.",
+        field="session_ttl",
+        minimum=60,
+    ),
+    Setting(
+        "CINTEL_COMPLETED_TTL",
+        "whole number",
+        15 * 60,
+        "Seconds it lives once the call has completed.",
+        field="completed_ttl",
+        minimum=10,
+    ),
+    Setting(
+        "CINTEL_LOG_MAXLEN",
+        "whole number",
+        2000,
+        "Events kept per call (older ones are trimmed).",
+        field="log_maxlen",
+        minimum=10,
+    ),
+    Setting(
+        "CINTEL_HEARTBEAT_SECONDS",
+        "number",
+        15.0,
+        "Idle streams get a comment this often (Heroku cuts idle at 55 s).",
+        field="heartbeat_seconds",
+        minimum=0.1,
     ),
     Setting(
         "CINTEL_SUBSCRIBER_QUEUE",
         "whole number",
         512,
         "Frames buffered per stream before a slow client is disconnected.",
+        field="subscriber_queue",
+        minimum=8,
     ),
     Setting(
         "CINTEL_SEND_TIMEOUT",
@@ -171,12 +231,16 @@ SETTINGS: Tuple[Setting, ...] = (
         30.0,
         "Seconds a stream's write may block on a client that stopped "
         "reading before it is cut off (it resumes from the log).",
+        field="send_timeout",
+        minimum=0.5,
     ),
     Setting(
         "CINTEL_MAX_BODY_BYTES",
         "whole number",
         1024 * 1024,
         "Largest webhook body accepted (413 beyond); other routes have their own, smaller limits.",
+        field="max_body_bytes",
+        minimum=1024,
     ),
     Setting("CINTEL_LOG_LEVEL", "text", "INFO", "`DEBUG`, `INFO`, `WARNING` or `ERROR`."),
     Setting(
@@ -208,36 +272,69 @@ SETTINGS: Tuple[Setting, ...] = (
         "whole number",
         600,
         "Seconds a ticket opens streams, never past its Flex token's expiry; a stream ends when its ticket does.",
+        field="ticket_ttl",
+        minimum=60,
     ),
     Setting(
         "CINTEL_BODY_TIMEOUT",
         "number",
         10.0,
         "Seconds a whole request body may take to arrive (at most 30); a slower one gets 408.",
+        field="body_timeout",
+        minimum=0.1,
     ),
     Setting(
         "CINTEL_BAD_TOKENS_PER_MINUTE",
         "whole number",
         10,
         "Flex tokens Twilio may refuse per client address and minute; past it, one unknown token a second is asked.",
+        field="bad_tokens_per_minute",
+        minimum=1,
     ),
-    Setting("CINTEL_IAM_URL", "URL", "https://iam.twilio.com", "Twilio IAM's base URL (tests point it at a fake)."),
+    Setting(
+        "CINTEL_IAM_URL",
+        "URL",
+        "https://iam.twilio.com",
+        "Twilio IAM's base URL (tests point it at a fake).",
+        field="iam_url",
+    ),
     Setting(
         "CINTEL_TASKROUTER_URL",
         "URL",
         "https://taskrouter.twilio.com",
         "TaskRouter's base URL (tests point it at a fake).",
+        field="taskrouter_url",
     ),
-    Setting("CINTEL_SUPERVISOR_ROLES", "list", ("supervisor", "admin"), "Flex roles that may watch any call."),
-    Setting("CINTEL_AUTH_TIMEOUT", "number", 5.0, "Seconds to wait for IAM or TaskRouter before answering 503."),
+    Setting(
+        "CINTEL_SUPERVISOR_ROLES",
+        "list",
+        ("supervisor", "admin"),
+        "Flex roles that may watch any call.",
+        field="supervisor_roles",
+    ),
+    Setting(
+        "CINTEL_AUTH_TIMEOUT",
+        "number",
+        5.0,
+        "Seconds to wait for IAM or TaskRouter before answering 503.",
+        field="auth_timeout",
+        minimum=0.1,
+    ),
     Setting(
         "CINTEL_TOKEN_CACHE_SECONDS",
         "whole number",
         300,
         "Longest a validated Flex token is trusted without asking IAM again (at most 900).",
+        field="token_cache_seconds",
+        minimum=0,
     ),
     Setting(
-        "CINTEL_ACCESS_CACHE_SECONDS", "whole number", 30, 'How long "this agent handles this call" is remembered.'
+        "CINTEL_ACCESS_CACHE_SECONDS",
+        "whole number",
+        30,
+        'How long "this agent handles this call" is remembered.',
+        field="access_cache_seconds",
+        minimum=0,
     ),
     Setting(
         "CINTEL_CORS_ORIGINS",
@@ -247,7 +344,12 @@ SETTINGS: Tuple[Setting, ...] = (
         "[:port], comma-separated; no `*`). Add your Flex domain if you use a custom one.",
     ),
     Setting(
-        "CINTEL_MAX_STREAMS_PER_IDENTITY", "whole number", 20, "Open streams per Flex identity, across all replicas."
+        "CINTEL_MAX_STREAMS_PER_IDENTITY",
+        "whole number",
+        20,
+        "Open streams per Flex identity, across all replicas.",
+        field="max_streams_per_identity",
+        minimum=1,
     ),
     Setting(
         "CINTEL_TICKETS_PER_MINUTE",
@@ -255,6 +357,8 @@ SETTINGS: Tuple[Setting, ...] = (
         60,
         "Tickets minted per identity per minute, across all "
         "replicas (a supervisor opening many calls needs one per call).",
+        field="tickets_per_minute",
+        minimum=1,
     ),
     Setting(
         "CINTEL_STREAM_OPENS_PER_MINUTE",
@@ -262,6 +366,8 @@ SETTINGS: Tuple[Setting, ...] = (
         120,
         "Streams opened (reconnects included) per identity per minute, across all replicas; per client address "
         "with `CINTEL_STREAM_AUTH=none`.",
+        field="stream_opens_per_minute",
+        minimum=1,
     ),
     Setting(
         "CINTEL_REPORT_TTL",
@@ -269,6 +375,8 @@ SETTINGS: Tuple[Setting, ...] = (
         7 * 24 * 3600,
         "Seconds a call's report (`GET /api/calls/<CallSid>/report`) is kept after the call, longer than its "
         "live data; keep long-term records in your own systems (`CINTEL_REPORT_URL`).",
+        field="report_ttl",
+        minimum=60,
     ),
     Setting(
         "CINTEL_REPORT_URL",
@@ -289,18 +397,24 @@ SETTINGS: Tuple[Setting, ...] = (
         60.0,
         "Seconds after a call completes that its report settles (post-call results arrive meanwhile); "
         "sooner once the conversation's post-call results have arrived.",
+        field="report_settle_seconds",
+        minimum=0,
     ),
     Setting(
         "CINTEL_REPORT_TIMEOUT",
         "number",
         10.0,
         "Seconds a report URL has to answer one delivery attempt before it is retried.",
+        field="report_timeout",
+        minimum=0.1,
     ),
     Setting(
         "CINTEL_REPORT_RETRY_SECONDS",
         "number",
         10.0,
         "First wait before a failed delivery is retried; each wait doubles, up to `CINTEL_REPORT_RETRY_MAX_SECONDS`.",
+        field="report_retry_seconds",
+        minimum=0.1,
     ),
     Setting("CINTEL_REPORT_RETRY_MAX_SECONDS", "number", 3600.0, "Longest wait between two delivery attempts."),
     Setting(
@@ -308,6 +422,8 @@ SETTINGS: Tuple[Setting, ...] = (
         "number",
         25 * 3600.0,
         "Seconds after its first attempt a delivery is given up (logged and counted in /metrics).",
+        field="report_give_up_seconds",
+        minimum=1,
     ),
     Setting(
         "CINTEL_DUE_LEASE_SECONDS",
@@ -315,6 +431,8 @@ SETTINGS: Tuple[Setting, ...] = (
         30.0,
         "Seconds a replica holds a due item (a settle, a delivery) before another may take it; must exceed "
         "`CINTEL_REPORT_TIMEOUT`, so two replicas never both deliver.",
+        field="due_lease_seconds",
+        minimum=0.5,
     ),
     Setting(
         "CINTEL_METRICS_TOKEN",

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from cintel_relay.config import Config, load_config
-from cintel_relay.settings import SETTINGS, default
+from cintel_relay.errors import ConfigError
+from cintel_relay.settings import BY_NAME, SETTINGS, default
 
 from .support import ROOT, SERVE, base_env, free_port
 
@@ -47,7 +48,7 @@ class Recording(dict):
 def field(name: str):
     if name in FIELDS:
         return FIELDS[name]
-    return name.lower().removeprefix("cintel_")
+    return BY_NAME[name].field or name.lower().removeprefix("cintel_")
 
 
 def test_config_reads_exactly_the_variables_of_the_table():
@@ -61,6 +62,14 @@ def test_each_default_is_the_tables(setting):
     assert getattr(Config, field(setting.name)) == setting.default
     if setting.name not in ("TWILIO_AUTH_TOKEN", "CINTEL_VERIFY_SIGNATURES"):
         assert getattr(load_config({"TWILIO_AUTH_TOKEN": "t"}), field(setting.name)) == setting.default
+
+
+@pytest.mark.parametrize("setting", [s for s in SETTINGS if s.minimum is not None], ids=lambda s: s.name)
+def test_a_number_below_the_tables_minimum_is_refused_naming_it(setting):
+    """The table drives parsing: its minimum is the one enforced, and the message names the variable."""
+    below = setting.minimum - (1 if setting.type in ("whole number", "port") else 0.01)
+    with pytest.raises(ConfigError, match=f"{setting.name}=.* is below the minimum {setting.minimum}"):
+        load_config({"TWILIO_AUTH_TOKEN": "t", "REDIS_URL": "redis://x", setting.name: str(below)})
 
 
 def test_readme_lists_every_setting_as_the_table_does():
