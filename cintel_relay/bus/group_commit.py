@@ -71,7 +71,8 @@ class GroupCommit:
         self._queue: Deque[_Call] = collections.deque()
         self._lock = threading.Lock()
         self._leading = False  # a caller is sending a batch; only the leader touches the connections
-        self._held: Dict[int, Tuple[object, object]] = {}  # pool id -> (pool, the leader's connection)
+        #: pool id -> (pool, the leader's connection)
+        self._held: Dict[int, Tuple[redis.ConnectionPool, redis.Connection]] = {}
 
     def submit(self, script: LuaScript, keys, args) -> _Call:
         """Queue a call; :meth:`result` sends it (with whatever else is queued) and waits for it."""
