@@ -98,10 +98,6 @@
       this.backoff = __spreadValues(__spreadValues({}, DEFAULT_BACKOFF), options.backoff);
       this.offlineAfter = (_e = options.offlineAfter) != null ? _e : 3;
     }
-    /** The id of the last logged event received, sent as `lastEventId` when reopening. */
-    get resumeId() {
-      return this.lastEventId;
-    }
     get connectionStatus() {
       return this.status;
     }

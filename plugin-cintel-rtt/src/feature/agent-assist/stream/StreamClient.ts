@@ -103,11 +103,6 @@ export class StreamClient {
     this.offlineAfter = options.offlineAfter ?? 3;
   }
 
-  /** The id of the last logged event received, sent as `lastEventId` when reopening. */
-  get resumeId(): string | undefined {
-    return this.lastEventId;
-  }
-
   get connectionStatus(): ConnectionStatus {
     return this.status;
   }
