@@ -1,11 +1,10 @@
 """Signed webhook requests, generated ahead of time so the load generator only sends bytes."""
 
-import hashlib
 import json
 import urllib.parse
 from typing import List, NamedTuple, Optional
 
-from twilio.request_validator import RequestValidator
+from cintel_relay.simulator.signing import sign_form, sign_json
 
 PATH = "/webhook/cor-event"
 
@@ -38,8 +37,12 @@ def line(call: int, n: int, token: str, base_url: str, text: Optional[str] = Non
         },
         separators=(",", ":"),
     ).encode()
-    path = f"{PATH}?bodySHA256={hashlib.sha256(body).hexdigest()}"
-    return SignedRequest(path, RequestValidator(token).compute_signature(base_url + path, {}), body)
+    return _signed_json(body, token, base_url)
+
+
+def _signed_json(body: bytes, token: str, base_url: str) -> SignedRequest:
+    signed_url, signature = sign_json(base_url + PATH, body, token)
+    return SignedRequest(signed_url[len(base_url) :], signature, body)
 
 
 def participant(call: int, token: str, base_url: str) -> SignedRequest:
@@ -57,8 +60,7 @@ def participant(call: int, token: str, base_url: str) -> SignedRequest:
         },
         separators=(",", ":"),
     ).encode()
-    path = f"{PATH}?bodySHA256={hashlib.sha256(body).hexdigest()}"
-    return SignedRequest(path, RequestValidator(token).compute_signature(base_url + path, {}), body)
+    return _signed_json(body, token, base_url)
 
 
 def lines(calls: int, per_call: int, token: str, base_url: str, start: int = 0) -> List[SignedRequest]:
@@ -75,7 +77,7 @@ def parse_text(text: str):
 def completed(call: int, token: str, base_url: str) -> SignedRequest:
     """The Voice status callback that ends call ``call``."""
     form = {"CallSid": call_sid(call), "CallStatus": "completed", "CallDuration": "300"}
-    signature = RequestValidator(token).compute_signature(base_url + "/webhook/status", form)
+    signature = sign_form(base_url + "/webhook/status", form, token)
     return SignedRequest(
         "/webhook/status", signature, urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
     )

@@ -5,7 +5,6 @@ concurrently with realistic pacing, and the ``simulate`` command reports how the
 """
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -16,29 +15,23 @@ from datetime import datetime, timezone
 from typing import List, Optional
 
 import requests
-from twilio.request_validator import RequestValidator
 
 from .deliveries import Delivery, build_call, load_scenario, scenario_names
+from .signing import sign_form, sign_json
 
 
 def signed_request(base_url: str, delivery: Delivery, token: str):
-    """(url, headers, body bytes) for a delivery, signed as Twilio signs it.
-
-    JSON: ``bodySHA256`` of the raw body goes into the URL and the whole URL is signed, with no params.
-    Forms: the URL followed by the sorted parameters is signed.
-    """
-    validator = RequestValidator(token)
+    """(url, headers, body bytes) for a delivery, signed as Twilio signs it (:mod:`.signing`)."""
     url = base_url.rstrip("/") + delivery.path
     headers = dict(delivery.headers)
     if delivery.form:
         raw = urllib.parse.urlencode(delivery.body).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"
-        headers["X-Twilio-Signature"] = validator.compute_signature(url, delivery.body)
+        headers["X-Twilio-Signature"] = sign_form(url, delivery.body, token)
         return url, headers, raw
     raw = json.dumps(delivery.body, ensure_ascii=False).encode("utf-8")
-    url += "?" + urllib.parse.urlencode({"bodySHA256": hashlib.sha256(raw).hexdigest()})
+    url, headers["X-Twilio-Signature"] = sign_json(url, raw, token)
     headers["Content-Type"] = "application/json"
-    headers["X-Twilio-Signature"] = validator.compute_signature(url, {})
     return url, headers, raw
 
 
