@@ -1,6 +1,13 @@
-"""The agent's script: its definition, and the adherence state derived from Script Adherence results."""
+"""The agent's script: its definition, and the adherence state derived from Script Adherence results.
+
+A category may carry ``withinSeconds``: the step is due that many seconds after the call starts (the
+blog's "within first 50 seconds of conversation"). The script's ``lateCredit`` (0 to 1, default 1) is the
+share of its weight a step met after its deadline still earns in the score. The relay decides, per
+category, whether a step was done ``on_time``, ``late``, is ``overdue`` or still ``open`` (append.lua).
+"""
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -17,15 +24,26 @@ class Category:
     label: str
     description: str
     weight: float
+    #: Seconds from the call's start by which the step is due; None: no deadline.
+    withinSeconds: Optional[float] = None
+
+
+#: The share of its weight a step met after its deadline earns, unless the script says otherwise.
+DEFAULT_LATE_CREDIT = 1.0
 
 
 @dataclass(frozen=True)
 class Script:
     name: str
     categories: Tuple[Category, ...]
+    lateCredit: float = DEFAULT_LATE_CREDIT
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "categories": [asdict(c) for c in self.categories]}
+        return {
+            "name": self.name,
+            "lateCredit": self.lateCredit,
+            "categories": [asdict(c) for c in self.categories],
+        }
 
     def find(self, raw_key) -> Optional[Category]:
         """The category a model's ``category_key`` names, matched by key or label, tolerantly."""
@@ -41,6 +59,33 @@ def canonical(key) -> str:
     return re.sub(r"[\W_]+", "", str(key)).casefold()
 
 
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _within(entry, source: str) -> Optional[float]:
+    """A category's ``withinSeconds``: absent or null for no deadline, else a positive number of seconds."""
+    value = entry.get("withinSeconds")
+    if value is None:
+        return None
+    if not _number(value) or value <= 0:
+        raise ConfigError(
+            f"script {source}: category {entry.get('key')!r} has withinSeconds={value!r}; "
+            "give a positive number of seconds from the call's start, or leave it out for no deadline."
+        )
+    return float(value)
+
+
+def _late_credit(data, source: str) -> float:
+    value = data.get("lateCredit", DEFAULT_LATE_CREDIT)
+    if not _number(value) or not 0 <= value <= 1:
+        raise ConfigError(
+            f"script {source} has lateCredit={value!r}; give a number from 0 (a late step earns nothing) "
+            "to 1 (a late step counts in full, the default)."
+        )
+    return float(value)
+
+
 def parse_script(data, source: str) -> Script:
     """Build a :class:`Script` from its JSON form, or say what is wrong with it."""
     try:
@@ -50,11 +95,13 @@ def parse_script(data, source: str) -> Script:
                 label=str(c.get("label") or c["key"]),
                 description=str(c.get("description") or ""),
                 weight=float(c["weight"]),
+                withinSeconds=_within(c, source),
             )
             for c in data["categories"]
         )
         name = str(data.get("name") or "Script")
-    except (KeyError, TypeError, ValueError) as exc:
+        late_credit = _late_credit(data, source)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ConfigError(
             f"script {source} is not valid ({exc!r}): it needs categories, each with key and a numeric weight."
         ) from exc
@@ -62,7 +109,7 @@ def parse_script(data, source: str) -> Script:
         raise ConfigError(f"script {source} needs at least one category and positive weights.")
     if len({canonical(c.key) for c in categories}) != len(categories):
         raise ConfigError(f"script {source} has two categories whose keys differ only in case or punctuation.")
-    return Script(name=name, categories=categories)
+    return Script(name=name, categories=categories, lateCredit=late_credit)
 
 
 def load_script(path: Optional[str] = None) -> Script:
@@ -110,12 +157,24 @@ def evaluate(script: Script, result) -> Optional[dict]:
         category = script.find(entry.get("category_key", ""))
         if category is not None and isinstance(entry.get("criteria"), list):
             verdicts[category.key] = _status(entry["criteria"])
-    categories = [
-        {"key": c.key, "label": c.label, "weight": c.weight, "status": verdicts.get(c.key, PENDING)}
-        for c in script.categories
-    ]
     explanation = result.get("explanation")
     return {
-        "categories": categories,
+        **checklist(script, verdicts),
         "explanation": explanation if isinstance(explanation, str) else None,
     }
+
+
+def checklist(script: Script, verdicts: Optional[dict] = None) -> dict:
+    """The script's categories with their verdicts (pending when none), deadlines and the late credit: the
+    base of every ``adherence`` frame, which append.lua merges with the call's state."""
+    categories = [
+        {
+            "key": c.key,
+            "label": c.label,
+            "weight": c.weight,
+            "status": (verdicts or {}).get(c.key, PENDING),
+            "withinSeconds": c.withinSeconds,
+        }
+        for c in script.categories
+    ]
+    return {"categories": categories, "lateCredit": script.lateCredit}

@@ -1,8 +1,8 @@
 """The relay's script as the text the Script Adherence operator takes, and a reading of that text back.
 
 Twilio's Script Adherence operator is given the script as one ``parameters.script`` string: a block per
-category, ``Category: <label>``, what the agent must do, and ``Score weight: N%`` (the format of the
-blog's Console walkthrough). The relay's own script (``CINTEL_SCRIPT_FILE`` or the built-in one) is
+category, ``Category: <label>``, what the agent must do (and by when, from the category's
+``withinSeconds``), and ``Score weight: N%`` (the format of the blog's Console walkthrough). The relay's own script (``CINTEL_SCRIPT_FILE`` or the built-in one) is
 the source of truth; ``cintel-relay setup`` writes this rendering to Twilio and ``cintel-relay check``
 reads Twilio's copy back to say where the two disagree.
 """
@@ -37,8 +37,14 @@ def render(script: Script) -> str:
     blocks = []
     for category, (label, percent) in zip(script.categories, percentages(script)):
         lines = [f"Category: {label}"]
-        if category.description:
-            lines.append(f"Action: {' '.join(category.description.split())}")
+        action = " ".join(category.description.split())
+        if category.withinSeconds is not None:
+            # The blog's wording ("... within first 50 seconds of conversation"): the deadline's one source
+            # is the relay's script, which also times the step.
+            deadline = f"Within first {category.withinSeconds:g} seconds of conversation."
+            action = f"{action} {deadline}" if action else deadline
+        if action:
+            lines.append(f"Action: {action}")
         lines.append(f"Score weight: {percent}%")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
