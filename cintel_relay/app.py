@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import logs, metrics
+from .bus.deadlines import KIND as DEADLINE, Deadlines
 from .bus.due import DueRunner
 from .bus.event_bus import EventBus
 from .bus.hub import Hub
@@ -99,6 +100,9 @@ def create_app(config: Optional[Config] = None) -> Flask:
     access.init_app(app, config, client)
     register_error_handlers(app)
     relay_metrics.prime(app)
+    deadlines = Deadlines(bus, relay.script)
+    bus.on_started = deadlines.started
+    relay.due.handle(DEADLINE, deadlines.fire)
     relay.due.start()
     if config.embedded:
         logger.warning("REDIS_URL is unset: using the embedded in-process bus (one process only, nothing persists)")

@@ -42,6 +42,8 @@ SENTIMENT = "sentiment"
 SUMMARY = "summary"
 SUGGESTION = "suggestion"
 CALL_STATUS = "call-status"
+#: An agent's "I did this" on a script category: ``{category, by, at, note, status: open|resolved, resolvedAt?}``.
+DISPUTE = "dispute"
 
 #: Every logged frame type. The transcript and the operator results are the snapshot's lists.
 FRAME_TYPES: Dict[str, FrameType] = {
@@ -52,6 +54,7 @@ FRAME_TYPES: Dict[str, FrameType] = {
     SUMMARY: FrameType("summary", final=True),
     SUGGESTION: FrameType("suggestion"),
     CALL_STATUS: FrameType("callStatus", board=True),
+    DISPUTE: FrameType("disputes", keyed_by="category"),
 }
 
 #: The snapshot's lists of whole frames' data, by frame type.

@@ -7,7 +7,7 @@ from typing import Iterable, List, NamedTuple, Optional
 from . import events
 from .ids import is_call_sid
 from .operators import OperatorKind, operator_name
-from .script import Script, evaluate
+from .script import Script, checklist, evaluate
 
 AGENT_TYPES = {"HUMAN_AGENT", "AGENT", "AI_AGENT"}
 TERMINAL_CALL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
@@ -160,6 +160,20 @@ def result_routing(result: dict) -> dict:
     }
 
 
+#: The adherence frame's field naming the transcript entries its result judged; append.lua turns it into each
+#: category's ``evidence`` and removes it, so it never reaches the wire.
+JUDGED = "judged"
+
+
+def judged_window(result: dict) -> dict:
+    """``{"first", "last"}``: the ids of the first and last communication a result was computed from
+    (``executionDetails.communications``), the ids its transcript frames carry; None where missing."""
+    window = (result.get("executionDetails") or {}).get("communications")
+    window = window if isinstance(window, dict) else {}
+    ends = {end: window.get(end) for end in ("first", "last")}
+    return {end: value if isinstance(value, str) and value else None for end, value in ends.items()}
+
+
 def json_result(result) -> Optional[dict]:
     """A JSON result's object: as sent, or decoded from ``{"payload": "<json string>"}`` (also inside
     Twilio's union wrapper), the shapes Twilio's own SDK reads; None when it is neither."""
@@ -237,6 +251,8 @@ def rule_execution_groups(payload: dict, operators, script: Script) -> List[Resu
             type_ = _DERIVED_TYPE[kind]
             if type_ == events.SUMMARY and routing["postCall"]:
                 derived["final"] = True  # the post-call summary: a running one arriving late does not replace it
+            if type_ == events.ADHERENCE:
+                derived[JUDGED] = judged_window(result)
             logged.append(_event(f"opres:{result['id']}:{type_}", type_, derived))
         groups.append(ResultEvents(routing, logged))
     return groups
@@ -254,6 +270,28 @@ def call_status_event(form: dict) -> Event:
     if form.get("CallDuration"):
         data["duration"] = form["CallDuration"]
     return _event(f"status:{form['CallSid']}:{status}", events.CALL_STATUS, data, ends=status in TERMINAL_CALL_STATUSES)
+
+
+def deadline_event(script: Script, session: str, category: str) -> Event:
+    """The ``adherence`` event announcing ``category`` overdue: append.lua merges it with the call's state
+    (nothing is logged when the step was met meanwhile); its dedupe key makes it one per call and category."""
+    data = {**checklist(script), "deadline": category, "timestamp": now_iso()}
+    return _event(f"deadline:{session}:{category}", events.ADHERENCE, data)
+
+
+def dispute_event(script: Script, category: str, by: Optional[str], note: Optional[str], dispute_id: str) -> Event:
+    """A ``dispute`` event: the agent ``by`` says the step ``category`` was done; ``base`` (the script's
+    checklist, for a call without adherence state yet) is read and removed by append.lua."""
+    data = {
+        "id": dispute_id,
+        "category": category,
+        "by": by,
+        "at": now_iso(),
+        "note": note,
+        "status": "open",
+        "base": checklist(script),
+    }
+    return _event(f"dispute:{dispute_id}", events.DISPUTE, data)
 
 
 def conversation_closed_event(conversation: dict, dedupe: str) -> Optional[Event]:

@@ -198,6 +198,7 @@ def test_snapshot_has_lists_and_latest_values(bus):
         "summary": None,
         "suggestion": {"text": "Offer a walkthrough"},
         "callStatus": None,
+        "disputes": {},
     }
     assert snapshot.last_id == ids[-1]
     assert bus.snapshot("CA" + "9" * 32) == (None, EMPTY_SNAPSHOT)
@@ -264,7 +265,7 @@ def test_a_delivery_writes_only_the_keys_named_in_keys_py_in_one_script_call(bus
     result(bus, 2, "c1")
     voice(bus, 3)
     written = {k.decode() for k in redis_client.keys("*")}
-    log, latest, _, seen, summary, _, events_channel = session_keys(CALL)
+    log, latest, _, seen, summary, _, _, events_channel = session_keys(CALL)
     named = set(session_keys(CALL)) - {events_channel} | set(conversation_keys(CONV)) | {BOARD}
     assert {log, latest, seen, summary, BOARD} <= written <= named
     assert numbers(redis_client) == [1, 2, 3]

@@ -12,7 +12,7 @@ in one script call: one round trip per delivery instead of three.
 
 import collections
 import logging
-from typing import Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
 import orjson
 import redis
@@ -81,6 +81,14 @@ class Snapshot(NamedTuple):
     frame: dict
 
 
+#: Append outcomes that are no log id.
+_NOT_LOGGED = ("duplicate", "stale")
+
+
+def _logged(outcome: str) -> bool:
+    return outcome not in _NOT_LOGGED and not outcome.startswith("refused:")
+
+
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -110,6 +118,9 @@ class EventBus:
         self.single_node = store.single_node
         self._participants: collections.OrderedDict[Tuple[str, str], str] = collections.OrderedDict()
         self._participant_cache = participant_cache
+        #: Called with (session, start ms) for a call whose deadlines are not scheduled yet (the app wires
+        #: :class:`cintel_relay.bus.deadlines.Deadlines`); it calls :meth:`deadlines_scheduled` when done.
+        self.on_started: Optional[Callable[[str, int], None]] = None
 
     # --- writing -------------------------------------------------------------------------------
 
@@ -130,12 +141,33 @@ class EventBus:
         events = list(events)
         self._check_size(len(events))
         entries = [(e.dedupe, e.type, "1" if e.ends else "0", orjson.dumps(e.frame)) for e in events]
+        started: List[Tuple[str, int]] = []
         try:
-            outcome = self._append_all({session: entries}, "", {session: board} if board else {})[session]
+            outcome = self._append_all({session: entries}, "", {session: board} if board else {}, started)[session]
         except REDIS_ERRORS + (redis.ResponseError,) as exc:
             raise _unavailable(exc) from exc
-        ids = [o for o in outcome if o not in ("duplicate", "stale")]
+        self._started(started)
+        ids = [o for o in outcome if _logged(o)]
         return IngestResult(ids, 0, outcome.count("duplicate"), outcome.count("stale"), (session,) if ids else ())
+
+    def dispute(self, session: str, event: Event) -> str:
+        """Log a ``dispute`` event (and the adherence state it changes): its log id, or ``refused:<why>``
+        (``unknown`` call, step already ``met``, a dispute already ``open``)."""
+        entry = (event.dedupe, event.type, "0", orjson.dumps(event.frame))
+        try:
+            (outcome,) = self._append_all({session: [entry]}, "", {}, [])[session]
+        except REDIS_ERRORS + (redis.ResponseError,) as exc:
+            raise _unavailable(exc) from exc
+        return "refused:unknown" if outcome == "stale" else outcome
+
+    def deadlines_scheduled(self, session: str):
+        """Note that a call's deadlines are in the due queue, so appends stop asking for them."""
+        self.store.on_slot(latest_key(session), lambda node: node.hset(latest_key(session), "deadlines", "1"))
+
+    def _started(self, started: List[Tuple[str, int]]):
+        if self.on_started is not None:
+            for session, started_ms in dict(started).items():
+                self.on_started(session, started_ms)
 
     def route(
         self,
@@ -169,18 +201,20 @@ class EventBus:
                 ]
                 events.append(event)
         self._check_size(len(events))
+        started: List[Tuple[str, int]] = []
         try:
             # The caller that passes ``board`` names its session too (see the docstring).
             boards = {cast(str, board_session): board} if board else {}
-            statuses, outcomes, sessions = self._route(conversation, args, boards)
+            statuses, outcomes, sessions = self._route(conversation, args, boards, started)
         except REDIS_ERRORS + (redis.ResponseError,) as exc:
             raise _unavailable(exc) from exc
+        self._started(started)
         ids, held, duplicates, stale = [], 0, 0, 0
         for event, status in zip(events, (s for s in statuses if s != "none")):
             if status == "held":
                 held += 1
                 continue
-            logged = [o for o in outcomes.get(event.dedupe, ()) if o not in ("duplicate", "stale")]
+            logged = [o for o in outcomes.get(event.dedupe, ()) if _logged(o)]
             if logged:
                 ids += logged
             elif "stale" in outcomes.get(event.dedupe, ()):
@@ -189,10 +223,10 @@ class EventBus:
                 duplicates += 1
         return IngestResult(ids, held, duplicates, stale, tuple(sorted(sessions)))
 
-    def _route(self, conversation: str, args: list, boards: Dict[str, dict]):
+    def _route(self, conversation: str, args: list, boards: Dict[str, dict], started: List[Tuple[str, int]]):
         """Run route.lua, append what it routed, then take the delivered events off the pending list
         (which may free more): the statuses of the first call, each dedupe key's append outcomes, and
-        the sessions something was logged in."""
+        the sessions something was logged in; ``started`` gets the calls whose deadlines are not scheduled yet."""
         keys = conversation_keys(conversation)
         head = [conversation, self._config.session_ttl, self._config.completed_ttl, MAX_PENDING]
         statuses, outcomes, sessions = None, collections.defaultdict(list), set()
@@ -201,12 +235,13 @@ class EventBus:
             prefix, suffixes = SESSION_KEY_TEMPLATE
             driver = [prefix, len(suffixes), *suffixes, self._config.log_maxlen, self.store.publish_command]
             driver += [board_session, orjson.dumps(board) if board else ""]
-            routed, pairs = self._commit.run(DELIVER, keys + (BOARD, BOARD_CHANNEL), driver + head + args)
+            routed, pairs, starts = self._commit.run(DELIVER, keys + (BOARD, BOARD_CHANNEL), driver + head + args)
             for i in range(0, len(pairs), 3):
                 outcome = _text(pairs[i + 1])
                 outcomes[_text(pairs[i])].append(outcome)
-                if outcome not in ("duplicate", "stale"):
+                if _logged(outcome):
                     sessions.add(_text(pairs[i + 2]))
+            started += [(_text(starts[i]), int(starts[i + 1])) for i in range(0, len(starts), 2)]
             return [_text(s) for s in routed], outcomes, sessions
         while True:
             reply = self._commit.run(ROUTE, keys, head + args)
@@ -217,11 +252,11 @@ class EventBus:
             for i in range(0, len(deliveries), 5):
                 session, dedupe, etype, ends, frame = deliveries[i : i + 5]
                 per_session.setdefault(_text(session), []).append((_text(dedupe), _text(etype), _text(ends), frame))
-            appended = self._append_all(per_session, conversation, boards)
+            appended = self._append_all(per_session, conversation, boards, started)
             for session, entries in per_session.items():
                 for (dedupe, *_), outcome in zip(entries, appended[session]):
                     outcomes[dedupe].append(outcome)
-                    if outcome not in ("duplicate", "stale"):
+                    if _logged(outcome):
                         sessions.add(session)
             if not flushed:
                 return statuses, outcomes, sessions
@@ -229,9 +264,12 @@ class EventBus:
             for entry in flushed:
                 args += ["", "", "", entry, "unhold", "", "", ""]
 
-    def _append_all(self, per_session: Dict[str, list], conversation: str, boards: Dict[str, dict]):
+    def _append_all(
+        self, per_session: Dict[str, list], conversation: str, boards: Dict[str, dict], started: List[Tuple[str, int]]
+    ):
         """Append each session's entries (one script call per session, sent together), then update the
-        board for every summary that changed; tell a conversation when one of its calls ended."""
+        board for every summary that changed; tell a conversation when one of its calls ended; ``started``
+        gets the calls whose deadlines are not scheduled yet."""
         config = self._config
         calls = {}
         for session, entries in per_session.items():
@@ -250,15 +288,17 @@ class EventBus:
             calls[session] = self._commit.submit(APPEND, session_keys(session), args)
         outcomes, boards_changed, ended = {}, [], []
         for session, call in calls.items():
-            summary, ended_now, owner, *outcome = self._commit.result(call)
+            summary, ended_now, owner, start, *outcome = self._commit.result(call)
             outcomes[session] = [_text(o) for o in outcome]
+            if start:
+                started.append((session, int(start)))
             if summary:
                 boards_changed.append((session, summary))
             if ended_now and owner and not conversation:
                 ended.append((_text(owner), session))
         self._publish_board(boards_changed)
         for owner, session in ended:
-            self._route(owner, ["", "", "", "", "ended", "", session, ""], {})
+            self._route(owner, ["", "", "", "", "ended", "", session, ""], {}, started)
         return outcomes
 
     def _publish_board(self, changed):

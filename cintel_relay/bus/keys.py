@@ -10,6 +10,8 @@ call touches one hash slot and runs unchanged on Redis Cluster::
     cintel:{<session>}:latest      hash: last frame of each snapshot type, the "ended" flag and the
                                    "conversation" the session belongs to
     cintel:{<session>}:met         set: script categories met during the call (they stay met)
+    cintel:{<session>}:said        sorted set: transcript entry ids by when they were said (ms): the
+                                   utterances an adherence verdict judged, and when (its evidence)
     cintel:{<session>}:seen        set: dedupe keys of the events in the log
     cintel:{<session>}:board       string: the call's summary for the supervisor board
     cintel:{<session>}:ended       string: tombstone of an ended call, outliving its data, so a replayed
@@ -35,16 +37,16 @@ from typing import Tuple
 BOARD = "cintel:board:{all}"
 BOARD_CHANNEL = "cintel:board:{all}:events"
 
-#: A session's keys are ``prefix + session + suffix``: log, latest, met, seen, board, ended, channel.
+#: A session's keys are ``prefix + session + suffix``: log, latest, met, seen, board, ended, said, channel.
 SESSION_KEY_TEMPLATE: Tuple[str, Tuple[str, ...]] = (
     "cintel:{",
-    ("}:log", "}:latest", "}:met", "}:seen", "}:board", "}:ended", "}:events"),
+    ("}:log", "}:latest", "}:met", "}:seen", "}:board", "}:ended", "}:said", "}:events"),
 )
 _CONVERSATION_SUFFIXES = ("state", "comms", "routes", "pending")
 
 
 def session_keys(session: str) -> Tuple[str, ...]:
-    """KEYS of the append script: log, latest, met, seen, board, ended, then the channel."""
+    """KEYS of the append script: log, latest, met, seen, board, ended, said, then the channel."""
     prefix, suffixes = SESSION_KEY_TEMPLATE
     return tuple(prefix + session + suffix for suffix in suffixes)
 

@@ -17,6 +17,7 @@ EMPTY_SNAPSHOT = {
     "summary": None,
     "suggestion": None,
     "callStatus": None,
+    "disputes": {},
 }
 
 

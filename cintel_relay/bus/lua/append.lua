@@ -1,33 +1,166 @@
 -- Appends events to ONE session's log and publishes them, atomically, so the order of the log is the
 -- order every subscriber sees. Every key is the session's (one hash slot), declared in KEYS.
--- KEYS: log, latest, met, seen, board summary, ended tombstone, channel (see cintel_relay/bus/keys.py).
+-- KEYS: log, latest, met, seen, board summary, ended tombstone, said, channel (see cintel_relay/bus/keys.py).
 -- ARGV: session, ttl, ended_ttl, maxlen, publish command (PUBLISH or SPUBLISH), conversation ('' if
 --       none), board fields (JSON or ''), then (dedupe, type, ends, frame) per event.
 -- Returns {board summary JSON or '', '1' when this call ended the session else '', the session's
---          conversation or '', then per event: its log id, 'duplicate' or 'stale'}.
+--          conversation or '', the call's start (ms) while its deadlines are not scheduled else '',
+--          then per event: its log id, 'duplicate', 'stale' or, for a dispute, 'refused:<why>'}.
 
-local log, latest, met_key, seen, board, tombstone, channel = unpack(KEYS)
+local log, latest, met_key, seen, board, tombstone, said, channel = unpack(KEYS)
 local session, ttl, ended_ttl, maxlen, publish = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local conv, board_arg = ARGV[6], ARGV[7]
 local FIRST = 8
+local null = cjson.null
 -- snapshot_types (frame type -> the data field keying its latest values, or ''), board_types and final_types
 -- come from cintel_relay/events.py, prepended by the script loader.
 
--- The adherence score's one home: categories once met stay met, and the weighted share of met
--- categories, 0-100 with one decimal, is computed here, where the merged state is known.
+local clock
+local function now_ms()
+  if not clock then
+    local t = redis.call('TIME')
+    clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return clock
+end
+
+-- ISO 8601 (as Twilio writes it: 2026-01-02T03:04:05.678Z or with an offset) to Unix ms, or nil.
+local function iso_ms(text)
+  if type(text) ~= 'string' then return nil end
+  local y, mo, d, h, mi, s, frac, zone = text:match('^(%d%d%d%d)-(%d%d)-(%d%d)[Tt ](%d%d):(%d%d):(%d%d)(%.?%d*)(.*)$')
+  if not y then return nil end
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  if mo <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
+  local days = era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
+  local ms = ((days * 24 + tonumber(h)) * 60 + tonumber(mi)) * 60 + tonumber(s)
+  ms = ms * 1000 + (frac ~= '' and frac ~= '.' and math.floor(tonumber('0' .. frac) * 1000) or 0)
+  if zone == '' or zone == 'Z' or zone == 'z' then return ms end
+  local sign, zh, zm = zone:match('^([+-])(%d%d):?(%d%d)$')
+  if not sign then return nil end
+  local offset = (tonumber(zh) * 60 + tonumber(zm)) * 60000
+  return sign == '+' and ms - offset or ms + offset
+end
+
+-- Unix ms to ISO 8601 UTC with milliseconds, as the relay writes times.
+local function ms_iso(ms)
+  local days = math.floor(ms / 86400000)
+  local rest = ms - days * 86400000
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d, math.floor(rest / 3600000),
+    math.floor(rest / 60000) % 60, math.floor(rest / 1000) % 60, rest % 1000)
+end
+
+local function started_ms()
+  return tonumber(redis.call('HGET', latest, 'started') or '') or now_ms()
+end
+
+-- The evidence of a verdict: the transcript entries from the result's first to its last judged
+-- communication (by when they were said), and when the last was said (the result's time when the
+-- transcript does not have it yet).
+local function evidence_of(window, fallback_time)
+  local ids, at = {}, nil
+  if type(window) == 'table' then
+    local first = window.first ~= null and window.first or nil
+    local last = window.last ~= null and window.last or nil
+    local a = first and tonumber(redis.call('ZSCORE', said, first) or '')
+    local b = last and tonumber(redis.call('ZSCORE', said, last) or '')
+    if a and b and a <= b then
+      ids = redis.call('ZRANGEBYSCORE', said, a, b)
+    else
+      if first then ids[#ids + 1] = first end
+      if last and last ~= first then ids[#ids + 1] = last end
+    end
+    at = b or a
+  end
+  at = at or iso_ms(fallback_time)
+  return (#ids > 0) and ids or null, at
+end
+
+-- The adherence state's one home. A verdict frame (from a Script Adherence result) is merged with the
+-- call's state: a category once met stays met, with the evidence and time of its first met verdict; a
+-- met step is on_time or late against its deadline (withinSeconds from the call's start), a step not
+-- met is overdue once its deadline has passed, else open; an open dispute is resolved by a met verdict.
+-- A deadline frame (data.deadline = key) announces that key overdue; a dispute frame (data.disputed)
+-- attaches a dispute: both keep the state's verdicts. The score, 0-100 with one decimal, is the weighted
+-- share of met categories, a late one counting lateCredit (0..1) of its weight.
+-- Returns the frame to log, or nil when there is nothing to announce.
 local function merge_adherence(frame)
   local event = cjson.decode(frame)
+  local data = event.data
+  local raw_prev = redis.call('HGET', latest, 'adherence')
+  local prev_data = raw_prev and cjson.decode(raw_prev).data or nil
+  local prev = {}
+  if prev_data and type(prev_data.categories) == 'table' then
+    for _, c in ipairs(prev_data.categories) do prev[c.key] = c end
+  end
+  local deadline, disputed, window = data.deadline, data.disputed, data.judged
+  data.deadline, data.disputed, data.judged = nil, nil, nil
+  local verdict = deadline == nil and disputed == nil
+  if not verdict and prev_data and type(prev_data.categories) == 'table' then
+    data.categories, data.explanation = prev_data.categories, prev_data.explanation
+    data.operatorResultId = prev_data.operatorResultId
+  end
+  if type(data.categories) ~= 'table' then data.categories = {} end
+  local credit = tonumber(data.lateCredit) or 1
+  local elapsed = (now_ms() - started_ms()) / 1000
+  local ids, at
+  if verdict and window then ids, at = evidence_of(window, data.timestamp) end
+  local announced = verdict
   local total, met = 0, 0
-  for _, c in ipairs(event.data.categories) do
-    if c.status == 'met' then
+  for _, c in ipairs(data.categories) do
+    local p = prev[c.key] or {}
+    local within = tonumber(c.withinSeconds)
+    c.withinSeconds = within or null
+    if c.dispute == nil then c.dispute = p.dispute or null end
+    if disputed and disputed.category == c.key then c.dispute, announced = disputed, true end
+    local sticky = redis.call('SISMEMBER', met_key, c.key) == 1
+    if verdict and c.status == 'met' and not sticky then
       redis.call('SADD', met_key, c.key)
-    elseif redis.call('SISMEMBER', met_key, c.key) == 1 then
+      c.evidence, c.metAt, c.metAfterSeconds = ids or null, at and ms_iso(at) or null, null
+      if at then c.metAfterSeconds = math.max(0, math.floor((at - started_ms()) / 100 + 0.5) / 10) end
+      local after = at and c.metAfterSeconds or elapsed
+      c.due = (within and after > within) and 'late' or 'on_time'
+      if type(c.dispute) == 'table' and c.dispute.status == 'open' then
+        c.dispute.status, c.dispute.resolvedAt = 'resolved', ms_iso(now_ms())
+        local raw = redis.call('HGET', latest, 'dispute:' .. c.key)
+        if raw then
+          local d = cjson.decode(raw)
+          d.data = c.dispute
+          redis.call('HSET', latest, 'dispute:' .. c.key, cjson.encode(d))
+        end
+      end
+    elseif sticky or (not verdict and c.status == 'met') then
       c.status = 'met'
+      c.evidence, c.metAt, c.metAfterSeconds = p.evidence or null, p.metAt or null, p.metAfterSeconds or null
+      c.due = p.due or 'on_time'
+    else
+      if verdict and c.status == 'missed' then
+        c.evidence, c.metAt, c.metAfterSeconds = ids or null, at and ms_iso(at) or null, null
+        if at then c.metAfterSeconds = math.max(0, math.floor((at - started_ms()) / 100 + 0.5) / 10) end
+      elseif verdict then
+        c.evidence, c.metAt, c.metAfterSeconds = p.evidence or null, p.metAt or null, p.metAfterSeconds or null
+      end
+      if c.evidence == nil then c.evidence, c.metAt, c.metAfterSeconds = null, null, null end
+      local was = p.due == 'overdue' or c.due == 'overdue'
+      if deadline == c.key and not was then announced = true end
+      c.due = (was or deadline == c.key or (within and elapsed > within)) and 'overdue' or 'open'
     end
     total = total + c.weight
-    if c.status == 'met' then met = met + c.weight end
+    if c.status == 'met' then met = met + c.weight * (c.due == 'late' and credit or 1) end
   end
-  event.data.score = total > 0 and math.floor(1000 * met / total + 0.5) / 10 or 0
+  if not announced then return nil end
+  data.score = total > 0 and math.floor(1000 * met / total + 0.5) / 10 or 0
   return cjson.encode(event)
 end
 
@@ -45,7 +178,10 @@ local function board_fields(etype, data)
     return {lastUtterance = {speaker = data.speaker, text = data.text, channel = data.channel}}
   elseif etype == 'adherence' then
     local checklist = {}
-    for i, c in ipairs(data.categories) do checklist[i] = {key = c.key, label = c.label, status = c.status} end
+    for i, c in ipairs(data.categories) do
+      checklist[i] = {key = c.key, label = c.label, status = c.status, evidence = c.evidence, metAt = c.metAt,
+        metAfterSeconds = c.metAfterSeconds, withinSeconds = c.withinSeconds, due = c.due, dispute = c.dispute}
+    end
     return {score = data.score, checklist = checklist}
   elseif etype == 'sentiment' then
     return {sentiment = data.label}
@@ -57,7 +193,7 @@ end
 
 -- A call whose data expired after it ended takes nothing more: a replayed delivery cannot revive it.
 if redis.call('EXISTS', tombstone) == 1 and redis.call('EXISTS', log) == 0 then
-  local out = {'', '', ''}
+  local out = {'', '', '', ''}
   for i = FIRST, #ARGV, 4 do out[#out + 1] = 'stale' end
   return out
 end
@@ -65,25 +201,60 @@ end
 local ended_now, board_changes = false, {}
 if board_arg ~= '' then board_changes[1] = cjson.decode(board_arg) end
 if conv ~= '' then redis.call('HSET', latest, 'conversation', conv) end
-local out = {'', '', ''}
+local out = {'', '', '', ''}
+
+-- Log, keep as latest, publish and show on the board one frame; its log id.
+local function log_frame(etype, frame, ends)
+  local id = redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 't', etype, 'f', frame)
+  local keyed_by = snapshot_types[etype]
+  if keyed_by == '' then
+    if not keeps_final(etype, etype, frame) then redis.call('HSET', latest, etype, frame) end
+  elseif keyed_by then
+    redis.call('HSET', latest, etype .. ':' .. tostring(cjson.decode(frame).data[keyed_by]), frame)
+  end
+  if ends == '1' and redis.call('HSETNX', latest, 'ended', '1') == 1 then ended_now = true end
+  redis.call(publish, channel, 'id: ' .. id .. '\ndata: ' .. frame .. '\n\n')
+  if board_types[etype] then board_changes[#board_changes + 1] = board_fields(etype, cjson.decode(frame).data) end
+  if ends == '1' then board_changes[#board_changes + 1] = {} end
+  return id
+end
+
+-- Why a dispute cannot be opened, or nil: the call is unknown, the step is met, or one is open already.
+local function dispute_refusal(data)
+  if redis.call('EXISTS', log) == 0 then return 'refused:unknown' end
+  if redis.call('SISMEMBER', met_key, data.category) == 1 then return 'refused:met' end
+  local raw = redis.call('HGET', latest, 'dispute:' .. data.category)
+  if raw and cjson.decode(raw).data.status == 'open' then return 'refused:open' end
+  return nil
+end
+
 for i = FIRST, #ARGV, 4 do
   local dedupe, etype, ends, frame = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if redis.call('SADD', seen, dedupe) == 0 then
     out[#out + 1] = 'duplicate'
-  else
-    if etype == 'adherence' then frame = merge_adherence(frame) end
-    local id = redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 't', etype, 'f', frame)
-    local keyed_by = snapshot_types[etype]
-    if keyed_by == '' then
-      if not keeps_final(etype, etype, frame) then redis.call('HSET', latest, etype, frame) end
-    elseif keyed_by then
-      redis.call('HSET', latest, etype .. ':' .. tostring(cjson.decode(frame).data[keyed_by]), frame)
+  elseif etype == 'dispute' then
+    -- A dispute carries the script's checklist (data.base) for a call that has no adherence state yet.
+    local event = cjson.decode(frame)
+    local base = event.data.base
+    event.data.base = nil
+    local refusal = dispute_refusal(event.data)
+    if refusal then
+      out[#out + 1] = refusal
+    else
+      out[#out + 1] = log_frame(etype, cjson.encode(event), ends)
+      local state = type(base) == 'table' and base or {categories = {}}
+      state.disputed = event.data
+      local merged = merge_adherence(cjson.encode({type = 'adherence', data = state}))
+      if merged then log_frame('adherence', merged, '0') end
     end
-    if ends == '1' and redis.call('HSETNX', latest, 'ended', '1') == 1 then ended_now = true end
-    redis.call(publish, channel, 'id: ' .. id .. '\ndata: ' .. frame .. '\n\n')
-    if board_types[etype] then board_changes[#board_changes + 1] = board_fields(etype, cjson.decode(frame).data) end
-    if ends == '1' then board_changes[#board_changes + 1] = {} end
-    out[#out + 1] = id
+  else
+    if etype == 'transcript' then
+      local data = cjson.decode(frame).data
+      local at = iso_ms(data.timestamp)
+      if at and type(data.id) == 'string' then redis.call('ZADD', said, at, data.id) end
+    end
+    if etype == 'adherence' then frame = merge_adherence(frame) end
+    out[#out + 1] = frame and log_frame(etype, frame, ends) or 'duplicate'
   end
 end
 
@@ -91,11 +262,22 @@ local ended = redis.call('HEXISTS', latest, 'ended') == 1
 local keep = ended and ended_ttl or ttl
 if ended_now then redis.call('SET', tombstone, '1', 'EX', math.max(ttl, ended_ttl)) end
 
+-- The call starts when its first event is logged (the relay's clock): the board's startedAt, the origin
+-- of every deadline and of metAfterSeconds. Until the bus says its deadlines are scheduled, it is returned.
+if redis.call('EXISTS', log) == 1 then
+  local started, scheduled = unpack(redis.call('HMGET', latest, 'started', 'deadlines'))
+  if not started then
+    started = tostring(now_ms())
+    redis.call('HSET', latest, 'started', started)
+  end
+  if not scheduled then out[4] = started end
+end
+
 if #board_changes > 0 then
-  local now = redis.call('TIME')
-  local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  local ms = now_ms()
   local raw = redis.call('GET', board)
-  local s = raw and cjson.decode(raw) or {session = session, startedAt = ms, version = 0, utterances = 0}
+  local s = raw and cjson.decode(raw) or {session = session, startedAt = tonumber(redis.call('HGET', latest, 'started')) or ms,
+    version = 0, utterances = 0}
   for _, fields in ipairs(board_changes) do
     for k, v in pairs(fields) do s[k] = v end
     if fields.lastUtterance then s.utterances = s.utterances + 1 end
@@ -106,7 +288,7 @@ if #board_changes > 0 then
   redis.call('SET', board, out[1], 'EX', keep)
 end
 
-for _, key in ipairs({log, latest, met_key, seen, board}) do redis.call('EXPIRE', key, keep) end
+for _, key in ipairs({log, latest, met_key, seen, board, said}) do redis.call('EXPIRE', key, keep) end
 out[2] = ended_now and '1' or ''
 out[3] = redis.call('HGET', latest, 'conversation') or ''
 return out

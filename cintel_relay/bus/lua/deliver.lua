@@ -9,7 +9,8 @@
 -- ARGV: the session key prefix, the number n of session key suffixes, the n suffixes
 --       (keys.SESSION_KEY_TEMPLATE), maxlen, publish command, the session that gets board fields
 --       ('' for none), those fields (JSON or ''), then route.lua's whole ARGV.
--- Returns {route.lua's statuses, then flat (dedupe, append outcome, session) triples in log order}.
+-- Returns {route.lua's statuses, then flat (dedupe, append outcome, session) triples in log order, then
+--          flat (session, start ms) pairs of the calls whose deadlines are not scheduled yet}.
 
 local prefix, n = ARGV[1], tonumber(ARGV[2])
 local suffixes = {}
@@ -28,7 +29,7 @@ local function keys_of(session)
   return out
 end
 
-local statuses, outcomes = nil, {}
+local statuses, outcomes, started = nil, {}, {}
 local fields = {}
 if board_session ~= '' then fields[board_session] = board_fields end
 local argv = route_argv
@@ -57,10 +58,14 @@ while true do
     local args = {session, ttl, ended_ttl, maxlen, publish, conv, fields[session] or ''}
     for _, v in ipairs(entries) do args[#args + 1] = v end
     local out = append(keys_of(session), args)
-    for k = 4, #out do
-      outcomes[#outcomes + 1] = entries[(k - 4) * 4 + 1]
+    for k = 5, #out do
+      outcomes[#outcomes + 1] = entries[(k - 5) * 4 + 1]
       outcomes[#outcomes + 1] = out[k]
       outcomes[#outcomes + 1] = session
+    end
+    if out[4] ~= '' then
+      started[#started + 1] = session
+      started[#started + 1] = out[4]
     end
     if out[1] ~= '' then changed[#changed + 1] = {session, out[1]} end
   end
@@ -74,4 +79,4 @@ while true do
     for _, v in ipairs({'', '', '', entry, 'unhold', '', '', ''}) do argv[#argv + 1] = v end
   end
 end
-return {statuses, outcomes}
+return {statuses, outcomes, started}
