@@ -8,7 +8,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import logs, metrics
-from .bus.deadlines import KIND as DEADLINE, Deadlines
+from .bus.deadlines import KIND as DEADLINE
+from .bus.deadlines import Deadlines
 from .bus.due import DueRunner
 from .bus.event_bus import EventBus
 from .bus.hub import Hub
@@ -84,15 +85,28 @@ def create_app(config: Optional[Config] = None) -> Flask:
     )
     relay.due.handle("settle", relay.reports.settle)
     relay.due.handle("deliver", deliveries.handle)
+    deadlines = Deadlines(bus, script)
+    bus.on_started = deadlines.started
+    relay.due.handle(DEADLINE, deadlines.fire)
     from . import api, security
     from .access import views as access
     from .console import views as console
     from .reports import views as reports
-    from .streams import board
+    from .streams import board, disputes
     from .streams import session as stream
     from .webhooks import intelligence, orchestrator, status
 
-    blueprints = (api.bp, stream.bp, intelligence.bp, orchestrator.bp, status.bp, board.bp, console.bp, reports.bp)
+    blueprints = (
+        api.bp,
+        stream.bp,
+        disputes.bp,
+        intelligence.bp,
+        orchestrator.bp,
+        status.bp,
+        board.bp,
+        console.bp,
+        reports.bp,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     security.register_security_headers(app)
@@ -100,9 +114,6 @@ def create_app(config: Optional[Config] = None) -> Flask:
     access.init_app(app, config, client)
     register_error_handlers(app)
     relay_metrics.prime(app)
-    deadlines = Deadlines(bus, relay.script)
-    bus.on_started = deadlines.started
-    relay.due.handle(DEADLINE, deadlines.fire)
     relay.due.start()
     if config.embedded:
         logger.warning("REDIS_URL is unset: using the embedded in-process bus (one process only, nothing persists)")

@@ -83,6 +83,18 @@ class Unavailable(RelayError):
         self.source = source
 
 
+class NotFound(RelayError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(RelayError):
+    """The request contradicts the stored state (a dispute already open, a step already met)."""
+
+    status = 409
+    code = "conflict"
+
+
 class Unauthorized(RelayError):
     """No credential, or one that is forged, expired or not Twilio's."""
 
