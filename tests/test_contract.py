@@ -15,6 +15,7 @@ from typing import Optional
 import orjson
 import pytest
 import redis as redis_lib
+import requests
 
 from cintel_relay import events
 from cintel_relay.bus.keys import log_key
@@ -217,6 +218,8 @@ def produced(relay_pair, redis_server):
     ]
     for path, body in deliveries:
         assert post_json(relay, path, body).status_code == 200
+    disputed = requests.post(f"{relay}/api/calls/{CALL_SID}/disputes", json={"category": "verification"}, timeout=10)
+    assert disputed.status_code == 201, disputed.text
     board = SSEClient(relay, "board", path="/api/board/stream").next_event()[1]
     assert CALL_SID in [c["session"] for c in board["calls"]]  # so a call summary is checked too
     call_frame = next(frame for _, frame in iter(board_stream.next_event, None) if frame["type"] == "call")
@@ -243,7 +246,7 @@ def produced(relay_pair, redis_server):
         "transcript (sms)": first(texts, "transcript", id=SMS_ID),
         **{
             kind: first(call, kind)
-            for kind in ("operator-result", "adherence", "sentiment", "summary", "call-status", "suggestion")
+            for kind in ("operator-result", "adherence", "sentiment", "summary", "call-status", "suggestion", "dispute")
         },
     }
 

@@ -111,6 +111,9 @@ local function merge_adherence(frame)
     data.categories, data.explanation = prev_data.categories, prev_data.explanation
     data.operatorResultId = prev_data.operatorResultId
   end
+  if data.timestamp == nil then data.timestamp = ms_iso(now_ms()) end
+  if data.operatorResultId == nil then data.operatorResultId = null end
+  if data.explanation == nil then data.explanation = null end
   if type(data.categories) ~= 'table' then data.categories = {} end
   local credit = tonumber(data.lateCredit) or 1
   local elapsed = (now_ms() - started_ms()) / 1000
