@@ -22,6 +22,8 @@ from .support import (
     ROOT,
     RedisServer,
     Relay,
+    adherence_result,
+    communication,
     flex_env,
     operator_result,
     post_json,
@@ -33,10 +35,25 @@ STEPS = ["greeting", "verification", "move-details", "confirmation"]
 STATIC = os.path.join(ROOT, "cintel_relay", "console", "static")
 
 
+#: The built-in script with Verification due within a second of the call's start: the simulator plays a call
+#: 30 times faster than it was spoken, the relay's deadlines run on the relay's clock.
+QUICK_SCRIPT = {
+    "name": "Swift Movers intake call",
+    "categories": [
+        {"key": "greeting", "label": "Greeting", "weight": 10},
+        {"key": "verification", "label": "Verification", "weight": 20, "withinSeconds": 1},
+        {"key": "move-details", "label": "Move Details", "weight": 40},
+        {"key": "confirmation", "label": "Confirmation", "weight": 30},
+    ],
+}
+
+
 @pytest.fixture(scope="module")
-def relay():
+def relay(tmp_path_factory):
     redis = RedisServer().start()
-    server = Relay(redis.url, CINTEL_STREAM_AUTH="none").start()
+    script = tmp_path_factory.mktemp("script") / "script.json"
+    script.write_text(json.dumps(QUICK_SCRIPT))
+    server = Relay(redis.url, CINTEL_STREAM_AUTH="none", CINTEL_SCRIPT_FILE=str(script)).start()
     yield server
     server.stop()
     redis.stop()
@@ -131,6 +148,44 @@ def test_the_board_lists_calls_as_they_happen_and_flags_the_troubled_one(relay, 
     expect(good_row.locator(".utterance")).to_have_text(good.lines[-1])
     expect(bad_row.locator(".score")).to_have_text("80%")
     expect(page.locator("#board-empty")).to_be_hidden()
+
+
+@pytest.mark.parametrize("viewport", ["page", "phone"])
+def test_a_met_step_shows_its_evidence_and_a_missed_one_takes_a_dispute(relay, request, viewport):
+    page = request.getfixturevalue(viewport)
+    sid, conv = "CA" + ("e5" if viewport == "page" else "e6") * 16, f"conv_conversation_evidence_{viewport}"
+    said = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    lines = [("ev1", "Thanks for calling Swift Movers."), ("ev2", "This is Dana."), ("ev3", "When do you move?")]
+    for comm, text in lines:
+        body = communication(f"{viewport}-{comm}", text, call_sid=sid, conversation=conv)
+        body["data"]["occurredAt"] = said
+        assert post_json(relay.url, "/webhook/cor-event", body).status_code == 200
+    result = adherence_result(f"{viewport}-r1", greeting="Succeeded", move_details="Failed")
+    result["executionDetails"]["communications"] = {"first": f"{viewport}-ev1", "last": f"{viewport}-ev2"}
+    assert (
+        post_json(relay.url, "/webhook/cintel-action", rule_execution([result], conversation=conv)).status_code == 200
+    )
+
+    open_live(page, f"{relay.url}/console/calls/{sid}")
+    greeting = page.locator('#checklist li[data-key="greeting"]')
+    expect(greeting).to_have_attribute("data-status", "met")
+    expect(greeting.locator(".step-timing")).to_have_text(re.compile(r"^0:0\d$"))
+    greeting.click()
+    evidence = page.locator('#transcript li[data-evidence="true"] .text')
+    expect(evidence).to_have_text(["Thanks for calling Swift Movers.", "This is Dana."])
+    expect(evidence.first).to_be_in_viewport()
+
+    verification = page.locator('#checklist li[data-key="verification"]')
+    expect(verification).to_have_attribute("data-due", "overdue")  # announced by the relay, a second in
+    expect(verification.locator(".step-status")).to_have_text("overdue")
+    expect(verification.locator(".step-timing")).to_have_text("due by 0:01")
+
+    missed = page.locator('#checklist li[data-key="move-details"]')
+    missed.locator(".step-note").fill("I asked about the piano")
+    missed.locator(".step-dispute-button").click()
+    expect(missed.locator(".step-dispute")).to_have_text("Disputed")
+    expect(missed).to_have_attribute("data-status", "missed")  # next to the verdict, never instead of it
+    expect(missed.locator(".step-dispute-button")).to_have_count(0)
 
 
 def test_a_board_opened_mid_call_gets_the_live_calls_from_its_snapshot(relay, page):

@@ -66,22 +66,24 @@ local function started_ms()
 end
 
 -- The evidence of a verdict: the transcript entries from the result's first to its last judged
--- communication (by when they were said), and when the last was said (the result's time when the
+-- communication (by when they were said, then by id), and when the last was said (the result's time when the
 -- transcript does not have it yet).
 local function evidence_of(window, fallback_time)
   local ids, at = {}, nil
   if type(window) == 'table' then
     local first = window.first ~= null and window.first or nil
     local last = window.last ~= null and window.last or nil
-    local a = first and tonumber(redis.call('ZSCORE', said, first) or '')
-    local b = last and tonumber(redis.call('ZSCORE', said, last) or '')
-    if a and b and a <= b then
-      ids = redis.call('ZRANGEBYSCORE', said, a, b)
+    -- By rank, not by score: utterances said in the same millisecond are ordered by id and not all taken.
+    local ra = first and redis.call('ZRANK', said, first)
+    local rb = last and redis.call('ZRANK', said, last)
+    if ra and rb and ra <= rb then
+      ids = redis.call('ZRANGE', said, ra, rb)
     else
       if first then ids[#ids + 1] = first end
       if last and last ~= first then ids[#ids + 1] = last end
     end
-    at = b or a
+    local known = (rb and last) or (ra and first)
+    at = known and tonumber(redis.call('ZSCORE', said, known)) or nil
   end
   at = at or iso_ms(fallback_time)
   return (#ids > 0) and ids or null, at

@@ -65,10 +65,14 @@ window.CintelBoard = (function () {
         step.appendChild(C.el("span", "visually-hidden step-name"));
       }
       var status = overdue[item.label + " overdue"] ? "overdue" : item.status;
+      // As the relay decided them: met late, and an open dispute next to the verdict.
+      var words = status + (item.status === "met" && item.due === "late" ? " late" : "") +
+        (item.dispute && item.dispute.status === "open" ? ", disputed" : "");
       step.dataset.status = status;
-      step.title = item.label + ": " + status;
+      step.dataset.due = item.due || "open";
+      step.title = item.label + ": " + words;
       setText(step.firstChild, STEP_MARK[status] || "");
-      setText(step.lastChild, item.label + ": " + status);
+      setText(step.lastChild, item.label + ": " + words);
     });
   }
 

@@ -73,22 +73,70 @@ window.CintelCall = (function () {
     byId("oplog-count").textContent = resultCount + (resultCount === 1 ? " result" : " results");
   }
 
-  function renderChecklist(adherence) {
-    var statuses = {};
-    ((adherence && adherence.categories) || []).forEach(function (c) { statuses[c.key] = c.status; });
-    var items = script.categories.map(function (c) {
-      return {key: c.key, label: c.label, status: statuses[c.key] || "pending"};
+  /* Mark the transcript lines a verdict judged, and bring the first into view. */
+  function showEvidence(ids) {
+    Object.keys(lines).forEach(function (id) { delete lines[id].dataset.evidence; });
+    var first = null;
+    (ids || []).forEach(function (id) {
+      if (!lines[id]) return;  // trimmed from the log, or not said on this call's stream
+      lines[id].dataset.evidence = "true";
+      first = first || lines[id];
     });
-    var overdue = {};
-    C.flags(items).forEach(function (flag) { overdue[flag.text] = true; });
+    if (first) first.scrollIntoView({block: "center", behavior: "smooth"});
+  }
+
+  /* "I did this": one click opens a dispute on the step, with the optional note typed next to it. */
+  function dispute(category, note, button) {
+    button.disabled = true;
+    var body = {category: category};
+    if (note.value.trim()) body.note = note.value.trim();
+    C.postWithTicket("/api/calls/" + encodeURIComponent(session) + "/disputes", session, body).then(function (response) {
+      if (response.ok) return;  // the adherence frame that follows shows it
+      return response.json().then(function (error) {
+        button.disabled = false;
+        button.title = error.error;
+      });
+    }).catch(function (error) {
+      button.disabled = false;
+      button.title = String(error.message || error);
+    });
+  }
+
+  function disputeControls(category) {
+    var form = C.el("div", "step-dispute-form");
+    var note = C.el("input", "step-note");
+    note.type = "text";
+    note.maxLength = 500;
+    note.placeholder = "Note (optional)";
+    note.setAttribute("aria-label", "Note for the dispute of " + category.label);
+    var button = C.el("button", "step-dispute-button", "I did this");
+    button.type = "button";
+    button.addEventListener("click", function (event) {
+      event.stopPropagation();
+      dispute(category.key, note, button);
+    });
+    note.addEventListener("click", function (event) { event.stopPropagation(); });
+    form.appendChild(note);
+    form.appendChild(button);
+    return form;
+  }
+
+  /* The checklist as the relay decided it: verdicts, when each step was done against its deadline, overdue
+     steps, disputes next to the verdicts. A step with evidence shows it in the transcript when clicked. */
+  function renderChecklist(adherence) {
+    var states = {};
+    ((adherence && adherence.categories) || []).forEach(function (c) { states[c.key] = c; });
     var list = byId("checklist");
     list.textContent = "";
     script.categories.forEach(function (category, i) {
-      var status = items[i].status;
+      var state = states[category.key] || {status: "pending", due: "open", withinSeconds: category.withinSeconds};
+      var status = state.status;
+      var overdue = state.due === "overdue";
       var item = C.el("li", "step");
       item.dataset.key = category.key;
       item.dataset.status = status;
-      if (overdue[category.label + " overdue"]) item.dataset.overdue = "true";
+      item.dataset.due = state.due || "open";
+      if (overdue) item.dataset.overdue = "true";
       item.appendChild(C.el("span", "step-icon", {met: "✓", missed: "✕"}[status] || String(i + 1)));
       var body = C.el("div", "step-body");
       var title = C.el("div", "step-title");
@@ -96,8 +144,32 @@ window.CintelCall = (function () {
       title.appendChild(C.el("span", "step-weight", category.weight + "%"));
       body.appendChild(title);
       body.appendChild(C.el("p", "step-desc", category.description));
+      var when = C.timing(Object.assign({withinSeconds: category.withinSeconds}, state));
+      if (state.evidence && state.evidence.length) {
+        var evidence = C.el("button", "step-timing step-evidence", when || "Show evidence");
+        evidence.type = "button";
+        evidence.title = "Show what the model judged in the transcript";
+        evidence.addEventListener("click", function (event) {
+          event.stopPropagation();
+          showEvidence(state.evidence);
+        });
+        body.appendChild(evidence);
+        item.dataset.hasEvidence = "true";
+        item.addEventListener("click", function () { showEvidence(state.evidence); });
+      } else if (when) {
+        body.appendChild(C.el("span", "step-timing", when));
+      }
+      var open = state.dispute && state.dispute.status === "open";
+      if (state.dispute) {
+        var badge = C.el("span", "step-dispute", open ? "Disputed" : "Dispute resolved");
+        badge.dataset.state = state.dispute.status;
+        if (state.dispute.note) badge.title = state.dispute.note;
+        body.appendChild(badge);
+      }
+      if (status !== "met" && !open) body.appendChild(disputeControls(category));
       item.appendChild(body);
-      item.appendChild(C.el("span", "step-status", item.dataset.overdue ? "overdue" : status));
+      var label = overdue ? "overdue" : status === "met" && state.due === "late" ? "met late" : status;
+      item.appendChild(C.el("span", "step-status", label));
       list.appendChild(item);
       announceStep(category, item.dataset.overdue ? "overdue" : status);
     });
@@ -216,6 +288,7 @@ window.CintelCall = (function () {
       case "summary": setSummary(frame.data); break;
       case "suggestion": setSuggestion(frame.data); break;
       case "call-status": setStatus(frame.data); break;
+      case "dispute": break;  // the adherence frame that follows it carries the dispute to its step
       default: return;  // connected, and types newer than this page
     }
     heardOf();

@@ -135,23 +135,42 @@ window.Cintel = (function () {
     return value >= 70 ? "good" : value >= 40 ? "fair" : "poor";
   }
 
-  /* What a supervisor should look at: a script step skipped or failed, and a customer turning negative.
-     A step is overdue when the model marked it missed, or when a later step is met while it is not. */
+  /* What a supervisor should look at: a script step the relay announced overdue, a step the agent disputes,
+     and a customer turning negative. The relay decides each step's `due` and `dispute`; nothing is guessed here. */
   function flags(checklist, sentiment) {
     var out = [];
-    var laterMet = false;
-    var items = checklist || [];
-    for (var i = items.length - 1; i >= 0; i--) {
-      var item = items[i];
-      if (item.status === "met") laterMet = true;
-      else if (item.status === "missed" || laterMet) out.unshift({kind: "overdue", text: item.label + " overdue"});
-    }
+    (checklist || []).forEach(function (item) {
+      if (item.due === "overdue") out.push({kind: "overdue", text: item.label + " overdue"});
+      if (item.dispute && item.dispute.status === "open") out.push({kind: "disputed", text: item.label + " disputed"});
+    });
     if (sentiment === "negative") out.push({kind: "negative", text: "Negative sentiment"});
     return out;
   }
 
+  /* When a step was done against its deadline, as the relay measured it from the call's start:
+     "0:42 of 0:50", "0:42", "due by 0:50", or "" when there is nothing to say. */
+  function timing(item) {
+    var done = typeof item.metAfterSeconds === "number" && item.status === "met";
+    var within = typeof item.withinSeconds === "number" ? duration(item.withinSeconds * 1000) : null;
+    if (done) return duration(item.metAfterSeconds * 1000) + (within ? " of " + within : "");
+    return within ? "due by " + within : "";
+  }
+
+  /* POST JSON about a session with the same ticket its stream would need; resolves to the Response. */
+  function postWithTicket(path, session, body) {
+    if (signedOut) return Promise.reject(new Error(SIGN_IN));
+    return window.CintelStream.requestTicket({
+      fetch: window.fetch.bind(window), backendUrl: window.location.origin, sessionId: session, token: token || undefined
+    }).then(function (ticket) {
+      return window.fetch(ticket ? path + "?ticket=" + encodeURIComponent(ticket) : path, {
+        method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)
+      });
+    });
+  }
+
   return {
-    openStream: openStream, fetchWithTicket: fetchWithTicket, el: el, duration: duration, clock: clock, score: score, statusText: statusText,
-    scoreLevel: scoreLevel, flags: flags, showConnection: showConnection, announce: announce
+    openStream: openStream, fetchWithTicket: fetchWithTicket, postWithTicket: postWithTicket, el: el,
+    duration: duration, clock: clock, score: score, statusText: statusText, scoreLevel: scoreLevel, flags: flags,
+    timing: timing, showConnection: showConnection, announce: announce
   };
 })();
