@@ -42,6 +42,9 @@ const SHOWN: Record<string, { tab: Tab; check: () => void }> = {
         'Offer full-value protection for the piano.',
       );
       expect(screen.getByTestId('checklist-verification')).toHaveAttribute('data-status', 'missed');
+      expect(screen.getByTestId('overdue-verification')).toHaveTextContent('Overdue');
+      expect(screen.getByTestId('disputed-verification')).toHaveTextContent('Disputed');
+      expect(screen.getByTestId('evidence-greeting')).toHaveTextContent('0:09 of 0:50');
       expect(screen.getByTestId('unread-count')).toHaveTextContent('1');
     },
   },
@@ -70,7 +73,13 @@ const SHOWN: Record<string, { tab: Tab; check: () => void }> = {
     check: () => {
       expect(screen.getByTestId('checklist-greeting')).toHaveAttribute('data-status', 'met');
       expect(screen.getByTestId('checklist-verification')).toHaveAttribute('data-status', 'missed');
+      expect(screen.getByTestId('checklist-greeting')).toHaveAttribute('data-due', 'on_time');
+      expect(screen.queryByTestId('disputed-greeting')).toBeNull(); // resolved: the verdict stands alone
     },
+  },
+  dispute: {
+    tab: 'Agent view',
+    check: () => expect(screen.getByTestId('disputed-verification')).toHaveTextContent('Disputed'),
   },
   sentiment: {
     tab: 'Transcript',

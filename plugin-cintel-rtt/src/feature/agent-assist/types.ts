@@ -47,17 +47,42 @@ export interface OperatorResult {
 
 export type CategoryStatus = 'met' | 'missed' | 'pending';
 
+/** Decided by the relay against the step's deadline: met in time, met after it, not met past it, or neither. */
+export type DueState = 'on_time' | 'late' | 'overdue' | 'open';
+
+/** An agent's "I did this" on a step; shown next to the model's verdict, never instead of it. */
+export interface Dispute {
+  id: string;
+  category: string;
+  /** The agent's identity as the relay knows it (a keyed hash), or null when streams are open. */
+  by: string | null;
+  at: string;
+  note: string | null;
+  status: 'open' | 'resolved';
+  resolvedAt?: string;
+}
+
 export interface AdherenceCategory {
   key: string;
   label: string;
   weight: number;
   status: CategoryStatus;
+  /** Transcript entry ids the model judged for its verdict. Absent from older relays. */
+  evidence?: string[] | null;
+  /** When the last judged utterance was said, and its offset in seconds from the call's start. */
+  metAt?: string | null;
+  metAfterSeconds?: number | null;
+  /** The step's deadline in seconds from the call's start, or null for none. */
+  withinSeconds?: number | null;
+  due?: DueState;
+  dispute?: Dispute | null;
 }
 
 export interface Adherence {
   categories: AdherenceCategory[];
-  /** Weighted score, 0-100, counting met categories only. */
+  /** Weighted score, 0-100, counting met categories (a late one at the script's lateCredit). */
   score: number;
+  lateCredit?: number;
   explanation?: string | null;
   timestamp?: string;
   operatorResultId?: string;
@@ -107,6 +132,8 @@ export interface InitialFrame {
   summary?: Summary | null;
   callStatus?: CallStatus | null;
   suggestion?: Suggestion | null;
+  /** Each category's latest dispute. */
+  disputes?: Record<string, Dispute>;
 }
 
 export type StreamFrame =
@@ -118,7 +145,8 @@ export type StreamFrame =
   | { type: 'sentiment'; data: Sentiment }
   | { type: 'summary'; data: Summary }
   | { type: 'call-status'; data: CallStatus }
-  | { type: 'suggestion'; data: Suggestion };
+  | { type: 'suggestion'; data: Suggestion }
+  | { type: 'dispute'; data: Dispute };
 
 /** A frame of a type this plugin does not know yet; ignored, for forward compatibility. */
 export interface UnknownFrame {
@@ -132,6 +160,8 @@ export interface ScriptCategory {
   description?: string;
   /** Percentage of the score this category is worth. */
   weight: number;
+  /** Seconds from the call's start by which the step is due. */
+  withinSeconds?: number | null;
 }
 
 export interface Script {

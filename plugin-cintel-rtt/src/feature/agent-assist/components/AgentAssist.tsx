@@ -17,6 +17,7 @@ export function AgentAssist({ initialTab, ...source }: AgentAssistProps): JSX.El
       script={model.script}
       scriptError={model.scriptError}
       onOperatorLogViewed={model.markOperatorLogViewed}
+      onDispute={model.dispute}
       initialTab={initialTab}
     />
   );

@@ -1,4 +1,4 @@
-import React, { useEffect } from 'react';
+import React, { useCallback, useEffect, useState } from 'react';
 import { Badge } from '@twilio-paste/core/badge';
 import { Box } from '@twilio-paste/core/box';
 import { Tab, TabList, TabPanel, TabPanels, Tabs, useTabState } from '@twilio-paste/core/tabs';
@@ -25,6 +25,8 @@ export interface AgentAssistPanelProps {
   script: Script | null;
   scriptError: string | null;
   onOperatorLogViewed: () => void;
+  /** Open a dispute on a category; without it the checklist offers none. */
+  onDispute?: (category: string, note?: string) => Promise<void>;
   initialTab?: PanelTab;
 }
 
@@ -39,6 +41,7 @@ export function AgentAssistPanel({
   script,
   scriptError,
   onOperatorLogViewed,
+  onDispute,
   initialTab = 'transcript',
 }: AgentAssistPanelProps): JSX.Element {
   const baseId = useUID();
@@ -47,6 +50,18 @@ export function AgentAssistPanel({
   const logOpen = tabState.selectedId === tabId('operator-log');
   const transcriptOpen = tabState.selectedId === tabId('transcript');
   const unread = state.unreadOperatorResults;
+  // The transcript entries a checklist step's verdict judged, shown highlighted on the transcript tab.
+  const [evidence, setEvidence] = useState<string[]>([]);
+  const { select } = tabState;
+  const showEvidence = useCallback(
+    (ids: string[]) => {
+      setEvidence(ids);
+      select(tabId('transcript'));
+    },
+    // tabId depends only on baseId
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [select, baseId],
+  );
 
   useEffect(() => {
     // Results that arrive while the log is on screen are read as they come.
@@ -109,6 +124,7 @@ export function AgentAssistPanel({
               sentiment={state.sentiment}
               loaded={state.loaded}
               visible={transcriptOpen}
+              highlighted={evidence}
             />
           </TabPanel>
           <TabPanel>
@@ -117,6 +133,9 @@ export function AgentAssistPanel({
               scriptError={scriptError}
               adherence={state.adherence}
               suggestion={state.suggestion}
+              disputes={state.disputes}
+              onShowEvidence={showEvidence}
+              onDispute={onDispute}
             />
           </TabPanel>
           <TabPanel>

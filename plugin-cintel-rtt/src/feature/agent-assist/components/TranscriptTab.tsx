@@ -30,6 +30,8 @@ export interface TranscriptTabProps {
   loaded: boolean;
   /** Whether the tab is on screen; a hidden list cannot scroll, so it catches up when shown. */
   visible?: boolean;
+  /** Entry ids to highlight (a checklist step's evidence); the first is scrolled into view. */
+  highlighted?: string[];
 }
 
 /**
@@ -59,10 +61,28 @@ function ChannelTag({ channel }: { channel: string | undefined }): JSX.Element |
   );
 }
 
-const TranscriptRow = memo(function TranscriptRow({ entry }: { entry: TranscriptEntry }) {
+const TranscriptRow = memo(function TranscriptRow({
+  entry,
+  highlighted = false,
+}: {
+  entry: TranscriptEntry;
+  highlighted?: boolean;
+}) {
   const agent = entry.speaker === 'agent';
   return (
-    <Box as="li" listStyleType="none" paddingY="space20" data-testid="transcript-line">
+    <Box
+      as="li"
+      listStyleType="none"
+      paddingY="space20"
+      paddingX={highlighted ? 'space20' : undefined}
+      backgroundColor={highlighted ? 'colorBackgroundWarningWeakest' : undefined}
+      borderLeftStyle={highlighted ? 'solid' : undefined}
+      borderLeftWidth={highlighted ? 'borderWidth20' : undefined}
+      borderLeftColor={highlighted ? 'colorBorderWarning' : undefined}
+      data-testid="transcript-line"
+      data-entry-id={entry.id}
+      data-evidence={highlighted ? 'true' : undefined}
+    >
       <Stack orientation="horizontal" spacing="space30">
         <Text
           as="span"
@@ -132,9 +152,11 @@ export function TranscriptTab({
   sentiment,
   loaded,
   visible = true,
+  highlighted = [],
 }: TranscriptTabProps): JSX.Element {
   const scrollRef = useRef<HTMLElement>(null);
   const following = useRef(true);
+  const marked = new Set(highlighted);
 
   const onScroll = useCallback(() => {
     const element = scrollRef.current;
@@ -148,6 +170,19 @@ export function TranscriptTab({
     const element = scrollRef.current;
     if (element && visible && following.current) element.scrollTop = element.scrollHeight;
   }, [transcript.length, visible]);
+
+  const firstMarked = highlighted.find((id) => transcript.some((entry) => entry.id === id));
+  useLayoutEffect(() => {
+    // Bring the evidence into view when a step asks for it (and once the tab is shown).
+    const element = scrollRef.current;
+    if (!element || !visible || firstMarked === undefined) return;
+    const row = Array.from(element.querySelectorAll<HTMLElement>('[data-entry-id]')).find(
+      (node) => node.dataset.entryId === firstMarked,
+    );
+    if (!row) return;
+    following.current = false;
+    element.scrollTop = Math.max(0, row.offsetTop - element.offsetTop - element.clientHeight / 3);
+  }, [firstMarked, highlighted, visible]);
 
   return (
     <Stack orientation="vertical" spacing="space40">
@@ -186,7 +221,11 @@ export function TranscriptTab({
         ) : (
           <Box as="ul" margin="space0" padding="space0" aria-label="Transcript" aria-live="polite">
             {transcript.map((entry, index) => (
-              <TranscriptRow key={entry.id ?? `line-${index}`} entry={entry} />
+              <TranscriptRow
+                key={entry.id ?? `line-${index}`}
+                entry={entry}
+                highlighted={entry.id !== undefined && marked.has(entry.id)}
+              />
             ))}
           </Box>
         )}

@@ -37,3 +37,25 @@ export function channelLabel(channel: string): string {
 export function isVoice(channel: string): boolean {
   return channel.toUpperCase() === 'VOICE';
 }
+
+/** Seconds from the call's start as the agent reads a call's clock: 42 -> "0:42", 3725 -> "1:02:05". */
+export function formatOffset(seconds: number): string {
+  const total = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, '0');
+  return h ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+}
+
+/** When a step was done against its deadline: "0:42 of 0:50", "0:42", "due by 0:50", or "". */
+export function formatTiming(item: {
+  status: string;
+  metAfterSeconds?: number | null;
+  withinSeconds?: number | null;
+}): string {
+  const within = typeof item.withinSeconds === 'number' ? formatOffset(item.withinSeconds) : null;
+  if (item.status === 'met' && typeof item.metAfterSeconds === 'number') {
+    return formatOffset(item.metAfterSeconds) + (within ? ` of ${within}` : '');
+  }
+  return within ? `due by ${within}` : '';
+}

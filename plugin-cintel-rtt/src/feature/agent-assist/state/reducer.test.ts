@@ -118,4 +118,25 @@ describe('panelReducer', () => {
     const state = reduce([{ type: 'transcript', data: line('t1') }, { type: 'local/reset' }]);
     expect(state).toBe(initialPanelState);
   });
+
+  it('keeps a dispute by category and attaches it to its step, leaving the verdict as it is', () => {
+    const adherence = {
+      categories: [{ key: 'greeting', label: 'Greeting', weight: 10, status: 'missed' as const }],
+      score: 0,
+    };
+    const dispute = {
+      id: 'd1',
+      category: 'greeting',
+      by: null,
+      at: '2026-11-25T14:00:00Z',
+      note: null,
+      status: 'open' as const,
+    };
+    const state = reduce([
+      { type: 'adherence', data: adherence },
+      { type: 'dispute', data: dispute },
+    ]);
+    expect(state.disputes).toEqual({ greeting: dispute });
+    expect(state.adherence?.categories[0]).toEqual({ ...adherence.categories[0], dispute });
+  });
 });

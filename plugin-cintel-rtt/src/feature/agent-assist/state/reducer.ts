@@ -2,6 +2,7 @@
 import type {
   Adherence,
   CallStatus,
+  Dispute,
   InitialFrame,
   OperatorResult,
   Sentiment,
@@ -21,6 +22,8 @@ export interface PanelState {
   callStatus: CallStatus | null;
   /** The newest suggested response (Next Best Response), if the relay sent one. */
   suggestion: Suggestion | null;
+  /** Each category's latest dispute, by category key. */
+  disputes: Record<string, Dispute>;
   /** Operator results received since the agent last looked at the operator log. */
   unreadOperatorResults: number;
   /** True once a snapshot or any event has arrived, to tell "empty call" from "not loaded yet". */
@@ -39,6 +42,7 @@ export const initialPanelState: PanelState = {
   summary: null,
   callStatus: null,
   suggestion: null,
+  disputes: {},
   unreadOperatorResults: 0,
   loaded: false,
 };
@@ -75,6 +79,7 @@ function applySnapshot(state: PanelState, frame: InitialFrame): PanelState {
     summary: frame.summary ?? null,
     callStatus: frame.callStatus ?? null,
     suggestion: frame.suggestion ?? null,
+    disputes: frame.disputes ?? {},
     unreadOperatorResults: Math.min(operatorResults.length, state.unreadOperatorResults + unseen),
     loaded: true,
   };
@@ -122,6 +127,24 @@ export function panelReducer(state: PanelState, action: PanelAction): PanelState
     case 'suggestion': {
       const suggestion = payload<Suggestion>(action);
       return suggestion ? { ...state, loaded: true, suggestion } : state;
+    }
+    case 'dispute': {
+      // The relay follows a dispute with the adherence state that carries it; this keeps the panel right
+      // meanwhile (and with a relay that sends only the dispute).
+      const dispute = payload<Dispute>(action);
+      if (!dispute) return state;
+      const adherence = state.adherence && {
+        ...state.adherence,
+        categories: state.adherence.categories.map((category) =>
+          category.key === dispute.category ? { ...category, dispute } : category,
+        ),
+      };
+      return {
+        ...state,
+        loaded: true,
+        adherence,
+        disputes: { ...state.disputes, [dispute.category]: dispute },
+      };
     }
     case 'local/operator-log-viewed':
       return state.unreadOperatorResults === 0 ? state : { ...state, unreadOperatorResults: 0 };

@@ -2,6 +2,7 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 
 import { fetchScript } from '../script';
+import { openDispute } from '../stream/dispute';
 import { ConnectionStatus, EventSourceFactory, FetchLike, StreamClient } from '../stream/StreamClient';
 import type { Script } from '../types';
 import { initialPanelState, panelReducer, PanelState } from './reducer';
@@ -20,6 +21,8 @@ export interface AgentAssistModel {
   script: Script | null;
   scriptError: string | null;
   markOperatorLogViewed: () => void;
+  /** Open a dispute on a script category ("I did this"); rejects with the relay's reason. */
+  dispute: (category: string, note?: string) => Promise<void>;
 }
 
 export function useAgentAssist(source: AgentAssistSource): AgentAssistModel {
@@ -73,5 +76,20 @@ export function useAgentAssist(source: AgentAssistSource): AgentAssistModel {
 
   const markOperatorLogViewed = useCallback(() => dispatch({ type: 'local/operator-log-viewed' }), []);
 
-  return { state, connection, script, scriptError, markOperatorLogViewed };
+  const dispute = useCallback(
+    (category: string, note?: string) => {
+      const current = sourceRef.current;
+      return openDispute({
+        fetch: current.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+        backendUrl,
+        sessionId,
+        token: current.getToken(),
+        category,
+        note,
+      });
+    },
+    [backendUrl, sessionId],
+  );
+
+  return { state, connection, script, scriptError, markOperatorLogViewed, dispute };
 }
