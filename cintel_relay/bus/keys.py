@@ -10,8 +10,9 @@ call touches one hash slot and runs unchanged on Redis Cluster::
     cintel:{<session>}:latest      hash: last frame of each snapshot type, the "ended" flag and the
                                    "conversation" the session belongs to
     cintel:{<session>}:met         set: script categories met during the call (they stay met)
-    cintel:{<session>}:said        sorted set: transcript entry ids by when they were said (ms): the
-                                   utterances an adherence verdict judged, and when (its evidence)
+    cintel:{<session>}:said        sorted set: transcript entry ids by when they were said (ms; arrival
+                                   order breaks a tie): the utterances an adherence verdict judged,
+                                   and when (its evidence)
     cintel:{<session>}:seen        set: dedupe keys of the events in the log
     cintel:{<session>}:board       string: the call's summary for the supervisor board
     cintel:{<session>}:ended       string: tombstone of an ended call, outliving its data, so a replayed

@@ -131,3 +131,38 @@ def test_the_panel_announces_a_newly_met_step_in_its_live_region(relay, agent_to
         if transcript.evaluate("node => node === document.activeElement"):
             break
     expect(transcript).to_be_focused()
+
+
+@pytest.mark.parametrize("width, height", [(420, 760), (390, 844)], ids=["flex panel", "phone"])
+def test_a_met_step_shows_its_evidence_and_a_missed_one_takes_a_dispute(
+    relay, agent_token, harness_origin, browser, width, height
+):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    post_json(relay.url, "/webhook/cor-event", payload("cor-participant-added.json"))
+    page.goto(f"{harness_origin}/index.html?backend={relay.url}&session={CALL_SID}&token={agent_token}")
+    expect(page.get_by_text("Live", exact=True)).to_be_visible(timeout=WAIT_MS)
+    say(relay, 1, "Thanks for contacting Swift Movers. This is Dana.", "agent")
+    say(relay, 2, "Hi, I'm moving from Denver to Austin on March 3.", "customer")
+    for n in range(3, 12):
+        say(relay, n, f"Small talk, line {n}.", "agent" if n % 2 else "customer")
+    result = adherence_result("res-evidence", greeting="Succeeded", verification="Failed")
+    result["executionDetails"]["communications"] = {"first": "comm-1", "last": "comm-2"}
+    assert post_json(relay.url, "/webhook/cintel-action", rule_execution([result])).status_code == 200
+
+    page.get_by_role("tab", name="Agent view").click()
+    expect(page.get_by_test_id("checklist-greeting")).to_have_attribute("data-status", "met", timeout=WAIT_MS)
+    page.get_by_test_id("evidence-greeting").click()
+    expect(page.get_by_role("tab", name="Transcript")).to_have_attribute("aria-selected", "true")
+    marked = page.locator('[data-testid="transcript-line"][data-evidence="true"]')
+    expect(marked).to_have_count(2)
+    expect(marked.nth(0)).to_contain_text("This is Dana.")
+    expect(marked.nth(1)).to_contain_text("Denver to Austin")
+    expect(marked.nth(0)).to_be_in_viewport()
+
+    page.get_by_role("tab", name="Agent view").click()
+    page.get_by_test_id("dispute-note-verification").fill("I confirmed both cities at 0:20")
+    page.get_by_test_id("dispute-verification").click()
+    expect(page.get_by_test_id("disputed-verification")).to_have_text("Disputed", timeout=WAIT_MS)
+    expect(page.get_by_test_id("checklist-verification")).to_have_attribute("data-status", "missed")
+    context.close()

@@ -66,14 +66,14 @@ local function started_ms()
 end
 
 -- The evidence of a verdict: the transcript entries from the result's first to its last judged
--- communication (by when they were said, then by id), and when the last was said (the result's time when the
+-- communication (by when they were said, then as they came), and when the last was said (the result's time when the
 -- transcript does not have it yet).
 local function evidence_of(window, fallback_time)
   local ids, at = {}, nil
   if type(window) == 'table' then
     local first = window.first ~= null and window.first or nil
     local last = window.last ~= null and window.last or nil
-    -- By rank, not by score: utterances said in the same millisecond are ordered by id and not all taken.
+    -- By rank between the two: the lines said from the first to the last, in order.
     local ra = first and redis.call('ZRANK', said, first)
     local rb = last and redis.call('ZRANK', said, last)
     if ra and rb and ra <= rb then
@@ -83,7 +83,7 @@ local function evidence_of(window, fallback_time)
       if last and last ~= first then ids[#ids + 1] = last end
     end
     local known = (rb and last) or (ra and first)
-    at = known and tonumber(redis.call('ZSCORE', said, known)) or nil
+    at = known and math.floor(tonumber(redis.call('ZSCORE', said, known))) or nil
   end
   at = at or iso_ms(fallback_time)
   return (#ids > 0) and ids or null, at
@@ -256,7 +256,11 @@ for i = FIRST, #ARGV, 4 do
     if etype == 'transcript' then
       local data = cjson.decode(frame).data
       local at = iso_ms(data.timestamp)
-      if at and type(data.id) == 'string' then redis.call('ZADD', said, at, data.id) end
+      -- Scored by when it was said (ms), plus its arrival order / 1000 so that lines said in the same
+      -- millisecond keep the order they came in (a double holds that fraction exactly at today's ms).
+      if at and type(data.id) == 'string' then
+        redis.call('ZADD', said, at + (redis.call('ZCARD', said) % 1000) / 1000, data.id)
+      end
     end
     if etype == 'adherence' then frame = merge_adherence(frame) end
     out[#out + 1] = frame and log_frame(etype, frame, ends) or 'duplicate'
