@@ -9,7 +9,15 @@ from cintel_relay.operators import DEFAULT_OPERATORS, OperatorKind
 from cintel_relay.schemas import RuleExecutionSchema
 from cintel_relay.script import load_script
 
-from .support import CALL_SID, SCRIPT_OPERATOR, SENTIMENT_OPERATOR, SUMMARY_OPERATOR, payload
+from .support import (
+    CALL_SID,
+    SCRIPT_OPERATOR,
+    SENTIMENT_OPERATOR,
+    SUMMARY_OPERATOR,
+    adherence_result,
+    payload,
+    rule_execution,
+)
 
 NBR_OPERATOR = "intelligence_operator_01kea27sy7ffsafmtsfp17nzx4"
 
@@ -377,3 +385,16 @@ def test_any_result_of_a_known_operator_passes_through_and_never_raises(operator
     events = normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script())
     assert events[0].type == "operator-result" and events[0].frame["data"]["result"] == result
     assert len(events) <= 2 and {e.type for e in events[1:]} <= {"adherence", "sentiment", "summary", "suggestion"}
+
+
+def test_an_adherence_frame_names_the_communications_its_result_judged():
+    result = adherence_result("r-judged", greeting="Succeeded")
+    result["executionDetails"]["communications"] = {"first": "c1", "last": "c4"}
+    events = normalize.rule_execution_events(rule_execution([result]), DEFAULT_OPERATORS, load_script())
+    adherence = events[1].frame["data"]
+    assert adherence["judged"] == {"first": "c1", "last": "c4"}
+    verification = {c["key"]: c for c in adherence["categories"]}["verification"]
+    assert verification["withinSeconds"] == 50 and adherence["lateCredit"] == 1.0
+    result["executionDetails"]["communications"] = None
+    events = normalize.rule_execution_events(rule_execution([result]), DEFAULT_OPERATORS, load_script())
+    assert events[1].frame["data"]["judged"] == {"first": None, "last": None}

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -101,4 +102,31 @@ def test_invalid_script_files_are_refused(tmp_path, data):
     path = tmp_path / "script.json"
     path.write_text(json.dumps(data))
     with pytest.raises(ConfigError, match="script"):
+        load_script(str(path))
+
+
+def test_deadlines_and_the_late_credit_are_read_from_the_script(tmp_path):
+    assert load_script().find("verification").withinSeconds == 50
+    assert load_script().lateCredit == 1.0 and load_script().find("greeting").withinSeconds is None
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps({"lateCredit": 0, "categories": [{"key": "a", "weight": 1, "withinSeconds": 7.5}]}))
+    script = load_script(str(path))
+    assert (script.lateCredit, script.categories[0].withinSeconds) == (0.0, 7.5)
+    assert script.to_dict()["categories"][0]["withinSeconds"] == 7.5
+
+
+@pytest.mark.parametrize(
+    "data, says",
+    [
+        ({"categories": [{"key": "a", "weight": 1, "withinSeconds": 0}]}, "withinSeconds=0; give a positive number"),
+        ({"categories": [{"key": "a", "weight": 1, "withinSeconds": "50"}]}, "withinSeconds='50'"),
+        ({"categories": [{"key": "a", "weight": 1, "withinSeconds": True}]}, "withinSeconds=True"),
+        ({"lateCredit": 1.5, "categories": [{"key": "a", "weight": 1}]}, "lateCredit=1.5; give a number from 0"),
+        ({"lateCredit": "half", "categories": [{"key": "a", "weight": 1}]}, "lateCredit='half'"),
+    ],
+)
+def test_bad_deadlines_and_late_credits_are_refused_by_name(tmp_path, data, says):
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match=re.escape(says)):
         load_script(str(path))

@@ -262,11 +262,22 @@ def test_the_rendered_script_is_the_operator_format_and_reads_back():
         'This is {agent_name}."',
         "Score weight: 10%",
     ]
+    # The deadline the relay times is the one the operator reads, written as the blog writes it.
+    assert text.split("\n\n")[1].splitlines()[1] == (
+        "Action: Confirm identity quickly: capture the move date and the to/from cities. "
+        "Within first 50 seconds of conversation."
+    )
     assert parse(text) == [("Greeting", 10), ("Verification", 20), ("Move Details", 40), ("Confirmation", 30)]
     fractions = parse_script(
         {
             "categories": [
-                {"key": c.key, "label": c.label, "description": c.description, "weight": c.weight / 100}
+                {
+                    "key": c.key,
+                    "label": c.label,
+                    "description": c.description,
+                    "weight": c.weight / 100,
+                    "withinSeconds": c.withinSeconds,
+                }
                 for c in script.categories
             ]
         },
