@@ -9,6 +9,7 @@ harmless (announced once), and append.lua logs nothing when the step was met mea
 
 import logging
 
+from ..ids import is_call_sid
 from ..normalize import deadline_event
 from ..script import Script
 
@@ -26,8 +27,9 @@ class Deadlines:
         self.script = script
 
     def started(self, session: str, started_ms: int):
-        """Queue each deadline of a call that started at ``started_ms`` (Redis's clock); idempotent."""
-        for category in self.script.categories:
+        """Queue each deadline of a call that started at ``started_ms`` (Redis's clock); idempotent. A
+        conversation's text thread is no call: its steps have no clock to be late against."""
+        for category in self.script.categories if is_call_sid(session) else ():
             if category.withinSeconds is not None:
                 due_ms = started_ms + int(category.withinSeconds * 1000)
                 payload = {"session": session, "category": category.key}
