@@ -2,6 +2,7 @@
 fed by the call simulator."""
 
 import io
+import json
 import os
 import re
 import threading

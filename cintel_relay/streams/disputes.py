@@ -15,6 +15,7 @@ from ..errors import Conflict, InvalidPayload, NotFound
 from ..ids import valid_session
 from ..normalize import dispute_event
 from ..security import json_body
+from ..server.bodies import takes_body
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ def _dispute(script):
 
 
 @bp.post("/api/calls/<call_sid>/disputes")
+@takes_body(DISPUTE_MAX_BODY)
 def open_dispute(call_sid):
     """Open a dispute on a category of the call's checklist: 201 with the dispute."""
     valid_session(call_sid)
