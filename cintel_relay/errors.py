@@ -83,11 +83,6 @@ class Unavailable(RelayError):
         self.source = source
 
 
-class NotFound(RelayError):
-    status = 404
-    code = "not_found"
-
-
 class Conflict(RelayError):
     """The request contradicts the stored state (a dispute already open, a step already met)."""
 
