@@ -272,3 +272,12 @@ def test_overdue_is_announced_once_with_no_webhook_after_by_the_replica_that_sur
     say(survivor, "c1", started + 4_000)
     judge(survivor, "r1", "c1", "c1", verification="Succeeded")
     assert categories(adherence_frames(redis_client)[-1])["verification"]["due"] == "late"
+
+
+def test_a_call_that_ended_before_a_deadline_is_not_announced_overdue(pair, redis_client, make_app):
+    a, _ = pair
+    start_call(a, redis_client)
+    assert post_form(a, "/webhook/status", {"CallSid": CALL, "CallStatus": "completed"}).status_code == 200
+    ext = make_app().extensions["cintel"]  # the deadline's handler, as any replica's runner calls it
+    ext.due.handlers["deadline"](f"deadline:{CALL}:verification", {"session": CALL, "category": "verification"}, 0)
+    assert adherence_frames(redis_client) == []

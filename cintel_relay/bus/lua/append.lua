@@ -108,6 +108,8 @@ local function merge_adherence(frame)
   end
   local deadline, disputed, window = data.deadline, data.disputed, data.judged
   data.deadline, data.disputed, data.judged = nil, nil, nil
+  -- A call that ended before a step's deadline was never late for it: nothing to announce.
+  if deadline ~= nil and redis.call('HEXISTS', latest, 'ended') == 1 then return nil end
   local verdict = deadline == nil and disputed == nil
   if not verdict and prev_data and type(prev_data.categories) == 'table' then
     data.categories, data.explanation = prev_data.categories, prev_data.explanation
