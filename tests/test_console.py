@@ -329,6 +329,7 @@ def test_the_call_sid_stays_on_one_line_at_desktop_width(relay, page):
     assert link.evaluate("(a) => a.getClientRects().length") == 1  # one line box: not broken in two
     link.click()
     expect(page.locator("#call-agent")).to_have_text("Dana Whitfield")
+    page.wait_for_load_state("load")  # the stylesheet too: before it applies, line-height is "normal" (NaN below)
     lines = page.eval_on_selector(
         "#call-session",
         """(sid) => sid.getBoundingClientRect().height /

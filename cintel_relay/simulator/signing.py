@@ -21,5 +21,5 @@ def sign_json(url: str, raw: bytes, token: str) -> Tuple[str, str]:
 
 
 def sign_form(url: str, form: Mapping[str, str], token: str) -> str:
-    """The X-Twilio-Signature of a form-encoded request to ``url``."""
-    return RequestValidator(token).compute_signature(url, dict(form))
+    """The X-Twilio-Signature of a form-encoded request to ``url`` (a MultiDict signs every value of a repeated key)."""
+    return RequestValidator(token).compute_signature(url, form)
