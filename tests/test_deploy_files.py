@@ -200,4 +200,5 @@ def test_the_installed_package_carries_its_script_scenarios_console_and_lua(tmp_
         "cintel_relay/simulator/scenarios/moving-complete.json",
         "cintel_relay/console/templates/board.html",
         "cintel_relay/console/static/console.js",
+        "cintel_relay/console/static/favicon.svg",
     } <= names

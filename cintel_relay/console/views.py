@@ -5,7 +5,7 @@ Plain server-rendered pages; a small script fills them from the same SSE API the
 Access is checked on the streams; a page carries call data (who is on a call) only when streams are open.
 """
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request
 
 from ..ids import valid_session
 
@@ -41,8 +41,14 @@ def _page(template: str, **context):
 
 @bp.get("/console")
 def board():
-    """The board: one row per live call, updated as the calls go."""
-    return _page("board.html")
+    """The board: one row per live call, updated as the calls go; empty, it says how to start a simulated one."""
+    config = current_app.extensions["cintel"].config
+    # Signatures are checked against SERVER_URL when it is set, so the simulator must post (and sign) there.
+    return _page(
+        "board.html",
+        simulate_url=config.server_url or request.host_url.rstrip("/"),
+        signed=config.verify_signatures,
+    )
 
 
 @bp.get("/console/calls/<session_id>")
