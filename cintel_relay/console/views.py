@@ -7,7 +7,7 @@ Access is checked on the streams; a page carries call data (who is on a call) on
 
 from flask import Blueprint, current_app, render_template, request
 
-from ..ids import valid_session
+from ..ids import session_kind, valid_session
 
 bp = Blueprint(
     "console", __name__, template_folder="templates", static_folder="static", static_url_path="/console/static"
@@ -59,4 +59,4 @@ def call(session_id):
     # Names are call data: with stream auth on they reach a browser only over a ticketed stream.
     open_streams = current_app.extensions["cintel_access"].mode == "none"
     summary = current_app.extensions["cintel"].bus.board_call(session_id) if open_streams else None
-    return _page("call.html", session=session_id, summary=summary or {})
+    return _page("call.html", session=session_id, summary=summary or {}, kind=session_kind(session_id))
