@@ -1,5 +1,8 @@
 """cintel-relay: Twilio Conversation Intelligence results, live, to the Flex agent desktop."""
 
+#: The release; setup.cfg reads it from here (Heroku runs the source tree, where no package metadata exists).
+__version__ = "0.1.0"
+
 
 def create_app(config=None):
     """Build the relay app (:func:`cintel_relay.app.create_app`).

@@ -59,6 +59,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
         route_limits(app, config.max_body_bytes),
         config.body_timeout,
         config.body_readers,
+        config.max_body_bytes,
     )
     logs.init_app(app)
     relay_metrics = metrics.init_app(app, config.metrics_token)

@@ -4,8 +4,10 @@ import argparse
 import os
 import sys
 
+from . import __version__
 from .config import load_config
 from .errors import ConfigError
+from .settings import unknown
 from .setup import check
 from .setup import command as setup_command
 from .simulator import demo
@@ -29,18 +31,27 @@ def serve(args):
     os.execvpe(sys.executable, GUNICORN, env)
 
 
+#: What a bare ``cintel-relay`` prints under the commands: where a new user starts.
+START_HERE = (
+    "New here? Run `cintel-relay demo`: simulated calls and the live console in your browser, no Twilio "
+    "account needed. In production the relay runs as `cintel-relay serve` (the Procfile's command)."
+)
+
+
+def _command(commands, name: str, summary: str) -> argparse.ArgumentParser:
+    """A subcommand whose one-line summary is both its line in ``--help`` and its own ``--help`` description."""
+    return commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="cintel-relay", description=__doc__)
-    commands = parser.add_subparsers(dest="command")
-    serve_cmd = commands.add_parser("serve", help="run the relay (gunicorn, gevent worker); the default")
-    serve_cmd.add_argument("--port", type=int, help="port to listen on (default: $PORT or 8000)")
-    serve_cmd.set_defaults(func=serve)
-    check_cmd = commands.add_parser("check", help="say what is wrong or missing for a production start")
-    check_cmd.set_defaults(func=lambda args: sys.exit(check.run()))
-    simulate_cmd = commands.add_parser("simulate", help="replay realistic signed Twilio calls against a relay")
-    simulator.add_arguments(simulate_cmd)
-    simulate_cmd.set_defaults(func=simulator.main)
-    demo_cmd = commands.add_parser("demo", help="run the relay with simulated calls and the live console")
+    parser = argparse.ArgumentParser(
+        prog="cintel-relay",
+        description="Relays Twilio Conversation Intelligence results, live, to the Flex agent desktop.",
+        epilog=START_HERE,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo_cmd = _command(commands, "demo", "run the relay with simulated calls and the live console (start here)")
     demo_cmd.add_argument("--port", type=int, help="port to listen on (default: $PORT or 8000)")
     demo_cmd.add_argument(
         "--allow-origin",
@@ -51,16 +62,28 @@ def main(argv=None):
     )
     simulator.add_arguments(demo_cmd, standalone=False)
     demo_cmd.set_defaults(func=demo.main, calls=3)
-    setup_cmd = commands.add_parser(
+    serve_cmd = _command(commands, "serve", "run the relay in production (gunicorn, gevent worker)")
+    serve_cmd.add_argument("--port", type=int, help="port to listen on (default: $PORT or 8000)")
+    serve_cmd.set_defaults(func=serve)
+    check_cmd = _command(commands, "check", "say what is wrong or missing for a production start, with the fix")
+    check_cmd.set_defaults(func=lambda args: sys.exit(check.run()))
+    simulate_cmd = _command(commands, "simulate", "replay realistic signed Twilio calls against a running relay")
+    simulator.add_arguments(simulate_cmd)
+    simulate_cmd.set_defaults(func=simulator.main)
+    setup_cmd = _command(
+        commands,
         "setup",
-        help="make Twilio's Intelligence and Orchestrator configurations match "
-        "the relay (prints the plan; --yes applies it)",
+        "make Twilio's Intelligence and Orchestrator configurations match the relay (prints the plan; --yes "
+        "applies it)",
     )
     setup_command.add_arguments(setup_cmd)
     setup_cmd.set_defaults(func=setup_command.main)
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["serve", *(argv or [])])
+        parser.print_help()
+        sys.exit(2)
+    for warning in unknown(os.environ):
+        print(f"cintel-relay: warning: {warning}", file=sys.stderr, flush=True)
     args.func(args)
 
 

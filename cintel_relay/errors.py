@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import g, jsonify
+from flask import g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
@@ -61,10 +61,17 @@ class BodyTimeout(RelayError):
 
 
 class BodyTooLarge(RelayError):
-    """The body (chunked, so its size was not declared) grew past the limit while it was read."""
+    """The body is past a limit: its size, its chunks or its form's parameters."""
 
     status = 413
     code = "request_entity_too_large"
+
+    @classmethod
+    def past(cls, limit: int, configurable: bool) -> "BodyTooLarge":
+        """Over ``limit`` bytes: the message names the limit, and the setting that raises it when it is
+        ``CINTEL_MAX_BODY_BYTES`` (a ticket request's is fixed)."""
+        how = "send less, or raise the limit with CINTEL_MAX_BODY_BYTES" if configurable else "send less"
+        return cls(f"the body is larger than {limit} bytes, the most this endpoint takes: {how}.", limit=limit)
 
 
 #: The Twilio services the relay asks before it grants access, by the ``source`` their 503s carry.
@@ -133,6 +140,9 @@ def register_error_handlers(app):
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
+        if exc.code == 413:  # werkzeug's, for a declared Content-Length past the request's limit
+            limit = request.max_content_length or 0
+            return relay_error(BodyTooLarge.past(limit, configurable=limit == app.config["MAX_CONTENT_LENGTH"]))
         response = jsonify({"error": exc.description, "code": exc.name.lower().replace(" ", "_")})
         response.status_code = exc.code or 500
         return response

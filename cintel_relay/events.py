@@ -16,6 +16,8 @@ from typing import Dict, NamedTuple, Optional
 
 import orjson
 
+from .ids import CALL_SID_LUA
+
 
 class FrameType(NamedTuple):
     """A logged frame type: its snapshot field (None: not in the snapshot's latest values), the data field
@@ -101,7 +103,8 @@ def _lua_table(entries: Dict[str, str]) -> str:
 
 def lua_prelude() -> str:
     """Lua defining ``snapshot_types`` (type -> the data field keying it, or ''), ``board_types``,
-    ``final_types`` and ``board_call_type`` for the scripts: prepended by the script loader, so the Lua spells no frame type of its own."""
+    ``final_types``, ``board_call_type`` and ``call_sid_pattern`` for the scripts: prepended by the script loader,
+    so the Lua spells no frame type or id format of its own."""
     snapshot = {t: spec.keyed_by or "" for t, spec in FRAME_TYPES.items() if spec.snapshot is not None}
     board = {t: "1" for t, spec in FRAME_TYPES.items() if spec.board}
     final = {t: "1" for t, spec in FRAME_TYPES.items() if spec.final}
@@ -109,4 +112,5 @@ def lua_prelude() -> str:
         f"local snapshot_types = {_lua_table(snapshot)}\nlocal board_types = {_lua_table(board)}\n"
         f"local final_types = {_lua_table(final)}\n"
         f"local board_call_type = {orjson.dumps(BOARD_CALL).decode()}\n"
+        f"local call_sid_pattern = {orjson.dumps(CALL_SID_LUA).decode()}\n"
     )

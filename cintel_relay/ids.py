@@ -11,6 +11,8 @@ from .errors import BadRequest
 
 #: A Voice Call SID: CA + 32 hex digits.
 CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
+#: The same as a Lua pattern, for the scripts that tell a call's session from a conversation's.
+CALL_SID_LUA = "^CA" + "%x" * 32 + "$"
 #: The same, for validators that only ``match`` (marshmallow's ``Regexp``).
 CALL_SID_WHOLE = re.compile(CALL_SID.pattern + r"\Z")
 #: A session: a Call SID, or a conversation id for a conversation's digital thread.
@@ -21,6 +23,12 @@ EVENT_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
 
 def is_call_sid(value) -> bool:
     return isinstance(value, str) and CALL_SID.fullmatch(value) is not None
+
+
+def session_kind(session_id: str) -> str:
+    """What a session is: ``call`` (its id is a Call SID) or ``conversation`` (a conversation's digital
+    thread, SMS or WhatsApp, with no call)."""
+    return "call" if is_call_sid(session_id) else "conversation"
 
 
 def parse_id(event_id) -> Optional[Tuple[int, int]]:

@@ -119,6 +119,8 @@ def operator_result(conversation_id: str, result: dict) -> dict:
         },
         "outputFormat": result.get("outputFormat"),
         "result": result.get("result"),
+        # The same value again, under the name the sample plugin's operator-result log reads.
+        "rawPayload": result.get("result"),
         "referenceIds": result.get("referenceIds") or [],
         "executionDetails": {
             "trigger": details.get("trigger"),

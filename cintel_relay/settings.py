@@ -5,7 +5,8 @@
 generated from :data:`SETTINGS` (``python3 scripts/settings_table.py``) and a test keeps it current.
 """
 
-from typing import NamedTuple, Optional, Tuple
+import difflib
+from typing import List, Mapping, NamedTuple, Optional, Tuple
 
 
 class Setting(NamedTuple):
@@ -472,3 +473,20 @@ def markdown_table() -> str:
     rows = ["| Variable | Type | Default | Meaning |", "| --- | --- | --- | --- |"]
     rows += [f"| `{s.name}` | {s.type} | {shown_default(s)} | {s.meaning} |" for s in SETTINGS]
     return "\n".join(rows) + "\n"
+
+
+#: ``CINTEL_*`` variables that other tools read, not the relay: docker-compose.yml's host port of the load balancer.
+OTHER_TOOLS = frozenset({"CINTEL_PORT"})
+
+
+def unknown(env: Mapping[str, str]) -> List[str]:
+    """A warning for each ``CINTEL_*`` variable set in ``env`` that no setting names (a typo, or one since
+    removed), with the setting it most resembles."""
+    known = {s.name for s in SETTINGS if s.name.startswith("CINTEL_")}
+    warnings = []
+    for name in sorted(n for n in env if n.startswith("CINTEL_") and n not in known | OTHER_TOOLS):
+        # Compared without the prefix every candidate shares, which would make any name look close.
+        close = difflib.get_close_matches(name[7:], sorted(k[7:] for k in known), n=1, cutoff=0.75)
+        hint = f"did you mean CINTEL_{close[0]}?" if close else "the settings are listed in README.md"
+        warnings.append(f"{name} is set but is not a setting of the relay, so it has no effect: {hint}")
+    return warnings

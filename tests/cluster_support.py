@@ -93,21 +93,26 @@ class RedisCluster:
         return redis.Redis(host="127.0.0.1", port=port).info("replication")
 
     def healthy(self) -> bool:
-        """Every live node says the cluster is ok, and every master has its replica."""
+        """Every live node says the cluster is ok, every master has its replica, and every replica's link to
+        its master is up (a replica that never synced will not take over: its data is too old to be trusted)."""
         try:
             live = [p for p, proc in self.procs.items() if proc.poll() is None]
             states = [redis.Redis(host="127.0.0.1", port=p).cluster("info")["cluster_state"] for p in live]
-            masters = [p for p in live if self.info(p)["role"] == "master"]
+            roles = {p: self.info(p) for p in live}
+            masters = [p for p, info in roles.items() if info["role"] == "master"]
             return (
                 all(s == "ok" for s in states)
                 and len(masters) == 3
-                and all(self.info(p)["connected_slaves"] >= 1 for p in masters)
+                and all(roles[p]["connected_slaves"] >= 1 for p in masters)
+                and all(info["master_link_status"] == "up" for info in roles.values() if info["role"] == "slave")
             )
         except (redis.RedisError, OSError):
             return False
 
     def client(self) -> redis.RedisCluster:
-        return redis.RedisCluster(host="127.0.0.1", port=self.ports[0])
+        """A cluster client that starts from a live node (the first may have been killed)."""
+        port = next(p for p in self.ports if self.procs[p].poll() is None)
+        return redis.RedisCluster(host="127.0.0.1", port=port)
 
     def master_of(self, key: str) -> int:
         """The port of the master that owns ``key``'s slot."""

@@ -9,13 +9,16 @@ import shlex
 
 import yaml
 
+from cintel_relay.setup.check import PLACEHOLDERS
+
 from .support import ROOT
 
 #: What a user types for the README's and .env.example's placeholders and empty secrets.
 FILLED_IN = {
-    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_ACCOUNT_SID": "AC" + "5a" * 16,
     "TWILIO_AUTH_TOKEN": "auth-token-from-the-console",
-    "CINTEL_TASKROUTER_WORKSPACE_SID": "WS" + "0" * 32,
+    "CINTEL_TASKROUTER_WORKSPACE_SID": "WS" + "5b" * 16,
+    "SERVER_URL": "https://cintel-relay.acme-movers.example.net",
 }
 
 
@@ -25,7 +28,7 @@ def _read(name: str) -> str:
 
 
 def _filled(name: str, value: str) -> str:
-    if value.endswith("...") or not value:
+    if value.endswith("...") or not value or value == PLACEHOLDERS.get(name):
         return FILLED_IN.get(name, value)
     return value
 
@@ -36,6 +39,8 @@ def heroku_env(redis_url: str) -> dict:
     readme = _read("README.md")
     command = re.search(r"^heroku config:set (.*?)(?<!\\)$", readme, re.M | re.S)[1].replace("\\\n", " ")
     command = re.sub(r"\$\(openssl rand -hex (\d+)\)", lambda m: secrets.token_hex(int(m[1])), command)
+    # Heroku's real URL (a random suffix since 2023), read as the README reads it.
+    command = re.sub(r"\$\(heroku apps:info -s .*?\)(?=\s)", FILLED_IN["SERVER_URL"], command)
     for item in shlex.split(command):
         name, _, value = item.partition("=")
         env[name] = _filled(name, value)

@@ -12,6 +12,7 @@ from cintel_relay.bus.store import Store
 from cintel_relay.config import load_config
 from cintel_relay.normalize import Event
 
+from .channel_support import sms
 from .fake_twilio import sid
 from .support import (
     CALL_SID,
@@ -55,6 +56,27 @@ def agent_added(call_sid=CALL_SID, conversation=CONVERSATION, name="Dana Whitfie
 
 def agent_joins(relay, call_sid=CALL_SID, conversation=CONVERSATION, name="Dana Whitfield"):
     assert post_json(relay.url, "/webhook/cor-event", agent_added(call_sid, conversation, name)).status_code == 200
+
+
+def test_the_board_says_a_conversation_with_no_call_is_one_and_names_its_channels(relays):
+    """An SMS thread is a conversation on the board, not a call: the relay says so (``kind``), with the
+    channels heard on it; a call's conversation texting during the call stays a call."""
+    board, _ = board_stream(relays[1])
+    conv = "conv_conversation_sms_only_board"
+    assert post_json(relays[0].url, "/webhook/cor-event", sms("sms-1", "Can I move a piano?", conv)).ok
+    texted = board.next_event()[1]["data"]
+    assert (texted["session"], texted["kind"], texted["channels"]) == (conv, "conversation", ["SMS"])
+    assert texted["lastUtterance"] == {"speaker": "customer", "text": "Can I move a piano?", "channel": "SMS"}
+    assert post_json(relays[0].url, "/webhook/cor-event", communication("v-1", "Swift Movers, Dana speaking")).ok
+    call = board.next_event()[1]["data"]
+    assert (call["session"], call["kind"], call["channels"]) == (CALL_SID, "call", ["VOICE"])
+    assert post_json(relays[0].url, "/webhook/cor-event", sms("sms-2", "Sent you the list")).ok
+    # The conversation's own thread and its live call both show the text.
+    texts = {e["data"]["session"]: e["data"] for _, e in board.events(2)}
+    assert (texts[CALL_SID]["kind"], texts[CALL_SID]["channels"]) == ("call", ["VOICE", "SMS"])
+    assert (texts[CONVERSATION]["kind"], texts[CONVERSATION]["channels"]) == ("conversation", ["SMS"])
+    listed = {c["session"]: c["kind"] for c in requests.get(relays[0].url + "/api/board", timeout=5).json()["calls"]}
+    assert listed == {conv: "conversation", CALL_SID: "call", CONVERSATION: "conversation"}
 
 
 def test_every_change_to_a_call_reaches_a_board_on_the_other_replica(relays):

@@ -89,6 +89,36 @@ def test_the_command_exits_non_zero_on_problems():
     assert "FAIL  CINTEL_VERIFY_SIGNATURES=false" in done.stdout and "fix:" in done.stdout
 
 
+def test_without_credentials_check_says_so_first_in_one_line():
+    status, text = report({"PATH": "/usr/bin"})
+    assert status == 1
+    assert text.splitlines() == [
+        "FAIL  no Twilio credentials: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (Console > Account Info), "
+        "and optionally TWILIO_API_KEY and TWILIO_API_SECRET; `cintel-relay demo` runs without any"
+    ]
+
+
+def test_env_example_placeholders_are_not_a_configuration(redis_server):
+    shipped = base_env(
+        redis_server.url,
+        SERVER_URL=check.PLACEHOLDERS["SERVER_URL"],
+        TWILIO_ACCOUNT_SID=check.PLACEHOLDERS["TWILIO_ACCOUNT_SID"],
+        CINTEL_TASKROUTER_WORKSPACE_SID=check.PLACEHOLDERS["CINTEL_TASKROUTER_WORKSPACE_SID"],
+        CINTEL_TICKET_SECRET="e" * 64,
+    )
+    finding = check.placeholders(load_config(shipped))
+    assert not finding.ok
+    assert finding.what == (
+        "not configured: SERVER_URL=https://relay.example.com, TWILIO_ACCOUNT_SID=AC00000000000000000000000000000000, "
+        "CINTEL_TASKROUTER_WORKSPACE_SID=WS00000000000000000000000000000000 (.env.example's placeholder)"
+    )
+    status, text = report(shipped)
+    assert status == 1 and "FAIL  not configured: SERVER_URL=https://relay.example.com" in text
+    own = {**shipped, "SERVER_URL": "https://cintel.acme.example.net", "TWILIO_ACCOUNT_SID": "AC" + "1f" * 16}
+    own["CINTEL_TASKROUTER_WORKSPACE_SID"] = "WS" + "2e" * 16
+    assert check.placeholders(load_config(own)).ok
+
+
 def twilio_findings(env):
     return check.twilio_configuration(load_config(env))
 

@@ -15,10 +15,13 @@ from cintel_relay.bus.keys import conversation_keys, log_key
 from .cluster_support import RedisCluster
 from .support import (
     SENTIMENT_OPERATOR,
+    SUMMARY_OPERATOR,
     Relay,
     SSEClient,
+    adherence_result,
     communication,
     operator_result,
+    post_form,
     post_json,
     race_held_results,
     rule_execution,
@@ -182,6 +185,95 @@ def test_each_worker_holds_one_sharded_pubsub_connection_per_shard(cluster, pair
     assert len(per_master) == 3 and all(1 <= n <= 2 for n in per_master.values()), per_master
     for stream in streams:
         stream.close()
+
+
+def deliver(post, relay, path, body):
+    """Deliver as Twilio does: a 503 (Redis unreachable, as for a moment after a failover) is tried again."""
+    for _ in range(20):
+        answer = post(relay.url, path, body)
+        if answer.status_code != 503:
+            return answer
+        time.sleep(0.5)
+    return answer
+
+
+def acceptance(pair, call_sid, tag="before"):
+    """What a user depends on, for one call across two replicas: a late joiner gets ``connected`` then the
+    snapshot with the transcript and the latest values, its stream stays up, and a refused (4xx) delivery
+    harms nothing: the next good one still flows to it."""
+    conv = f"conv_accept_{call_sid[-6:]}"
+    lines = [("agent", f"Thanks for calling Swift Movers ({tag})"), ("customer", f"Hi, a move ({tag})")]
+    for n, (speaker, text) in enumerate(lines):
+        body = communication(f"{call_sid}-{tag}-c{n}", text, speaker=speaker, call_sid=call_sid, conversation=conv)
+        answer = deliver(post_json, pair[n % 2], "/webhook/cor-event", body)
+        assert answer.status_code == 200, answer.text
+    results = [
+        adherence_result(f"{call_sid}-{tag}-a", greeting="Succeeded", verification="Failed"),
+        operator_result(f"{call_sid}-{tag}-s", SENTIMENT_OPERATOR, {"label": "positive"}, "CLASSIFICATION"),
+        operator_result(f"{call_sid}-{tag}-m", SUMMARY_OPERATOR, {"text": f"A customer plans a move ({tag})."}, "TEXT"),
+    ]
+    assert deliver(post_json, pair[1], "/webhook/cintel-action", rule_execution(results, conversation=conv)).ok
+    status = {"CallSid": call_sid, "CallStatus": "in-progress", "From": "+15125550123", "To": "+18005550199"}
+    assert deliver(post_form, pair[0], "/webhook/status", status).status_code == 200
+
+    late = SSEClient(pair[1].url, call_sid)
+    connected, initial = (event for _, event in late.events(2))
+    assert connected == {"type": "connected", "sessionId": call_sid}
+    assert initial["type"] == "initial"
+    assert [t["text"] for t in initial["transcript"]][-2:] == [text for _, text in lines]
+    assert {c["key"]: c["status"] for c in initial["adherence"]["categories"]} == {
+        "greeting": "met",
+        "verification": "missed",
+        "move-details": "pending",
+        "confirmation": "pending",
+    }
+    assert initial["sentiment"]["label"] == "positive"
+    assert initial["summary"]["text"] == f"A customer plans a move ({tag})."
+    assert initial["callStatus"]["status"] == "in-progress"
+
+    broken = communication(f"{call_sid}-{tag}-bad", "x", call_sid=call_sid, conversation=conv)
+    broken["data"]["content"] = "not an object"
+    refused = deliver(post_json, pair[0], "/webhook/cor-event", broken)
+    assert 400 <= refused.status_code < 500 and "error" in refused.json()
+    good = communication(f"{call_sid}-{tag}-c9", f"Still here ({tag})", call_sid=call_sid, conversation=conv)
+    assert deliver(post_json, pair[0], "/webhook/cor-event", good).status_code == 200
+    _, event = late.next_event()
+    assert event["type"] == "transcript" and event["data"]["text"] == f"Still here ({tag})"
+    return late
+
+
+def test_the_acceptance_checks_on_every_master(cluster, pair):
+    for call_sid in spread(cluster, 3, "8"):
+        acceptance(pair, call_sid).close()
+
+
+def test_the_acceptance_checks_after_a_master_fails_over_and_no_listener_reconnects_to_it(cluster, pair):
+    """SIGKILL the master of a watched call's slot: its replica takes over, the checks pass again (for that
+    call and on every master), the open stream still flows, and no listener keeps reconnecting to the dead
+    node (it retires once its channels moved). Runs last in the module: it leaves a master dead."""
+    (call_sid,) = spread(cluster, 1, "9")
+    victim = cluster.master_of(log_key(call_sid))
+    watching = [acceptance(pair, call_sid), SSEClient(pair[0].url, call_sid)]
+    watching[1].events(2)
+    cluster.kill(victim)
+    cluster.wait_failover(victim)
+    failed_over = time.monotonic()
+
+    late = acceptance(pair, call_sid, "after")  # the same call, now on the promoted replica
+    for call in spread(cluster, 3, "10"):
+        acceptance(pair, call, "after").close()
+    for stream in watching:  # the streams opened before the failover are still up and get the new events
+        while stream.next_event(timeout=20)[1].get("data", {}).get("text") != "Still here (after)":
+            pass
+
+    dead = f"pub/sub connection to 127.0.0.1:{victim} lost"
+    time.sleep(max(0.0, failed_over + 12 - time.monotonic()))
+    marks = [len(relay.output()) for relay in pair]
+    time.sleep(6)  # longer than the listener's longest backoff (5 s): a listener still reconnecting would log
+    for relay, mark in zip(pair, marks):
+        assert f"pub/sub shard 127.0.0.1:{victim} is gone" in relay.output()
+        assert dead not in relay.output()[mark:]
+    late.close()
 
 
 def test_a_failover_under_load_loses_no_acknowledged_event():

@@ -5,6 +5,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 import threading
 from datetime import datetime, timezone
 
@@ -129,6 +131,34 @@ class Call:
 def open_live(page, url):
     page.goto(url)
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+
+
+def test_an_empty_board_says_how_to_start_a_call_that_this_relay_accepts_and_pages_have_a_favicon():
+    """The relay checks signatures against SERVER_URL, so the command the board shows must post there,
+    whatever address the page was opened at; run as shown, its call is accepted."""
+    relay = Relay(None, CINTEL_STREAM_AUTH="none")
+    relay.env["SERVER_URL"] = relay.url.replace("127.0.0.1", "localhost")
+    relay.start()
+    try:
+        page = requests.get(relay.url + "/console", timeout=10)
+        command = re.search(r'<code id="board-simulate">([^<]*)</code>', page.text)[1]
+        assert command == f"cintel-relay simulate --url {relay.env['SERVER_URL']}"
+        assert "with <code>TWILIO_AUTH_TOKEN</code> set to this relay's auth token" in page.text
+        icon = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)">', page.text)[1]
+        served = requests.get(relay.url + icon, timeout=10)
+        assert served.status_code == 200 and served.headers["Content-Type"].startswith("image/svg+xml")
+        assert served.text.startswith("<svg")
+        played = subprocess.run(
+            [sys.executable, "-m", "cintel_relay", *command.split()[1:], "--scenario", "abandoned", "--speed", "100"],
+            cwd=ROOT,
+            env={**os.environ, "TWILIO_AUTH_TOKEN": AUTH_TOKEN},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert played.returncode == 0, played.stdout + played.stderr  # every delivery accepted
+    finally:
+        relay.stop()
 
 
 def test_the_board_lists_calls_as_they_happen_and_flags_the_troubled_one(relay, page):
@@ -413,3 +443,27 @@ def test_the_call_page_heads_the_post_call_summary_and_keeps_it_against_a_late_r
     deliver(relay, rule_execution([late]))
     expect(page.locator("#oplog > li")).to_have_count(2)  # the late result arrived, and was logged
     expect(page.locator("#summary")).to_have_text("Moving Denver to Austin on May 3")
+
+
+def test_an_sms_only_conversation_is_shown_as_a_conversation_without_a_call_checklist(relay, page):
+    """Last in the module: the conversation stays on the module relay's board (the board tests want it empty)."""
+    conv = "conv_conversation_console_sms_only"
+    open_live(page, relay.url + "/console")
+    assert post_json(relay.url, "/webhook/cor-event", sms("console-sms-1", "Do you move pianos?", conv)).ok
+    row = page.locator(f'tr[data-session="{conv}"]')
+    expect(row).to_have_attribute("data-kind", "conversation")
+    expect(row.locator(".col-call .sub")).to_have_text("SMS conversation · Customer not known yet")
+    expect(row.locator(".col-agent .sub")).to_have_text("Open")
+    expect(row.locator(".step-chip")).to_have_count(0)
+    row.locator(".call-link").click()
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    expect(page.locator("#call-kind")).to_have_text("SMS conversation")
+    expect(page.locator("#call-status")).to_have_text("Open")
+    expect(page.locator(".line .text")).to_have_text(["Do you move pianos?"])
+    expect(page.locator("#checklist-panel")).to_be_hidden()
+    expect(page).to_have_title(f"Conversation {conv} · cintel-relay console")
+    # A call's page keeps its checklist, pending steps and all, from the first paint.
+    call = Call("moving-complete")
+    open_live(page, relay.url + f"/console/calls/{call.sid}")
+    expect(page.locator("#call-kind")).to_have_text("Call")
+    expect(page.locator("#checklist-panel .step")).to_have_count(len(STEPS))

@@ -59,7 +59,12 @@ def test_compose_relay_environment_is_a_valid_production_configuration(compose):
     resolved.update(TWILIO_AUTH_TOKEN="token", WEB_CONCURRENCY="2")
     config = load_config(resolved)
     assert (config.redis_url, config.proxy_count, config.web_concurrency) == ("redis://redis:6379/0", 1, 2)
-    for secret in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "CINTEL_TICKET_SECRET"):
+    for secret in (
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "CINTEL_TICKET_SECRET",
+        "CINTEL_TASKROUTER_WORKSPACE_SID",
+    ):
         assert env[secret].startswith(f"${{{secret}:?"), f"{secret} must be required, with a message"
     # `docker compose exec relay cintel-relay setup` (README) takes these from .env
     assert all(env[name] == f"${{{name}:-}}" for name in SETUP_SETTINGS)
@@ -104,6 +109,16 @@ def test_the_image_runs_the_procfile_command_as_a_non_root_user_without_build_to
     cmd = json.loads(re.search(r"^CMD (.*)$", final, re.M)[1])
     web = read("Procfile").split("web:", 1)[1].strip()
     assert cmd == shlex.split(web)
+
+
+def test_heroku_steps_read_the_apps_real_url_instead_of_guessing_it():
+    """Heroku adds a random suffix to new apps' hostnames: https://<app>.herokuapp.com is not the URL."""
+    readme, manifest = read("README.md"), read("app.json")
+    for text in (readme, manifest, read("docs/deploy.md")):
+        assert not re.search(r"[\w<>-]+\.herokuapp\.com", text.replace("SERVER_URL=https://x.herokuapp.com", ""))
+    for text in (readme, read("docs/deploy.md")):
+        assert "SERVER_URL=$(heroku apps:info -s -a my-relay | sed -n 's/^web_url=//p' | sed 's:/$::')" in text
+    assert "heroku apps:info -s -a <app> | grep web_url" in json.loads(manifest)["env"]["SERVER_URL"]["description"]
 
 
 def test_heroku_manifest_gives_redis_and_a_configuration_that_loads():
@@ -185,4 +200,5 @@ def test_the_installed_package_carries_its_script_scenarios_console_and_lua(tmp_
         "cintel_relay/simulator/scenarios/moving-complete.json",
         "cintel_relay/console/templates/board.html",
         "cintel_relay/console/static/console.js",
+        "cintel_relay/console/static/favicon.svg",
     } <= names

@@ -60,7 +60,11 @@ def test_a_chunked_body_past_the_limit_is_413(relays, redis_client, path, limit,
     ) + chunked(b" " * (limit + 1), size=65536)
     status, answer, closed = exchange(relays[0].port, request, timeout=3)
     assert status == 413 and closed == closes, answer[:300]
-    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["code"] == "request_entity_too_large"
+    refusal = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert refusal["code"] == "request_entity_too_large" and refusal["limit"] == limit
+    # The limit, and for the setting's limit, the setting that raises it; a ticket request's is fixed.
+    assert f"larger than {limit} bytes" in refusal["error"]
+    assert ("CINTEL_MAX_BODY_BYTES" in refusal["error"]) == (path != "/api/stream-ticket")
     assert redis_client.dbsize() == 0
 
 

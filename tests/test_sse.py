@@ -8,7 +8,9 @@ def test_frame_bytes():
 
 def test_comment_and_retry():
     assert sse.comment("keep-alive") == b": keep-alive\n\n"
-    assert sse.retry(2000) == b"retry: 2000\n\n"
+    # In the same block as data: a lone retry block is an empty event to httpx-sse.
+    assert sse.frame({"type": "connected"}, retry_ms=2000) == b'retry: 2000\ndata: {"type":"connected"}\n\n'
+    assert sse.frame(b"{}", "1-0", retry_ms=5) == b"id: 1-0\nretry: 5\ndata: {}\n\n"
 
 
 def test_frame_id():

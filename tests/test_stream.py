@@ -7,7 +7,7 @@ import requests
 
 from cintel_relay.bus.keys import channel, log_key
 
-from .support import CALL_SID, EMPTY_SNAPSHOT, SSEClient, communication, payload, post_json, wait_for
+from .support import CALL_SID, EMPTY_SNAPSHOT, SSEClient, communication, parse_block, payload, post_json, wait_for
 
 
 def say(relay, n, session=CALL_SID):
@@ -19,6 +19,19 @@ def subscribed(redis_client, session=CALL_SID):
     return dict(redis_client.pubsub_numsub(channel(session)))[channel(session).encode()]
 
 
+def test_every_block_before_the_snapshot_carries_data_so_no_client_sees_an_empty_event(relays):
+    """httpx-sse and other clients dispatch a block with only ``retry:`` as an event with empty data."""
+    client = SSEClient(relays[0].url, CALL_SID)
+    blocks = [parse_block(client.read_block()) for _ in range(2)]
+    assert [(sorted(b), orjson.loads(b["data"])["type"]) for b in blocks] == [
+        (["data", "retry"], "connected"),
+        (["data"], "initial"),
+    ]
+    board = SSEClient(relays[0].url, None, path="/api/board/stream")
+    first, second = parse_block(board.read_block()), parse_block(board.read_block())
+    assert sorted(first) == ["comments"] and sorted(second) == ["data", "retry"]  # a comment is no event
+
+
 def test_fresh_stream_bytes_headers_and_live_frames(relays, redis_client):
     relay = relays[0]
     client = SSEClient(relay.url, CALL_SID)
@@ -26,8 +39,7 @@ def test_fresh_stream_bytes_headers_and_live_frames(relays, redis_client):
     assert client.response.getheader("Content-Type").startswith("text/event-stream")
     assert client.response.getheader("Cache-Control") == "no-cache"
     assert client.response.getheader("X-Accel-Buffering") == "no"
-    assert client.read_block() == b"retry: 2000"
-    assert client.read_block() == b'data: {"type":"connected","sessionId":"%s"}' % CALL_SID.encode()
+    assert client.read_block() == b'retry: 2000\ndata: {"type":"connected","sessionId":"%s"}' % CALL_SID.encode()
     assert client.read_block() == b"data: " + orjson.dumps(EMPTY_SNAPSHOT)
     say(relay, 1)
     say(relay, 2)

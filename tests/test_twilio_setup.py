@@ -201,6 +201,18 @@ def test_a_missing_setting_is_named(fake, unset):
     assert fake.writes == []
 
 
+def test_without_credentials_setup_says_so_first_and_names_every_missing_setting_at_once(fake):
+    env = {k: v for k, v in relay_env(fake).items() if not k.startswith(("TWILIO_", "SERVER_URL"))}
+    done = run_setup(env)
+    lines = done.stderr.splitlines()
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert lines[0].startswith(
+        "cintel-relay setup: no Twilio credentials: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
+    )
+    assert [line.split(": ")[1].split()[0] for line in lines[1:]] == ["SERVER_URL", "TWILIO_FLEX_PHONE_NUMBER"]
+    assert "CINTEL_VERIFY_SIGNATURES" not in done.stderr and fake.requests == []
+
+
 def test_another_twilio_refusal_names_the_field(fake):
     fake.memory_stores = set()
     done = run_setup(relay_env(fake), "--yes")

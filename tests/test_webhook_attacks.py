@@ -42,7 +42,12 @@ def test_replay_with_a_changed_field_and_a_recomputed_body_hash_is_403(client, r
 def test_huge_body_on_the_real_server_is_413_before_it_is_read(relays, redis_client):
     url, headers, raw = json_request(relays[0].url, "/webhook/cor-event", b"{" + b" " * (2 * 1024 * 1024) + b"}")
     response = requests.post(url, data=raw, headers=headers, timeout=10)
-    assert response.status_code == 413 and response.json()["code"] == "request_entity_too_large"
+    assert response.status_code == 413 and response.json() == {
+        "code": "request_entity_too_large",
+        "error": "the body is larger than 1048576 bytes, the most this endpoint takes: send less, or raise the "
+        "limit with CINTEL_MAX_BODY_BYTES.",
+        "limit": 1048576,
+    }
     assert redis_client.dbsize() == 0
 
 

@@ -5,9 +5,9 @@ Plain server-rendered pages; a small script fills them from the same SSE API the
 Access is checked on the streams; a page carries call data (who is on a call) only when streams are open.
 """
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request
 
-from ..ids import valid_session
+from ..ids import session_kind, valid_session
 
 bp = Blueprint(
     "console", __name__, template_folder="templates", static_folder="static", static_url_path="/console/static"
@@ -41,8 +41,14 @@ def _page(template: str, **context):
 
 @bp.get("/console")
 def board():
-    """The board: one row per live call, updated as the calls go."""
-    return _page("board.html")
+    """The board: one row per live call, updated as the calls go; empty, it says how to start a simulated one."""
+    config = current_app.extensions["cintel"].config
+    # Signatures are checked against SERVER_URL when it is set, so the simulator must post (and sign) there.
+    return _page(
+        "board.html",
+        simulate_url=config.server_url or request.host_url.rstrip("/"),
+        signed=config.verify_signatures,
+    )
 
 
 @bp.get("/console/calls/<session_id>")
@@ -53,4 +59,4 @@ def call(session_id):
     # Names are call data: with stream auth on they reach a browser only over a ticketed stream.
     open_streams = current_app.extensions["cintel_access"].mode == "none"
     summary = current_app.extensions["cintel"].bus.board_call(session_id) if open_streams else None
-    return _page("call.html", session=session_id, summary=summary or {})
+    return _page("call.html", session=session_id, summary=summary or {}, kind=session_kind(session_id))

@@ -97,18 +97,15 @@ def _declared_length(environ):
     return int(raw)
 
 
-def _too_large(limit: int) -> BodyTooLarge:
-    return BodyTooLarge(f"the body is larger than {limit} bytes, this route's limit: send at most that much.")
-
-
-def _read(stream, length, limit: int) -> bytes:
-    """The body: ``length`` bytes, or (chunked, ``length`` None) everything up to ``limit``."""
+def _read(stream, length, limit: int, configurable: bool) -> bytes:
+    """The body: ``length`` bytes, or (chunked, ``length`` None) everything up to ``limit`` (``configurable``:
+    it is ``CINTEL_MAX_BODY_BYTES``, which a 413 then names)."""
     parts, total = [], 0
     pieces = _pieces(stream) if length is None else iter(lambda: stream.read(min(READ_SIZE, length - total)), b"")
     for chunk in pieces:
         total += len(chunk)
         if total > limit:
-            raise _too_large(limit)
+            raise BodyTooLarge.past(limit, configurable)
         parts.append(chunk)
         if length is not None and total >= length:
             break
@@ -144,10 +141,12 @@ def _close_connection(start_response):
 class BodyGate:
     """WSGI middleware reading each request body whole, within a deadline, with a bound on concurrent reads."""
 
-    def __init__(self, app, limit_of, timeout: float, readers: int):
-        """:param limit_of: ``environ -> int``, the body limit of the route a request is for (0: it takes none)."""
+    def __init__(self, app, limit_of, timeout: float, readers: int, max_body: int = 0):
+        """:param limit_of: ``environ -> int``, the body limit of the route a request is for (0: it takes none).
+        :param max_body: ``CINTEL_MAX_BODY_BYTES``: a 413 past it names the setting that raises it."""
         self._app = app
         self._limit_of = limit_of
+        self._max_body = max_body
         self._timeout = timeout
         # Under gunicorn's gevent worker threading is patched: this is a gevent semaphore, one per app.
         self._readers = threading.BoundedSemaphore(readers)
@@ -163,7 +162,7 @@ class BodyGate:
                 # The route takes no body: answer without reading it (the connection closes after).
                 return self._app(_without_body(environ), _close_connection(start_response))
             if not chunked and length > limit:
-                raise _too_large(limit)
+                raise BodyTooLarge.past(limit, limit == self._max_body)
             body = self._receive(environ["wsgi.input"], None if chunked else length, limit)
         except RelayError as exc:
             return self._refuse(exc, environ, _close_connection(start_response))
@@ -183,7 +182,7 @@ class BodyGate:
         timer = gevent.Timeout(self._timeout)
         timer.start()
         try:
-            return _read(stream, length, limit)
+            return _read(stream, length, limit, limit == self._max_body)
         except gevent.Timeout as exc:
             if exc is not timer:
                 raise

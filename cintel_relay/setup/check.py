@@ -1,5 +1,6 @@
 """``cintel-relay check``: what stands between this configuration and a production start, each with its fix."""
 
+import os
 import sys
 from typing import List, NamedTuple, Optional
 from urllib.parse import urlsplit
@@ -9,13 +10,21 @@ import redis
 from ..config import Config, load_config
 from ..errors import ConfigError
 from ..script import load_script
-from .control_plane import ControlPlane, ControlPlaneError, credentials
+from .control_plane import ControlPlane, ControlPlaneError, credentials, missing_credentials
 from .plan import CINTEL_WEBHOOK, MARKER, ORCHESTRATOR_WEBHOOK, SCRIPT_ADHERENCE, posts_to
 from .script_text import differences
 
 #: Heroku's router closes a stream idle for 55 s; heartbeats must come well inside that.
 MAX_HEARTBEAT_SECONDS = 20
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+#: The placeholders .env.example ships with, by variable: set as is, they are not configured.
+PLACEHOLDERS = {
+    "SERVER_URL": "https://relay.example.com",
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "CINTEL_TASKROUTER_WORKSPACE_SID": "WS" + "0" * 32,
+}
 
 
 class Finding(NamedTuple):
@@ -35,6 +44,26 @@ def signatures(config: Config) -> Finding:
             "unset CINTEL_VERIFY_SIGNATURES and set TWILIO_AUTH_TOKEN to your account's auth token",
         )
     return Finding(True, "webhook signatures are checked with TWILIO_AUTH_TOKEN")
+
+
+def placeholders(config: Config) -> Finding:
+    """Values copied from .env.example unchanged are not a configuration."""
+    set_as_shipped = [
+        f"{name}={value}"
+        for name, value in (
+            ("SERVER_URL", config.server_url),
+            ("TWILIO_ACCOUNT_SID", config.twilio_account_sid),
+            ("CINTEL_TASKROUTER_WORKSPACE_SID", config.taskrouter_workspace_sid),
+        )
+        if value and value == PLACEHOLDERS[name]
+    ]
+    if set_as_shipped:
+        return Finding(
+            False,
+            f"not configured: {', '.join(set_as_shipped)} (.env.example's placeholder)",
+            "replace each with your own: the relay's public URL, and the SIDs from the Twilio Console",
+        )
+    return Finding(True, "no placeholder from .env.example is left")
 
 
 def redis_reachable(config: Config) -> Finding:
@@ -109,7 +138,7 @@ def public_url(config: Config) -> Finding:
         return Finding(
             False,
             "SERVER_URL is not set: signatures are checked against whatever host the request names",
-            "set SERVER_URL to the public https URL Twilio calls, e.g. https://my-relay.herokuapp.com",
+            "set SERVER_URL to the public https URL Twilio calls (on Heroku: heroku apps:info -s | grep web_url)",
         )
     url = urlsplit(config.server_url)
     if url.scheme != "https" and url.hostname not in _LOCAL_HOSTS:
@@ -164,7 +193,7 @@ def heartbeat(config: Config) -> Finding:
     return Finding(True, f"idle streams get a heartbeat every {config.heartbeat_seconds:g} s")
 
 
-CHECKS = (signatures, redis_reachable, redis_tls, public_url, stream_auth, cors, heartbeat)
+CHECKS = (signatures, placeholders, redis_reachable, redis_tls, public_url, stream_auth, cors, heartbeat)
 SETUP_FIX = "cintel-relay setup --yes (run it without --yes first to see what it will change)"
 
 
@@ -290,6 +319,10 @@ def findings(config: Config) -> List[Finding]:
 
 def run(env=None, out=sys.stdout) -> int:
     """Print the report; 0 when the configuration is fit for production, 1 otherwise."""
+    no_credentials = missing_credentials(os.environ if env is None else env)
+    if no_credentials:
+        print(f"FAIL  {no_credentials}", file=out)
+        return 1
     try:
         config = load_config(env)
     except ConfigError as exc:

@@ -6,6 +6,7 @@ stdout to the JSON of the resulting ids. Exit status: 0 done (or planned), 1 ref
 
 import argparse
 import json
+import os
 import re
 import sys
 import unicodedata
@@ -14,7 +15,7 @@ from ..config import load_config
 from ..errors import ConfigError
 from ..script import load_script
 from .control_plane import ControlPlane, ControlPlaneError
-from .plan import DEFAULT_NAME, GROUPINGS, Options, apply, delete_plan, ids_of, plan, require
+from .plan import DEFAULT_NAME, GROUPINGS, Options, apply, delete_plan, ids_of, missing, plan
 from .report import render_plan
 
 
@@ -77,6 +78,11 @@ def run(args, out=sys.stdout, err=sys.stderr) -> int:
         print(printable(line), file=err if args.json else out, flush=True)
 
     applying = False
+    lacking = missing(os.environ, deleting=args.delete)
+    if lacking:
+        for line in lacking:
+            print(f"cintel-relay setup: {line}", file=err)
+        return 1
     try:
         config = load_config()
         if args.memory_store and not re.fullmatch(r"mem_(store|service)_[0-7][0-9a-z]{25}", args.memory_store):
@@ -88,8 +94,6 @@ def run(args, out=sys.stdout, err=sys.stderr) -> int:
             grouping=args.grouping,
             memory_store=args.memory_store,
         )
-        if not args.delete:
-            require(config)
         control = ControlPlane(config, progress=lambda line: print(printable(f"... {line}"), file=err, flush=True))
         planned = (
             delete_plan(control, options)

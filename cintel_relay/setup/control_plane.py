@@ -25,7 +25,7 @@ the relay must reach ``CINTEL_INTELLIGENCE_URL`` and ``CINTEL_CONVERSATIONS_URL`
 import json
 import time
 import uuid
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Mapping, Optional
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -84,6 +84,19 @@ def credentials(config) -> Optional[tuple]:
     if config.twilio_account_sid and config.twilio_auth_token:
         return config.twilio_account_sid, config.twilio_auth_token
     return None
+
+
+def missing_credentials(env: Mapping[str, str]) -> Optional[str]:
+    """One line naming what to set when ``env`` has no Twilio credentials at all (``setup`` and ``check`` need
+    them; the local demo does not), else None."""
+    token = env.get("TWILIO_AUTH_TOKEN", "").strip()
+    key = env.get("TWILIO_API_KEY", "").strip() and env.get("TWILIO_API_SECRET", "").strip()
+    if token or key:
+        return None
+    return (
+        "no Twilio credentials: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (Console > Account Info), and "
+        "optionally TWILIO_API_KEY and TWILIO_API_SECRET; `cintel-relay demo` runs without any"
+    )
 
 
 def _json(response) -> dict:

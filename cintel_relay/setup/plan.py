@@ -14,10 +14,10 @@ configuration with its display name *and* that marker, never one it did not crea
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, cast
+from typing import Any, Dict, List, Mapping, Optional, cast
 
 from ..operators import DEFAULT_OPERATORS, TWILIO_OPERATORS, OperatorKind
-from .control_plane import ControlPlane, ControlPlaneError
+from .control_plane import ControlPlane, ControlPlaneError, missing_credentials
 from .script_text import render
 
 CINTEL_WEBHOOK = "/webhook/cintel-action"
@@ -206,22 +206,30 @@ def _same_orchestrator(current: dict, body: dict) -> bool:
     return view(current) == view(body)
 
 
-def require(config) -> None:
-    """Stop, naming the variable, when a setting the plan needs is missing."""
-    if not config.server_url:
-        raise SetupError(
-            "SERVER_URL is not set: set it to the relay's public https URL (e.g. "
-            "https://my-relay.herokuapp.com); Twilio posts the webhooks there"
+def missing(env: Mapping[str, str], deleting: bool = False) -> List[str]:
+    """Every setting the command needs that ``env`` lacks, credentials first, each naming what to set: all at
+    once, rather than one per run."""
+    found = []
+    no_credentials = missing_credentials(env)
+    if no_credentials:
+        found.append(no_credentials)
+    if deleting:
+        return found
+    if not env.get("SERVER_URL", "").strip():
+        found.append(
+            "SERVER_URL is not set: set it to the relay's public https URL (on Heroku: heroku apps:info -s | "
+            "grep web_url); Twilio posts the webhooks there"
         )
-    if not config.flex_phone_number:
-        raise SetupError(
+    if not env.get("TWILIO_FLEX_PHONE_NUMBER", "").strip():
+        found.append(
             "TWILIO_FLEX_PHONE_NUMBER is not set: set it to the Flex number (E.164, e.g. +18005550199) "
             "whose calls Conversation Orchestrator should capture"
         )
+    return found
 
 
 def plan(control: ControlPlane, config, script, options: Options) -> Plan:
-    """Compare Twilio with what the relay's configuration and script want (see :func:`require`); nothing is written."""
+    """Compare Twilio with what the relay's configuration and script want (see :func:`missing`); nothing is written."""
     everything = list(control.intelligence_configurations())
     intel = _owned(everything, options.name, INTELLIGENCE)
     url = config.server_url + CINTEL_WEBHOOK

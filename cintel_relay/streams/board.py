@@ -42,13 +42,13 @@ def _admit():
 def _events(bus, hub, config, sock, tracker, until=None):
     """The board stream: snapshot, then every summary change, heartbeats, and a fresh snapshot after a gap;
     it ends when its ticket expires (``until``)."""
-    yield sse.retry(RETRY_MS)
+    yield sse.comment("board")  # the first bytes at once; the retry interval comes with the first frame
     sub, release = open_subscription(hub, BOARD_CHANNEL, sock, config.send_timeout)
     tracker.stream_opened()  # an open connection like any stream (its frames are not logged events)
     try:
         if not (yield from ready(sub)):
             return
-        yield sse.frame(bus.board())
+        yield sse.frame(bus.board(), retry_ms=RETRY_MS)
         while True:
             woke = wait(sub, config.heartbeat_seconds, until)
             if woke is None:

@@ -134,7 +134,7 @@ def _events(bus, hub, session_id, last_event_id, config, sock, tracker, until: O
     snapshot of a long call is not kept for the life of each stream. With ``until`` (epoch seconds:
     its ticket's expiry) the stream ends then, not at the next frame or heartbeat after it.
     """
-    yield sse.retry(RETRY_MS) + sse.frame({"type": CONNECTED, "sessionId": session_id})
+    yield sse.frame({"type": CONNECTED, "sessionId": session_id}, retry_ms=RETRY_MS)
     sub, release = open_subscription(hub, channel(session_id), sock, config.send_timeout)
     opened_ms = tracker.stream_opened()
     try:

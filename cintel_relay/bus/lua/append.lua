@@ -287,11 +287,21 @@ end
 if #board_changes > 0 then
   local ms = now_ms()
   local raw = redis.call('GET', board)
-  local s = raw and cjson.decode(raw) or {session = session, startedAt = tonumber(redis.call('HGET', latest, 'started')) or ms,
-    version = 0, utterances = 0}
+  -- What the session is (a call, or a conversation with no call) and the channels heard on it, in order,
+  -- so the board and the console show an SMS thread as a conversation, not as a call.
+  local kind = string.match(session, call_sid_pattern) and 'call' or 'conversation'
+  local s = raw and cjson.decode(raw) or {session = session, kind = kind,
+    startedAt = tonumber(redis.call('HGET', latest, 'started')) or ms, version = 0, utterances = 0}
   for _, fields in ipairs(board_changes) do
     for k, v in pairs(fields) do s[k] = v end
+    local heard = fields.lastUtterance and fields.lastUtterance.channel
     if fields.lastUtterance then s.utterances = s.utterances + 1 end
+    if type(heard) == 'string' then
+      s.channels = s.channels or {}
+      local known = false
+      for _, c in ipairs(s.channels) do known = known or c == heard end
+      if not known then s.channels[#s.channels + 1] = heard end
+    end
   end
   if ended and not s.endedAt then s.endedAt = ms end
   s.version, s.updatedAt, s.ended = s.version + 1, ms, ended

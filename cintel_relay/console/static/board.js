@@ -102,12 +102,16 @@ window.CintelBoard = (function () {
   function render(row, call) {
     var flags = C.flags(call.checklist, call.sentiment);
     if (!row.firstChild) build(row, call.session);
+    var conversation = call.kind === "conversation";
+    row.dataset.kind = call.kind || "call";  // summaries written before the relay named kinds are calls
     row.dataset.version = String(call.version);
     row.dataset.ended = call.ended ? "true" : "false";
     row.dataset.flagged = flags.length ? "true" : "false";
-    setText(row.querySelector(".customer"), call.customer ? "Customer " + call.customer : "Customer not known yet");
+    var who = call.customer ? "Customer " + call.customer : "Customer not known yet";
+    setText(row.querySelector(".customer"), conversation ? C.kindText(call.kind, call.channels) + " · " + who : who);
     setText(row.querySelector(".agent-name"), call.agent || "–");
-    setText(row.querySelector(".call-state"), call.ended ? "Ended" : C.statusText(call.callStatus || "live"));
+    var state = call.ended ? "Ended" : conversation ? "Open" : C.statusText(call.callStatus || "live");
+    setText(row.querySelector(".call-state"), state);
     setText(row.querySelector(".col-duration"), C.duration(elapsed(call)));
     var value = row.querySelector(".score");
     setText(value, C.score(call.score));

@@ -16,7 +16,8 @@ window.CintelCall = (function () {
   var stepStatus = {};         // step key -> status last shown, so only a change is announced
   var announceSteps = false;   // not the state found on opening the page: only what changes after it
   var sentimentLabel = null;
-  var CHANNELS = {VOICE: "Voice", SMS: "SMS", WHATSAPP: "WhatsApp", RCS: "RCS", CHAT: "Chat", EMAIL: "Email"};
+  var kind = "call";     // what the relay says the session is: a call, or a conversation with no call
+  var channels = [];     // the channels heard on it, in order
 
   function byId(id) { return document.getElementById(id); }
 
@@ -24,8 +25,7 @@ window.CintelCall = (function () {
      call's transcript mostly holds, is tagged quietly; a text message visibly. */
   function channelTag(channel) {
     var key = String(channel).toUpperCase();
-    var label = CHANNELS[key] || key.charAt(0) + key.slice(1).toLowerCase();
-    var tag = C.el("span", "channel" + (key === "VOICE" ? " channel-voice" : ""), label);
+    var tag = C.el("span", "channel" + (key === "VOICE" ? " channel-voice" : ""), C.channelName(key));
     tag.dataset.channel = key;
     return tag;
   }
@@ -40,6 +40,10 @@ window.CintelCall = (function () {
     meta.appendChild(C.el("span", "speaker speaker-" + line.speaker, line.speaker));
     meta.appendChild(C.el("time", "line-time", C.clock(line.timestamp)));
     if (line.channel) meta.appendChild(channelTag(line.channel));  // older relays name no channel
+    if (line.channel && channels.indexOf(String(line.channel).toUpperCase()) < 0) {
+      channels.push(String(line.channel).toUpperCase());
+      byId("call-kind").textContent = C.kindText(kind, channels);
+    }
     item.appendChild(meta);
     item.appendChild(C.el("p", "text", line.text));
     list.appendChild(item);
@@ -124,6 +128,9 @@ window.CintelCall = (function () {
   /* The checklist as the relay decided it: verdicts, when each step was done against its deadline, overdue
      steps, disputes next to the verdicts. A step with evidence shows it in the transcript when clicked. */
   function renderChecklist(adherence) {
+    // A conversation with no call has no call script to follow: no checklist of pending steps, unless
+    // Twilio did score it.
+    byId("checklist-panel").hidden = kind === "conversation" && !adherence;
     var states = {};
     ((adherence && adherence.categories) || []).forEach(function (c) { states[c.key] = c; });
     var list = byId("checklist");
@@ -223,7 +230,8 @@ window.CintelCall = (function () {
     var chip = byId("call-status");
     var value = callStatus ? callStatus.status : heard ? "live" : notKnown ? "not-known" : "unknown";
     chip.dataset.status = value;
-    chip.textContent = {unknown: "Waiting", "not-known": "Not known"}[value] || C.statusText(value);
+    var words = {unknown: "Waiting", "not-known": "Not known", live: kind === "conversation" ? "Open" : "Live"};
+    chip.textContent = words[value] || C.statusText(value);
   }
 
   function setStatus(status) {
@@ -296,6 +304,7 @@ window.CintelCall = (function () {
 
   function start(options) {
     session = options.session;
+    kind = options.kind;
     fetch(options.scriptUrl).then(function (response) {
       if (!response.ok) throw new Error("script: HTTP " + response.status);
       return response.json();
@@ -314,4 +323,5 @@ window.CintelCall = (function () {
 
 /* Settings come from the script tag (no inline script, so a strict Content-Security-Policy can apply). */
 window.CintelCall.start({session: document.currentScript.dataset.session,
+                         kind: document.currentScript.dataset.kind,
                          scriptUrl: document.currentScript.dataset.scriptUrl});

@@ -126,6 +126,21 @@ window.Cintel = (function () {
     return text.charAt(0).toUpperCase() + text.slice(1);
   }
 
+  var CHANNELS = {VOICE: "Voice", SMS: "SMS", WHATSAPP: "WhatsApp", RCS: "RCS", CHAT: "Chat", EMAIL: "Email"};
+
+  /* A channel's name as people write it: SMS, WhatsApp, Voice. */
+  function channelName(channel) {
+    var key = String(channel).toUpperCase();
+    return CHANNELS[key] || key.charAt(0) + key.slice(1).toLowerCase();
+  }
+
+  /* What a session is, as the relay says (a summary's kind): "SMS conversation" for a thread with no call. */
+  function kindText(kind, channels) {
+    if (kind !== "conversation") return "Call";
+    var names = (channels || []).map(channelName);
+    return names.length ? names.join(" and ") + " conversation" : "Conversation";
+  }
+
   function score(value) {
     return value === undefined || value === null ? "–" : Math.round(value) + "%";
   }
@@ -171,6 +186,6 @@ window.Cintel = (function () {
   return {
     openStream: openStream, fetchWithTicket: fetchWithTicket, postWithTicket: postWithTicket, el: el,
     duration: duration, clock: clock, score: score, statusText: statusText, scoreLevel: scoreLevel, flags: flags,
-    timing: timing, showConnection: showConnection, announce: announce
+    timing: timing, showConnection: showConnection, announce: announce, channelName: channelName, kindText: kindText
   };
 })();

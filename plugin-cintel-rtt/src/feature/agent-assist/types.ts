@@ -41,6 +41,8 @@ export interface OperatorResult {
   operator: OperatorRef;
   outputFormat?: OutputFormat;
   result: unknown;
+  /** The same value as `result`, under the name the sample plugin's operator-result log reads. */
+  rawPayload?: unknown;
   referenceIds?: string[];
   executionDetails?: ExecutionDetails;
 }
