@@ -119,8 +119,8 @@ def operator_result(conversation_id: str, result: dict) -> dict:
         },
         "outputFormat": result.get("outputFormat"),
         "result": result.get("result"),
-        # The same value again, under the name the sample plugin's operator-result log reads.
-        "rawPayload": result.get("result"),
+        # The whole operator result (Twilio's fields, as loaded), under the name Twilio's sample keeps it by.
+        "rawPayload": result,
         "referenceIds": result.get("referenceIds") or [],
         "executionDetails": {
             "trigger": details.get("trigger"),

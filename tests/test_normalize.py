@@ -32,9 +32,16 @@ def test_script_adherence_result_yields_operator_result_and_adherence():
     result = events[0].frame["data"]
     assert result["operator"]["friendlyName"] == "Script Adherence"  # no name in the payload: the table's
     assert result["conversationId"] == "conv_conversation_01kg2v7x3m4n5p6q7r8s9t0v1w"
-    # The sample plugin's operator-result log reads the raw result as rawPayload.
-    sent = payload("cintel-script-adherence.json")["operatorResults"][0]["result"]
-    assert result["result"] == result["rawPayload"] == sent
+    # Twilio's sample keeps the operator result as sent under rawPayload; its plugin's log shows it.
+    sent = payload("cintel-script-adherence.json")["operatorResults"][0]
+    raw = result["rawPayload"]
+    assert result["result"] == sent["result"] == raw["result"]
+    assert (raw["id"], raw["operator"]["id"], raw["outputFormat"]) == (
+        sent["id"],
+        sent["operator"]["id"],
+        sent["outputFormat"],
+    )
+    assert raw["executionDetails"]["communications"] == sent["executionDetails"]["communications"]
     adherence = events[1].frame["data"]
     assert [c["status"] for c in adherence["categories"]] == ["met", "missed", "pending", "pending"]
     assert adherence["operatorResultId"] == result["id"]

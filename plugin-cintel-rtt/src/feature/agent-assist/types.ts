@@ -41,7 +41,7 @@ export interface OperatorResult {
   operator: OperatorRef;
   outputFormat?: OutputFormat;
   result: unknown;
-  /** The same value as `result`, under the name the sample plugin's operator-result log reads. */
+  /** The whole operator result as Twilio sent it (Twilio's sample keeps it under this name). */
   rawPayload?: unknown;
   referenceIds?: string[];
   executionDetails?: ExecutionDetails;
