@@ -7,6 +7,7 @@ from typing import Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from . import settings
+from .catalog import EMPTY, Catalog, load_catalog
 from .errors import ConfigError
 from .operators import DEFAULT_OPERATORS, OperatorKind
 
@@ -48,6 +49,9 @@ class Config:
     max_body_bytes: int = settings.default("CINTEL_MAX_BODY_BYTES")
     script_file: Optional[str] = None
     operators: Mapping[str, OperatorKind] = field(default_factory=lambda: dict(DEFAULT_OPERATORS))
+    #: ``CINTEL_OPERATORS_FILE``: operators beyond Twilio's own, how their results are shown, alert rules.
+    operators_file: Optional[str] = None
+    catalog: Catalog = EMPTY
     web_concurrency: int = settings.default("WEB_CONCURRENCY")
     log_level: str = settings.default("CINTEL_LOG_LEVEL")
     #: Where gunicorn listens (gunicorn_conf.py reads them here, validated with everything else).
@@ -376,6 +380,8 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         raise ConfigError(
             f"CINTEL_SCRIPT_FILE={script_file!r} does not exist: point it at a script JSON file or unset it."
         )
+    operators_file = env.get("CINTEL_OPERATORS_FILE", "").strip() or None
+    catalog = load_catalog(operators_file)
     metrics_token = env.get("CINTEL_METRICS_TOKEN", "").strip() or None
     if metrics_token and len(metrics_token) < 16:
         raise ConfigError(
@@ -391,6 +397,8 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         redis_mode=redis_mode,
         script_file=script_file,
         operators=_operators(env),
+        operators_file=operators_file,
+        catalog=catalog,
         log_level=level,
         metrics_token=metrics_token,
         webhook_shared_keys=_shared_keys(env),

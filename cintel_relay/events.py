@@ -46,6 +46,10 @@ SUGGESTION = "suggestion"
 CALL_STATUS = "call-status"
 #: An agent's "I did this" on a script category: ``{category, by, at, note, status: open|resolved, resolvedAt?}``.
 DISPUTE = "dispute"
+#: Any other operator's result, display-ready (:mod:`cintel_relay.insights`); the snapshot keeps the latest per operator.
+INSIGHT = "insight"
+#: A supervisor's note to the agent of a live call: ``{id, text, by, timestamp}``.
+COACHING = "coaching"
 
 #: Every logged frame type. The transcript and the operator results are the snapshot's lists.
 FRAME_TYPES: Dict[str, FrameType] = {
@@ -57,6 +61,8 @@ FRAME_TYPES: Dict[str, FrameType] = {
     SUGGESTION: FrameType("suggestion"),
     CALL_STATUS: FrameType("callStatus", board=True),
     DISPUTE: FrameType("disputes", keyed_by="category"),
+    INSIGHT: FrameType("insights", keyed_by="operatorId"),
+    COACHING: FrameType("coaching", keyed_by="id"),
 }
 
 #: The snapshot's lists of whole frames' data, by frame type.

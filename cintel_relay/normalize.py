@@ -5,8 +5,10 @@ from datetime import datetime, timezone
 from typing import Iterable, List, NamedTuple, Optional
 
 from . import events
+from .catalog import EMPTY, Catalog
 from .ids import is_call_sid
-from .operators import OperatorKind, operator_name
+from .insights import fields_of
+from .operators import UNKNOWN_OPERATOR, OperatorKind, operator_name
 from .script import Script, checklist, evaluate
 
 AGENT_TYPES = {"HUMAN_AGENT", "AGENT", "AI_AGENT"}
@@ -228,6 +230,25 @@ _DERIVED_TYPE = {
 }
 
 
+def insight_data(result: dict, formatted: dict, catalog: Catalog) -> dict:
+    """The ``insight`` data of a result of an operator that is not Twilio-authored (see
+    :mod:`cintel_relay.insights`): titled by its catalog entry, else the name Twilio sent, else its id."""
+    operator = formatted["operator"]
+    entry = catalog.find(operator["id"], operator["friendlyName"])
+    sent = operator["friendlyName"]
+    kind = str(formatted.get("outputFormat") or (entry.output_format if entry else "JSON")).upper()
+    raw = result.get("result")
+    return {
+        "operatorId": operator["id"],
+        "operatorName": entry.name if entry else (sent if sent != UNKNOWN_OPERATOR else operator["id"]),
+        "catalogKey": entry.key if entry else None,
+        "version": operator.get("version"),
+        "kind": kind,
+        "fields": fields_of(kind, raw, entry, text_result(raw), json_result(raw)),
+        "raw": raw,
+    }
+
+
 class ResultEvents(NamedTuple):
     """The events one operator result yields, and its :func:`result_routing` hints."""
 
@@ -235,10 +256,10 @@ class ResultEvents(NamedTuple):
     events: List[Event]
 
 
-def rule_execution_groups(payload: dict, operators, script: Script) -> List[ResultEvents]:
+def rule_execution_groups(payload: dict, operators, script: Script, catalog: Catalog = EMPTY) -> List[ResultEvents]:
     """Per operator result, in order, ``(routing, events)``: the result passes through as
     ``operator-result``; a result of a known operator also yields ``adherence``, ``sentiment``,
-    ``summary`` or ``suggestion`` right after it. Null results are skipped."""
+    ``summary`` or ``suggestion`` right after it, any other operator's an ``insight``. Null results are skipped."""
     groups = []
     for result in payload["operatorResults"]:
         if result is None:
@@ -248,9 +269,11 @@ def rule_execution_groups(payload: dict, operators, script: Script) -> List[Resu
         kind = operators.get(result["operator"]["id"])
         derived = _derived(kind, result["id"], result.get("result"), script) if kind else None
         routing = result_routing(result)
+        type_ = _DERIVED_TYPE[kind] if kind else events.INSIGHT
+        if kind is None:
+            derived = insight_data(result, formatted, catalog)
         if derived is not None:
             derived.update(timestamp=formatted["timestamp"], operatorResultId=result["id"])
-            type_ = _DERIVED_TYPE[kind]
             if type_ == events.SUMMARY and routing["postCall"]:
                 derived["final"] = True  # the post-call summary: a running one arriving late does not replace it
             if type_ == events.ADHERENCE:
@@ -260,9 +283,9 @@ def rule_execution_groups(payload: dict, operators, script: Script) -> List[Resu
     return groups
 
 
-def rule_execution_events(payload: dict, operators, script: Script) -> List[Event]:
+def rule_execution_events(payload: dict, operators, script: Script, catalog: Catalog = EMPTY) -> List[Event]:
     """The events of :func:`rule_execution_groups`, flattened in order."""
-    return [event for group in rule_execution_groups(payload, operators, script) for event in group.events]
+    return [event for group in rule_execution_groups(payload, operators, script, catalog) for event in group.events]
 
 
 def call_status_event(form: dict) -> Event:

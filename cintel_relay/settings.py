@@ -187,6 +187,14 @@ SETTINGS: Tuple[Setting, ...] = (
         "built-in",
     ),
     Setting(
+        "CINTEL_OPERATORS_FILE",
+        "path",
+        None,
+        "JSON catalog of operators beyond Twilio's own (custom ones, each shown by its output format) and alert "
+        "rules; see docs/operators.md.",
+        "none",
+    ),
+    Setting(
         "CINTEL_SESSION_TTL",
         "whole number",
         6 * 3600,

@@ -56,7 +56,7 @@ def test_null_results_skipped_and_labels_lowercased():
     assert events[0].frame["data"]["operator"]["friendlyName"] == "Sentiment"
 
 
-def test_unknown_operator_and_unusable_results_pass_through_only():
+def test_unusable_results_of_twilios_operators_pass_through_only_and_an_unknown_operator_is_an_insight():
     payload_ = {
         "conversationId": "c",
         "operatorResults": [
@@ -81,7 +81,8 @@ def test_unknown_operator_and_unusable_results_pass_through_only():
     }
     loaded = RuleExecutionSchema().load(payload_)
     events = normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script())
-    assert [e.type for e in events] == ["operator-result"] * 5
+    assert [e.type for e in events] == ["operator-result", "insight"] + ["operator-result"] * 4
+    assert events[1].frame["data"]["operatorName"] == "intelligence_operator_custom"  # titled by its id, never dropped
     assert events[0].frame["data"]["operator"]["friendlyName"] == "Unknown Operator"
 
 

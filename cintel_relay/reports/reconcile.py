@@ -58,7 +58,7 @@ class Reconciler:
             except ValidationError:
                 logger.warning("Twilio's API gave operator results the relay cannot read; skipped")
                 return logged
-            routed, _ = result_items(payload, self.config.operators, self.script)
+            routed, _ = result_items(payload, self.config.operators, self.script, self.config.catalog)
             logged += len(self.bus.route(conversation, routed).ids)
         if logged:
             logger.info("reconciled with Twilio: %d missed events merged", logged, extra={"conversation": conversation})

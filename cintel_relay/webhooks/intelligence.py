@@ -7,6 +7,7 @@ from flask import Blueprint
 
 from .. import normalize
 from ..bus.event_bus import Route
+from ..catalog import EMPTY
 from ..errors import BadRequest
 from ..logs import annotate
 from ..normalize import Event
@@ -26,10 +27,10 @@ def _kind(routing: dict) -> str:
     return "post" if routing["postCall"] else "result"
 
 
-def result_items(payload: dict, operators, script) -> Tuple[List[Tuple[Route, List[Event]]], bool]:
+def result_items(payload: dict, operators, script, catalog=EMPTY) -> Tuple[List[Tuple[Route, List[Event]]], bool]:
     """A loaded rule execution's (route, events) per operator result, and whether any was computed post-call:
     for the webhook, and for a report's reconciliation with Twilio's API (the same dedupe keys either way)."""
-    groups = normalize.rule_execution_groups(payload, operators, script)
+    groups = normalize.rule_execution_groups(payload, operators, script, catalog)
     items = [
         (Route(_kind(routing), call=routing["call"] or "", refs=tuple(routing["communications"])), events)
         for routing, events in groups
@@ -40,7 +41,7 @@ def result_items(payload: dict, operators, script) -> Tuple[List[Tuple[Route, Li
 @bp.post("/webhook/cintel-action")
 @takes_body()
 def cintel_action():
-    """Log each operator result, plus the adherence, sentiment or summary it implies, on the session of
+    """Log each operator result, plus the adherence, sentiment, summary or insight it implies, on the session of
     the communications it was computed from (see route.lua)."""
     body = signed_json(lone_surrogates=True)
     dropped = _drop_invalid_text(body)
@@ -48,7 +49,7 @@ def cintel_action():
     ext = relay()
     conversation = payload["conversationId"]
     annotate(conversation=conversation)
-    items, post_call = result_items(payload, ext.config.operators, ext.script)
+    items, post_call = result_items(payload, ext.config.operators, ext.script, ext.config.catalog)
     result = ext.bus.route(conversation, items)
     ext.reports.followed(result, post_call=post_call)
     return accepted(result, **({"dropped": dropped} if dropped else {}))

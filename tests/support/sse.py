@@ -18,6 +18,8 @@ EMPTY_SNAPSHOT = {
     "suggestion": None,
     "callStatus": None,
     "disputes": {},
+    "insights": {},
+    "coaching": {},
 }
 
 
