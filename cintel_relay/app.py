@@ -93,7 +93,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
     from .access import views as access
     from .console import views as console
     from .reports import views as reports
-    from .streams import board, disputes
+    from .streams import board, coaching, disputes
     from .streams import session as stream
     from .webhooks import intelligence, orchestrator, status
 
@@ -105,6 +105,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
         orchestrator.bp,
         status.bp,
         board.bp,
+        coaching.bp,
         console.bp,
         reports.bp,
     )

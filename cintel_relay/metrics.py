@@ -105,6 +105,15 @@ class Metrics:
             registry=r,
             multiprocess_mode="mostrecent",
         )
+        self.coaching_notes = Counter(
+            "cintel_coaching_notes", "Coaching notes supervisors sent to agents of live calls.", registry=r
+        )
+        self.suggestion_uses = Counter(
+            "cintel_suggestion_uses",
+            "Suggested responses agents used, per operator version and how (input: the message box, copy).",
+            ["operator", "version", "via"],
+            registry=r,
+        )
         # A series' child, looked up once: prometheus_client's labels() validates and locks on every call,
         # which cost a webhook more than the count itself.
         self._outcomes = [self.events.labels(outcome) for outcome in OUTCOMES]

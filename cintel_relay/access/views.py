@@ -70,6 +70,16 @@ class Access:
             return None
         return tickets.verify(self.ticket_secrets, ticket, session)
 
+    def identify(self, session: str, ticket: Optional[str]) -> Optional[str]:
+        """Who may act on ``session`` as its stream is authorized: the ticket's identity (its keyed hash),
+        None when streams are open.
+
+        :raises Unauthorized, Forbidden: a missing, forged, expired or other-session ticket.
+        """
+        if self.mode == "none":
+            return None
+        return tickets.verify(self.ticket_secrets, ticket, session).identity
+
 
 def init_app(app, config, redis_client):
     """Build the access policy from the config and register the ticket endpoint."""

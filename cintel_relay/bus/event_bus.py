@@ -317,6 +317,18 @@ class EventBus:
         for call in calls:
             self._commit.result(call)
 
+    def count_in_minute(self, key_of, session: str, window: int) -> int:
+        """Add one to ``session``'s counter for the minute ``window`` (``key_of(session, window)``); the new count."""
+        key = key_of(session, window)
+        try:
+            with self.redis.pipeline(transaction=False) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, 61)
+                count, _ = pipe.execute()
+        except REDIS_ERRORS as exc:
+            raise Unavailable("Redis is unreachable, retry later.") from exc
+        return int(count)
+
     def remember_participant(self, conversation: str, participant_id: str, participant_type: Optional[str]):
         """Store a participant's type for the conversation's later communications."""
         key = participants_key(conversation)

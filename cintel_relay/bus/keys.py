@@ -69,6 +69,11 @@ def channel(session: str) -> str:
     return session_keys(session)[-1]
 
 
+def coaching_rate_key(session: str, window: int) -> str:
+    """Coaching notes sent to a call in one minute (``window``: the minute's number), across replicas."""
+    return f"cintel:{{{session}}}:coaching-rate:{window}"
+
+
 def conversation_keys(conversation: str) -> Tuple[str, ...]:
     """KEYS of the route and settle scripts: state, comms, routes, pending."""
     return tuple(f"cintel:conv:{{{conversation}}}:{s}" for s in _CONVERSATION_SUFFIXES)
