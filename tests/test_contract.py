@@ -40,6 +40,7 @@ NEXT_BEST_RESPONSE = "intelligence_operator_01kea27sy7ffsafmtsfp17nzx4"
 SMS_ID = "conv_communication_01kg2vbs1b2c3d4e5f6g7h8j9k"
 VOICE_ID = "conv_communication_01kg2vaz9y8x7w6v5t4s3r2q1p"  # the id in cor-communication-transcription.json
 SUGGESTION_ID = "intelligence_operatorresult_01kg2vd2c1d2e3f4g5h6j7k8m9"
+CUSTOM_OPERATOR = "intelligence_operator_01kg2vy0c1d2e3f4g5h6j7k8m9"
 
 
 def load_contract() -> dict:
@@ -65,7 +66,9 @@ def json_type(value) -> str:
 def walk(value, steps):
     """The value at ``steps`` (keys, or ``[]`` for a list's first item) below ``value``, or KeyError."""
     for step in steps:
-        if step == "[]":
+        if step == "*":  # any key of an object keyed by a data field: its first value
+            value = next(iter(value.values()))
+        elif step == "[]":
             if not value:
                 raise KeyError("an empty list")
             value = value[0]
@@ -109,6 +112,8 @@ def mismatches(value, example, path: str, where: Optional[str] = None) -> list:
         return []
     if json_type(value) != json_type(example):
         return [f"{where}: {json_type(value)} where the contract has {json_type(example)}"]
+    if isinstance(value, dict) and f"{path}.*" in RULES["sameShapeAs"]:  # keyed by a data field (per operator, ...)
+        return [line for key in value for line in mismatches(value[key], None, f"{path}.*", f"{where}.{key}")]
     if isinstance(value, dict):
         found = [f"{where}.{key}: not in the contract" for key in value if key not in example]
         for key, expected in example.items():
@@ -211,7 +216,12 @@ def produced(relay_pair, redis_server):
                         NEXT_BEST_RESPONSE,
                         {"text": "Offer full-value protection for the piano."},
                         output_format="TEXT",
-                    )
+                    ),
+                    operator_result(
+                        "intelligence_operatorresult_01kg2vd3c1d2e3f4g5h6j7k8m9",
+                        CUSTOM_OPERATOR,
+                        {"opportunity": True, "likelihood": "HIGH", "evidence": {"quote": "Do you insure pianos?"}},
+                    ),
                 ]
             ),
         ),
@@ -220,6 +230,8 @@ def produced(relay_pair, redis_server):
         assert post_json(relay, path, body).status_code == 200
     disputed = requests.post(f"{relay}/api/calls/{CALL_SID}/disputes", json={"category": "verification"}, timeout=10)
     assert disputed.status_code == 201, disputed.text
+    coached = requests.post(f"{relay}/api/calls/{CALL_SID}/coaching", json={"text": "Confirm the date."}, timeout=10)
+    assert coached.status_code == 201, coached.text
     board = SSEClient(relay, "board", path="/api/board/stream").next_event()[1]
     assert CALL_SID in [c["session"] for c in board["calls"]]  # so a call summary is checked too
     call_frame = next(frame for _, frame in iter(board_stream.next_event, None) if frame["type"] == "call")
@@ -246,7 +258,17 @@ def produced(relay_pair, redis_server):
         "transcript (sms)": first(texts, "transcript", id=SMS_ID),
         **{
             kind: first(call, kind)
-            for kind in ("operator-result", "adherence", "sentiment", "summary", "call-status", "suggestion", "dispute")
+            for kind in (
+                "operator-result",
+                "adherence",
+                "sentiment",
+                "summary",
+                "call-status",
+                "suggestion",
+                "insight",
+                "coaching",
+                "dispute",
+            )
         },
     }
 
