@@ -23,7 +23,7 @@ const examples = contract.examples;
 /** Frames the panel ignores on purpose: the stream's greeting, and the supervisor board's (the console's). */
 const NOT_FOR_THE_PANEL = new Set(['connected', 'board', 'call']);
 
-type Tab = 'Transcript' | 'Agent view' | 'Operator log';
+type Tab = 'Transcript' | 'Agent view' | 'Insights' | 'Operator log';
 
 /** What the agent sees of each example, and on which tab. */
 const SHOWN: Record<string, { tab: Tab; check: () => void }> = {
@@ -46,7 +46,31 @@ const SHOWN: Record<string, { tab: Tab; check: () => void }> = {
       expect(screen.getByTestId('disputed-verification')).toHaveTextContent('Disputed');
       expect(screen.getByTestId('evidence-greeting')).toHaveTextContent('0:09 of 0:50');
       expect(screen.getByTestId('unread-count')).toHaveTextContent('1');
+      expect(screen.getByTestId('coaching-card')).toHaveTextContent(
+        'Confirm the move date before you quote.',
+      );
+      fireEvent.click(screen.getByRole('tab', { name: /Insights/ }));
+      expect(screen.getByTestId('insight')).toHaveTextContent('Upsell Opportunity');
     },
+  },
+  insight: {
+    tab: 'Insights',
+    check: () => {
+      const card = screen.getByTestId('insight');
+      expect(within(card).getByRole('heading')).toHaveTextContent('Upsell Opportunity');
+      expect(card).toHaveTextContent('Evidence › Customer said: Do you insure pianos?');
+      expect(within(within(card).getByTestId('insight-label')).getByText('HIGH')).toHaveAttribute(
+        'data-tone',
+        'positive',
+      );
+    },
+  },
+  coaching: {
+    tab: 'Transcript',
+    check: () =>
+      expect(screen.getByTestId('coaching-card')).toHaveTextContent(
+        'From your supervisor: Confirm the move date before you quote.',
+      ),
   },
   'transcript (voice)': {
     tab: 'Transcript',

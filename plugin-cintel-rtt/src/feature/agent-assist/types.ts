@@ -120,6 +120,40 @@ export interface CallStatus {
   timestamp?: string;
 }
 
+/** How an insight field is shown: a note, a badge with its tone, an entity chip, or a titled value. */
+export type InsightStyle = 'text' | 'label' | 'entity' | 'value';
+export type InsightTone = 'neutral' | 'positive' | 'warning' | 'critical';
+
+export interface InsightField {
+  key: string;
+  label: string;
+  value: string;
+  style: InsightStyle;
+  tone: InsightTone;
+  description?: string | null;
+}
+
+/** Any non-Twilio operator's latest result, made display-ready by the relay (its operator catalog). */
+export interface Insight {
+  operatorId: string;
+  operatorName: string;
+  catalogKey?: string | null;
+  version?: number | null;
+  kind: string;
+  fields: InsightField[];
+  raw?: unknown;
+  timestamp?: string;
+  operatorResultId?: string;
+}
+
+/** A supervisor's note to the agent of the call. */
+export interface Coaching {
+  id: string;
+  text: string;
+  by?: string | null;
+  timestamp?: string;
+}
+
 export interface ConnectedFrame {
   type: 'connected';
   sessionId: string;
@@ -136,6 +170,10 @@ export interface InitialFrame {
   suggestion?: Suggestion | null;
   /** Each category's latest dispute. */
   disputes?: Record<string, Dispute>;
+  /** The latest insight per operator id. */
+  insights?: Record<string, Insight>;
+  /** Every coaching note of the call, by id. */
+  coaching?: Record<string, Coaching>;
 }
 
 export type StreamFrame =
@@ -148,7 +186,9 @@ export type StreamFrame =
   | { type: 'summary'; data: Summary }
   | { type: 'call-status'; data: CallStatus }
   | { type: 'suggestion'; data: Suggestion }
-  | { type: 'dispute'; data: Dispute };
+  | { type: 'dispute'; data: Dispute }
+  | { type: 'insight'; data: Insight }
+  | { type: 'coaching'; data: Coaching };
 
 /** A frame of a type this plugin does not know yet; ignored, for forward compatibility. */
 export interface UnknownFrame {

@@ -18,6 +18,7 @@ export function AgentAssist({ initialTab, ...source }: AgentAssistProps): JSX.El
       scriptError={model.scriptError}
       onOperatorLogViewed={model.markOperatorLogViewed}
       onDispute={model.dispute}
+      onCoachingDismissed={model.dismissCoaching}
       initialTab={initialTab}
     />
   );

@@ -12,12 +12,14 @@ import type { PanelState } from '../state/reducer';
 import type { ConnectionStatus } from '../stream/StreamClient';
 import type { Script } from '../types';
 import { AgentViewTab } from './AgentViewTab';
+import { CoachingCards } from './CoachingCards';
 import { ConnectionNotice } from './ConnectionNotice';
+import { InsightsTab } from './InsightsTab';
 import { LiveAnnouncer } from './LiveAnnouncer';
 import { OperatorLogTab } from './OperatorLogTab';
 import { TranscriptTab } from './TranscriptTab';
 
-export type PanelTab = 'transcript' | 'agent-view' | 'operator-log';
+export type PanelTab = 'transcript' | 'agent-view' | 'insights' | 'operator-log';
 
 export interface AgentAssistPanelProps {
   state: PanelState;
@@ -27,6 +29,8 @@ export interface AgentAssistPanelProps {
   onOperatorLogViewed: () => void;
   /** Open a dispute on a category; without it the checklist offers none. */
   onDispute?: (category: string, note?: string) => Promise<void>;
+  /** The agent dismissed a coaching note. */
+  onCoachingDismissed?: (id: string) => void;
   initialTab?: PanelTab;
 }
 
@@ -34,7 +38,7 @@ function callStatusLabel(status: string): string {
   return status.replace(/-/g, ' ');
 }
 
-/** The three-tab live assist panel: transcript, script checklist, operator log. */
+/** The live assist panel: coaching notes on top, then transcript, script checklist, insights, operator log. */
 export function AgentAssistPanel({
   state,
   connection,
@@ -42,6 +46,7 @@ export function AgentAssistPanel({
   scriptError,
   onOperatorLogViewed,
   onDispute,
+  onCoachingDismissed,
   initialTab = 'transcript',
 }: AgentAssistPanelProps): JSX.Element {
   const baseId = useUID();
@@ -98,10 +103,16 @@ export function AgentAssistPanel({
           </Badge>
         ) : null}
       </Box>
+      <CoachingCards
+        coaching={state.coaching}
+        dismissed={state.dismissedCoaching}
+        onDismiss={onCoachingDismissed}
+      />
       <Tabs state={tabState}>
         <TabList aria-label="Live assist">
           <Tab id={tabId('transcript')}>Transcript</Tab>
           <Tab id={tabId('agent-view')}>Agent view</Tab>
+          <Tab id={tabId('insights')}>Insights</Tab>
           <Tab id={tabId('operator-log')}>
             <Box as="span" display="inline-flex" alignItems="center" columnGap="space20">
               <Text as="span" color="inherit">
@@ -137,6 +148,9 @@ export function AgentAssistPanel({
               onShowEvidence={showEvidence}
               onDispute={onDispute}
             />
+          </TabPanel>
+          <TabPanel>
+            <InsightsTab insights={state.insights} loaded={state.loaded} />
           </TabPanel>
           <TabPanel>
             <OperatorLogTab operatorResults={state.operatorResults} loaded={state.loaded} />

@@ -3,6 +3,8 @@ import type {
   Adherence,
   CallStatus,
   Dispute,
+  Coaching,
+  Insight,
   InitialFrame,
   OperatorResult,
   Sentiment,
@@ -24,13 +26,21 @@ export interface PanelState {
   suggestion: Suggestion | null;
   /** Each category's latest dispute, by category key. */
   disputes: Record<string, Dispute>;
+  /** The latest insight per operator id, in the order operators first reported. */
+  insights: Record<string, Insight>;
+  /** Coaching notes, oldest first, and the ids the agent dismissed. */
+  coaching: Coaching[];
+  dismissedCoaching: string[];
   /** Operator results received since the agent last looked at the operator log. */
   unreadOperatorResults: number;
   /** True once a snapshot or any event has arrived, to tell "empty call" from "not loaded yet". */
   loaded: boolean;
 }
 
-export type LocalAction = { type: 'local/operator-log-viewed' } | { type: 'local/reset' };
+export type LocalAction =
+  | { type: 'local/operator-log-viewed' }
+  | { type: 'local/reset' }
+  | { type: 'local/coaching-dismissed'; id: string };
 
 export type PanelAction = UnknownFrame | LocalAction;
 
@@ -43,6 +53,9 @@ export const initialPanelState: PanelState = {
   callStatus: null,
   suggestion: null,
   disputes: {},
+  insights: {},
+  coaching: [],
+  dismissedCoaching: [],
   unreadOperatorResults: 0,
   loaded: false,
 };
@@ -80,6 +93,11 @@ function applySnapshot(state: PanelState, frame: InitialFrame): PanelState {
     callStatus: frame.callStatus ?? null,
     suggestion: frame.suggestion ?? null,
     disputes: frame.disputes ?? {},
+    insights: frame.insights ?? {},
+    coaching: Object.values(frame.coaching ?? {}).sort((a, b) =>
+      String(a.timestamp).localeCompare(String(b.timestamp)),
+    ),
+    dismissedCoaching: state.dismissedCoaching,
     unreadOperatorResults: Math.min(operatorResults.length, state.unreadOperatorResults + unseen),
     loaded: true,
   };
@@ -145,6 +163,20 @@ export function panelReducer(state: PanelState, action: PanelAction): PanelState
         adherence,
         disputes: { ...state.disputes, [dispute.category]: dispute },
       };
+    }
+    case 'insight': {
+      const insight = payload<Insight>(action);
+      if (!insight || typeof insight.operatorId !== 'string') return state;
+      return { ...state, loaded: true, insights: { ...state.insights, [insight.operatorId]: insight } };
+    }
+    case 'coaching': {
+      const note = payload<Coaching>(action);
+      if (!note || state.coaching.some((known) => known.id === note.id)) return state;
+      return { ...state, loaded: true, coaching: [...state.coaching, note] };
+    }
+    case 'local/coaching-dismissed': {
+      const { id } = action as { id: string };
+      return { ...state, dismissedCoaching: [...state.dismissedCoaching, id] };
     }
     case 'local/operator-log-viewed':
       return state.unreadOperatorResults === 0 ? state : { ...state, unreadOperatorResults: 0 };

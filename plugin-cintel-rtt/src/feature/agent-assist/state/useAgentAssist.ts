@@ -23,6 +23,7 @@ export interface AgentAssistModel {
   markOperatorLogViewed: () => void;
   /** Open a dispute on a script category ("I did this"); rejects with the relay's reason. */
   dispute: (category: string, note?: string) => Promise<void>;
+  dismissCoaching: (id: string) => void;
 }
 
 export function useAgentAssist(source: AgentAssistSource): AgentAssistModel {
@@ -91,5 +92,7 @@ export function useAgentAssist(source: AgentAssistSource): AgentAssistModel {
     [backendUrl, sessionId],
   );
 
-  return { state, connection, script, scriptError, markOperatorLogViewed, dispute };
+  const dismissCoaching = useCallback((id: string) => dispatch({ type: 'local/coaching-dismissed', id }), []);
+
+  return { state, connection, script, scriptError, markOperatorLogViewed, dispute, dismissCoaching };
 }
