@@ -207,6 +207,64 @@ window.CintelCall = (function () {
     chip.dataset.sentiment = sentiment ? sentiment.label : "";
   }
 
+  /* One card per operator, its latest insight: fields as the relay made them display-ready. */
+  function setInsight(insight) {
+    var list = byId("insights");
+    var card = C.el("li", "insight");
+    card.dataset.operator = insight.operatorId;
+    var head = C.el("div", "op-head");
+    head.appendChild(C.el("h3", "insight-name", insight.operatorName));
+    head.appendChild(C.el("time", "op-time", C.clock(insight.timestamp)));
+    card.appendChild(head);
+    var chips = C.el("div", "insight-chips");
+    insight.fields.forEach(function (field) {
+      if (field.style === "entity") {
+        chips.appendChild(C.el("span", "chip insight-entity", field.label + ": " + field.value));
+        return;
+      }
+      var row = C.el("p", "insight-field insight-" + field.style);
+      if (field.description) row.title = field.description;
+      if (field.style !== "text" && field.key !== "label") row.appendChild(C.el("span", "insight-label", field.label + ": "));
+      var value = C.el("span", field.style === "label" ? "chip insight-tone" : "insight-value", field.value);
+      if (field.style === "label") value.dataset.tone = field.tone;
+      row.appendChild(value);
+      card.appendChild(row);
+    });
+    if (chips.children.length) card.appendChild(chips);
+    var known = list.querySelector('[data-operator="' + insight.operatorId.replace(/"/g, "") + '"]');
+    if (known) list.replaceChild(card, known); else list.appendChild(card);
+    byId("insights-panel").hidden = false;
+  }
+
+  function addCoaching(note) {
+    var list = byId("coaching");
+    if (list.querySelector('[data-id="' + String(note.id).replace(/"/g, "") + '"]')) return;
+    var item = C.el("li", "coaching-note");
+    item.dataset.id = note.id;
+    item.appendChild(C.el("time", "op-time", C.clock(note.timestamp)));
+    item.appendChild(C.el("span", "coaching-text", " " + note.text));
+    list.appendChild(item);
+  }
+
+  /* The send control: POST the note with the supervisor's board ticket; the note comes back on the stream. */
+  function sendCoaching(event) {
+    event.preventDefault();
+    var text = byId("coaching-text").value.trim();
+    var result = byId("coaching-result");
+    if (!text) { result.textContent = "Write a note first."; return; }
+    byId("coaching-send").disabled = true;
+    C.postWithTicket("/api/calls/" + encodeURIComponent(session) + "/coaching", "board", {text: text})
+      .then(function (response) {
+        return response.json().then(function (body) {
+          if (!response.ok) throw new Error(body.error || "HTTP " + response.status);
+          byId("coaching-text").value = "";
+          result.textContent = "Sent.";
+        });
+      }).catch(function (error) {
+        result.textContent = "Not sent: " + error.message;
+      }).then(function () { byId("coaching-send").disabled = false; });
+  }
+
   var summaryIsFinal = false;
 
   /* The post-call summary (final) replaces the running one and is never replaced by a late running one. */
@@ -270,6 +328,8 @@ window.CintelCall = (function () {
   function reset() {
     byId("transcript").textContent = "";
     byId("oplog").textContent = "";
+    byId("insights").textContent = "";
+    byId("coaching").textContent = "";
     lines = {};
     results = {};
     resultCount = 0;
@@ -286,6 +346,10 @@ window.CintelCall = (function () {
         setSummary(frame.summary);
         setSuggestion(frame.suggestion);
         setStatus(frame.callStatus);
+        Object.keys(frame.insights || {}).forEach(function (key) { setInsight(frame.insights[key]); });
+        Object.keys(frame.coaching || {}).map(function (key) { return frame.coaching[key]; })
+          .sort(function (a, b) { return String(a.timestamp).localeCompare(String(b.timestamp)); })
+          .forEach(addCoaching);
         announceSteps = true;
         if (isEmpty(frame)) checkKnown(); else heardOf();
         return;
@@ -297,6 +361,8 @@ window.CintelCall = (function () {
       case "suggestion": setSuggestion(frame.data); break;
       case "call-status": setStatus(frame.data); break;
       case "dispute": break;  // the adherence frame that follows it carries the dispute to its step
+      case "insight": setInsight(frame.data); break;
+      case "coaching": addCoaching(frame.data); break;
       default: return;  // connected, and types newer than this page
     }
     heardOf();
@@ -305,6 +371,7 @@ window.CintelCall = (function () {
   function start(options) {
     session = options.session;
     kind = options.kind;
+    byId("coaching-form").addEventListener("submit", sendCoaching);
     fetch(options.scriptUrl).then(function (response) {
       if (!response.ok) throw new Error("script: HTTP " + response.status);
       return response.json();
