@@ -25,6 +25,7 @@ from ..ids import valid_session
 from ..normalize import Event, now_iso
 from ..operators import OperatorKind
 from ..security import json_body
+from ..server.bodies import takes_body
 from .board import BOARD_SESSION
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,6 @@ USES = ("input", "copy")
 
 
 def _text() -> str:
-    request.max_content_length = COACHING_MAX_BODY
     body = json_body('{"text": "<at most 500 characters>"}')
     text = body.get("text") if isinstance(body, dict) else None
     if not isinstance(text, str) or not text.strip():
@@ -64,6 +64,7 @@ def _live_call(bus, session: str):
 
 
 @bp.post("/api/calls/<call_sid>/coaching")
+@takes_body(COACHING_MAX_BODY)
 def coach(call_sid):
     """Send a note to the agent of a live call: 201 with the logged note."""
     session = valid_session(call_sid)
@@ -88,12 +89,12 @@ def coach(call_sid):
 
 
 @bp.post("/api/calls/<call_sid>/suggestion-uses")
+@takes_body(COACHING_MAX_BODY)
 def suggestion_used(call_sid):
     """Count one use of a suggested response: 204."""
     session = valid_session(call_sid)
     current_app.extensions["cintel_access"].identify(session, request.args.get("ticket"))
     ext = current_app.extensions["cintel"]
-    request.max_content_length = COACHING_MAX_BODY
     body = json_body('{"operatorId": "intelligence_operator_...", "version": 1, "via": "input"}')
     body = body if isinstance(body, dict) else {}
     operator, version, via = body.get("operatorId"), body.get("version"), body.get("via")
