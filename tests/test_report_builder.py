@@ -18,7 +18,12 @@ def test_every_field_of_the_contract_from_the_log_and_snapshot():
             ("transcript", utterance),
             ("suggestion", {"id": "s1", "text": "Offer insurance", "timestamp": "t", "operatorResultId": "s1"}),
             ("call-status", {"status": "completed", "timestamp": "t", "duration": "412"}),
-            latest={"summary": {"text": "Moved", "final": True}, "sentiment": {"label": "mixed"}},
+            ("coaching", {"id": "n1", "text": "Confirm the date.", "by": "k1", "timestamp": "t"}),
+            latest={
+                "summary": {"text": "Moved", "final": True},
+                "sentiment": {"label": "mixed"},
+                "insights": {"op1": {"operatorName": "Churn Risk", "kind": "CLASSIFICATION", "fields": [], "raw": {}}},
+            },
         )
     )
     assert report["callSid"] == CALL and report["conversationId"] == "conv_conversation_x"
@@ -29,6 +34,8 @@ def test_every_field_of_the_contract_from_the_log_and_snapshot():
     assert report["summary"] == {"text": "Moved", "final": True} and report["sentiment"] == "mixed"
     assert report["suggestions"] == [{"id": "s1", "text": "Offer insurance", "timestamp": "t"}]
     assert report["transcript"] == [utterance] and report["operatorResults"] == []
+    assert report["coaching"] == [{"id": "n1", "text": "Confirm the date.", "by": "k1", "timestamp": "t"}]
+    assert report["insights"]["op1"]["operatorName"] == "Churn Risk"
 
 
 def test_a_live_call_without_a_told_duration_and_a_new_section(monkeypatch):

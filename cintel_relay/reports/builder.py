@@ -102,6 +102,20 @@ def suggestions(record: CallRecord) -> dict:
     }
 
 
+def insights(record: CallRecord) -> dict:
+    """The latest insight of each custom (or unknown) operator, by operator id: name, kind, fields, raw result."""
+    latest = record.latest.get("insights")
+    keep = ("operatorName", "catalogKey", "kind", "fields", "raw", "timestamp")
+    values = latest.items() if isinstance(latest, dict) else []
+    return {"insights": {op: {f: d.get(f) for f in keep} for op, d in values if isinstance(d, dict)}}
+
+
+def coaching(record: CallRecord) -> dict:
+    """The supervisors' coaching notes to the agent, in the order they were sent."""
+    fields = ("id", "text", "by", "timestamp")
+    return {"coaching": [{f: d.get(f) for f in fields} for _, d in _of_type(record, events.COACHING)]}
+
+
 def transcript(record: CallRecord) -> dict:
     fields = ("id", "timestamp", "speaker", "channel", "text")
     return {"transcript": [{f: d.get(f) for f in fields} for _, d in _of_type(record, events.TRANSCRIPT)]}
@@ -120,6 +134,8 @@ SECTIONS: Tuple[Callable[[CallRecord], dict], ...] = (
     sentiment,
     summary,
     suggestions,
+    insights,
+    coaching,
     transcript,
     operator_results,
 )
