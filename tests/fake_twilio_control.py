@@ -3,6 +3,10 @@
 twilio/twilio-oai ``spec/json/twilio_intelligence_v3.json`` (one server, like intelligence.twilio.com):
 ``GET/POST /v3/ControlPlane/Configurations`` (list ``{items, meta}``; create 201) and ``GET/PUT/DELETE
 /v3/ControlPlane/Configurations/{id}`` (200, 200, 204); errors ``{code, message, httpStatusCode, userError}``.
+Language operators: ``GET/POST /v3/ControlPlane/Operators`` (Twilio's four authored ones, ``author`` TWILIO, and
+custom ones, SELF; create 201 needs ``displayName`` 1-128, ``prompt``, ``outputFormat``) and ``GET/PUT/DELETE
+/v3/ControlPlane/Operators/{id}`` (a PUT replaces the definition and bumps ``version``); a rule may only name an
+operator the account has.
 
 Its data plane, for reconciling a call's report: ``GET /v3/OperatorResults?conversationId=`` (``items``) and
 ``GET /v2/Conversations/{ConversationSid}/Communications`` (``communications``), paged the same way.
@@ -33,6 +37,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from cintel_relay.operators import TWILIO_OPERATORS
+
 from .fake_twilio import ACCOUNT_SID, WORKSPACE_SID
 from .support import AUTH_TOKEN, ROOT, TICKET_SECRET, base_env
 
@@ -42,6 +48,7 @@ MEMORY_STORE = "mem_store_01k1etk2y5f1y9fpe2epfdtvv2"
 CHANNELS = {"VOICE", "SMS", "RCS", "WHATSAPP", "CHAT"}
 GROUPINGS = {"GROUP_BY_PROFILE", "GROUP_BY_PARTICIPANT_ADDRESSES", "GROUP_BY_PARTICIPANT_ADDRESSES_AND_CHANNEL_TYPE"}
 TRIGGERS = {"COMMUNICATION", "CONVERSATION_END", "CONVERSATION_INACTIVE"}
+OUTPUT_FORMATS = {"TEXT", "JSON", "CLASSIFICATION", "EXTRACTION"}
 _URI = re.compile(r"https?://[^/\s]+(/\S*)?")
 
 
@@ -95,7 +102,18 @@ def _list(body: dict, key: str, at: str, required=False, max_items=None, min_ite
     return value
 
 
-def validate_intelligence(body, rule_ids=None) -> None:
+def validate_operator(body) -> None:
+    """``CreateOperator`` / ``UpdateOperator``: a ``LanguageOperator`` with displayName, prompt and outputFormat."""
+    _obj(body, "body")
+    _str(body, "displayName", "", required=True, min_len=1, max_len=128)
+    _str(body, "description", "")
+    _str(body, "prompt", "", required=True, min_len=1)
+    _str(body, "outputFormat", "", required=True, enum=OUTPUT_FORMATS)
+    if "outputSchema" in body:
+        _obj(body["outputSchema"], "outputSchema")
+
+
+def validate_intelligence(body, rule_ids=None, operators=None) -> None:
     """``CreateConfigurationRequest`` (``rule_ids`` None) or ``UpdateConfigurationRequest`` (ids the rules may name)."""
     _obj(body, "body")
     _str(body, "displayName", "", required=True, min_len=1, max_len=128)
@@ -108,6 +126,8 @@ def validate_intelligence(body, rule_ids=None) -> None:
         for o, operator in enumerate(_list(rule, "operators", at, required=True, min_items=1, max_items=5)):
             _obj(operator, f"{at}operators[{o}]")
             _str(operator, "id", f"{at}operators[{o}].", required=True)
+            if operators is not None:
+                _need(operator["id"] in operators, f"{at}operators[{o}].id", "names no operator of this account")
             _need(isinstance(operator.get("version", 1), int), f"{at}operators[{o}].version", "must be an integer")
             _need(
                 isinstance(operator.get("parameters", {}), dict), f"{at}operators[{o}].parameters", "must be an object"
@@ -191,6 +211,11 @@ class FakeControlPlane:
 
     def reset(self):
         self.intelligence, self.orchestrator, self.operations = {}, {}, {}
+        #: Language operators by id: Twilio's own (author TWILIO), then custom ones (SELF).
+        self.operators = {
+            operator_id: {"id": operator_id, "displayName": op.name, "version": 1, "author": "TWILIO"}
+            for operator_id, op in TWILIO_OPERATORS.items()
+        }
         self.requests = []
         self.page_size = None
         self.operation_polls = 2
@@ -230,6 +255,12 @@ class FakeControlPlane:
             "rules": [{"id": ttid("intelligence_configurationrule"), **rule} for rule in rules],
         }
         self.intelligence[resource["id"]] = resource
+        return resource
+
+    def add_operator(self, body: dict, author: str = "SELF") -> dict:
+        """A language operator: created through the API, or someone else's (made in Console)."""
+        resource = {"id": ttid("intelligence_operator"), "version": 1, "author": author, **body}
+        self.operators[resource["id"]] = resource
         return resource
 
     def add_orchestrator(self, display_name: str, description: str = "someone else's", **fields) -> dict:
@@ -356,11 +387,13 @@ def _intelligence(handler, fake, method, path, query, body) -> tuple:
         wanted = query.get("conversationId")
         results = [r for r in fake.operator_results if wanted is None or r["conversationId"] == wanted]
         return _page(results, "items", query, fake.page_size)
+    if path.startswith("/v3/ControlPlane/Operators"):
+        return _operators(fake, method, path, query, body)
     base = "/v3/ControlPlane/Configurations"
     if path == base and method == "GET":
         return _page(list(fake.intelligence.values()), "items", query, fake.page_size)
     if path == base and method == "POST":
-        validate_intelligence(body)
+        validate_intelligence(body, operators=fake.operators)
         return 201, fake.add_intelligence(body["displayName"], body.get("description", ""), body["rules"])
     match = re.fullmatch(re.escape(base) + r"/(intelligence_configuration_[0-7][0-9a-z]{25})", path)
     if not match:
@@ -372,7 +405,7 @@ def _intelligence(handler, fake, method, path, query, body) -> tuple:
         del fake.intelligence[resource["id"]]
         return 204, None
     if method == "PUT":
-        validate_intelligence(body, rule_ids={r["id"] for r in resource["rules"]})
+        validate_intelligence(body, rule_ids={r["id"] for r in resource["rules"]}, operators=fake.operators)
         resource.update(
             displayName=body["displayName"],
             description=body.get("description", ""),
@@ -381,6 +414,45 @@ def _intelligence(handler, fake, method, path, query, body) -> tuple:
             rules=[{**rule, "id": rule.get("id") or ttid("intelligence_configurationrule")} for rule in body["rules"]],
         )
         return 200, resource
+    raise KeyError(path)
+
+
+def _operators(fake, method, path, query, body) -> tuple:
+    base = "/v3/ControlPlane/Operators"
+    if path == base and method == "GET":
+        return _page(list(fake.operators.values()), "items", query, fake.page_size)
+    if path == base and method == "POST":
+        validate_operator(body)
+        return 201, fake.add_operator(body)
+    match = re.fullmatch(re.escape(base) + r"/(intelligence_operator_[0-7][0-9a-z]{25})", path)
+    if not match:
+        raise KeyError(path)
+    resource = fake.operators[match.group(1)]
+    if method == "GET":
+        return 200, resource
+    _need(resource["author"] == "SELF", "id", "is a Twilio-authored operator, which cannot be changed")
+    if method == "DELETE":
+        _need(
+            not any(
+                o.get("id") == resource["id"]
+                for c in fake.intelligence.values()
+                for r in c["rules"]
+                for o in r["operators"]
+            ),
+            "id",
+            "is used by a rule of an Intelligence configuration",
+        )
+        del fake.operators[resource["id"]]
+        return 204, None
+    if method == "PUT":
+        validate_operator(body)
+        fake.operators[resource["id"]] = {
+            "id": resource["id"],
+            "version": resource["version"] + 1,
+            "author": "SELF",
+            **body,
+        }
+        return 200, fake.operators[resource["id"]]
     raise KeyError(path)
 
 

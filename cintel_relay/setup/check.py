@@ -11,7 +11,7 @@ from ..config import Config, load_config
 from ..errors import ConfigError
 from ..script import load_script
 from .control_plane import ControlPlane, ControlPlaneError, credentials, missing_credentials
-from .plan import CINTEL_WEBHOOK, MARKER, ORCHESTRATOR_WEBHOOK, SCRIPT_ADHERENCE, posts_to
+from .plan import CINTEL_WEBHOOK, MARKER, ORCHESTRATOR_WEBHOOK, SCRIPT_ADHERENCE, operator_body, posts_to
 from .script_text import differences
 
 #: Heroku's router closes a stream idle for 55 s; heartbeats must come well inside that.
@@ -250,6 +250,40 @@ def _intelligence_drift(config: Config, control: ControlPlane) -> List[Finding]:
     return found
 
 
+def _operator_drift(config: Config, control: ControlPlane) -> List[Finding]:
+    """Each catalog operator exists in Twilio, and one setup creates still has the catalog's definition."""
+    if not config.catalog.entries:
+        return []
+    operators = list(control.operators())
+    found = []
+    for entry in config.catalog.entries:
+        twilio = next((o for o in operators if entry.operator_id and o.get("id") == entry.operator_id), None)
+        twilio = twilio or next(
+            (o for o in operators if o.get("displayName") == entry.name and MARKER in (o.get("description") or "")),
+            None,
+        )
+        if twilio is None:
+            fix = SETUP_FIX if entry.definition else f"create it in Console, or correct operatorId of {entry.key!r}"
+            found.append(Finding(False, f"operator {entry.name!r} ({entry.key}) is not in Twilio", fix))
+            continue
+        if entry.definition is not None:
+            wanted = operator_body(entry)
+            drift = [
+                f for f in ("prompt", "outputFormat", "outputSchema", "description") if twilio.get(f) != wanted.get(f)
+            ]
+            if drift:
+                found.append(
+                    Finding(
+                        False,
+                        f"operator {entry.name!r} ({twilio.get('id')}) differs from the catalog in {', '.join(drift)}",
+                        SETUP_FIX,
+                    )
+                )
+                continue
+        found.append(Finding(True, f"operator {entry.name!r} is in Twilio ({twilio.get('id')}) as the catalog has it"))
+    return found
+
+
 def _orchestrator_drift(config: Config, control: ControlPlane) -> Finding:
     assert config.server_url is not None  # twilio_configuration calls this only once SERVER_URL is set
     url = config.server_url + ORCHESTRATOR_WEBHOOK
@@ -301,7 +335,11 @@ def twilio_configuration(config: Config) -> List[Finding]:
         ]
     try:
         control = ControlPlane(config, progress=lambda line: None, timeout=config.auth_timeout)
-        return _intelligence_drift(config, control) + [_orchestrator_drift(config, control)]
+        return (
+            _intelligence_drift(config, control)
+            + _operator_drift(config, control)
+            + [_orchestrator_drift(config, control)]
+        )
     except (ControlPlaneError, ConfigError) as exc:
         return [
             Finding(

@@ -36,7 +36,9 @@ def _every(value: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's options."""
     parser.add_argument("--yes", action="store_true", help="apply the plan (without it, only print it)")
-    parser.add_argument("--delete", action="store_true", help="remove the configurations this command created")
+    parser.add_argument(
+        "--delete", action="store_true", help="remove the configurations (and catalog operators) this command created"
+    )
     parser.add_argument("--json", action="store_true", help="print the resulting ids as JSON on stdout")
     parser.add_argument("--name", type=_name, default=DEFAULT_NAME, help=f"display name (default {DEFAULT_NAME})")
     parser.add_argument(
@@ -93,6 +95,7 @@ def run(args, out=sys.stdout, err=sys.stderr) -> int:
             suggestions=args.suggestions,
             grouping=args.grouping,
             memory_store=args.memory_store,
+            catalog=config.catalog,
         )
         control = ControlPlane(config, progress=lambda line: print(printable(f"... {line}"), file=err, flush=True))
         planned = (

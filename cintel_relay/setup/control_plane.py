@@ -5,6 +5,9 @@ and ``spec/json/twilio_conversations_v2.json``:
 
 - ``/v3/ControlPlane/Configurations`` on intelligence.twilio.com: list (``items``), create (201), and
   ``/{id}`` update (PUT, 200) and delete (204), synchronously.
+- ``/v3/ControlPlane/Operators`` on intelligence.twilio.com: list (``items``, Twilio-authored and custom), create
+  (201; ``displayName``, ``prompt`` and ``outputFormat`` required), and ``/{id}`` update (PUT, a full replacement,
+  200) and delete (204); Twilio assigns the id and bumps ``version`` on each update.
 - ``/v2/ControlPlane/Configurations`` on conversations.twilio.com: list (``configurations``); create,
   update (PUT) and delete answer 202 with ``{statusUrl, related}``; the operation at ``statusUrl`` is
   ``PENDING`` until it is ``COMPLETED`` or ``FAILED`` (with an RFC 9457 ``error``).
@@ -36,6 +39,7 @@ from twilio.rest import Client
 INTELLIGENCE_CONFIGURATIONS = "/v3/ControlPlane/Configurations"
 ORCHESTRATOR_CONFIGURATIONS = "/v2/ControlPlane/Configurations"
 OPERATOR_RESULTS = "/v3/OperatorResults"
+OPERATORS = "/v3/ControlPlane/Operators"
 #: The spec's largest page; fewer round trips for accounts with many configurations.
 PAGE_SIZE = 1000
 #: Retry-After is honoured within these bounds (seconds) while an operation is pending.
@@ -248,6 +252,25 @@ class ControlPlane:
     def delete_intelligence(self, config_id: str) -> None:
         """Delete an Intelligence configuration."""
         self._call("delete the Conversation Intelligence configuration", "DELETE", f"{self.intelligence}/{config_id}")
+
+    def operators(self) -> Iterator[dict]:
+        """Every language operator of the account (Twilio-authored and custom), page by page."""
+        return self._list("language operators", self.intelligence.replace(INTELLIGENCE_CONFIGURATIONS, OPERATORS))
+
+    def create_operator(self, body: dict) -> dict:
+        """Create a custom language operator; Twilio's answer (with the id it assigned) is returned."""
+        url = self.intelligence.replace(INTELLIGENCE_CONFIGURATIONS, OPERATORS)
+        return _json(self._call("create the language operator", "POST", url, body))
+
+    def update_operator(self, operator_id: str, body: dict) -> dict:
+        """Replace a custom language operator's definition (same id, next version)."""
+        url = self.intelligence.replace(INTELLIGENCE_CONFIGURATIONS, OPERATORS) + f"/{operator_id}"
+        return _json(self._call("update the language operator", "PUT", url, body))
+
+    def delete_operator(self, operator_id: str) -> None:
+        """Delete a custom language operator."""
+        url = self.intelligence.replace(INTELLIGENCE_CONFIGURATIONS, OPERATORS) + f"/{operator_id}"
+        self._call("delete the language operator", "DELETE", url)
 
     def create_orchestrator(self, body: dict) -> Optional[str]:
         """Create an Orchestrator configuration, wait for Twilio to finish, and return its id."""

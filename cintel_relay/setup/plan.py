@@ -9,13 +9,18 @@ Two resources, set up as the blog's Console walkthrough sets them up:
 - a Conversation Orchestrator configuration capturing VOICE to and from the Flex number, posting its
   status callbacks to ``$SERVER_URL/webhook/cor-event``, with the Intelligence configuration linked.
 
-Both carry :data:`MARKER` in their description: the command only ever changes or deletes a
-configuration with its display name *and* that marker, never one it did not create.
+- each custom operator the operator catalog (``CINTEL_OPERATORS_FILE``) defines, created from its definition
+  (prompt, output format and schema) and updated in place when the definition changes; the catalog's operators
+  run in one more rule per trigger (``COMMUNICATION``, ``CONVERSATION_END``, ...) posting to the same webhook.
+
+All carry :data:`MARKER` in their description: the command only ever changes or deletes a configuration or an
+operator with its display name *and* that marker, never one it did not create.
 """
 
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, cast
 
+from ..catalog import EMPTY, Catalog, Entry
 from ..operators import DEFAULT_OPERATORS, TWILIO_OPERATORS, OperatorKind
 from .control_plane import ControlPlane, ControlPlaneError, missing_credentials
 from .script_text import render
@@ -37,6 +42,7 @@ OPERATOR_NAMES = {operator_id: operator.name for operator_id, operator in TWILIO
 GROUPINGS = ("GROUP_BY_PROFILE", "GROUP_BY_PARTICIPANT_ADDRESSES", "GROUP_BY_PARTICIPANT_ADDRESSES_AND_CHANNEL_TYPE")
 CREATE, UPDATE, UP_TO_DATE, DELETE = "create", "update", "up to date", "delete"
 INTELLIGENCE, ORCHESTRATOR = "Conversation Intelligence configuration", "Conversation Orchestrator configuration"
+OPERATOR = "Conversation Intelligence operator"
 
 
 class SetupError(ControlPlaneError):
@@ -52,6 +58,8 @@ class Options:
     suggestions: bool = False
     grouping: str = GROUPINGS[0]
     memory_store: Optional[str] = None
+    #: The operator catalog whose custom operators setup creates and runs.
+    catalog: Catalog = EMPTY
 
 
 @dataclass
@@ -71,7 +79,8 @@ class Change:
 
 @dataclass
 class Plan:
-    """The two changes, Intelligence first: the Orchestrator configuration links the Intelligence one."""
+    """The changes: custom operators first (the Intelligence configuration's rules name them), then the Intelligence
+    configuration, then the Orchestrator one (it links the Intelligence one); deletions in the reverse order."""
 
     changes: List[Change] = field(default_factory=list)
     #: Things an admin should know that the plan does not change (e.g. a hand-made configuration posting here too).
@@ -97,13 +106,68 @@ def _owned(resources, name: str, kind: str) -> Optional[dict]:
     return None
 
 
-def _role(rule: dict) -> Optional[str]:
+def _role(rule: dict, custom=frozenset()) -> Optional[str]:
+    """Which of the command's rules this is: ``script``, ``insights``, ``custom:<trigger>`` (all its operators are
+    the catalog's, ``custom``), or None for a rule made by hand."""
     operators = {o.get("id") for o in rule.get("operators") or []}
     if SCRIPT_ADHERENCE in operators:
         return "script"
     if operators & {SENTIMENT, SUMMARY}:
         return "insights"
+    if operators and operators <= custom:
+        return "custom:" + str((rule.get("triggers") or [{}])[0].get("on"))
     return None
+
+
+def placeholder_of(name: str) -> str:
+    """What a rule names an operator by until Twilio has assigned its id (replaced when the plan is applied)."""
+    return f"(the operator {name!r} above)"
+
+
+def operator_body(entry: Entry) -> dict:
+    """A catalog operator's create/update body (``CreateOperator``/``UpdateOperator``): the definition, marked."""
+    definition = entry.definition or {}
+    body = {
+        "displayName": entry.name,
+        "description": " ".join(filter(None, [str(definition.get("description") or "").strip(), f"({MARKER})"])),
+        "prompt": definition["prompt"],
+        "outputFormat": entry.output_format,
+    }
+    if entry.output_schema is not None:
+        body["outputSchema"] = entry.output_schema
+    return body
+
+
+def _same_operator(current: dict, body: dict) -> bool:
+    fields = ("displayName", "description", "prompt", "outputFormat", "outputSchema")
+    return all(current.get(f) == body.get(f) for f in fields)
+
+
+def operator_changes(control: ControlPlane, catalog: Catalog) -> List[Change]:
+    """Per catalog operator with a definition: create, update in place, or up to date. A custom operator of that
+    name that the command did not create is left alone, and the plan refused."""
+    custom = [o for o in control.operators() if o.get("author") != "TWILIO"]
+    changes = []
+    for entry in catalog.entries:
+        if entry.definition is None:
+            continue  # an operator made in Console: the relay only runs it
+        current = next((o for o in custom if entry.operator_id and o.get("id") == entry.operator_id), None)
+        current = current or _owned([o for o in custom if o.get("displayName") == entry.name], entry.name, OPERATOR)
+        body = operator_body(entry)
+        action = CREATE if current is None else UP_TO_DATE if _same_operator(current, body) else UPDATE
+        changes.append(Change(OPERATOR, action, current, body))
+    return changes
+
+
+def custom_rules(catalog: Catalog, operators: List[Change]) -> Dict[str, List[str]]:
+    """The catalog's operators by trigger: their Twilio ids, or placeholders for those still to be created."""
+    created = {c.body["displayName"]: c.id for c in operators if c.body is not None}
+    rules: Dict[str, List[str]] = {}
+    for entry in catalog.entries:
+        trigger = (entry.definition or {}).get("trigger", "COMMUNICATION")
+        operator_id = entry.operator_id or created.get(entry.name) or placeholder_of(entry.name)
+        rules.setdefault(trigger, []).append(operator_id)
+    return rules
 
 
 def posts_to(resource: dict) -> List[str]:
@@ -111,26 +175,35 @@ def posts_to(resource: dict) -> List[str]:
     return [a.get("url") for rule in resource.get("rules") or [] for a in rule.get("actions") or []]
 
 
-def _rule(operators: list, every: int, url: str) -> dict:
+def _rule(operators: list, every: int, url: str, on: str = "COMMUNICATION") -> dict:
+    trigger: Dict[str, Any] = {"on": on}
+    if on == "COMMUNICATION":
+        trigger["parameters"] = {"count": every}
     return {
         "operators": operators,
-        "triggers": [{"on": "COMMUNICATION", "parameters": {"count": every}}],
+        "triggers": [trigger],
         "actions": [{"type": "WEBHOOK", "method": "POST", "url": url}],
         "context": {"memory": {"enabled": True}},
     }
 
 
-def intelligence_body(config, script, options: Options, current: Optional[dict] = None) -> dict:
-    """The Intelligence configuration's create/update body; rules keep the ids they have in ``current``."""
+def intelligence_body(
+    config, script, options: Options, current: Optional[dict] = None, custom: Optional[Dict[str, List[str]]] = None
+) -> dict:
+    """The Intelligence configuration's create/update body; rules keep the ids they have in ``current``.
+    ``custom``: the catalog's operator ids by trigger (:func:`custom_rules`), one more rule each."""
     url = config.server_url + CINTEL_WEBHOOK
     insights = [{"id": SENTIMENT}, {"id": SUMMARY}] + ([{"id": NEXT_BEST_RESPONSE}] if options.suggestions else [])
     rules = {
         "script": _rule([{"id": SCRIPT_ADHERENCE, "parameters": {"script": render(script)}}], 1, url),
         "insights": _rule(insights, options.summary_every, url),
     }
+    for on, ids in (custom or {}).items():
+        rules[f"custom:{on}"] = _rule([{"id": i} for i in ids], 1, url, on)
+    known = frozenset(i for ids in (custom or {}).values() for i in ids)
     others = []
     for existing in (current or {}).get("rules") or []:
-        role = _role(existing)
+        role = _role(existing, known)
         if role in rules and "id" not in rules[role]:
             rules[role] = {"id": existing["id"], **rules[role]}
         else:
@@ -138,7 +211,7 @@ def intelligence_body(config, script, options: Options, current: Optional[dict] 
     return {
         "displayName": options.name,
         "description": DESCRIPTION,
-        "rules": [rules["script"], rules["insights"], *others],
+        "rules": [*rules.values(), *others],
     }
 
 
@@ -229,7 +302,9 @@ def missing(env: Mapping[str, str], deleting: bool = False) -> List[str]:
 
 
 def plan(control: ControlPlane, config, script, options: Options) -> Plan:
-    """Compare Twilio with what the relay's configuration and script want (see :func:`missing`); nothing is written."""
+    """Compare Twilio with what the relay's configuration, script and operator catalog want (see :func:`missing`);
+    nothing is written."""
+    operators = operator_changes(control, options.catalog) if options.catalog.entries else []
     everything = list(control.intelligence_configurations())
     intel = _owned(everything, options.name, INTELLIGENCE)
     url = config.server_url + CINTEL_WEBHOOK
@@ -239,41 +314,78 @@ def plan(control: ControlPlane, config, script, options: Options) -> Plan:
         for c in everything
         if c is not intel and url in posts_to(c)
     ]
-    body = intelligence_body(config, script, options, intel)
+    body = intelligence_body(config, script, options, intel, custom_rules(options.catalog, operators))
     intel_action = CREATE if intel is None else UP_TO_DATE if _same_intelligence(intel, body) else UPDATE
     orch = _owned(control.orchestrator_configurations(), options.name, ORCHESTRATOR)
     orch_body = orchestrator_body(config, options, (intel or {}).get("id"), orch)
     orch_action = CREATE if orch is None else UP_TO_DATE if _same_orchestrator(orch, orch_body) else UPDATE
     return Plan(
-        [Change(INTELLIGENCE, intel_action, intel, body), Change(ORCHESTRATOR, orch_action, orch, orch_body)], notes
+        [
+            *operators,
+            Change(INTELLIGENCE, intel_action, intel, body),
+            Change(ORCHESTRATOR, orch_action, orch, orch_body),
+        ],
+        notes,
     )
 
 
 def delete_plan(control: ControlPlane, options: Options) -> Plan:
-    """The configurations the command created under this name, Orchestrator first (it links the other)."""
+    """The configurations the command created under this name, Orchestrator first (it links the other), then the
+    custom operators it created for the catalog's entries (the configuration's rules named them)."""
     orch = _owned(control.orchestrator_configurations(), options.name, ORCHESTRATOR)
     intel = _owned(control.intelligence_configurations(), options.name, INTELLIGENCE)
+    names = {entry.name for entry in options.catalog.entries if entry.definition is not None}
+    operators = [
+        o
+        for o in (control.operators() if names else [])
+        if o.get("author") != "TWILIO" and o.get("displayName") in names and MARKER in (o.get("description") or "")
+    ]
+    configurations = [(ORCHESTRATOR, orch), (INTELLIGENCE, intel)]
     return Plan(
-        [
-            Change(kind, DELETE, current)
-            for kind, current in ((ORCHESTRATOR, orch), (INTELLIGENCE, intel))
-            if current is not None
-        ]
+        [Change(kind, DELETE, current) for kind, current in configurations if current is not None]
+        + [Change(OPERATOR, DELETE, o) for o in operators]
     )
+
+
+def _resolve(body: dict, ids: Dict[str, str]) -> dict:
+    """The Intelligence body with each placeholder replaced by the id Twilio assigned that operator."""
+    for rule in body.get("rules") or []:
+        for operator in rule.get("operators") or []:
+            operator["id"] = ids.get(operator.get("id"), operator.get("id"))
+    return body
 
 
 def apply(control: ControlPlane, config, options: Options, planned: Plan) -> dict:
     """Carry the plan out, Intelligence first; the ids of what exists afterwards."""
     ids: Dict[str, Any] = {}
+    assigned: Dict[str, str] = {}
+    deleters = {
+        ORCHESTRATOR: control.delete_orchestrator,
+        INTELLIGENCE: control.delete_intelligence,
+        OPERATOR: control.delete_operator,
+    }
     for change in planned.changes:
         progress = control.progress
         # A change to delete or update has the resource Twilio listed as ``current``, and so its id.
         config_id = cast(str, change.id)
         if change.action == DELETE:
             progress(f"deleting the {change.kind} {change.id}")
-            (control.delete_orchestrator if change.kind == ORCHESTRATOR else control.delete_intelligence)(config_id)
+            deleters[change.kind](config_id)
+        elif change.kind == OPERATOR:
+            assert change.body is not None  # operator_changes() gives each change a body
+            if change.action == CREATE:
+                progress(f"creating the {OPERATOR} {change.body['displayName']!r}")
+                change.current = control.create_operator(change.body)
+            elif change.action == UPDATE:
+                progress(f"updating the {OPERATOR} {change.id} in place")
+                change.current = control.update_operator(config_id, change.body)
+            assert change.current is not None
+            name = change.body["displayName"]
+            assigned[placeholder_of(name)] = cast(str, change.id)
+            ids.setdefault("operatorIds", {})[name] = change.id
         elif change.kind == INTELLIGENCE:
             assert change.body is not None  # plan() gives both of its changes a body
+            _resolve(change.body, assigned)
             if change.action == CREATE:
                 progress(f"creating the {INTELLIGENCE} {change.body['displayName']!r}")
                 change.current = control.create_intelligence(change.body)
@@ -298,9 +410,13 @@ def apply(control: ControlPlane, config, options: Options, planned: Plan) -> dic
 
 def ids_of(planned: Plan) -> dict:
     """The ids a plan's resources have now (None for those it would create)."""
-    intel, orch = planned.changes
-    return {
+    intel, orch = (next(c for c in planned.changes if c.kind == kind) for kind in (INTELLIGENCE, ORCHESTRATOR))
+    ids = {
         "intelligenceConfigurationId": intel.id,
         "orchestratorConfigurationId": orch.id,
         "ruleIds": {_role(r) or r["id"]: r["id"] for r in (intel.current or {}).get("rules") or []},
     }
+    operators = {c.body["displayName"]: c.id for c in planned.changes if c.kind == OPERATOR and c.body}
+    if operators:
+        ids["operatorIds"] = operators
+    return ids

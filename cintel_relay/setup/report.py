@@ -5,9 +5,10 @@ only the lines that change (``-`` what Twilio has now, ``+`` what it will have),
 """
 
 import difflib
+import json
 from typing import List
 
-from .plan import CREATE, DELETE, INTELLIGENCE, OPERATOR_NAMES, UP_TO_DATE, UPDATE, Plan
+from .plan import CREATE, DELETE, INTELLIGENCE, OPERATOR, OPERATOR_NAMES, UP_TO_DATE, UPDATE, Plan
 
 
 def _operators(rule: dict) -> str:
@@ -42,8 +43,14 @@ def _parameter_lines(prefix: str, text: str) -> List[str]:
 
 
 def describe(kind: str, resource: dict) -> List[str]:
-    """A configuration (as Twilio holds it, or as a request body) as ``what: value`` lines."""
+    """A configuration or an operator (as Twilio holds it, or as a request body) as ``what: value`` lines."""
     lines = [f"display name: {resource.get('displayName')}", f"description: {resource.get('description')}"]
+    if kind == OPERATOR:
+        lines.append(f"output format: {resource.get('outputFormat')}")
+        lines += [f"prompt | {line}" for line in filter(str.strip, str(resource.get("prompt") or "").splitlines())]
+        if resource.get("outputSchema") is not None:
+            lines.append(f"output schema: {json.dumps(resource['outputSchema'], sort_keys=True)}")
+        return lines
     if kind == INTELLIGENCE:
         for number, rule in enumerate(resource.get("rules") or [], 1):
             lines += _rule_lines(number, rule)
@@ -85,7 +92,7 @@ def render_plan(planned: Plan) -> str:
     }
     out += [f"Note: {note}." for note in planned.notes]
     if not planned.changes:
-        out.append("Nothing to delete: no configuration created by cintel-relay setup has this name.")
+        out.append("Nothing to delete: no configuration or operator created by cintel-relay setup has this name.")
     elif not planned.writes:
         out.append("Everything is up to date: nothing to do.")
     elif counts[DELETE]:
