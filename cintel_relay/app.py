@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import logs, metrics
+from .bus.alerting import Alerting
 from .bus.deadlines import KIND as DEADLINE
 from .bus.deadlines import Deadlines
 from .bus.due import DueRunner
@@ -38,6 +39,8 @@ class Components:
     due: DueRunner
     #: Call reports: built, settled, stored and delivered (``settle:`` and ``deliver:`` due items).
     reports: Reports
+    #: Alert rules, evaluated after each delivery (see :mod:`cintel_relay.bus.alerting`).
+    alerts: Alerting
 
     def shutdown(self):
         """Tell every stream to end (clients resume on another replica) and stop taking due work."""
@@ -67,7 +70,8 @@ def create_app(config: Optional[Config] = None) -> Flask:
     client = store.client
     bus = EventBus(store, config)
     script = load_script(config.script_file)
-    deliveries = Deliveries(bus.due, {"report": config.report_secret or ""}, config, relay_metrics)
+    secrets = {"report": config.report_secret or "", "alert": config.alert_secret or ""}
+    deliveries = Deliveries(bus.due, secrets, config, relay_metrics)
     app.extensions["cintel"] = relay = Components(
         config=config,
         script=script,
@@ -83,6 +87,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
             batch=max(1, int(config.due_lease_seconds // config.report_timeout) - 1),
         ),
         reports=Reports(bus, config, script, deliveries),
+        alerts=Alerting(bus, config.alert_rules, deliveries, config.alert_urls),
     )
     relay.due.handle("settle", relay.reports.settle)
     relay.due.handle("deliver", deliveries.handle)

@@ -7,6 +7,7 @@ from typing import Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from . import settings
+from .alerts import BUILT_IN, Rule, parse_rules
 from .catalog import EMPTY, Catalog, load_catalog
 from .errors import ConfigError
 from .operators import DEFAULT_OPERATORS, OperatorKind
@@ -52,6 +53,10 @@ class Config:
     #: ``CINTEL_OPERATORS_FILE``: operators beyond Twilio's own, how their results are shown, alert rules.
     operators_file: Optional[str] = None
     catalog: Catalog = EMPTY
+    #: The alert rules the relay evaluates: the two built-in ones, then the catalog's.
+    alert_rules: Tuple[Rule, ...] = BUILT_IN
+    alert_urls: Tuple[str, ...] = ()
+    alert_secret: Optional[str] = field(default=None, repr=False)
     web_concurrency: int = settings.default("WEB_CONCURRENCY")
     log_level: str = settings.default("CINTEL_LOG_LEVEL")
     #: Where gunicorn listens (gunicorn_conf.py reads them here, validated with everything else).
@@ -306,6 +311,27 @@ def _control_plane(env: Mapping[str, str]) -> dict:
     return dict(flex_phone_number=number, memory_store_id=store, twilio_api_key=key, twilio_api_secret=secret)
 
 
+def _alerts(env: Mapping[str, str], catalog: Catalog) -> dict:
+    """The alert rules (validated against the catalog's operators) and where alerts are delivered."""
+    operators = {}
+    for entry in catalog.entries:
+        operators[entry.key] = entry.operator_id or entry.key
+        if entry.operator_id:
+            operators[entry.operator_id] = entry.operator_id
+    urls = _list(env, "CINTEL_ALERT_URL", ())
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"CINTEL_ALERT_URL has {url!r}, not an http(s) URL: write https://host/path.")
+    secret = env.get("CINTEL_ALERT_SECRET", "").strip() or None
+    if urls and (secret is None or len(secret) < 32):
+        raise ConfigError(
+            "CINTEL_ALERT_URL is set but CINTEL_ALERT_SECRET is missing or shorter than 32 characters: "
+            "set it to `openssl rand -hex 32` and give the same secret to the receiver."
+        )
+    return dict(alert_rules=parse_rules(catalog.alerts, operators), alert_urls=urls, alert_secret=secret)
+
+
 def _reports(env: Mapping[str, str]) -> dict:
     """The call reports' settings: retention, delivery URLs and secret, settling, retries and the due lease."""
     urls = _list(env, "CINTEL_REPORT_URL", ())
@@ -399,6 +425,7 @@ def load_config(env: Optional[Mapping[str, str]] = None, **overrides) -> Config:
         operators=_operators(env),
         operators_file=operators_file,
         catalog=catalog,
+        **_alerts(env, catalog),
         log_level=level,
         metrics_token=metrics_token,
         webhook_shared_keys=_shared_keys(env),

@@ -50,6 +50,9 @@ DISPUTE = "dispute"
 INSIGHT = "insight"
 #: A supervisor's note to the agent of a live call: ``{id, text, by, timestamp}``.
 COACHING = "coaching"
+#: An alert rule fired or cleared (:mod:`cintel_relay.alerts`): ``{rule, title, severity, audience, state, episode,
+#: why, evidence, timestamp}``; the snapshot keeps the latest per rule, the board the firing ones.
+ALERT = "alert"
 
 #: Every logged frame type. The transcript and the operator results are the snapshot's lists.
 FRAME_TYPES: Dict[str, FrameType] = {
@@ -63,6 +66,7 @@ FRAME_TYPES: Dict[str, FrameType] = {
     DISPUTE: FrameType("disputes", keyed_by="category"),
     INSIGHT: FrameType("insights", keyed_by="operatorId"),
     COACHING: FrameType("coaching", keyed_by="id"),
+    ALERT: FrameType("alerts", keyed_by="rule", board=True),
 }
 
 #: The snapshot's lists of whole frames' data, by frame type.

@@ -35,7 +35,7 @@ LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 OUTCOMES = ("logged", "held", "duplicate")
 #: What a delivery attempt to the customer's systems became; and the kinds of deliveries.
 DELIVERY_OUTCOMES = ("delivered", "failed", "gave_up")
-DELIVERY_KINDS = ("report",)
+DELIVERY_KINDS = ("report", "alert")
 #: Every status a webhook answers with (errors.py's types, and 200), so each series exists from start-up.
 WEBHOOK_STATUSES = ("200", "400", "403", "413", "415", "422", "503")
 # The id of a logged frame is its Redis stream id: the Redis clock, in ms, when the webhook stored it.

@@ -388,6 +388,20 @@ SETTINGS: Tuple[Setting, ...] = (
         minimum=60,
     ),
     Setting(
+        "CINTEL_ALERT_URL",
+        "list",
+        (),
+        "URLs each alert (a rule firing or clearing, docs/operators.md) is POSTed to, signed and retried as reports "
+        "are, with a Slack-compatible `text`; comma-separated.",
+    ),
+    Setting(
+        "CINTEL_ALERT_SECRET",
+        "secret",
+        None,
+        "Signs alert deliveries (`X-Cintel-Signature`); 32+ random characters, `openssl rand -hex 32`.",
+        "(required with `CINTEL_ALERT_URL`)",
+    ),
+    Setting(
         "CINTEL_REPORT_URL",
         "list",
         (),

@@ -66,8 +66,10 @@ def signed_form(reads) -> dict:
 
 
 def accepted(result=None, **extra):
-    """The 200 answer: Twilio only needs a 2xx; the counts help whoever debugs a delivery."""
+    """The 200 answer, once the alert rules have seen what was logged (a Redis failure there is a 503, and Twilio's
+    retry evaluates them again): Twilio only needs a 2xx; the counts help whoever debugs a delivery."""
     if result:
+        relay().alerts.after(result)
         metrics.of(current_app).ingested(result)
     body = {"ok": True, **(result.as_dict() if result else {"logged": 0, "held": 0, "duplicates": 0}), **extra}
     return Response(orjson.dumps(body), mimetype="application/json")

@@ -194,6 +194,8 @@ local function board_fields(etype, data)
     return {sentiment = data.label}
   elseif etype == 'call-status' then
     return {callStatus = data.status}
+  elseif etype == 'alert' then
+    return {alert = data}
   end
   return {}
 end
@@ -293,7 +295,14 @@ if #board_changes > 0 then
   local s = raw and cjson.decode(raw) or {session = session, kind = kind,
     startedAt = tonumber(redis.call('HGET', latest, 'started')) or ms, version = 0, utterances = 0}
   for _, fields in ipairs(board_changes) do
-    for k, v in pairs(fields) do s[k] = v end
+    for k, v in pairs(fields) do
+      if k == 'alert' then  -- the board's flags: the rules firing now, by rule
+        s.alerts = s.alerts or {}
+        s.alerts[v.rule] = v.state == 'firing' and {title = v.title, severity = v.severity, why = v.why} or nil
+      else
+        s[k] = v
+      end
+    end
     local heard = fields.lastUtterance and fields.lastUtterance.channel
     if fields.lastUtterance then s.utterances = s.utterances + 1 end
     if type(heard) == 'string' then
