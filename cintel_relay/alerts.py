@@ -231,7 +231,10 @@ def condition(rule: Rule, state: CallState) -> Optional[Firing]:
     if not hits:
         return None
     words = sorted({w for _, w in hits})
-    return Firing(f"the {speaker} said {', '.join(repr(w) for w in words)}", [str(d.get("id")) for d, _ in hits])
+    return Firing(
+        f"the {speaker} said {', '.join(repr(w) for w in words)}",
+        list(dict.fromkeys(str(d.get("id")) for d, _ in hits)),
+    )
 
 
 def evaluate(rules, state: CallState) -> Dict[str, Optional[Firing]]:
