@@ -268,6 +268,7 @@ def produced(relay_pair, redis_server):
                 "insight",
                 "coaching",
                 "dispute",
+                "alert",
             )
         },
     }

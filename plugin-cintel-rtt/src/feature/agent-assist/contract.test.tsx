@@ -65,6 +65,13 @@ const SHOWN: Record<string, { tab: Tab; check: () => void }> = {
       );
     },
   },
+  alert: {
+    tab: 'Transcript',
+    check: () =>
+      expect(screen.getByTestId('agent-alert')).toHaveTextContent(
+        'Negative sentiment: sentiment negative 1 time(s) in a row',
+      ),
+  },
   coaching: {
     tab: 'Transcript',
     check: () =>

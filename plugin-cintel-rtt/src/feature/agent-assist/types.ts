@@ -154,6 +154,19 @@ export interface Coaching {
   timestamp?: string;
 }
 
+/** An alert rule the relay evaluates, fired or cleared; the panel shows the firing ones meant for agents. */
+export interface Alert {
+  rule: string;
+  title: string;
+  severity: 'info' | 'warning' | 'critical' | string;
+  audience: string[];
+  state: 'firing' | 'cleared' | string;
+  episode?: number;
+  why: string;
+  evidence?: string[];
+  timestamp?: string;
+}
+
 export interface ConnectedFrame {
   type: 'connected';
   sessionId: string;
@@ -174,6 +187,8 @@ export interface InitialFrame {
   insights?: Record<string, Insight>;
   /** Every coaching note of the call, by id. */
   coaching?: Record<string, Coaching>;
+  /** The latest state of each alert rule, by rule name. */
+  alerts?: Record<string, Alert>;
 }
 
 export type StreamFrame =
@@ -188,7 +203,8 @@ export type StreamFrame =
   | { type: 'suggestion'; data: Suggestion }
   | { type: 'dispute'; data: Dispute }
   | { type: 'insight'; data: Insight }
-  | { type: 'coaching'; data: Coaching };
+  | { type: 'coaching'; data: Coaching }
+  | { type: 'alert'; data: Alert };
 
 /** A frame of a type this plugin does not know yet; ignored, for forward compatibility. */
 export interface UnknownFrame {

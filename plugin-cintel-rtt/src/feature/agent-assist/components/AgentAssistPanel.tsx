@@ -12,6 +12,7 @@ import type { PanelState } from '../state/reducer';
 import type { ConnectionStatus } from '../stream/StreamClient';
 import type { Script } from '../types';
 import { AgentViewTab } from './AgentViewTab';
+import { AgentAlerts } from './AgentAlerts';
 import { CoachingCards } from './CoachingCards';
 import { ConnectionNotice } from './ConnectionNotice';
 import { InsightsTab } from './InsightsTab';
@@ -103,6 +104,7 @@ export function AgentAssistPanel({
           </Badge>
         ) : null}
       </Box>
+      <AgentAlerts alerts={state.alerts} />
       <CoachingCards
         coaching={state.coaching}
         dismissed={state.dismissedCoaching}

@@ -2,6 +2,7 @@ import React from 'react';
 import { fireEvent, render, screen, within } from '@testing-library/react';
 import { Theme } from '@twilio-paste/core/theme';
 
+import { AgentAlerts } from './AgentAlerts';
 import { CoachingCards } from './CoachingCards';
 import { InsightsTab } from './InsightsTab';
 import type { Insight } from '../types';
@@ -56,5 +57,23 @@ describe('CoachingCards', () => {
     expect(dismissed).toEqual(['n1']);
     rerender(<CoachingCards coaching={notes} dismissed={dismissed} />);
     expect(screen.queryByTestId('coaching-card')).toBeNull();
+  });
+});
+
+describe('AgentAlerts', () => {
+  it("shows the firing alerts meant for agents, not the supervisors' or cleared ones", () => {
+    const base = { severity: 'critical', why: 'Churn Risk: HIGH', state: 'firing' };
+    render(
+      <AgentAlerts
+        alerts={{
+          churn: { ...base, rule: 'churn', title: 'Churn risk high', audience: ['supervisor', 'agent'] },
+          overdue: { ...base, rule: 'overdue', title: 'Step overdue', audience: ['supervisor'] },
+          upsell: { ...base, rule: 'upsell', title: 'Upsell now', audience: ['agent'], state: 'cleared' },
+        }}
+      />,
+    );
+    const shown = screen.getAllByTestId('agent-alert');
+    expect(shown.map((alert) => alert.dataset.rule)).toEqual(['churn']);
+    expect(shown[0]).toHaveTextContent('Churn risk high: Churn Risk: HIGH');
   });
 });

@@ -1,6 +1,7 @@
 /** Pure reducer from stream frames (and two local actions) to the panel's state. */
 import type {
   Adherence,
+  Alert,
   CallStatus,
   Dispute,
   Coaching,
@@ -31,6 +32,8 @@ export interface PanelState {
   /** Coaching notes, oldest first, and the ids the agent dismissed. */
   coaching: Coaching[];
   dismissedCoaching: string[];
+  /** The latest state of each alert rule, by rule name. */
+  alerts: Record<string, Alert>;
   /** Operator results received since the agent last looked at the operator log. */
   unreadOperatorResults: number;
   /** True once a snapshot or any event has arrived, to tell "empty call" from "not loaded yet". */
@@ -56,6 +59,7 @@ export const initialPanelState: PanelState = {
   insights: {},
   coaching: [],
   dismissedCoaching: [],
+  alerts: {},
   unreadOperatorResults: 0,
   loaded: false,
 };
@@ -98,6 +102,7 @@ function applySnapshot(state: PanelState, frame: InitialFrame): PanelState {
       String(a.timestamp).localeCompare(String(b.timestamp)),
     ),
     dismissedCoaching: state.dismissedCoaching,
+    alerts: frame.alerts ?? {},
     unreadOperatorResults: Math.min(operatorResults.length, state.unreadOperatorResults + unseen),
     loaded: true,
   };
@@ -173,6 +178,11 @@ export function panelReducer(state: PanelState, action: PanelAction): PanelState
       const note = payload<Coaching>(action);
       if (!note || state.coaching.some((known) => known.id === note.id)) return state;
       return { ...state, loaded: true, coaching: [...state.coaching, note] };
+    }
+    case 'alert': {
+      const alert = payload<Alert>(action);
+      if (!alert || typeof alert.rule !== 'string') return state;
+      return { ...state, loaded: true, alerts: { ...state.alerts, [alert.rule]: alert } };
     }
     case 'local/coaching-dismissed': {
       const { id } = action as { id: string };
