@@ -95,12 +95,14 @@ window.CintelBoard = (function () {
     cellNode.dataset.key = key;
     cellNode.textContent = "";
     flags.forEach(function (flag) {
-      cellNode.appendChild(C.el("span", "flag flag-" + flag.kind, flag.text));
+      var node = C.el("span", "flag flag-" + flag.kind, flag.text);
+      node.title = flag.why;
+      cellNode.appendChild(node);
     });
   }
 
   function render(row, call) {
-    var flags = C.flags(call.checklist, call.sentiment);
+    var flags = C.alertFlags(call);
     if (!row.firstChild) build(row, call.session);
     var conversation = call.kind === "conversation";
     row.dataset.kind = call.kind || "call";  // summaries written before the relay named kinds are calls
@@ -125,8 +127,8 @@ window.CintelBoard = (function () {
   }
 
   function order(a, b) {
-    var fa = C.flags(a.checklist, a.sentiment).length ? 0 : 1;
-    var fb = C.flags(b.checklist, b.sentiment).length ? 0 : 1;
+    var fa = C.alertFlags(a).length ? 0 : 1;
+    var fb = C.alertFlags(b).length ? 0 : 1;
     return (a.ended ? 1 : 0) - (b.ended ? 1 : 0) || fa - fb || a.startedAt - b.startedAt;
   }
 
@@ -164,7 +166,7 @@ window.CintelBoard = (function () {
     var text = plural(live.length, "live call", "live calls") + ", " +
       plural(flagged.length, "needs attention", "need attention");
     var named = flagged.map(function (c) {
-      return C.flags(c.checklist, c.sentiment).map(function (f) { return f.text; }).join(", ");
+      return C.alertFlags(c).map(function (f) { return f.text; }).join(", ");
     });
     if (named.length) text += ": " + named.slice(0, 3).join("; ");
     return text;
@@ -203,7 +205,7 @@ window.CintelBoard = (function () {
     if (fixed) window.scrollBy(0, fixed.getBoundingClientRect().top - before);
     var live = list.filter(function (c) { return !c.ended; });
     var scored = live.filter(function (c) { return typeof c.score === "number"; });
-    var flagged = live.filter(function (c) { return C.flags(c.checklist, c.sentiment).length; });
+    var flagged = live.filter(function (c) { return C.alertFlags(c).length; });
     document.getElementById("board-empty").hidden = list.length > 0;
     setText(document.getElementById("stat-live"), String(live.length));
     setText(document.getElementById("stat-score"), scored.length

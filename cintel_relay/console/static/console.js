@@ -183,7 +183,34 @@ window.Cintel = (function () {
     });
   }
 
+  /* The board's flags: the alert rules the relay says are firing on a call (its summary's alerts), and the steps an
+     agent disputes. The built-in step-overdue rule names each late step; negative sentiment and the catalog's rules
+     show their titles. */
+  var FLAG_ORDER = {"step-overdue": 0, "negative-sentiment": 1};
+
+  function alertFlags(call) {
+    var alerts = (call && call.alerts) || {};
+    var out = [];
+    Object.keys(alerts).sort(function (a, b) {
+      return (a in FLAG_ORDER ? FLAG_ORDER[a] : 2) - (b in FLAG_ORDER ? FLAG_ORDER[b] : 2) || (a < b ? -1 : a > b ? 1 : 0);
+    }).forEach(function (rule) {
+      var alert = alerts[rule];
+      if (rule === "step-overdue") {
+        String(alert.why).split(", ").forEach(function (text) { out.push({kind: "overdue", text: text, why: text}); });
+      } else if (rule === "negative-sentiment") {
+        out.push({kind: "negative", text: alert.title, why: alert.why});
+      } else {
+        out.push({kind: "alert-" + alert.severity, text: alert.title, why: alert.why});
+      }
+    });
+    var disputed = flags(call && call.checklist).filter(function (flag) { return flag.kind === "disputed"; });
+    var overdue = out.filter(function (flag) { return flag.kind === "overdue"; }).length;
+    out.splice.apply(out, [overdue, 0].concat(disputed));
+    return out;
+  }
+
   return {
+    alertFlags: alertFlags,
     openStream: openStream, fetchWithTicket: fetchWithTicket, postWithTicket: postWithTicket, el: el,
     duration: duration, clock: clock, score: score, statusText: statusText, scoreLevel: scoreLevel, flags: flags,
     timing: timing, showConnection: showConnection, announce: announce, channelName: channelName, kindText: kindText
