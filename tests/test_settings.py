@@ -24,6 +24,7 @@ FIELDS = {
     "CINTEL_OPERATOR_IDS": None,
     "CINTEL_TICKET_SECRET": "ticket_secrets",
     "CINTEL_REPORT_URL": "report_urls",
+    "CINTEL_ALERT_URL": "alert_urls",
     "CINTEL_STREAM_AUTH": None,
     "TWILIO_WEBHOOK_SHARED_KEYS": None,  # a key id -> secret mapping, empty when unset
 }
