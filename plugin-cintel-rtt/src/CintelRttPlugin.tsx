@@ -5,7 +5,7 @@ import { FlexPlugin } from '@twilio/flex-plugin';
 import { CustomizationProvider } from '@twilio-paste/core/customization';
 
 import { ConfigError, FEATURE_NAME, loadConfig, TAB_LABEL, TaskAgentAssist } from './feature/agent-assist';
-import type { TaskAgentAssistProps } from './feature/agent-assist';
+import type { SuggestionActions, TaskAgentAssistProps } from './feature/agent-assist';
 
 const PLUGIN_NAME = 'CintelRttPlugin';
 
@@ -25,6 +25,21 @@ function resolveBackend(manager: Flex.Manager): TaskAgentAssistProps['backend'] 
   }
 }
 
+/** A suggested response goes into a chat or SMS task's message box (Flex's SetInputText), or to the clipboard. */
+const suggestionActions = (flex: typeof Flex): SuggestionActions => ({
+  setInputText: async (task, text) => {
+    const attributes = task.attributes ?? {};
+    const conversationSid =
+      attributes.conversationSid ?? attributes.conversation_sid ?? attributes.channelSid;
+    await flex.Actions.invokeAction('SetInputText', {
+      body: text,
+      conversationSid,
+      selectionStart: text.length,
+    });
+  },
+  copy: (text) => navigator.clipboard.writeText(text),
+});
+
 export default class CintelRttPlugin extends FlexPlugin {
   constructor() {
     super(PLUGIN_NAME);
@@ -37,9 +52,10 @@ export default class CintelRttPlugin extends FlexPlugin {
     const backend = resolveBackend(manager);
     // Flex refreshes the token in place, so read it at each ticket request.
     const getToken = (): string | undefined => manager.user?.token;
+    const actions = suggestionActions(flex);
 
     const TaskPanel = flex.withTaskContext(({ task }: { task?: Flex.ITask }) => (
-      <TaskAgentAssist task={task} backend={backend} getToken={getToken} />
+      <TaskAgentAssist task={task} backend={backend} getToken={getToken} suggestionActions={actions} />
     ));
 
     flex.CRMContainer.Content.remove('placeholder');

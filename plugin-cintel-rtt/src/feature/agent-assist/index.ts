@@ -12,6 +12,7 @@ export type { TaskAgentAssistProps } from './components/TaskAgentAssist';
 export { ConfigError, loadConfig } from './config';
 export type { AgentAssistConfig } from './config';
 export { sessionForTask } from './session';
+export type { SuggestionActions } from './suggestionUse';
 export type { TaskLike } from './session';
 
 /** Names the plugin entry registers the feature's Flex content under. */

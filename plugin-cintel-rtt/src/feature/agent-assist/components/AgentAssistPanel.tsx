@@ -10,7 +10,7 @@ import { buildChecklist } from '../script';
 
 import type { PanelState } from '../state/reducer';
 import type { ConnectionStatus } from '../stream/StreamClient';
-import type { Script } from '../types';
+import type { Script, Suggestion } from '../types';
 import { AgentViewTab } from './AgentViewTab';
 import { AgentAlerts } from './AgentAlerts';
 import { CoachingCards } from './CoachingCards';
@@ -32,6 +32,8 @@ export interface AgentAssistPanelProps {
   onDispute?: (category: string, note?: string) => Promise<void>;
   /** The agent dismissed a coaching note. */
   onCoachingDismissed?: (id: string) => void;
+  /** The suggested response's "use" action, when the panel runs in Flex for a task. */
+  useSuggestion?: { label: string; onUse: (suggestion: Suggestion) => void } | null;
   initialTab?: PanelTab;
 }
 
@@ -48,6 +50,7 @@ export function AgentAssistPanel({
   onOperatorLogViewed,
   onDispute,
   onCoachingDismissed,
+  useSuggestion = null,
   initialTab = 'transcript',
 }: AgentAssistPanelProps): JSX.Element {
   const baseId = useUID();
@@ -149,6 +152,7 @@ export function AgentAssistPanel({
               disputes={state.disputes}
               onShowEvidence={showEvidence}
               onDispute={onDispute}
+              useSuggestion={useSuggestion}
             />
           </TabPanel>
           <TabPanel>

@@ -34,9 +34,17 @@ export interface AgentViewTabProps {
   onShowEvidence?: (ids: string[]) => void;
   /** Open a dispute ("I did this") on a step; without it no dispute is offered. */
   onDispute?: (category: string, note?: string) => Promise<void>;
+  /** The "use" action's label and handler ("Put in message box" on chat/SMS, "Copy" on voice); none: no button. */
+  useSuggestion?: { label: string; onUse: (suggestion: Suggestion) => void } | null;
 }
 
-function SuggestionCard({ suggestion }: { suggestion: Suggestion }): JSX.Element {
+function SuggestionCard({
+  suggestion,
+  use,
+}: {
+  suggestion: Suggestion;
+  use?: AgentViewTabProps['useSuggestion'];
+}): JSX.Element {
   return (
     <Card padding="space50" data-testid="suggestion">
       <Box display="flex" alignItems="baseline" justifyContent="space-between" columnGap="space30">
@@ -48,6 +56,13 @@ function SuggestionCard({ suggestion }: { suggestion: Suggestion }): JSX.Element
         </Text>
       </Box>
       <Paragraph marginBottom="space0">{suggestion.text}</Paragraph>
+      {use ? (
+        <Box marginTop="space30">
+          <Button variant="secondary" size="small" onClick={() => use.onUse(suggestion)}>
+            {use.label}
+          </Button>
+        </Box>
+      ) : null}
     </Card>
   );
 }
@@ -215,12 +230,13 @@ export function AgentViewTab({
   disputes,
   onShowEvidence,
   onDispute,
+  useSuggestion = null,
 }: AgentViewTabProps): JSX.Element {
   const items = buildChecklist(script, adherence, disputes);
   const score = adherence ? adherence.score : 0;
   return (
     <Stack orientation="vertical" spacing="space50">
-      {suggestion ? <SuggestionCard suggestion={suggestion} /> : null}
+      {suggestion ? <SuggestionCard suggestion={suggestion} use={useSuggestion} /> : null}
       {scriptError && !script ? (
         <Alert variant="warning">
           <Text as="span">

@@ -4,6 +4,7 @@ import { Box } from '@twilio-paste/core/box';
 import { Text } from '@twilio-paste/core/text';
 
 import { sessionForTask, TaskLike } from '../session';
+import type { SuggestionActions } from '../suggestionUse';
 import { AgentAssist } from './AgentAssist';
 
 export interface TaskAgentAssistProps {
@@ -12,10 +13,17 @@ export interface TaskAgentAssistProps {
   /** The relay URL, or the configuration error to show instead of the panel. */
   backend: { url: string } | { error: string };
   getToken: () => string | undefined;
+  /** How a suggested response is used in Flex (SetInputText, the clipboard); none: no "use" button. */
+  suggestionActions?: SuggestionActions;
 }
 
 /** Resolve the task to a relay session and show its live panel, or say why there is none. */
-export function TaskAgentAssist({ task, backend, getToken }: TaskAgentAssistProps): JSX.Element {
+export function TaskAgentAssist({
+  task,
+  backend,
+  getToken,
+  suggestionActions,
+}: TaskAgentAssistProps): JSX.Element {
   if ('error' in backend) {
     return (
       <Box padding="space40">
@@ -42,6 +50,8 @@ export function TaskAgentAssist({ task, backend, getToken }: TaskAgentAssistProp
       backendUrl={backend.url}
       sessionId={target.sessionId}
       getToken={getToken}
+      task={task}
+      suggestionActions={suggestionActions}
     />
   );
 }
