@@ -1,5 +1,6 @@
 """The operator catalog (CINTEL_OPERATORS_FILE): validation naming each mistake, and results made display-ready."""
 
+import io
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from cintel_relay.config import load_config
 from cintel_relay.errors import ConfigError
 from cintel_relay.normalize import rule_execution_events
 from cintel_relay.script import load_script
+from cintel_relay.setup import check
 
 from .support import ROOT, SERVE, base_env, operator_result, rule_execution
 
@@ -149,3 +151,15 @@ def test_an_operator_setup_created_is_matched_by_the_name_the_webhook_gives_it()
     result["operator"]["displayName"] = "Churn Risk"
     data = insight_of(result, load_catalog(EXAMPLE))
     assert (data["catalogKey"], data["fields"][0]["tone"]) == ("churn-risk", "positive")
+
+
+def test_check_names_each_mistake_of_a_bad_catalog(tmp_path):
+    bad = example(alerts=[{"name": "x", "when": {"label": {"operator": "nope", "in": ["HIGH"]}}}])
+    bad["operators"][0]["definition"]["outputFormat"] = "TABLE"
+    path = tmp_path / "operators.json"
+    path.write_text(json.dumps(bad))
+    out = io.StringIO()
+    assert check.run(base_env(CINTEL_OPERATORS_FILE=str(path)), out) == 1
+    text = out.getvalue()
+    assert "operators[0] (upsell): definition.outputFormat 'TABLE' is not one of" in text
+    assert text.startswith("FAIL  the configuration does not load: ")
