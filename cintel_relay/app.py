@@ -91,7 +91,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
     )
     relay.due.handle("settle", relay.reports.settle)
     relay.due.handle("deliver", deliveries.handle)
-    deadlines = Deadlines(bus, script)
+    deadlines = Deadlines(bus, script, after=relay.alerts.after)
     bus.on_started = deadlines.started
     relay.due.handle(DEADLINE, deadlines.fire)
     from . import api, security

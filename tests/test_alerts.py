@@ -11,6 +11,7 @@ import requests
 from cintel_relay.alerts import BUILT_IN, CallState, condition, parse_rules
 from cintel_relay.errors import ConfigError
 from cintel_relay.outbound import signing
+from cintel_relay.script import load_script
 
 from .support import (
     CALL_SID,
@@ -51,12 +52,22 @@ def catalog(tmp_path_factory) -> str:
     return str(path)
 
 
+def quick_greeting(tmp_path_factory) -> str:
+    """The built-in script with the greeting due within a second: the relay's timer announces it overdue."""
+    script = json.loads(json.dumps(load_script().to_dict()))
+    script["categories"][0]["withinSeconds"] = 1
+    path = tmp_path_factory.mktemp("script") / "script.json"
+    path.write_text(json.dumps(script))
+    return str(path)
+
+
 @pytest.fixture(scope="module")
 def setup(start_module_relay, tmp_path_factory):
     redis = RedisServer().start()
     receiver = Receiver()
     env = dict(
         CINTEL_OPERATORS_FILE=catalog(tmp_path_factory),
+        CINTEL_SCRIPT_FILE=quick_greeting(tmp_path_factory),
         CINTEL_ALERT_URL=receiver.url,
         CINTEL_ALERT_SECRET=SECRET,
         CINTEL_REPORT_RETRY_SECONDS="0.3",
@@ -96,7 +107,7 @@ def test_each_rule_kind_fires_once_per_episode_and_clears_on_another_replica_and
     cintel(first, sentiment(3, "NEGATIVE"))
     cintel(first, operator_result("u1", UPSELL_ID, {"opportunity": True, "likelihood": "HIGH"}))
     cintel(second, operator_result("ch1", CHURN_ID, {"label": "HIGH"}, output_format="CLASSIFICATION"))
-    cintel(first, adherence_result("a1", greeting="Failed"))
+    cintel(first, adherence_result("a1", greeting="Failed"))  # greeting overdue comes from the relay's timer
     say(second, 3, "That's not my problem, sorry.", "agent")
     # Everything again, as Twilio retries: nothing new fires.
     cintel(second, operator_result("ch1", CHURN_ID, {"label": "HIGH"}, output_format="CLASSIFICATION"))

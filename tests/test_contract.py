@@ -25,6 +25,7 @@ from .support import (
     CALL_SID,
     CONVERSATION,
     ROOT,
+    SENTIMENT_OPERATOR,
     SSEClient,
     operator_result,
     payload,
@@ -221,6 +222,13 @@ def produced(relay_pair, redis_server):
                         "intelligence_operatorresult_01kg2vd3c1d2e3f4g5h6j7k8m9",
                         CUSTOM_OPERATOR,
                         {"opportunity": True, "likelihood": "HIGH", "evidence": {"quote": "Do you insure pianos?"}},
+                    ),
+                    # The customer turns negative: the built-in negative-sentiment rule fires (an alert frame).
+                    operator_result(
+                        "intelligence_operatorresult_01kg2vd4c1d2e3f4g5h6j7k8m9",
+                        SENTIMENT_OPERATOR,
+                        {"label": "NEGATIVE"},
+                        output_format="CLASSIFICATION",
                     ),
                 ]
             ),

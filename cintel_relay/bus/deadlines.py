@@ -4,7 +4,8 @@ When a call's first event is logged, append.lua returns the call's start (the re
 deadlines are scheduled; :meth:`Deadlines.started` then queues ``deadline:<session>:<category>`` for each
 category with ``withinSeconds``. Whichever replica's :class:`~cintel_relay.bus.due.DueRunner` finds one due
 appends an adherence event with ``due: overdue`` through the bus; its dedupe key makes a lease that ran out
-harmless (announced once), and append.lua logs nothing when the step was met meanwhile.
+harmless (announced once), and append.lua logs nothing when the step was met meanwhile. What it logged then goes
+to ``after`` (the alert rules: an overdue step is the built-in ``step-overdue`` rule's, with no webhook to follow).
 """
 
 import logging
@@ -22,9 +23,11 @@ KIND = "deadline"
 class Deadlines:
     """Schedules and fires the deadlines of one script's categories."""
 
-    def __init__(self, bus, script: Script):
+    def __init__(self, bus, script: Script, after=None):
         self.bus = bus
         self.script = script
+        #: Called with what an announcement logged (:meth:`cintel_relay.bus.alerting.Alerting.after`).
+        self.after = after
 
     def started(self, session: str, started_ms: int):
         """Queue each deadline of a call that started at ``started_ms`` (Redis's clock); idempotent. A
@@ -45,4 +48,6 @@ class Deadlines:
         outcome = self.bus.ingest([deadline_event(self.script, session, category)], session)
         if outcome.ids:
             logger.info("adherence step overdue", extra={"session": session, "category": category})
+            if self.after is not None:
+                self.after(outcome)
         return None
