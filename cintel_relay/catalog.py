@@ -10,7 +10,7 @@ chips, ``JSON`` titled fields following the ``outputSchema``. See docs/operators
 
 import json
 import re
-from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
+from typing import List, Mapping, NamedTuple, Optional, Tuple
 
 from .errors import ConfigError
 from .operators import TWILIO_OPERATORS
@@ -212,8 +212,3 @@ def load_catalog(path: Optional[str]) -> Catalog:
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{source}: cannot be read as JSON ({exc}): fix the file or unset it.") from exc
     return parse_catalog(data, source)
-
-
-def operator_ids(catalog: Catalog) -> Dict[str, Entry]:
-    """The catalog's entries by the operator id they name (entries without one are matched by name)."""
-    return {entry.operator_id: entry for entry in catalog.entries if entry.operator_id}

@@ -22,7 +22,7 @@ from typing import Optional
 
 import orjson
 
-from ..alerts import CallState, Rule, evaluate
+from ..alerts import TAIL, CallState, Rule, evaluate
 from ..errors import Unavailable
 from ..events import ALERT, snapshot_values
 from ..normalize import Event, now_iso
@@ -30,8 +30,6 @@ from .keys import latest_key, log_key
 from .store import REDIS_ERRORS, TOPOLOGY_ERRORS
 
 logger = logging.getLogger(__name__)
-
-TAIL = 100
 
 
 def alert_text(session: str, data: dict) -> str:
