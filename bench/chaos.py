@@ -14,7 +14,7 @@ import time
 import redis
 
 from cintel_relay.bus.keys import log_key
-from tests.cluster_support import RedisCluster
+from tests.support.cluster import RedisCluster
 from tests.support import Relay
 
 from . import payloads

@@ -7,6 +7,7 @@ from cintel_relay import create_app
 from cintel_relay.config import load_config
 
 from .support import RedisServer, RelayFactory, SSEClient, TLSRedisServer, base_env
+from .support.fakes.twilio_control import FakeControlPlane
 
 
 @pytest.fixture(autouse=True)
@@ -111,7 +112,7 @@ def relays(relay_pair, redis_client):
 @pytest.fixture(scope="session")
 def twilio_server():
     """The fake Twilio IAM + TaskRouter on 127.0.0.1, started once."""
-    from .fake_twilio import FakeTwilio
+    from .support.fakes.twilio import FakeTwilio
 
     server = FakeTwilio().start()
     yield server
@@ -177,3 +178,18 @@ def tls_redis(tmp_path_factory):
     server = TLSRedisServer(cert, key).start()
     yield server.url
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def control_plane():
+    """One fake control plane per test module (two servers on free loopback ports)."""
+    plane = FakeControlPlane().start()
+    yield plane
+    plane.stop()
+
+
+@pytest.fixture
+def fake(control_plane):
+    """The module's fake, emptied for this test."""
+    control_plane.reset()
+    return control_plane

@@ -10,8 +10,8 @@ import pytest
 from cintel_relay.access import tickets
 from cintel_relay.access.flex import identity_key
 
-from .fake_twilio import ACCOUNT_SID, WORKSPACE_SID, sid
 from .support import CALL_SID, TICKET_SECRET
+from .support.fakes.twilio import ACCOUNT_SID, WORKSPACE_SID, sid
 
 OTHER_CALL = "CA" + "9" * 32
 

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from .fake_twilio import sid
-from .flex_support import start_flex_relay
 from .support import CALL_SID
+from .support.fakes.twilio import sid
+from .support.flex_relays import start_flex_relay
 from .test_access import ask, refused
 
 

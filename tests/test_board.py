@@ -12,8 +12,6 @@ from cintel_relay.bus.store import Store
 from cintel_relay.config import load_config
 from cintel_relay.normalize import Event
 
-from .channel_support import sms
-from .fake_twilio import sid
 from .support import (
     CALL_SID,
     CONVERSATION,
@@ -30,6 +28,8 @@ from .support import (
     post_json,
     rule_execution,
 )
+from .support.channels import sms
+from .support.fakes.twilio import sid
 
 BOARD_STREAM = "/api/board/stream"
 

@@ -9,9 +9,9 @@ from cintel_relay.config import load_config
 from cintel_relay.setup import check
 from cintel_relay.setup.plan import SCRIPT_ADHERENCE
 
-from .deploy_support import compose_env, heroku_env
-from .fake_twilio_control import control_plane, fake, relay_env, run_setup  # noqa: F401 (fixtures)
 from .support import ROOT, base_env, free_port
+from .support.deploy import compose_env, heroku_env
+from .support.fakes.twilio_control import relay_env, run_setup
 
 
 def report(env):

@@ -12,7 +12,6 @@ import requests
 
 from cintel_relay.bus.keys import conversation_keys, log_key
 
-from .cluster_support import RedisCluster
 from .support import (
     SENTIMENT_OPERATOR,
     SUMMARY_OPERATOR,
@@ -27,6 +26,7 @@ from .support import (
     rule_execution,
     wait_for,
 )
+from .support.cluster import RedisCluster
 
 CLUSTER_ENV = {"CINTEL_REDIS_MODE": "cluster"}
 

@@ -6,9 +6,9 @@ import pytest
 import redis
 import requests
 
-from .fake_twilio import sid
-from .flex_support import start_flex_relay
 from .support import CALL_SID, METRICS_TOKEN, RedisServer, SSEClient, communication, metric, post_json, scrape
+from .support.fakes.twilio import sid
+from .support.flex_relays import start_flex_relay
 from .test_stream_auth import get_ticket
 
 NBR = "intelligence_operator_01kea27sy7ffsafmtsfp17nzx4"

@@ -16,9 +16,6 @@ from playwright.sync_api import expect
 
 from cintel_relay.simulator import player as simulator
 
-from .channel_support import sms
-from .flex_support import flex_relay_of_its_own
-from .postcall_support import completed_call, deliver, summary
 from .support import (
     AUTH_TOKEN,
     CALL_SID,
@@ -32,6 +29,9 @@ from .support import (
     post_json,
     rule_execution,
 )
+from .support.channels import sms
+from .support.flex_relays import flex_relay_of_its_own
+from .support.postcall import completed_call, deliver, summary
 
 SPEED = 30  # a two-minute call plays in about four seconds
 STEPS = ["greeting", "verification", "move-details", "confirmation"]

@@ -20,7 +20,6 @@ import requests
 from cintel_relay import events
 from cintel_relay.bus.keys import log_key
 
-from .channel_support import sms
 from .support import (
     CALL_SID,
     CONVERSATION,
@@ -33,6 +32,7 @@ from .support import (
     post_json,
     rule_execution,
 )
+from .support.channels import sms
 
 CONTRACT = os.path.join(ROOT, "tests", "contract", "sse-frames.json")
 #: Every frame type the relay sends: the session streams' and the supervisor board's.

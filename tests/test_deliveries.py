@@ -11,8 +11,8 @@ import redis as redis_lib
 from cintel_relay.bus.keys import due_keys
 from cintel_relay.outbound import signing
 
-from .postcall_support import completed_call
 from .support import CALL_SID, METRICS_TOKEN, Receiver, metric, scrape, wait_for
+from .support.postcall import completed_call
 
 SECRET = "report-secret-for-tests-0123456789abcdef"
 

@@ -12,8 +12,8 @@ from packaging.requirements import Requirement
 
 from cintel_relay.config import load_config
 
-from .lb import NGINX_CONF
 from .support import ROOT
+from .support.lb import NGINX_CONF
 
 #: The settings `cintel-relay setup` and `check` read beyond the relay's own.
 SETUP_SETTINGS = {"CINTEL_MEMORY_STORE_ID", "TWILIO_API_KEY", "TWILIO_API_SECRET"}

@@ -7,8 +7,8 @@ import urllib.parse
 
 import pytest
 
-from .raw_http_support import chunked, exchange, head
 from .support import communication, sign
+from .support.raw_http import chunked, exchange, head
 
 
 def new_output(relay, before: int) -> str:

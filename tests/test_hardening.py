@@ -11,8 +11,6 @@ from cintel_relay.bus.keys import conversation_keys, session_keys
 from cintel_relay.server.bodies import MAX_CHUNKS
 from cintel_relay.webhooks.signature import MAX_PARAMS
 
-from .flex_support import flex_relay_of_its_own
-from .raw_http_support import chunked, connect, exchange, head
 from .support import (
     CALL_SID,
     CONVERSATION,
@@ -24,6 +22,8 @@ from .support import (
     rule_execution,
     sign,
 )
+from .support.flex_relays import flex_relay_of_its_own
+from .support.raw_http import chunked, connect, exchange, head
 
 #: The URL the raw requests name: ``head`` sends ``Host: 127.0.0.1``.
 PUBLIC = "http://127.0.0.1"

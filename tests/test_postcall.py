@@ -10,8 +10,8 @@ from werkzeug.datastructures import MultiDict
 
 from cintel_relay.bus.keys import board_key, log_key
 
-from .postcall_support import completed_call, deliver, post_call_adherence, summary
 from .support import CALL_SID, SSEClient, payload, rule_execution, sign
+from .support.postcall import completed_call, deliver, post_call_adherence, summary
 
 
 def types(redis_client, session=CALL_SID):

@@ -4,10 +4,9 @@ stream and its report, through the webhooks' dedupe. Two gunicorn replicas, real
 
 import requests
 
-from .fake_twilio import ACCOUNT_SID
-from .fake_twilio_control import control_plane, fake  # noqa: F401
-from .postcall_support import completed_call, deliver, post_call_adherence, summary
 from .support import CALL_SID, CONVERSATION, SSEClient, communication, wait_for
+from .support.fakes.twilio import ACCOUNT_SID
+from .support.postcall import completed_call, deliver, post_call_adherence, summary
 
 
 def from_twilio(result):

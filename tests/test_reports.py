@@ -7,9 +7,9 @@ import requests
 from cintel_relay.access import tickets
 from cintel_relay.bus.keys import log_key, report_key
 
-from .postcall_support import completed_call, deliver, post_call_adherence, summary
 from .support import CALL_SID, TICKET_SECRET, communication, post_call, rule_execution, wait_for
 from .support.payloads import SENTIMENT_OPERATOR, operator_result
+from .support.postcall import completed_call, deliver, post_call_adherence, summary
 
 OTHER_CALL = "CA" + "7" * 32
 

@@ -8,8 +8,8 @@ from cintel_relay.config import load_config
 from cintel_relay.errors import ConfigError
 from cintel_relay.setup import check
 
-from .fake_twilio import ACCOUNT_SID, WORKSPACE_SID
 from .support import CALL_SID, TICKET_SECRET
+from .support.fakes.twilio import ACCOUNT_SID, WORKSPACE_SID
 
 FLEX = "https://flex.twilio.com"
 CORS_HEADERS = (

@@ -9,7 +9,7 @@ import pytest
 
 from cintel_relay.setup.control_plane import MAX_ANSWER_BYTES, MAX_PAGES
 
-from .fake_twilio_control import control_plane, fake, relay_env, run_setup  # noqa: F401
+from .support.fakes.twilio_control import relay_env, run_setup
 
 LISTS = {"intelligence": "/v3/ControlPlane/Configurations", "conversations": "/v2/ControlPlane/Configurations"}
 

@@ -6,7 +6,7 @@ import json
 
 from cintel_relay.setup.plan import MARKER
 
-from .fake_twilio_control import control_plane, fake, relay_env, run_setup  # noqa: F401 (fixtures)
+from .support.fakes.twilio_control import relay_env, run_setup
 from .test_catalog import EXAMPLE, example
 from .test_check import twilio_findings
 

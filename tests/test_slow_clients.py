@@ -9,8 +9,8 @@ import time
 import pytest
 import requests
 
-from .raw_http_support import connect, head, read_answer
 from .support import CALL_SID, Relay, SSEClient, wait_for
+from .support.raw_http import connect, head, read_answer
 
 POOL = 30
 ATTACKERS = 30

@@ -17,9 +17,9 @@ from cintel_relay.access.flex import identity_key
 from cintel_relay.access.limits import slots_key
 from cintel_relay.bus.keys import channel
 
-from .fake_twilio import sid
-from .flex_support import start_flex_relay
 from .support import CALL_SID, TICKET_SECRET, RedisServer, SSEClient, communication, post_json, wait_for
+from .support.fakes.twilio import sid
+from .support.flex_relays import start_flex_relay
 
 OTHER_CALL = "CA" + "7" * 32
 

@@ -8,8 +8,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
-from .flex_support import flex_relay_of_its_own
 from .support import CALL_SID, communication, post_json
+from .support.flex_relays import flex_relay_of_its_own
 
 #: Long enough for the page to load and stream before the token's first ticket runs out, on a loaded machine.
 SHORT_TOKEN_SECONDS = 10

@@ -18,7 +18,6 @@ import requests
 
 from cintel_relay.bus.keys import log_key
 
-from .lb import Nginx
 from .support import (
     METRICS_TOKEN,
     ROOT,
@@ -33,6 +32,7 @@ from .support import (
     scrape,
     wait_for,
 )
+from .support.lb import Nginx
 
 
 @pytest.fixture(scope="module")

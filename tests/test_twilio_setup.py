@@ -18,8 +18,8 @@ from cintel_relay.setup.plan import (
 )
 from cintel_relay.setup.script_text import differences, parse, render
 
-from .fake_twilio_control import API_KEY, API_SECRET, control_plane, fake, relay_env, run_setup  # noqa: F401
 from .support import AUTH_TOKEN, base_env
+from .support.fakes.twilio_control import API_KEY, API_SECRET, relay_env, run_setup
 
 
 def ours(resources: dict, name: str = "cintel-relay") -> dict:

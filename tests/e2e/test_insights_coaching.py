@@ -8,9 +8,9 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from ..fake_twilio import sid
-from ..flex_support import start_flex_relay
 from ..support import CALL_SID, communication, operator_result, payload, post_json, rule_execution
+from ..support.fakes.twilio import sid
+from ..support.flex_relays import start_flex_relay
 from ..test_catalog import CHURN_ID, UNKNOWN_ID, example
 from ..test_stream_auth import get_ticket
 

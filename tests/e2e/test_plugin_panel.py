@@ -7,10 +7,10 @@ The harness is served by the ``harness_origin`` fixture (tests/e2e/conftest.py).
 import pytest
 from playwright.sync_api import expect
 
-from ..channel_support import sms
-from ..fake_twilio import sid
-from ..flex_support import start_flex_relay
 from ..support import CALL_SID, adherence_result, communication, payload, post_json, rule_execution
+from ..support.channels import sms
+from ..support.fakes.twilio import sid
+from ..support.flex_relays import start_flex_relay
 
 WAIT_MS = 15_000
 

@@ -5,7 +5,7 @@ TICKET_SECRET = "ticket-secret-for-tests-0123456789abcdef"
 
 def flex_env(twilio_url: str, **extra) -> dict:
     """The settings of a relay in ``flex`` stream-auth mode that asks the fake Twilio at ``twilio_url``."""
-    from ..fake_twilio import ACCOUNT_SID, WORKSPACE_SID
+    from .fakes.twilio import ACCOUNT_SID, WORKSPACE_SID
 
     return {
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,

@@ -1,6 +1,6 @@
 """A call that completes, its conversation closing, and the results Twilio computes after it (facts F7, F11)."""
 
-from .support import (
+from . import (
     CALL_SID,
     SUMMARY_OPERATOR,
     adherence_result,

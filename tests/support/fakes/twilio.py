@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from .support import AUTH_TOKEN
+from .. import AUTH_TOKEN
 
 ACCOUNT_SID = "AC" + "1f" * 16
 WORKSPACE_SID = "WS" + "2e" * 16

@@ -35,12 +35,10 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-import pytest
-
 from cintel_relay.operators import TWILIO_OPERATORS
 
-from .fake_twilio import ACCOUNT_SID, WORKSPACE_SID
-from .support import AUTH_TOKEN, ROOT, TICKET_SECRET, base_env
+from .. import AUTH_TOKEN, ROOT, TICKET_SECRET, base_env
+from ..fakes.twilio import ACCOUNT_SID, WORKSPACE_SID
 
 API_KEY = "SK" + "3d" * 16
 API_SECRET = "fake-api-secret-5f0c2b9a"
@@ -560,18 +558,3 @@ def run_setup(env: dict, *args: str):
         text=True,
         timeout=60,
     )
-
-
-@pytest.fixture(scope="module")
-def control_plane():
-    """One fake control plane per test module (two servers on free loopback ports)."""
-    plane = FakeControlPlane().start()
-    yield plane
-    plane.stop()
-
-
-@pytest.fixture
-def fake(control_plane):
-    """The module's fake, emptied for this test."""
-    control_plane.reset()
-    return control_plane

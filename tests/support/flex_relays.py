@@ -2,7 +2,7 @@
 
 from contextlib import contextmanager
 
-from .support import RedisServer, Relay, flex_env
+from . import RedisServer, Relay, flex_env
 
 
 def start_flex_relay(redis_url: str, twilio_url: str, **extra) -> Relay:

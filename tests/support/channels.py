@@ -1,7 +1,7 @@
 """Test payloads of the other channels of a call's conversation (issue 10: a conversation grouped by
 profile holds a call and the customer's texts at once)."""
 
-from .support import CONVERSATION, communication
+from . import CONVERSATION, communication
 
 
 def sms(comm_id: str, text: str, conversation: str = CONVERSATION) -> dict:

@@ -11,7 +11,7 @@ import yaml
 
 from cintel_relay.setup.check import PLACEHOLDERS
 
-from .support import ROOT
+from . import ROOT
 
 #: What a user types for the README's and .env.example's placeholders and empty secrets.
 FILLED_IN = {

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import tempfile
 
-from .support import ROOT, answers, free_port, wait_for
+from . import ROOT, answers, free_port, wait_for
 
 NGINX_CONF = os.path.join(ROOT, "deploy", "nginx.conf")
 _UPSTREAM_SERVER = re.compile(r"^(\s*)server relay:8000( [^;]*)?;$", re.M)

@@ -10,7 +10,7 @@ import tempfile
 
 import redis
 
-from .support import wait_for
+from . import wait_for
 
 
 def free_cluster_port() -> int:

@@ -1,0 +1,1 @@
+"""Small HTTP servers that speak Twilio's APIs in the shapes of its published OpenAPI specs."""
