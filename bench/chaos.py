@@ -14,8 +14,8 @@ import time
 import redis
 
 from cintel_relay.bus.keys import log_key
-from tests.support.cluster import RedisCluster
 from tests.support import Relay
+from tests.support.cluster import RedisCluster
 
 from . import payloads
 from .client import SSE, Poster

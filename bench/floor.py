@@ -13,7 +13,7 @@ import time
 from tests.support.processes import free_port, wait_for
 
 from . import payloads
-from .scenarios import CpuMeter, _add_participants, _percentiles, _wrk_count, _wrk_script
+from .scenarios import CpuMeter, add_participants, percentiles, wrk_count, wrk_script
 from .topology import PUBLIC_URL, TOKEN, Topology, worker_pids
 
 
@@ -48,7 +48,7 @@ def _saturate(target, seconds, meter, connections=32, rate_cap=6000):
     # Enough distinct requests that wrk does not repeat one (a repeat is a cheaper duplicate for the relay).
     requests = payloads.lines(50, rate_cap * seconds // 50, TOKEN, PUBLIC_URL, start=10**7)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(_wrk_script(requests, target.split("//")[1]))
+        fh.write(wrk_script(requests, target.split("//")[1]))
     try:
         meter.start()
         out = subprocess.run(
@@ -56,8 +56,8 @@ def _saturate(target, seconds, meter, connections=32, rate_cap=6000):
         ).stdout
     finally:
         os.unlink(fh.name)
-    sent = _wrk_count(out, r"(\d+) requests in")
-    non2xx = _wrk_count(out, r"Non-2xx or 3xx responses: (\d+)")
+    sent = wrk_count(out, r"(\d+) requests in")
+    non2xx = wrk_count(out, r"Non-2xx or 3xx responses: (\d+)")
     figures = meter.figures(sent - non2xx)
     return {
         "accepted_per_s": round((sent - non2xx) / seconds),
@@ -91,7 +91,7 @@ def _round_trips(target, count=1500, pause=0.004):
             times.append((time.perf_counter() - started) * 1000)
         time.sleep(pause)
     sock.close()
-    return {f"round_trip_{k}": v for k, v in _percentiles(times).items() if k in ("p50_ms", "p99_ms")}
+    return {f"round_trip_{k}": v for k, v in percentiles(times).items() if k in ("p50_ms", "p99_ms")}
 
 
 def floor(seconds=10, progress=print) -> dict:
@@ -108,7 +108,7 @@ def floor(seconds=10, progress=print) -> dict:
     progress("  floor: one relay replica and redis-server")
     topology = Topology(replicas=1)
     try:
-        asyncio.run(_add_participants(topology.urls[0], 50))
+        asyncio.run(add_participants(topology.urls[0], 50))
         meter = CpuMeter(topology.worker_pids, topology.redis.url)
         results["relay"] = {**_saturate(topology.urls[0], seconds, meter), **_round_trips(topology.urls[0])}
     finally:

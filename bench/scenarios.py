@@ -58,7 +58,7 @@ class CpuMeter:
         return out
 
 
-def _percentiles(values_ms):
+def percentiles(values_ms):
     values = sorted(values_ms)
     if not values:
         return {}
@@ -72,7 +72,7 @@ def _percentiles(values_ms):
     }
 
 
-async def _add_participants(target, calls):
+async def add_participants(target, calls):
     """Start the calls as Twilio does: participants first, which also maps each conversation to its call."""
     poster = Poster(target)
     statuses = [await poster.post(payloads.participant(c, TOKEN, PUBLIC_URL)) for c in range(calls)]
@@ -103,7 +103,7 @@ def latency(targets, rate=200, calls=50, seconds=10, progress=print, meter=None,
             if key in sent:
                 latencies.append((now - sent.pop(key)) * 1000)
 
-        await _add_participants(targets[0], calls)
+        await add_participants(targets[0], calls)
         streams, tasks = await _open_streams(
             targets[-1], [payloads.call_sid(c) for c in range(calls)], on_event, ready_type=ready_type
         )
@@ -144,14 +144,14 @@ def latency(targets, rate=200, calls=50, seconds=10, progress=print, meter=None,
             "events": total,
             "lost": len(sent),
             "errors": errors,
-            **_percentiles(latencies),
+            **percentiles(latencies),
             **meter.figures(total - errors),
         }
 
     return asyncio.run(run())
 
 
-def _wrk_script(requests, host):
+def wrk_script(requests, host):
     """A wrk Lua script that sends each pre-signed request once, in order, then repeats from the start."""
     rows = []
     for r in requests:
@@ -195,7 +195,7 @@ def throughput(
         requests = payloads.lines(calls, per_target // calls, TOKEN, PUBLIC_URL, start=k * per_target)
         batches.append(requests)
         fh = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-        fh.write(_wrk_script(requests, target.split("//")[1]))
+        fh.write(wrk_script(requests, target.split("//")[1]))
         fh.close()
         scripts.append(fh.name)
 
@@ -205,7 +205,7 @@ def throughput(
         def counter(k):
             return lambda data, now: delivered[k].add(payloads.parse_text(data["data"]["text"]))
 
-        await _add_participants(targets[0], calls)
+        await add_participants(targets[0], calls)
         opened = [
             await _open_streams(t, [payloads.call_sid(c) for c in range(calls)], counter(k), ready_type=ready_type)
             for k, t in enumerate(targets)
@@ -227,8 +227,8 @@ def throughput(
             for script, target in zip(scripts, targets, strict=True)
         ]
         outputs = [(await p.communicate())[0].decode() for p in procs]
-        sent = sum(_wrk_count(o, r"(\d+) requests in") for o in outputs)
-        non2xx = sum(_wrk_count(o, r"Non-2xx or 3xx responses: (\d+)") for o in outputs)
+        sent = sum(wrk_count(o, r"(\d+) requests in") for o in outputs)
+        non2xx = sum(wrk_count(o, r"Non-2xx or 3xx responses: (\d+)") for o in outputs)
         socket_errors = sum(
             sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) (\d+)", o))
             for o in outputs
@@ -278,7 +278,7 @@ def _wrk_latency_ms(output, percent):
     return round(float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)], 3)
 
 
-def _wrk_count(output, pattern):
+def wrk_count(output, pattern):
     match = re.search(pattern, output)
     return int(match.group(1)) if match else 0
 
