@@ -12,6 +12,7 @@ from ..support import (
     RedisServer,
     Relay,
     adherence_result,
+    communication,
     operator_result,
     payload,
     post_json,
@@ -134,3 +135,37 @@ def test_the_board_announces_the_connection_lost_and_back(relay, page):
     expect(announcer).to_contain_text("Connection lost")
     relay.start()  # same port, same Redis
     expect(announcer).to_contain_text("Connection back", timeout=40_000)
+
+
+def tab_to(page, selector: str, limit: int = 80):
+    """Press Tab until the element matching ``selector`` has focus (keyboard only); fails after ``limit`` presses."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} never took keyboard focus in {limit} presses of Tab")
+
+
+def test_by_keyboard_alone_a_step_is_disputed_and_a_coaching_note_sent(relay, page):
+    sid, conversation = "CA" + "6b" * 16, "conv_keyboard_only"
+    line = communication("kb-1", "Thanks for calling Swift Movers", call_sid=sid, conversation=conversation)
+    assert post_json(relay.url, "/webhook/cor-event", line).status_code == 200
+    verdicts = adherence_result("kb-res-1", greeting="Succeeded", verification="Failed")
+    assert post_json(relay.url, "/webhook/cintel-action", rule_execution([verdicts], conversation)).status_code == 200
+    page.goto(f"{relay.url}/console/calls/{sid}")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    step = page.locator('#checklist [data-key="verification"]')
+    expect(step).to_contain_text("missed")
+
+    tab_to(page, '[aria-label="Note for the dispute of Verification"]')
+    page.keyboard.type("Asked for the move date at 0:35")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "I did this"
+    page.keyboard.press("Enter")
+    expect(step).to_contain_text("Disputed")
+
+    tab_to(page, "#coaching-text")
+    page.keyboard.type("Confirm the move date before pricing")
+    tab_to(page, "#coaching-send", limit=3)
+    page.keyboard.press("Enter")
+    expect(page.locator("#coaching li")).to_contain_text("Confirm the move date before pricing")
