@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 
-from tests.support.processes import free_port, wait_for
+from tests.support.processes import free_port, listening, wait_for
 
 from . import payloads
 from .scenarios import CpuMeter, add_participants, percentiles, wrk_count, wrk_script
@@ -24,14 +24,6 @@ def app(environ, start_response):
     return [b'{"ok":true}']
 
 
-def _listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
-
-
 def _bare_gunicorn():
     port = free_port()
     proc = subprocess.Popen(
@@ -40,7 +32,7 @@ def _bare_gunicorn():
         + ["--log-level", "warning", "bench.floor:app"],
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
     )
-    wait_for(lambda: _listening(port), what="the bare gunicorn")
+    wait_for(lambda: listening(port), what="the bare gunicorn")
     return proc, f"http://127.0.0.1:{port}"
 
 

@@ -13,12 +13,11 @@ read on the last), with the CPU of the whole system: both replicas and Redis, or
 
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
 
-from tests.support.processes import free_port, wait_for
+from tests.support.processes import free_port, listening, wait_for
 
 from . import scenarios
 from .topology import Topology
@@ -79,7 +78,7 @@ class Sample:
             ["node", "index.js"], cwd=self.home, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         self.url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _listening(port), timeout=30, what="the sample server")
+        wait_for(lambda: listening(port), timeout=30, what="the sample server")
         return self
 
     def stop(self):
@@ -90,14 +89,6 @@ class Sample:
     def close(self):
         self.stop()
         shutil.rmtree(self.home, ignore_errors=True)
-
-
-def _listening(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 def _relay_round(seconds, progress):

@@ -36,3 +36,12 @@ def answers(server, path) -> bool:
         return requests.get(server.url + path, timeout=1).ok
     except requests.RequestException:
         return False
+
+
+def listening(port: int) -> bool:
+    """True when something accepts TCP connections on 127.0.0.1:``port``."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
