@@ -259,9 +259,9 @@ def _check_bounds(values: dict):
     """The rules between settings, and the caps on what one may be, once every setting is parsed."""
     if values["stream_auth"] == "flex" and not values["server_url"]:
         raise ConfigError(
-            "CINTEL_STREAM_AUTH=flex needs SERVER_URL, the public base URL Twilio calls (on Heroku, the "
-            "web_url of `heroku apps:info -s`): webhook signatures are checked against it, "
-            "never against the Host a request names."
+            "CINTEL_STREAM_AUTH=flex needs SERVER_URL, the public base URL Twilio calls, e.g. "
+            "SERVER_URL=https://relay.example.com (on Heroku, the web_url of `heroku apps:info -s`): webhook "
+            "signatures are checked against it, never against the Host a request names."
         )
     if values["token_cache_seconds"] > 900:
         raise ConfigError(

@@ -67,7 +67,7 @@ python=python3
 if $latest; then
   venv=$(mktemp -d)/venv
   echo "==> drift check: a fresh virtualenv ($venv) with the newest versions setup.cfg's ranges allow"
-  python3 -m venv "$venv" && python=$venv/bin/python
+  python3 -m venv "$venv" && python=$venv/bin/python && export PATH="$venv/bin:$PATH"
   install_python() {
     "$python" -m pip install -q --disable-pip-version-check --upgrade pip &&
       "$python" -m pip install -q --disable-pip-version-check -e '.[test]' &&

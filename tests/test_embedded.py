@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import sysconfig
 
 import requests
 
@@ -45,7 +46,7 @@ def test_console_script_runs_the_server():
     port = free_port()
     env = base_env(PORT=port, CINTEL_BIND_HOST="127.0.0.1")
     proc = subprocess.Popen(
-        ["cintel-relay", "serve"],
+        [os.path.join(sysconfig.get_path("scripts"), "cintel-relay"), "serve"],  # the installed console script
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
