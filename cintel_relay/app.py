@@ -118,7 +118,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
         app.register_blueprint(blueprint)
     security.register_security_headers(app)
     security.register_cors(app, config.cors_origins)
-    access.init_app(app, config, client)
+    access.init_app(app, config, client, bus.commit)
     register_error_handlers(app)
     relay_metrics.prime(app)
     relay.due.start()

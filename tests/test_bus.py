@@ -212,11 +212,30 @@ def test_every_snapshot_type_reaches_the_snapshot(bus):
     assert {t: frame[FRAME_TYPES[t].snapshot]["n"] for t in kept} == {t: t for t in kept}
 
 
-def test_read_after_and_has_event(bus):
+def test_read_after(bus):
     ids = bus.ingest([ev(n) for n in range(5)], session=CALL).ids
     assert [i for i, _ in bus.read_after(CALL, ids[1])] == ids[2:]
-    assert bus.has_event(CALL, ids[0]) and not bus.has_event(CALL, "1-0")
     assert [i for i, _ in bus.read_after(CALL, ids[0], page=2)] == ids[1:]
+
+
+def test_open_resumes_after_an_id_the_log_holds_in_pages(bus):
+    """One call: the events after the client's last id, a page at a time, and whether more follow."""
+    ids = bus.ingest([ev(n) for n in range(5)], session=CALL).ids
+    opening = bus.open(CALL, ids[1])
+    assert opening.resumed and opening.snapshot is None and not opening.more
+    assert [i for i, _ in opening.events] == ids[2:]
+    assert [orjson.loads(f)["data"]["n"] for _, f in opening.events] == [2, 3, 4]
+    paged = bus.open(CALL, ids[0], page=2)
+    assert [i for i, _ in paged.events] == ids[1:3] and paged.more
+    assert bus.open(CALL, ids[-1]).events == []
+
+
+def test_open_gives_a_snapshot_for_an_id_the_log_no_longer_holds(bus):
+    ids = bus.ingest([ev(n) for n in range(3)], session=CALL).ids
+    for gone in ("1-0", None):
+        opening = bus.open(CALL, gone)
+        assert not opening.resumed and opening.snapshot == bus.snapshot(CALL)
+        assert opening.snapshot.last_id == ids[-1] and len(opening.snapshot.frame["transcript"]) == 3
 
 
 def test_log_is_bounded(bus, redis_client):

@@ -12,8 +12,10 @@ new ticket, and so a Flex token that is still valid.
 import logging
 import time
 import uuid
+from typing import Optional
 
-from ..bus.store import REDIS_ERRORS
+from ..bus.group_commit import GroupCommit, LuaScript
+from ..bus.store import REDIS_ERRORS, Store
 from ..errors import RateLimited, Unavailable
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,13 @@ UNCOUNT_LUA = r"""
 if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
 """
 
+# KEYS: this window's count. ARGV: its TTL. Counts one more and returns the count.
+COUNT_LUA = r"""
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+
 # KEYS: the slot set. ARGV: lease seconds, slot id. Pushes the slot's lease out, if it still holds one.
 RENEW_LUA = r"""
 local t = redis.call('TIME')
@@ -57,6 +66,10 @@ local lease = tonumber(ARGV[1])
 redis.call('ZADD', KEYS[1], 'XX', tonumber(t[1]) + tonumber(t[2]) / 1e6 + lease, ARGV[2])
 redis.call('EXPIRE', KEYS[1], math.ceil(lease) + 1)
 """
+
+
+ACQUIRE = LuaScript("acquire-stream", text=ACQUIRE_LUA)
+COUNT = LuaScript("count", text=COUNT_LUA)
 
 
 def slots_key(identity_key: str) -> str:
@@ -175,9 +188,12 @@ class Limits:
         heartbeat: float,
         bad_tokens_per_minute: int = 10,
         stream_opens_per_minute: int = 120,
+        commit: Optional[GroupCommit] = None,
     ):
         self._redis = redis_client
-        self._acquire = redis_client.register_script(ACQUIRE_LUA)
+        # A stream's open is counted (and its slot taken) in script calls shared with other callers' round trips:
+        # in a reconnect storm thousands of opens would otherwise queue for the few pooled connections.
+        self._commit = commit or GroupCommit(Store(redis_client, None))
         self._renew = redis_client.register_script(RENEW_LUA)
         self._admit = redis_client.register_script(ADMIT_LUA)
         self._uncount = redis_client.register_script(UNCOUNT_LUA)
@@ -193,7 +209,7 @@ class Limits:
         at the cap."""
         key, member = slots_key(identity_key), uuid.uuid4().hex
         try:
-            granted = self._acquire(keys=[key], args=[self.lease, self.max_streams, member])
+            granted = self._commit.run(ACQUIRE, (key,), [self.lease, self.max_streams, member])
         except REDIS_ERRORS:
             raise _redis_down() from None
         if not granted:
@@ -208,10 +224,7 @@ class Limits:
         """(count this minute after adding one, seconds left in the minute)."""
         window, retry = _window()
         try:
-            with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(key_of(subject, window))
-                pipe.expire(key_of(subject, window), WINDOW + 1)
-                count, _ = pipe.execute()
+            count = self._commit.run(COUNT, (key_of(subject, window),), [WINDOW + 1])
         except REDIS_ERRORS:
             raise _redis_down() from None
         return count, retry

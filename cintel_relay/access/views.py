@@ -81,7 +81,7 @@ class Access:
         return tickets.verify(self.ticket_secrets, ticket, session).identity
 
 
-def init_app(app, config, redis_client):
+def init_app(app, config, redis_client, commit=None):
     """Build the access policy from the config and register the ticket endpoint."""
     limits = Limits(
         redis_client,
@@ -90,6 +90,7 @@ def init_app(app, config, redis_client):
         config.heartbeat_seconds,
         config.bad_tokens_per_minute,
         config.stream_opens_per_minute,
+        commit,
     )
     if config.stream_auth == "flex":
         access = Access(

@@ -45,8 +45,11 @@ APPEND = LuaScript("append.lua")
 ROUTE = LuaScript("route.lua")
 BOARD_SCRIPT = LuaScript("board.lua")
 DELIVER = LuaScript("deliver.lua", {"route": "route.lua", "append": "append.lua", "board": "board.lua"})
+OPEN = LuaScript("open.lua")
+#: Events a resuming stream reads per round trip; a longer gap is read in further pages.
+RESUME_PAGE = 500
 
-__all__ = ["EventBus", "IngestResult", "Route", "Snapshot", "REDIS_ERRORS"]
+__all__ = ["EventBus", "IngestResult", "Opening", "Route", "Snapshot", "REDIS_ERRORS"]
 
 
 class Route(NamedTuple):
@@ -81,6 +84,17 @@ class Snapshot(NamedTuple):
     frame: dict
 
 
+class Opening(NamedTuple):
+    """What a stream opens with: the events after the client's last id (``resumed``), or a fresh snapshot."""
+
+    resumed: bool
+    #: (id, frame JSON) of each event after the client's last id, when ``resumed`` (at most a page: see ``more``).
+    events: List[Tuple[str, bytes]]
+    snapshot: Optional[Snapshot]
+    #: A full page was read: more events may follow the last one (read them with :meth:`EventBus.read_after`).
+    more: bool = False
+
+
 #: Append outcomes that are no log id.
 _NOT_LOGGED = ("duplicate", "stale")
 
@@ -91,6 +105,14 @@ def _logged(outcome: str) -> bool:
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _field(fields: list, name: bytes) -> bytes:
+    """A field's value in a stream entry's flat [name, value, ...] list, as a script returns it."""
+    for i in range(0, len(fields), 2):
+        if fields[i] == name:
+            return fields[i + 1]
+    raise KeyError(name)
 
 
 def _unavailable(exc: Exception) -> Unavailable:
@@ -112,6 +134,8 @@ class EventBus:
         self.redis = store.client
         self._config = config
         self._commit = GroupCommit(store, config.redis_wait_replicas, config.redis_wait_timeout_ms)
+        #: Concurrent callers' script calls share its round trips; stream opens and limits use it too.
+        self.commit = self._commit
         #: The relay's work that comes due later, in the same Redis (see :mod:`cintel_relay.bus.due`).
         self.due = DueQueue(store, self._commit, "relay")
         #: Route, append and board in one script call (deliver.lua); a cluster needs one call per slot.
@@ -367,10 +391,6 @@ class EventBus:
         except REDIS_ERRORS as exc:
             raise Unavailable(f"Redis unreachable ({type(exc).__name__})") from exc
 
-    def has_event(self, session: str, event_id: str) -> bool:
-        """True when ``event_id`` is still in the session's log (so nothing after it was trimmed)."""
-        return bool(self._read_log(session, event_id, event_id, 1))
-
     def read_after(self, session: str, event_id: str, page: int = 500) -> Iterator[Tuple[str, bytes]]:
         """Every logged frame after ``event_id``, in order, as (id, frame JSON)."""
         cursor = event_id
@@ -441,26 +461,36 @@ class EventBus:
         except REDIS_ERRORS + TOPOLOGY_ERRORS as exc:
             raise Unavailable("Redis is unreachable, retry later.") from exc
 
+    def open(self, session: str, last_event_id: Optional[str], page: int = RESUME_PAGE) -> Opening:
+        """A stream's opening read in one script call, batched with other callers' (no pooled connection is
+        held while this greenlet waits its turn): the events after ``last_event_id`` while the log still holds
+        that id, else the snapshot. ``last_event_id`` must be a well-formed id (or None)."""
+        try:
+            reply = self._commit.run(OPEN, (log_key(session), latest_key(session)), [last_event_id or "", page])
+        except REDIS_ERRORS + TOPOLOGY_ERRORS + (redis.ResponseError,) as exc:
+            raise Unavailable("Redis is unreachable, retry later.") from exc
+        if reply[0] == 1:
+            events = [(_text(entry_id), _field(fields, b"f")) for entry_id, fields in reply[1]]
+            return Opening(True, events, None, len(events) >= page)
+        latest = reply[2]
+        return Opening(False, [], self._snapshot(reply[1], dict(zip(latest[::2], latest[1::2]))))
+
     def snapshot(self, session: str) -> Snapshot:
         """The ``initial`` frame for a fresh subscriber, and the id of the last event it covers."""
+        snapshot = self.open(session, None).snapshot
+        assert snapshot is not None  # no id to resume from: always a snapshot
+        return snapshot
 
-        def read(node):
-            with node.pipeline(transaction=True) as pipe:
-                pipe.xrange(log_key(session), "-", "+")
-                pipe.hgetall(latest_key(session))
-                return pipe.execute()
-
-        try:
-            entries, latest = self.store.on_slot(log_key(session), read)
-        except REDIS_ERRORS + TOPOLOGY_ERRORS as exc:
-            raise Unavailable("Redis is unreachable, retry later.") from exc
+    @staticmethod
+    def _snapshot(entries, latest) -> Snapshot:
+        """The ``initial`` frame from the log's entries (id, flat field list) and the ``latest`` hash."""
         lists: Dict[str, list] = {kind: [] for kind in SNAPSHOT_LISTS}
         last_id: Optional[str] = None
         for entry_id, fields in entries:
             last_id = _text(entry_id)
-            kind = _text(fields[b"t"])
+            kind = _text(_field(fields, b"t"))
             if kind in lists:
-                lists[kind].append(orjson.loads(fields[b"f"])["data"])
+                lists[kind].append(orjson.loads(_field(fields, b"f"))["data"])
         frame: Dict[str, object] = {"type": INITIAL, **{SNAPSHOT_LISTS[k]: v for k, v in lists.items()}}
         frame.update(snapshot_values({_text(k): v for k, v in latest.items()}))
         return Snapshot(last_id, frame)

@@ -35,12 +35,13 @@ def _lua(name: str) -> str:
 class LuaScript:
     """A packaged Lua script and its SHA1, which is how Redis names it. ``functions`` maps a function
     name to another packaged script, prepended as ``local function name(KEYS, ARGV)`` so the script
-    can call it with keys and arguments of its own."""
+    can call it with keys and arguments of its own; ``text`` is the script itself, for one kept beside its
+    Python (``name`` then only names it)."""
 
-    def __init__(self, name: str, functions: Optional[Dict[str, str]] = None):
+    def __init__(self, name: str, functions: Optional[Dict[str, str]] = None, text: Optional[str] = None):
         self.name = name
         parts = [f"local function {fn}(KEYS, ARGV)\n{_lua(file)}end\n" for fn, file in (functions or {}).items()]
-        self.text = lua_prelude() + "".join(parts) + _lua(name)
+        self.text = lua_prelude() + "".join(parts) + (_lua(name) if text is None else text)
         self.sha = hashlib.sha1(self.text.encode("utf-8")).hexdigest()
 
 

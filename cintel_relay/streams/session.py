@@ -56,15 +56,21 @@ def _watch_disconnect(sock, sub):
 
 def _opening(bus, session_id, last_event_id):
     """What a new stream starts with: the events after ``last_event_id`` when the log still has it,
-    else a fresh snapshot; and the stream's position in the log."""
-    if last_event_id and is_event_id(last_event_id) and bus.has_event(session_id, last_event_id):
-        chunks, last = [], last_event_id
-        for event_id, raw in bus.read_after(session_id, last_event_id):
+    else a fresh snapshot; and the stream's position in the log. One round trip for either (a gap longer
+    than a page takes more)."""
+    opening = bus.open(session_id, last_event_id if last_event_id and is_event_id(last_event_id) else None)
+    if opening.snapshot is not None:
+        snapshot = opening.snapshot
+        return sse.frame(snapshot.frame, snapshot.last_id), parse_id(snapshot.last_id) if snapshot.last_id else (0, 0)
+    chunks, last = [], last_event_id
+    for event_id, raw in opening.events:
+        chunks.append(sse.frame(raw, event_id))
+        last = event_id
+    if opening.more:
+        for event_id, raw in bus.read_after(session_id, last):
             chunks.append(sse.frame(raw, event_id))
             last = event_id
-        return b"".join(chunks), parse_id(last)
-    snapshot = bus.snapshot(session_id)
-    return sse.frame(snapshot.frame, snapshot.last_id), parse_id(snapshot.last_id) if snapshot.last_id else (0, 0)
+    return b"".join(chunks), parse_id(last)
 
 
 def _batch(bus, session_id, frames, resync, last_key):
