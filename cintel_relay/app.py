@@ -21,6 +21,7 @@ from .outbound.deliveries import Deliveries
 from .reports.settle import Reports
 from .script import Script, load_script
 from .server.bodies import BodyGate, route_limits
+from .server.lean import Dispatcher, Lean
 from .webhooks.signature import SignatureVerifier
 
 logger = logging.getLogger(__name__)
@@ -53,17 +54,6 @@ def create_app(config: Optional[Config] = None) -> Flask:
     config = config or load_config()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    if config.proxy_count:
-        n = config.proxy_count
-        # Flask's documented way to add WSGI middleware; mypy sees a method assigned.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
-    app.wsgi_app = BodyGate(  # type: ignore[method-assign]  # WSGI middleware, as above
-        app.wsgi_app,
-        route_limits(app, config.max_body_bytes),
-        config.body_timeout,
-        config.body_readers,
-        config.max_body_bytes,
-    )
     logs.init_app(app)
     relay_metrics = metrics.init_app(app, config.metrics_token)
     store = open_store(config)
@@ -121,9 +111,30 @@ def create_app(config: Optional[Config] = None) -> Flask:
     access.init_app(app, config, client, bus.commit)
     register_error_handlers(app)
     relay_metrics.prime(app)
+    _middleware(app, config, relay_metrics)
     relay.due.start()
     if config.embedded:
         logger.warning("REDIS_URL is unset: using the embedded in-process bus (one process only, nothing persists)")
     if not config.verify_signatures:
         logger.warning("CINTEL_VERIFY_SIGNATURES=false: webhooks are NOT authenticated; never run this in production")
     return app
+
+
+def _middleware(app, config, relay_metrics):
+    """The hot routes served lean (:mod:`cintel_relay.server.lean`), inside the proxy fix and the body gate that
+    every request goes through."""
+    from .streams import session as stream
+
+    lean = Lean(config.cors_origins, relay_metrics)
+    handler = Dispatcher(app.wsgi_app, {stream.LEAN_ROUTE: stream.lean_stream(app, lean)})
+    if config.proxy_count:
+        n = config.proxy_count
+        handler = ProxyFix(handler, x_for=n, x_proto=n, x_host=n, x_port=n)
+    # Flask's documented way to add WSGI middleware.
+    app.wsgi_app = BodyGate(
+        handler,
+        route_limits(app, config.max_body_bytes),
+        config.body_timeout,
+        config.body_readers,
+        config.max_body_bytes,
+    )

@@ -125,17 +125,28 @@ class RateLimited(RelayError):
     code = "rate_limited"
 
 
+def error_parts(exc: RelayError):
+    """(status, headers, JSON body, what was unavailable or None) of the answer to ``exc``: one home for the
+    app's error handler and the lean routes (:mod:`cintel_relay.server.lean`)."""
+    headers = dict(exc.headers)
+    source = None
+    if isinstance(exc, Unavailable):
+        headers.setdefault("Retry-After", "5")
+        source = exc.source
+    return exc.status, headers, exc.body(), source
+
+
 def register_error_handlers(app):
     """Make every error, expected or not, a JSON response with the right status."""
 
     @app.errorhandler(RelayError)
     def relay_error(exc):
-        response = jsonify(exc.body())
-        response.status_code = exc.status
-        response.headers.update(exc.headers)
-        if isinstance(exc, Unavailable):
-            response.headers.setdefault("Retry-After", "5")
-            g.unavailable_source = exc.source
+        status, headers, body, source = error_parts(exc)
+        response = jsonify(body)
+        response.status_code = status
+        response.headers.update(headers)
+        if source is not None:
+            g.unavailable_source = source
         return response
 
     @app.errorhandler(HTTPException)

@@ -61,18 +61,34 @@ def annotate(**fields):
     request.environ.setdefault(ENVIRON_KEY, {}).update((k, v) for k, v in fields.items() if v)
 
 
-def _begin():
-    sent = request.headers.get(REQUEST_ID_HEADER, "")
+def begin(environ, session=None):
+    """Give a request its id (the client's ``X-Request-Id`` when sane) and its log fields, in ``environ``."""
+    sent = environ.get("HTTP_X_REQUEST_ID", "")
     request_id = sent if _CLIENT_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
-    request.environ["cintel.started"] = time.perf_counter()
-    annotate(request_id=request_id, session=(request.view_args or {}).get("session_id"))
+    environ["cintel.started"] = time.perf_counter()
+    fields = environ.setdefault(ENVIRON_KEY, {})
+    fields["request_id"] = request_id
+    if session:
+        fields["session"] = session
+
+
+def end(environ, headers):
+    """Echo the request id in ``headers`` (a list of pairs) and record how long the app took to answer."""
+    fields = environ.get(ENVIRON_KEY)
+    if fields and "request_id" in fields:  # absent when a hook registered ahead of ours answered the request
+        headers.append((REQUEST_ID_HEADER, fields["request_id"]))
+        fields["app_ms"] = round((time.perf_counter() - environ["cintel.started"]) * 1000, 2)
+
+
+def _begin():
+    begin(request.environ, (request.view_args or {}).get("session_id"))
 
 
 def _end(response):
-    fields = request.environ.get(ENVIRON_KEY)
-    if fields:  # absent when a before_request hook registered ahead of ours answered the request
-        response.headers[REQUEST_ID_HEADER] = fields["request_id"]
-        fields["app_ms"] = round((time.perf_counter() - request.environ["cintel.started"]) * 1000, 2)
+    headers: list = []
+    end(request.environ, headers)
+    for name, value in headers:
+        response.headers[name] = value
     return response
 
 

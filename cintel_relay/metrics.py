@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import time
+from typing import Optional
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
@@ -178,27 +179,29 @@ class Metrics:
                     self.lag.observe(max(0.0, now_ms - stamp) / 1000)
 
     def after_request(self, response):
+        """Count the response of a Flask route (see :meth:`answered`)."""
+        if request.url_rule is not None:
+            self.answered(request.url_rule.rule, response.status_code, g.get("unavailable_source"))
+        return response
+
+    def answered(self, route: str, status: int, unavailable_source: Optional[str] = None):
         """Count webhooks by route and status; 403 on a webhook is a signature failure; a 503 is Twilio's
-        when its code names a Twilio service (``taskrouter_timeout``), else Redis's."""
-        route = request.url_rule.rule if request.url_rule else None
-        if route is None:
-            return response
+        when its source names a Twilio service (``taskrouter_timeout``), else Redis's."""
         if route.startswith("/webhook/"):
-            key = (route, response.status_code)
+            key = (route, status)
             series = self._webhook_series.get(key)
             if series is None:
-                series = self._webhook_series[key] = self.webhooks.labels(route, str(response.status_code))
+                series = self._webhook_series[key] = self.webhooks.labels(route, str(status))
             series.inc()
-            if response.status_code == 403:
+            if status == 403:
                 self.signature_failures.labels(route).inc()
-        if response.status_code == 503:
+        if status == 503:
             # An Unavailable says what it could not reach (errors.py); any other 503 is the relay's Redis.
-            source = g.get("unavailable_source", "redis")
+            source = unavailable_source or "redis"
             if source in TWILIO_SERVICES:
                 self.twilio_unavailable.labels(source).inc()
             else:
                 self.redis_errors.labels(route).inc()
-        return response
 
 
 def init_app(app, token=None) -> Metrics:

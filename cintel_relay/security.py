@@ -71,17 +71,22 @@ def register_cors(app, origins):
         return Response(status=204)
 
     @app.after_request
-    def cors_headers(response):
+    def cors_response_headers(response):
         if not request.path.startswith(CORS_PREFIX):
             return response
         response.vary.add("Origin")
-        origin = request.headers.get("Origin")
-        if origin in allowed:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Expose-Headers"] = "Retry-After"
-            if _is_preflight():
-                response.headers.update(CORS_PREFLIGHT)
+        response.headers.extend(cors_headers(request.headers.get("Origin"), allowed, _is_preflight(), vary=False))
         return response
+
+
+def cors_headers(origin, allowed, preflight: bool, vary: bool = True) -> list:
+    """The CORS headers of a response under ``/api/`` to ``origin``: none for an origin not ``allowed``."""
+    headers = [("Vary", "Origin")] if vary else []
+    if origin in allowed:
+        headers += [("Access-Control-Allow-Origin", origin), ("Access-Control-Expose-Headers", "Retry-After")]
+        if preflight:
+            headers += CORS_PREFLIGHT.items()
+    return headers
 
 
 def check_json_depth(value, limit: int = MAX_JSON_DEPTH):

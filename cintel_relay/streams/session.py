@@ -7,13 +7,14 @@ from typing import Optional
 
 from flask import Blueprint, Response, current_app, request
 
-from .. import metrics
+from .. import logs, metrics
 from ..access.limits import Held
 from ..bus.hub import CLOSED, OVERFLOW, SHUTDOWN
 from ..bus.keys import channel
-from ..errors import Unavailable
+from ..errors import RelayError, Unavailable
 from ..events import CONNECTED
 from ..ids import is_event_id, parse_id, valid_session
+from ..server.lean import query
 from . import sse
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ bp = Blueprint("stream", __name__)
 READY_TIMEOUT = 5.0
 RETRY_MS = 2000
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+LEAN_HEADERS = [("Content-Type", "text/event-stream; charset=utf-8"), *HEADERS.items()]
 
 
 def _watch_disconnect(sock, sub):
@@ -177,29 +179,72 @@ def _events(bus, hub, session_id, last_event_id, config, sock, tracker, until: O
         tracker.stream_closed()
 
 
-@bp.get("/api/stream/<session_id>")
-def stream(session_id):
-    """Open an SSE stream for a session; ``Last-Event-ID`` (or ``?lastEventId=``) resumes after that id.
+ROUTE = "/api/stream/<session_id>"
+#: The lean dispatcher's route (a path prefix taking one more segment: the session id).
+LEAN_ROUTE = ("GET", "/api/stream/")
 
-    With stream auth on, ``?ticket=`` is checked and a per-identity slot taken before anything is subscribed.
-    """
+
+def _body(app, session_id: str, ticket: Optional[str], address: str, last_event_id: Optional[str], sock):
+    """The stream's body for a request: the ticket checked and a slot taken (with stream auth) before anything
+    is subscribed; the caller returns it as the response's iterable."""
     valid_session(session_id)
-    slot = current_app.extensions["cintel_access"].admit(
-        session_id, request.args.get("ticket"), request.remote_addr or ""
-    )
-    last_event_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId") or None
-    ext = current_app.extensions["cintel"]
+    slot = app.extensions["cintel_access"].admit(session_id, ticket, address)
+    ext = app.extensions["cintel"]
     body = _events(
         ext.bus,
         ext.hub,
         session_id,
         last_event_id,
         ext.config,
-        request.environ.get("gunicorn.socket"),
-        metrics.of(current_app),
+        sock,
+        metrics.of(app),
         until=slot.until if slot is not None else None,
     )
-    if slot is not None:
-        body = Held(slot, body)
+    return body if slot is None else Held(slot, body)
+
+
+@bp.get(ROUTE)
+def stream(session_id):
+    """Open an SSE stream for a session; ``Last-Event-ID`` (or ``?lastEventId=``) resumes after that id.
+
+    With stream auth on, ``?ticket=`` is checked and a per-identity slot taken before anything is subscribed.
+    A GET is served by :func:`lean_stream`; this view answers the rest (HEAD).
+    """
+    last_event_id = request.headers.get("Last-Event-ID") or request.args.get("lastEventId") or None
+    body = _body(
+        current_app,
+        session_id,
+        request.args.get("ticket"),
+        request.remote_addr or "",
+        last_event_id,
+        request.environ.get("gunicorn.socket"),
+    )
     # direct_passthrough hands our generator to gunicorn as is: no wrapping iterators per idle stream.
     return Response(body, mimetype="text/event-stream", headers=HEADERS, direct_passthrough=True)
+
+
+def lean_stream(app, lean):
+    """The stream route as a plain WSGI handler (see :mod:`cintel_relay.server.lean`): the same answer as
+    :func:`stream` without Flask's request machinery, which an idle stream would keep for its whole life."""
+
+    def handle(environ, start_response, session_id):
+        logs.begin(environ, session_id)
+        try:
+            args = query(environ)
+            last_event_id = environ.get("HTTP_LAST_EVENT_ID") or args.get("lastEventId") or None
+            body = _body(
+                app,
+                session_id,
+                args.get("ticket"),
+                environ.get("REMOTE_ADDR") or "",
+                last_event_id,
+                environ.get("gunicorn.socket"),
+            )
+        except RelayError as exc:
+            return lean.error(exc, environ, start_response, ROUTE)
+        except Exception as exc:
+            return lean.unexpected(exc, environ, start_response, ROUTE)
+        lean.start(environ, start_response, ROUTE, 200, LEAN_HEADERS)
+        return body
+
+    return handle
