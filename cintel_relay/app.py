@@ -20,7 +20,7 @@ from .errors import register_error_handlers
 from .outbound.deliveries import Deliveries
 from .reports.settle import Reports
 from .script import Script, load_script
-from .server.bodies import BodyGate, route_limits
+from .server.bodies import MAX_BODY, BodyGate, route_limits
 from .server.lean import Dispatcher, Lean
 from .webhooks.signature import SignatureVerifier
 
@@ -124,16 +124,27 @@ def _middleware(app, config, relay_metrics):
     """The hot routes served lean (:mod:`cintel_relay.server.lean`), inside the proxy fix and the body gate that
     every request goes through."""
     from .streams import session as stream
+    from .webhooks import intelligence, lean_webhook, orchestrator, status
 
     lean = Lean(config.cors_origins, relay_metrics)
-    handler = Dispatcher(app.wsgi_app, {stream.LEAN_ROUTE: stream.lean_stream(app, lean)})
+    routes = {stream.LEAN_ROUTE: stream.lean_stream(app, lean)}
+    limits = {}
+    for module, handle in (
+        (intelligence, intelligence.cintel_action),
+        (orchestrator, orchestrator.cor_event),
+        (status, status.call_status),
+    ):
+        for method_path, rule in module.LEAN_ROUTES.items():
+            routes[method_path] = lean_webhook(app, lean, rule, handle)
+            limits[method_path] = MAX_BODY
+    handler = Dispatcher(app.wsgi_app, routes)
     if config.proxy_count:
         n = config.proxy_count
         handler = ProxyFix(handler, x_for=n, x_proto=n, x_host=n, x_port=n)
     # Flask's documented way to add WSGI middleware.
     app.wsgi_app = BodyGate(
         handler,
-        route_limits(app, config.max_body_bytes),
+        route_limits(app, config.max_body_bytes, limits),
         config.body_timeout,
         config.body_readers,
         config.max_body_bytes,

@@ -136,6 +136,11 @@ def error_parts(exc: RelayError):
     return exc.status, headers, exc.body(), source
 
 
+def http_error_parts(exc: HTTPException):
+    """(status, JSON body) of the answer to a werkzeug HTTP error (a 405, a malformed request)."""
+    return exc.code or 500, {"error": exc.description, "code": exc.name.lower().replace(" ", "_")}
+
+
 def register_error_handlers(app):
     """Make every error, expected or not, a JSON response with the right status."""
 
@@ -154,8 +159,9 @@ def register_error_handlers(app):
         if exc.code == 413:  # werkzeug's, for a declared Content-Length past the request's limit
             limit = request.max_content_length or 0
             return relay_error(BodyTooLarge.past(limit, configurable=limit == app.config["MAX_CONTENT_LENGTH"]))
-        response = jsonify({"error": exc.description, "code": exc.name.lower().replace(" ", "_")})
-        response.status_code = exc.code or 500
+        status, body = http_error_parts(exc)
+        response = jsonify(body)
+        response.status_code = status
         return response
 
     @app.errorhandler(Exception)

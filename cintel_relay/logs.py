@@ -9,7 +9,9 @@ import re
 import sys
 import time
 import uuid
+from contextvars import ContextVar
 from datetime import datetime, timezone
+from typing import Optional
 
 import orjson
 from flask import has_request_context, request
@@ -20,6 +22,8 @@ REQUEST_ID_HEADER = "X-Request-Id"
 ENVIRON_KEY = "cintel.log"
 # An id a client sends is kept only if it cannot forge or bloat a log line (Heroku's router sends a UUID).
 _CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+#: The log fields of the request a greenlet serves on a lean route (each greenlet has its own context).
+_LEAN_FIELDS: ContextVar[Optional[dict]] = ContextVar("cintel_log_fields", default=None)
 _RECORD_FIELDS = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
@@ -34,9 +38,9 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         entry.update((k, v) for k, v in vars(record).items() if k not in _RECORD_FIELDS)
-        if has_request_context():
-            for key, value in request.environ.get(ENVIRON_KEY, {}).items():
-                entry.setdefault(key, value)
+        fields = request.environ.get(ENVIRON_KEY, {}) if has_request_context() else _LEAN_FIELDS.get()
+        for key, value in (fields or {}).items():
+            entry.setdefault(key, value)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
@@ -56,13 +60,16 @@ def init_app(app):
     app.after_request(_end)
 
 
-def annotate(**fields):
-    """Add ids (session, conversation) to this request's log records and its access-log line."""
-    request.environ.setdefault(ENVIRON_KEY, {}).update((k, v) for k, v in fields.items() if v)
+def annotate(environ=None, **fields):
+    """Add ids (session, conversation) to this request's log records and its access-log line (``environ``: the
+    request's, for the lean routes; Flask's current request's by default)."""
+    environ = request.environ if environ is None else environ
+    environ.setdefault(ENVIRON_KEY, {}).update((k, v) for k, v in fields.items() if v)
 
 
 def begin(environ, session=None):
-    """Give a request its id (the client's ``X-Request-Id`` when sane) and its log fields, in ``environ``."""
+    """Give a request its id (the client's ``X-Request-Id`` when sane) and its log fields, in ``environ``; the
+    records logged meanwhile in this greenlet carry them (a lean route has no Flask request context)."""
     sent = environ.get("HTTP_X_REQUEST_ID", "")
     request_id = sent if _CLIENT_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
     environ["cintel.started"] = time.perf_counter()
@@ -70,6 +77,12 @@ def begin(environ, session=None):
     fields["request_id"] = request_id
     if session:
         fields["session"] = session
+    _LEAN_FIELDS.set(fields)
+
+
+def forget():
+    """The request is answered: later records of this greenlet (a keep-alive connection's) are not its."""
+    _LEAN_FIELDS.set(None)
 
 
 def end(environ, headers):

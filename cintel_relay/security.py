@@ -136,15 +136,17 @@ def _loads(raw: bytes, lone_surrogates: bool):
         raise BadRequest("the body is not valid JSON.") from exc
 
 
-def json_body(what: str, lone_surrogates: bool = False):
+def json_body(what: str, lone_surrogates: bool = False, req=None):
     """The request's JSON body: 415 unless ``application/json``, 400 unless valid and at most MAX_JSON_DEPTH deep.
 
     :param what: how to name the expected body in the 415 message.
     :param lone_surrogates: load strings with escaped lone surrogates (else 400) for a caller that drops the
         parts holding them (see :func:`has_lone_surrogate`).
+    :param req: the request (a werkzeug request, for the lean routes); Flask's current request by default.
     """
-    if request.mimetype != "application/json":
+    req = request if req is None else req
+    if req.mimetype != "application/json":
         raise UnsupportedMediaType(f"send {what} as application/json.")
-    body = _loads(request.get_data(cache=True), lone_surrogates)
+    body = _loads(req.get_data(cache=True), lone_surrogates)
     check_json_depth(body)
     return body

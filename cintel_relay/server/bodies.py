@@ -52,10 +52,15 @@ def takes_body(limit: int = MAX_BODY):
     return mark
 
 
-def route_limits(app, max_body: int):
-    """``environ -> body limit`` for a Flask app: the matched view's :func:`takes_body` limit, else 0."""
+def route_limits(app, max_body: int, known=None):
+    """``environ -> body limit`` for a Flask app: the matched view's :func:`takes_body` limit, else 0. ``known``
+    maps (method, path) to a limit, looked up first: the lean routes' (no URL matching per webhook)."""
+    known = known or {}
 
     def limit_of(environ) -> int:
+        limit = known.get((environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")))
+        if limit is not None:
+            return max_body if limit == MAX_BODY else limit
         try:
             endpoint, _ = app.url_map.bind_to_environ(environ).match(method=environ.get("REQUEST_METHOD"))
         except (HTTPException, ValueError):  # no such route or method, or a redirect: nothing to read for any of them

@@ -16,9 +16,10 @@ from typing import Callable, Dict, Iterable, List, Tuple
 from urllib.parse import parse_qsl
 
 import orjson
+from werkzeug.exceptions import HTTPException
 
 from .. import logs, security
-from ..errors import RelayError, error_parts
+from ..errors import RelayError, error_parts, http_error_parts
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,11 @@ class Lean:
         if source is not None:
             environ[UNAVAILABLE_SOURCE] = source
         return self.answer(environ, start_response, route, code, body, headers.items())
+
+    def http_error(self, exc: HTTPException, environ, start_response, route: str) -> List[bytes]:
+        """The JSON answer to a werkzeug HTTP error, as the app's error handler gives it."""
+        code, body = http_error_parts(exc)
+        return self.answer(environ, start_response, route, code, body)
 
     def unexpected(self, exc: Exception, environ, start_response, route: str) -> List[bytes]:
         """A 500 with a JSON body, the error logged with the request's fields: never a traceback to the client."""

@@ -1,19 +1,27 @@
-"""Webhook blueprints, one module per Twilio source, and what they share: verify, parse, load, ingest."""
+"""Webhook routes, one module per Twilio source, and what they share: verify, parse, load, ingest.
+
+Each source's handler is ``handle(ext, req) -> (IngestResult or None, extra answer fields)``: ``ext`` is the
+app's :class:`~cintel_relay.app.Components`, ``req`` a werkzeug request. :func:`lean_webhook` serves it
+without Flask's request machinery (see :mod:`cintel_relay.server.lean`); the Flask view of the same route
+(:func:`flask_view`) answers what the lean dispatcher does not take (another method, HEAD) the same way.
+"""
+
+from typing import Callable, Optional, Tuple
 
 import orjson
 from flask import Response, current_app, request
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request
 
-from .. import metrics
-from ..errors import BadRequest, InvalidPayload, UnsupportedMediaType
+from .. import logs, metrics
+from ..errors import BadRequest, InvalidPayload, RelayError, UnsupportedMediaType
 from ..security import json_body
 from .signature import form_params
 
-
-def relay():
-    """The app's relay extension (config, bus, hub, script, verifier)."""
-    return current_app.extensions["cintel"]
+#: A source's handler: (the app's components, the request) -> (what the bus did, extra answer fields).
+Handler = Callable[..., Tuple[Optional[object], dict]]
 
 
 def _stringify_keys(messages):
@@ -32,16 +40,16 @@ def load(schema, data, what: str):
         ) from exc
 
 
-def signed_json(lone_surrogates: bool = False) -> dict:
+def signed_json(ext, req, lone_surrogates: bool = False) -> dict:
     """The JSON object body of a Twilio-signed request (see :func:`json_body` for ``lone_surrogates``)."""
-    relay().verifier.verify(request, json_body=True)
-    body = json_body("the body", lone_surrogates)
+    ext.verifier.verify(req, json_body=True)
+    body = json_body("the body", lone_surrogates, req)
     if not isinstance(body, dict):
         raise InvalidPayload("the body must be a JSON object.", fields={"_schema": ["Not an object."]})
     return body
 
 
-def signed_form(reads) -> dict:
+def signed_form(ext, req, reads) -> dict:
     """The parameters of a Twilio-signed request: the form of a POST (``application/x-www-form-urlencoded``),
     the query of a GET (``StatusCallbackMethod=GET``).
 
@@ -49,12 +57,12 @@ def signed_form(reads) -> dict:
     repeated values, so their order (and so which one a reader takes) is not signed. Any other parameter
     may repeat (a SIP header set twice): the relay never reads it, so its order changes nothing.
     """
-    form = request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded"
+    form = req.method == "POST" and req.mimetype == "application/x-www-form-urlencoded"
     # Parsed once, with a cap on its size, before the signature is checked (see signature.form_params).
-    params = form_params(request.get_data(cache=True)) if form else MultiDict()
-    relay().verifier.verify(request, json_body=False, params=params)
-    if request.method == "GET":
-        params = request.args
+    params = form_params(req.get_data(cache=True)) if form else MultiDict()
+    ext.verifier.verify(req, json_body=False, params=params)
+    if req.method == "GET":
+        params = req.args
     elif not form:
         raise UnsupportedMediaType("send the body as application/x-www-form-urlencoded.")
     repeated = sorted(name for name, values in params.lists() if len(values) > 1 and name in reads)
@@ -65,11 +73,47 @@ def signed_form(reads) -> dict:
     return params.to_dict()
 
 
-def accepted(result=None, **extra):
-    """The 200 answer, once the alert rules have seen what was logged (a Redis failure there is a 503, and Twilio's
-    retry evaluates them again): Twilio only needs a 2xx; the counts help whoever debugs a delivery."""
+def accepted_body(ext, relay_metrics, result=None, extra=None) -> dict:
+    """The 200 answer's body, once the alert rules have seen what was logged (a Redis failure there is a 503, and
+    Twilio's retry evaluates them again): Twilio only needs a 2xx; the counts help whoever debugs a delivery."""
     if result:
-        relay().alerts.after(result)
-        metrics.of(current_app).ingested(result)
-    body = {"ok": True, **(result.as_dict() if result else {"logged": 0, "held": 0, "duplicates": 0}), **extra}
-    return Response(orjson.dumps(body), mimetype="application/json")
+        ext.alerts.after(result)
+        relay_metrics.ingested(result)
+    counts = result.as_dict() if result else {"logged": 0, "held": 0, "duplicates": 0}
+    return {"ok": True, **counts, **(extra or {})}
+
+
+def flask_view(handle: Handler):
+    """A Flask view answering with ``handle``."""
+
+    def view():
+        ext = current_app.extensions["cintel"]
+        result, extra = handle(ext, request)
+        body = accepted_body(ext, metrics.of(current_app), result, extra)
+        return Response(orjson.dumps(body), mimetype="application/json")
+
+    view.__name__ = handle.__name__
+    view.__doc__ = handle.__doc__
+    return view
+
+
+def lean_webhook(app, lean, route: str, handle: Handler):
+    """``handle`` as a lean WSGI handler: the answer, status, headers, metrics and log fields of its Flask view."""
+    ext = app.extensions["cintel"]
+    relay_metrics = metrics.of(app)
+
+    def serve(environ, start_response, _rest):
+        logs.begin(environ)
+        try:
+            result, extra = handle(ext, Request(environ))
+            return lean.answer(environ, start_response, route, 200, accepted_body(ext, relay_metrics, result, extra))
+        except RelayError as exc:
+            return lean.error(exc, environ, start_response, route)
+        except HTTPException as exc:
+            return lean.http_error(exc, environ, start_response, route)
+        except Exception as exc:
+            return lean.unexpected(exc, environ, start_response, route)
+        finally:
+            logs.forget()
+
+    return serve

@@ -14,12 +14,14 @@ from ..normalize import Event
 from ..schemas import RuleExecutionSchema
 from ..security import has_lone_surrogate
 from ..server.bodies import takes_body
-from . import accepted, load, relay, signed_json
+from . import flask_view, load, signed_json
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("cintel", __name__)
 _schema = RuleExecutionSchema()
+ROUTE = "/webhook/cintel-action"
+LEAN_ROUTES = {("POST", ROUTE): ROUTE}
 
 
 def _kind(routing: dict) -> str:
@@ -38,21 +40,21 @@ def result_items(payload: dict, operators, script, catalog=EMPTY) -> Tuple[List[
     return items, any(routing["postCall"] for routing, _ in groups)
 
 
-@bp.post("/webhook/cintel-action")
-@takes_body()
-def cintel_action():
+def cintel_action(ext, req):
     """Log each operator result, plus the adherence, sentiment, summary or insight it implies, on the session of
     the communications it was computed from (see route.lua)."""
-    body = signed_json(lone_surrogates=True)
+    body = signed_json(ext, req, lone_surrogates=True)
     dropped = _drop_invalid_text(body)
     payload = load(_schema, body, "rule execution")
-    ext = relay()
     conversation = payload["conversationId"]
-    annotate(conversation=conversation)
+    annotate(req.environ, conversation=conversation)
     items, post_call = result_items(payload, ext.config.operators, ext.script, ext.config.catalog)
     result = ext.bus.route(conversation, items)
     ext.reports.followed(result, post_call=post_call)
-    return accepted(result, **({"dropped": dropped} if dropped else {}))
+    return result, ({"dropped": dropped} if dropped else {})
+
+
+bp.post(ROUTE)(takes_body()(flask_view(cintel_action)))
 
 
 def _drop_invalid_text(body: dict) -> int:

@@ -15,10 +15,12 @@ from ..logs import annotate
 from ..normalize import Event
 from ..schemas import EVENT_DATA_SCHEMAS, OrchestratorEventSchema
 from ..server.bodies import takes_body
-from . import accepted, load, relay, signed_json
+from . import flask_view, load, signed_json
 
 bp = Blueprint("orchestrator", __name__)
 _envelope = OrchestratorEventSchema()
+ROUTE, ALIAS = "/webhook/cor-event", "/webhook/maestro-event"
+LEAN_ROUTES = {("POST", ROUTE): ROUTE, ("POST", ALIAS): ALIAS}
 
 
 def communication_item(bus, config, comm) -> Tuple[Route, List[Event]]:
@@ -37,12 +39,12 @@ def communication_item(bus, config, comm) -> Tuple[Route, List[Event]]:
     return route, [event] if event else []
 
 
-def _communication(ext, comm):
-    annotate(session=normalize.communication_routing(comm)["call"])
+def _communication(ext, comm, environ):
+    annotate(environ, session=normalize.communication_routing(comm)["call"])
     return ext.bus.route(comm["conversationId"], [communication_item(ext.bus, ext.config, comm)])
 
 
-def _participant(ext, participant):
+def _participant(ext, participant, _environ):
     conversation = participant["conversationId"]
     kind = normalize.participant_type(participant, ext.config.agent_addresses)
     ext.bus.remember_participant(conversation, participant["id"], kind)
@@ -53,7 +55,7 @@ def _participant(ext, participant):
     return ext.bus.route(conversation, [(Route("call", call=session), [])], board=board, board_session=session)
 
 
-def _conversation(ext, conversation):
+def _conversation(ext, conversation, _environ):
     # Deduplicated on the conversation itself, which the signature covers (the idempotency token is not).
     event = normalize.conversation_closed_event(conversation, f"closed:{conversation['id']}")
     if event is None:
@@ -71,16 +73,18 @@ _HANDLERS = {
 }
 
 
-@bp.post("/webhook/cor-event")
-@bp.post("/webhook/maestro-event")
-@takes_body()
-def cor_event():
+def cor_event(ext, req):
     """Transcript lines, the calls of a conversation, participants, and conversation closing."""
-    envelope = load(_envelope, signed_json(), "Orchestrator event")
+    envelope = load(_envelope, signed_json(ext, req), "Orchestrator event")
     kind = envelope["eventType"]
     schema = EVENT_DATA_SCHEMAS.get(kind)
     if schema is None:
-        return accepted(ignored=kind)
+        return None, {"ignored": kind}
     data = load(schema, envelope["data"], f"{kind} data")
-    annotate(conversation=data.get("conversationId") or data.get("id"))
-    return accepted(_HANDLERS[kind](relay(), data))
+    annotate(req.environ, conversation=data.get("conversationId") or data.get("id"))
+    return _HANDLERS[kind](ext, data, req.environ), {}
+
+
+_view = takes_body()(flask_view(cor_event))
+bp.post(ROUTE)(_view)
+bp.post(ALIAS)(_view)
