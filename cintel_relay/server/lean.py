@@ -11,6 +11,7 @@ error bodies (:mod:`cintel_relay.errors`) and the per-route metrics (:mod:`cinte
 deadlines and ``CINTEL_PROXY_COUNT`` apply as before: the dispatcher sits inside the same middleware.
 """
 
+import json
 import logging
 from typing import Callable, Dict, Iterable, List, Tuple
 from urllib.parse import parse_qsl
@@ -49,6 +50,12 @@ def status_line(code: int) -> str:
     return f"{code} {_REASONS.get(code, 'UNKNOWN')}"
 
 
+def flask_json(body) -> bytes:
+    """``body`` encoded as Flask's ``jsonify`` encodes the app's error answers (sorted keys, ASCII, a newline), so a
+    client sees the same bytes from either path."""
+    return (json.dumps(body, ensure_ascii=True, sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
 def query(environ) -> Dict[str, str]:
     """The query string's parameters, the first value of each (as Flask's ``request.args.get``)."""
     args: Dict[str, str] = {}
@@ -76,9 +83,9 @@ class Lean:
         self.metrics.answered(route, code, environ.get(UNAVAILABLE_SOURCE))
         start_response(status_line(code), headers)
 
-    def answer(self, environ, start_response, route: str, code: int, body, own=()) -> List[bytes]:
-        """A whole JSON response (``body`` is JSON-encoded here)."""
-        raw = orjson.dumps(body)
+    def answer(self, environ, start_response, route: str, code: int, body, own=(), raw=None) -> List[bytes]:
+        """A whole JSON response (``body`` is JSON-encoded here, unless given encoded as ``raw``)."""
+        raw = orjson.dumps(body) if raw is None else raw
         self.start(
             environ,
             start_response,
@@ -93,12 +100,12 @@ class Lean:
         code, headers, body, source = error_parts(exc)
         if source is not None:
             environ[UNAVAILABLE_SOURCE] = source
-        return self.answer(environ, start_response, route, code, body, headers.items())
+        return self.answer(environ, start_response, route, code, body, headers.items(), raw=flask_json(body))
 
     def http_error(self, exc: HTTPException, environ, start_response, route: str) -> List[bytes]:
         """The JSON answer to a werkzeug HTTP error, as the app's error handler gives it."""
         code, body = http_error_parts(exc)
-        return self.answer(environ, start_response, route, code, body)
+        return self.answer(environ, start_response, route, code, body, raw=flask_json(body))
 
     def unexpected(self, exc: Exception, environ, start_response, route: str) -> List[bytes]:
         """A 500 with a JSON body, the error logged with the request's fields: never a traceback to the client."""
@@ -106,7 +113,7 @@ class Lean:
             "unhandled error", extra={"error_type": type(exc).__name__, **environ.get(logs.ENVIRON_KEY, {})}
         )
         body = {"error": "internal error; the relay logged it", "code": "internal_error"}
-        return self.answer(environ, start_response, route, 500, body)
+        return self.answer(environ, start_response, route, 500, body, raw=flask_json(body))
 
 
 class Dispatcher:
@@ -115,17 +122,18 @@ class Dispatcher:
 
     def __init__(self, app, routes: Dict[Tuple[str, str], Handler]):
         self._app = app
-        self._routes = routes
+        self._exact = {key: h for key, h in routes.items() if not key[1].endswith("/")}
+        self._prefixed = {key: h for key, h in routes.items() if key[1].endswith("/")}
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "")
-        handler = self._routes.get((method, path))
+        handler = self._exact.get((method, path))
         if handler is not None:
             return handler(environ, start_response, "")
         head, slash, rest = path.rpartition("/")
         if rest:
-            handler = self._routes.get((method, head + slash))
+            handler = self._prefixed.get((method, head + slash))
             if handler is not None:
                 return handler(environ, start_response, rest)
         return self._app(environ, start_response)
