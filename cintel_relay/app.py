@@ -2,7 +2,7 @@
 
 import logging
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Callable, Optional
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -137,7 +137,7 @@ def _middleware(app, config, relay_metrics):
         for method_path, rule in module.LEAN_ROUTES.items():
             routes[method_path] = lean_webhook(app, lean, rule, handle)
             limits[method_path] = MAX_BODY
-    handler = Dispatcher(app.wsgi_app, routes)
+    handler: Callable[..., Any] = Dispatcher(app.wsgi_app, routes)
     if config.proxy_count:
         n = config.proxy_count
         handler = ProxyFix(handler, x_for=n, x_proto=n, x_host=n, x_port=n)
