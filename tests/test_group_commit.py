@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from cintel_relay.bus.group_commit import GroupCommit
+from cintel_relay.bus.group_commit import GroupCommit, ReplicasBehind
 from cintel_relay.bus.store import Store
 
 TEXT = "return {KEYS[1], ARGV[1]}"
@@ -86,3 +86,15 @@ def test_more_calls_than_one_batch_holds(redis_client, count):
     commit = GroupCommit(Store(redis_client, None), max_batch=64)
     calls = [commit.submit(ECHO, [f"b{i}"], [str(i)]) for i in range(count)]
     assert [commit.result(c)[1] for c in calls] == [str(i).encode() for i in range(count)]
+
+
+def test_only_durable_calls_wait_for_replicas(redis_client):
+    """With CINTEL_REDIS_WAIT_REPLICAS and no replica answering, a write is refused (the webhook gets 503 and
+    Twilio retries) while a stream's read or an open count, in the same batch or alone, is answered."""
+    commit = GroupCommit(Store(redis_client, None), wait_replicas=1, wait_timeout_ms=50)
+    write = commit.submit(ECHO, ["write"], ["1"])
+    read = commit.submit(ECHO, ["read"], ["2"], durable=False)
+    with pytest.raises(ReplicasBehind):
+        commit.result(write)
+    assert commit.result(read) == [b"read", b"2"]
+    assert commit.run(ECHO, ["alone"], ["3"], durable=False) == [b"alone", b"3"]

@@ -209,7 +209,7 @@ class Limits:
         at the cap."""
         key, member = slots_key(identity_key), uuid.uuid4().hex
         try:
-            granted = self._commit.run(ACQUIRE, (key,), [self.lease, self.max_streams, member])
+            granted = self._commit.run(ACQUIRE, (key,), [self.lease, self.max_streams, member], durable=False)
         except REDIS_ERRORS:
             raise _redis_down() from None
         if not granted:
@@ -224,7 +224,7 @@ class Limits:
         """(count this minute after adding one, seconds left in the minute)."""
         window, retry = _window()
         try:
-            count = self._commit.run(COUNT, (key_of(subject, window),), [WINDOW + 1])
+            count = self._commit.run(COUNT, (key_of(subject, window),), [WINDOW + 1], durable=False)
         except REDIS_ERRORS:
             raise _redis_down() from None
         return count, retry

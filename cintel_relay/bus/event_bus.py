@@ -466,7 +466,8 @@ class EventBus:
         held while this greenlet waits its turn): the events after ``last_event_id`` while the log still holds
         that id, else the snapshot. ``last_event_id`` must be a well-formed id (or None)."""
         try:
-            reply = self._commit.run(OPEN, (log_key(session), latest_key(session)), [last_event_id or "", page])
+            keys = (log_key(session), latest_key(session))
+            reply = self._commit.run(OPEN, keys, [last_event_id or "", page], durable=False)
         except REDIS_ERRORS + TOPOLOGY_ERRORS + (redis.ResponseError,) as exc:
             raise Unavailable("Redis is unreachable, retry later.") from exc
         if reply[0] == 1:

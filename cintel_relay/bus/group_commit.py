@@ -46,10 +46,11 @@ class LuaScript:
 
 
 class _Call:
-    __slots__ = ("args", "attempts", "done", "finished", "keys", "lead", "result", "script", "waiting")
+    __slots__ = ("args", "attempts", "done", "durable", "finished", "keys", "lead", "result", "script", "waiting")
 
-    def __init__(self, script: LuaScript, keys, args):
+    def __init__(self, script: LuaScript, keys, args, durable: bool = True):
         self.script, self.keys, self.args = script, keys, args
+        self.durable = durable  # its writes must reach the replicas (WAIT) before it is answered
         self.result = None
         self.attempts = 0
         self.finished = False  # its reply (or error) is in ``result``
@@ -75,9 +76,10 @@ class GroupCommit:
         #: pool id -> (pool, the leader's connection)
         self._held: Dict[int, Tuple[redis.ConnectionPool, redis.Connection]] = {}
 
-    def submit(self, script: LuaScript, keys, args) -> _Call:
-        """Queue a call; :meth:`result` sends it (with whatever else is queued) and waits for it."""
-        call = _Call(script, keys, args)
+    def submit(self, script: LuaScript, keys, args, durable: bool = True) -> _Call:
+        """Queue a call; :meth:`result` sends it (with whatever else is queued) and waits for it. A call that is not
+        ``durable`` (a read, a rate count) does not wait for replicas, nor fail when they lag."""
+        call = _Call(script, keys, args, durable)
         with self._lock:
             self._queue.append(call)
         return call
@@ -101,9 +103,9 @@ class GroupCommit:
             raise call.result
         return call.result
 
-    def run(self, script: LuaScript, keys, args):
+    def run(self, script: LuaScript, keys, args, durable: bool = True):
         """Submit one call and wait for its reply."""
-        return self.result(self.submit(script, keys, args))
+        return self.result(self.submit(script, keys, args, durable))
 
     def _lead(self, own: _Call):
         """Send batches until ``own`` is answered, then hand the lead to a waiting caller, if any."""
@@ -210,6 +212,8 @@ class GroupCommit:
         """Send the batch's script calls (and WAIT) in one write, and read one reply per command."""
         replicas, timeout_ms = self._wait
         commands = [("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args) for call in calls]
+        if replicas and not any(call.durable for call in calls):
+            replicas = 0  # a batch of reads and counts: nothing to wait for
         if replicas:
             commands.append(("WAIT", replicas, timeout_ms))
         connection = self._connection(client)
@@ -230,5 +234,7 @@ class GroupCommit:
                 behind = ReplicasBehind(
                     f"{confirmed} of {replicas} Redis replicas confirmed the write in {timeout_ms} ms"
                 )
-                results = [behind if not isinstance(r, Exception) else r for r in results]
+                results = [
+                    behind if call.durable and not isinstance(r, Exception) else r for call, r in zip(calls, results)
+                ]
         return results
