@@ -7,19 +7,14 @@ from typing import ClassVar, List
 
 import orjson
 
+from cintel_relay import events
+
 #: The ``initial`` frame of a session the relay has never heard of.
+#: A call's snapshot before anything was logged: the lists empty, every latest value unset (events.py decides which).
 EMPTY_SNAPSHOT = {
-    "type": "initial",
-    "transcript": [],
-    "operatorResults": [],
-    "adherence": None,
-    "sentiment": None,
-    "summary": None,
-    "suggestion": None,
-    "callStatus": None,
-    "disputes": {},
-    "insights": {},
-    "coaching": {},
+    "type": events.INITIAL,
+    **{name: [] for name in events.SNAPSHOT_LISTS.values()},
+    **events.snapshot_values({}),
 }
 
 
