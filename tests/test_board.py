@@ -119,6 +119,8 @@ def test_every_change_to_a_call_reaches_a_board_on_the_other_replica(relays):
         ("move-details", "pending"),
         ("confirmation", "pending"),
     ]
+    flagged = board.next_event()[1]["data"]  # the negative sentiment fires its built-in alert rule, a flag
+    assert flagged["alerts"]["negative-sentiment"]["title"] == "Negative sentiment"
     post_form(relays[0].url, "/webhook/status", {"CallSid": CALL_SID, "CallStatus": "completed"})
     ended = board.next_event()[1]["data"]
     assert ended["ended"] is True and ended["callStatus"] == "completed" and ended["endedAt"] >= ended["startedAt"]

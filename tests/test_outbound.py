@@ -25,15 +25,16 @@ def test_the_signature_is_hmac_sha256_of_timestamp_dot_body_and_verify_checks_ag
     assert not signing.verify(SECRET, "1700000001", sent, body, now=1700000001)  # the timestamp is signed
 
 
-def gave_up(client):
+def gave_up(client, kind="report"):
+    """The ``kind`` deliveries given up and failed, from /metrics."""
     text = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).get_data(as_text=True)
     samples = {
-        (s.name, s.labels.get("outcome")): s.value
+        s.labels["outcome"]: s.value
         for family in text_string_to_metric_families(text)
         for s in family.samples
-        if s.name == "cintel_deliveries_total"
+        if s.name == "cintel_deliveries_total" and s.labels.get("kind") == kind
     }
-    return samples[("cintel_deliveries_total", "gave_up")], samples[("cintel_deliveries_total", "failed")]
+    return samples["gave_up"], samples["failed"]
 
 
 def test_failed_attempts_wait_twice_as_long_each_time_up_to_the_cap_then_give_up(make_app):
