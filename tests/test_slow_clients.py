@@ -50,7 +50,10 @@ def slow_client(port, answers, stop):
                 try:
                     sock.send(b" ")
                 except OSError:
-                    answers.append((None, True))
+                    # The relay answered and closed between our select and this send: read what it said. (If the
+                    # close came as a reset, the kernel may have dropped the answer: status None, still closed.)
+                    status, _, _ = read_answer(sock, timeout=1)
+                    answers.append((status, True))
                     break
 
 
@@ -83,7 +86,8 @@ def test_slow_bodies_time_out_and_never_lock_out_health_checks_or_streams(small_
         stop.set()
         for thread in threads:
             thread.join(10)
-    assert {status for status, _ in answers} <= {408, 503}
+    # Nothing but 408 and 503; None is an answer the client's own reset made unreadable (see slow_client).
+    assert {status for status, _ in answers} - {None} <= {408, 503}
     assert all(closed for _, closed in answers), "every refused slow client is disconnected"
     output = small_relay.output()
     assert '"level":"ERROR"' not in output and "Traceback" not in output
