@@ -22,7 +22,8 @@ from playwright.sync_api import expect, sync_playwright
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from cintel_relay import demo, simulator  # noqa: E402
+from cintel_relay.simulator import demo  # noqa: E402
+from cintel_relay.simulator import player as simulator  # noqa: E402
 from tests.support import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 
 #: (scenario, share of its deliveries played): calls caught at different moments.
