@@ -358,7 +358,7 @@ def test_the_call_sid_stays_on_one_line_at_desktop_width(relay, page):
     expect(link).to_have_text(call.sid)
     assert link.evaluate("(a) => a.getClientRects().length") == 1  # one line box: not broken in two
     link.click()
-    expect(page.locator("#call-agent")).to_have_text("Dana Whitfield")
+    expect(page.locator("#call-agent")).to_have_text("Dana Whitfield", timeout=15000)  # a page load, on a busy box
     page.wait_for_load_state("load")  # the stylesheet too: before it applies, line-height is "normal" (NaN below)
     lines = page.eval_on_selector(
         "#call-session",
