@@ -22,13 +22,24 @@ import operator as ops
 from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from .errors import ConfigError
+from .events import ADHERENCE, INSIGHT, SENTIMENT, TRANSCRIPT
 
 SEVERITIES = ("info", "warning", "critical")
 AUDIENCES = ("supervisor", "agent")
-KINDS = ("label", "field", "sentiment", "overdue", "score", "phrases")
 COMPARISONS = {"==": ops.eq, "!=": ops.ne, "<": ops.lt, "<=": ops.le, ">": ops.gt, ">=": ops.ge}
 #: How many of the call's latest events a phrase or sentiment-streak rule may look back over.
 TAIL = 100
+#: The frame types whose arrival can change each kind's condition: a rule is evaluated only after a delivery that
+#: logged one of them (a ``score`` rule's ``after`` also becomes true with time alone: see ``bus.alerting``).
+READS = {
+    "label": frozenset({INSIGHT}),
+    "field": frozenset({INSIGHT}),
+    "sentiment": frozenset({SENTIMENT}),
+    "overdue": frozenset({ADHERENCE}),
+    "score": frozenset({ADHERENCE}),
+    "phrases": frozenset({TRANSCRIPT}),
+}
+KINDS = tuple(READS)
 
 
 class Rule(NamedTuple):
@@ -43,6 +54,11 @@ class Rule(NamedTuple):
     def needs_tail(self) -> bool:
         """True when the rule reads recent events (utterances, sentiment results), not only latest values."""
         return self.kind in ("phrases", "sentiment")
+
+    @property
+    def reads(self) -> frozenset:
+        """The frame types whose arrival can change whether the rule fires."""
+        return READS[self.kind]
 
 
 #: The board's two flags of old, as rules: they fire for supervisors whatever the catalog says.

@@ -183,6 +183,22 @@ def test_each_rule_kind_fires_once_per_episode_and_clears_on_another_replica_and
         assert "I might cancel" not in relay.output()
 
 
+def test_results_held_until_the_call_is_known_are_evaluated_when_the_call_frees_them(setup):
+    """A delivery that frees held results logs more than its own events: the rules see those too."""
+    (first, second), _ = setup
+    call, conversation = "CA" + "7" * 32, "conv_conversation_01kg2v7x3m4n5p6q7r8s9held"
+    early = rule_execution([sentiment(21, "NEGATIVE"), sentiment(22, "NEGATIVE")], conversation=conversation)
+    assert post_json(first.url, "/webhook/cintel-action", early).json()["held"] == 4  # 2 events each
+    line = communication("c21", "Hi, this is Dana.", "agent", call_sid=call, conversation=conversation)
+    # The line's own count; the results it freed are logged too, before it.
+    assert post_json(second.url, "/webhook/cor-event", line).json()["logged"] == 1
+    stream = SSEClient(first.url, call)
+    alerts = stream.events(2)[1][1]["alerts"]  # connected, initial
+    assert alerts["negative-twice"]["state"] == alerts["negative-sentiment"]["state"] == "firing"
+    assert alerts["negative-twice"]["evidence"] == ["s21", "s22"]
+    stream.close()
+
+
 # --- pure ------------------------------------------------------------------------------------------------
 
 

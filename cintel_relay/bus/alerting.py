@@ -47,21 +47,25 @@ class Alerting:
         self.rules = tuple(rules)
         self.deliveries = deliveries
         self.urls = tuple(urls)
-        self._tail = any(rule.needs_tail for rule in self.rules)
 
     def after(self, result) -> None:
-        """Evaluate every session the delivery logged something in."""
+        """Evaluate, in every session the delivery logged something in, the rules that what it logged can change
+        (a transcript line alone changes none of the built-in rules: then nothing is read)."""
         if result is None or not result.ids:
             return
+        types = result.types
+        rules = self.rules if types is None else tuple(rule for rule in self.rules if rule.reads & types)
+        if not rules:
+            return
         for session in result.sessions:
-            self.check(session)
+            self.check(session, rules)
 
-    def _read(self, session: str):
+    def _read(self, session: str, tail: bool):
         def read(node):
             with node.pipeline(transaction=False) as pipe:
                 pipe.hgetall(latest_key(session))
                 pipe.xrange(log_key(session), "-", "+", count=1)
-                if self._tail:
+                if tail:
                     pipe.xrevrange(log_key(session), "+", "-", count=TAIL)
                 pipe.time()
                 return pipe.execute()
@@ -71,22 +75,29 @@ class Alerting:
         except REDIS_ERRORS + TOPOLOGY_ERRORS as exc:
             raise Unavailable("Redis is unreachable; alert rules were not evaluated, retry later.") from exc
         latest, first, *rest = replies
-        tail = rest[0] if self._tail else []
+        tail = rest[0] if tail else []
         seconds, micros = rest[-1]
         return latest, first, tail, seconds * 1000 + micros // 1000
 
-    def check(self, session: str) -> None:
-        """Append an ``alert`` event for each rule whose state changed on this call."""
-        raw, first, tail, now_ms = self._read(session)
+    def check(self, session: str, rules=None) -> None:
+        """Append an ``alert`` event for each of ``rules`` (default: all) whose state changed on this call."""
+        rules = self.rules if rules is None else rules
+        raw, first, tail, now_ms = self._read(session, any(rule.needs_tail for rule in rules))
         if not raw or b"ended" in raw:
             return  # nothing logged yet, or the call ended: its alerts stand as they were
         latest = snapshot_values({(k.decode() if isinstance(k, bytes) else k): v for k, v in raw.items()})
         started_ms = int(first[0][0].decode().partition("-")[0]) if first else now_ms
-        events = [(fields[b"t"].decode(), orjson.loads(fields[b"f"])["data"]) for _, fields in reversed(tail)]
+        # Only the kinds of events rules look back over are decoded (a call's tail is mostly transcript).
+        wanted = {t.encode() for rule in rules if rule.needs_tail for t in rule.reads}
+        events = [
+            (fields[b"t"].decode(), orjson.loads(fields[b"f"])["data"])
+            for _, fields in reversed(tail)
+            if fields[b"t"] in wanted
+        ]
         state = CallState(latest, events, max(0.0, (now_ms - started_ms) / 1000))
         previous = latest.get("alerts") or {}
         assert isinstance(previous, dict)  # a keyed snapshot field is an object
-        for rule in self.rules:
+        for rule in rules:
             self._transition(session, rule, previous.get(rule.name), evaluate((rule,), state)[rule.name])
 
     def _transition(self, session: str, rule: Rule, previous: Optional[dict], firing) -> None:

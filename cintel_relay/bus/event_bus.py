@@ -71,6 +71,8 @@ class IngestResult(NamedTuple):
     stale: int = 0
     #: The sessions something was logged in (a report follows what reaches its call).
     sessions: Tuple[str, ...] = ()
+    #: The frame types logged; None when not known (held events that this delivery freed were logged too).
+    types: Optional[frozenset] = None
 
     def as_dict(self) -> dict:
         body = {"logged": len(self.ids), "held": self.held, "duplicates": self.duplicates}
@@ -172,7 +174,10 @@ class EventBus:
             raise _unavailable(exc) from exc
         self._started(started)
         ids = [o for o in outcome if _logged(o)]
-        return IngestResult(ids, 0, outcome.count("duplicate"), outcome.count("stale"), (session,) if ids else ())
+        types = frozenset(e.type for e, o in zip(events, outcome) if _logged(o))
+        return IngestResult(
+            ids, 0, outcome.count("duplicate"), outcome.count("stale"), (session,) if ids else (), types
+        )
 
     def dispute(self, session: str, event: Event) -> str:
         """Log a ``dispute`` event (and the adherence state it changes): its log id, or ``refused:<why>``
@@ -233,7 +238,7 @@ class EventBus:
         except REDIS_ERRORS + (redis.ResponseError,) as exc:
             raise _unavailable(exc) from exc
         self._started(started)
-        ids, held, duplicates, stale = [], 0, 0, 0
+        ids, held, duplicates, stale, types = [], 0, 0, 0, set()
         for event, status in zip(events, (s for s in statuses if s != "none")):
             if status == "held":
                 held += 1
@@ -241,11 +246,14 @@ class EventBus:
             logged = [o for o in outcomes.get(event.dedupe, ()) if _logged(o)]
             if logged:
                 ids += logged
+                types.add(event.type)
             elif "stale" in outcomes.get(event.dedupe, ()):
                 stale += 1
             else:
                 duplicates += 1
-        return IngestResult(ids, held, duplicates, stale, tuple(sorted(sessions)))
+        # Held events this delivery freed are logged under dedupe keys of their own, types unknown here.
+        freed = not outcomes.keys() <= {e.dedupe for e in events}
+        return IngestResult(ids, held, duplicates, stale, tuple(sorted(sessions)), None if freed else frozenset(types))
 
     def _route(self, conversation: str, args: list, boards: Dict[str, dict], started: List[Tuple[str, int]]):
         """Run route.lua, append what it routed, then take the delivered events off the pending list
