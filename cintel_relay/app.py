@@ -8,6 +8,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import logs, metrics
+from .bus.alerting import KIND as RULES
 from .bus.alerting import Alerting
 from .bus.deadlines import KIND as DEADLINE
 from .bus.deadlines import Deadlines
@@ -82,8 +83,15 @@ def create_app(config: Optional[Config] = None) -> Flask:
     relay.due.handle("settle", relay.reports.settle)
     relay.due.handle("deliver", deliveries.handle)
     deadlines = Deadlines(bus, script, after=relay.alerts.after)
-    bus.on_started = deadlines.started
+
+    def started(session: str, started_ms: int):
+        """A new call's timers: the rules' re-evaluations, then its deadlines (which mark them all queued)."""
+        relay.alerts.started(session, started_ms)
+        deadlines.started(session, started_ms)
+
+    bus.on_started = started
     relay.due.handle(DEADLINE, deadlines.fire)
+    relay.due.handle(RULES, relay.alerts.fire)
     from . import api, security
     from .access import views as access
     from .console import views as console

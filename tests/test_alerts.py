@@ -3,12 +3,15 @@ board, and reaches a receiver signed with a Slack-compatible text. Two real guni
 own (their due runners deliver); pure tests of each condition and of the rules' validation."""
 
 import json
+import signal
 
 import orjson
 import pytest
+import redis as redis_lib
 import requests
 
 from cintel_relay.alerts import BUILT_IN, CallState, condition, parse_rules
+from cintel_relay.bus.keys import due_keys, latest_key, log_key
 from cintel_relay.errors import ConfigError
 from cintel_relay.outbound import signing
 from cintel_relay.script import load_script
@@ -197,6 +200,49 @@ def test_results_held_until_the_call_is_known_are_evaluated_when_the_call_frees_
     assert alerts["negative-twice"]["state"] == alerts["negative-sentiment"]["state"] == "firing"
     assert alerts["negative-twice"]["evidence"] == ["s21", "s22"]
     stream.close()
+
+
+def test_a_call_with_no_rule_that_waits_on_time_queues_nothing_for_its_rules(setup):
+    (first, _), _ = setup
+    call, conversation = "CA" + "8" * 32, "conv_conversation_01kg2v7x3m4n5p6q7r8s9time"
+    line = communication("c31", "Hi, this is Dana.", "agent", call_sid=call, conversation=conversation)
+    assert post_json(first.url, "/webhook/cor-event", line).status_code == 200
+    with redis_lib.Redis.from_url(first.env["REDIS_URL"]) as client:
+        assert client.hget(latest_key(call), "deadlines") == b"1"  # the call's start hook ran
+        queued = [item.decode() for item in client.zrange(due_keys("relay")[0], 0, -1)]
+    assert [item for item in queued if item.startswith("deadline:" + call)]  # its script deadlines, yes
+    assert not [item for item in queued if item.startswith("rules:")]  # score-low waits 0 s: no timer
+
+
+def test_a_score_rule_fires_on_time_on_a_silent_call_through_the_replica_that_survives(
+    start_private_relay, private_redis, tmp_path
+):
+    late = {"name": "score-late", "title": "Off script", "when": {"score": {"below": 50, "after": 4}}}
+    path = tmp_path / "operators.json"
+    path.write_text(json.dumps(example(alerts=[late])))
+    timer_setter, survivor = (start_private_relay(CINTEL_OPERATORS_FILE=str(path)) for _ in range(2))
+    stream = SSEClient(survivor.url, CALL_SID)
+    stream.events(2)
+    say(timer_setter, 1, "Hello, Swift Movers.", "agent")
+    cintel(timer_setter, adherence_result("a1", greeting="Failed", verification="Failed"))
+    with redis_lib.Redis.from_url(private_redis.url) as client:
+        started = int(client.hget(latest_key(CALL_SID), "started"))
+        assert int(client.zscore(due_keys("relay")[0], f"rules:{CALL_SID}:4000")) == started + 4000
+        timer_setter.stop(signal.SIGKILL)  # the call says nothing more; the relay that heard it is gone
+        seconds, micros = client.time()
+        killed_ms = seconds * 1000 + micros // 1000
+
+        alert = None
+        while alert is None:
+            log_id, frame = stream.next_event(timeout=20)
+            if frame["type"] == "alert" and frame["data"]["rule"] == "score-late":
+                alert = frame["data"]
+        assert (alert["state"], alert["episode"]) == ("firing", 1)
+        assert "below 50% after 4 s" in alert["why"]
+        assert int(log_id.partition("-")[0]) >= killed_ms  # logged by the survivor's timer, not a webhook
+        wait_for(lambda: client.zscore(due_keys("relay")[0], f"rules:{CALL_SID}:4000") is None, what="the timer done")
+        logged = [orjson.loads(f[b"f"])["data"] for _, f in client.xrange(log_key(CALL_SID)) if f[b"t"] == b"alert"]
+    assert [(a["rule"], a["state"]) for a in logged if a["rule"] == "score-late"] == [("score-late", "firing")]
 
 
 # --- pure ------------------------------------------------------------------------------------------------

@@ -15,6 +15,13 @@ and a rule fires again only after its clearing was logged.
 
 A delivery that logs the event queues the alert for ``CINTEL_ALERT_URL`` through the reports' signed, retried
 delivery queue (:mod:`cintel_relay.outbound.deliveries`), the delivery id being the dedupe key.
+
+Time alone can make a condition true: a ``score`` rule's ``after`` seconds pass on a call that may say nothing more.
+When a call starts (the hook that queues its script deadlines, :mod:`cintel_relay.bus.deadlines`), each distinct
+``after`` of the rules gets one due item, ``rules:<session>:<after ms>``, at the call's start plus that; whichever
+replica's runner finds it due evaluates the call's timed rules as a delivery does (:meth:`Alerting.check`, the same
+code and the same dedupe keys, so an event evaluated at the same moment makes no second alert). Every other way a condition
+becomes true is an event, so no other timer is needed; without such rules a call costs nothing more.
 """
 
 import logging
@@ -30,6 +37,9 @@ from .keys import latest_key, log_key
 from .store import REDIS_ERRORS, TOPOLOGY_ERRORS
 
 logger = logging.getLogger(__name__)
+
+#: The due queue's item kind of a timed re-evaluation: ``rules:<session>:<after ms>``.
+KIND = "rules"
 
 
 def alert_text(session: str, data: dict) -> str:
@@ -47,6 +57,19 @@ class Alerting:
         self.rules = tuple(rules)
         self.deliveries = deliveries
         self.urls = tuple(urls)
+        #: The rules time alone can make fire (a ``score`` rule's ``after``), and when (ms into a call) to look.
+        self.timed = tuple(r for r in self.rules if r.kind == "score" and r.params.get("after", 0) > 0)
+        self.timers = sorted({int(r.params["after"] * 1000) for r in self.timed})
+
+    def started(self, session: str, started_ms: int) -> None:
+        """Queue a re-evaluation of a call that started at ``started_ms`` (Redis's clock) at each of
+        :attr:`timers`; idempotent (the same item is queued again at the same time)."""
+        for after_ms in self.timers:
+            self.bus.due.schedule(f"{KIND}:{session}:{after_ms}", started_ms + after_ms, {"session": session})
+
+    def fire(self, item: str, payload: dict, now_ms: int) -> None:
+        """The due queue's handler: evaluate the call's timed rules now, as a delivery would; done either way."""
+        self.check(payload["session"], self.timed)
 
     def after(self, result) -> None:
         """Evaluate, in every session the delivery logged something in, the rules that what it logged can change
@@ -64,7 +87,6 @@ class Alerting:
         def read(node):
             with node.pipeline(transaction=False) as pipe:
                 pipe.hgetall(latest_key(session))
-                pipe.xrange(log_key(session), "-", "+", count=1)
                 if tail:
                     pipe.xrevrange(log_key(session), "+", "-", count=TAIL)
                 pipe.time()
@@ -74,19 +96,20 @@ class Alerting:
             replies = self.bus.store.on_slot(log_key(session), read)
         except REDIS_ERRORS + TOPOLOGY_ERRORS as exc:
             raise Unavailable("Redis is unreachable; alert rules were not evaluated, retry later.") from exc
-        latest, first, *rest = replies
+        latest, *rest = replies
         tail = rest[0] if tail else []
         seconds, micros = rest[-1]
-        return latest, first, tail, seconds * 1000 + micros // 1000
+        return latest, tail, seconds * 1000 + micros // 1000
 
     def check(self, session: str, rules=None) -> None:
         """Append an ``alert`` event for each of ``rules`` (default: all) whose state changed on this call."""
         rules = self.rules if rules is None else rules
-        raw, first, tail, now_ms = self._read(session, any(rule.needs_tail for rule in rules))
+        raw, tail, now_ms = self._read(session, any(rule.needs_tail for rule in rules))
         if not raw or b"ended" in raw:
             return  # nothing logged yet, or the call ended: its alerts stand as they were
         latest = snapshot_values({(k.decode() if isinstance(k, bytes) else k): v for k, v in raw.items()})
-        started_ms = int(first[0][0].decode().partition("-")[0]) if first else now_ms
+        # The call's start as append.lua keeps it: the origin of its deadlines and of the rules' timers.
+        started_ms = int(raw.get(b"started") or now_ms)
         # Only the kinds of events rules look back over are decoded (a call's tail is mostly transcript).
         wanted = {t.encode() for rule in rules if rule.needs_tail for t in rule.reads}
         events = [
