@@ -67,6 +67,11 @@ class Catalog(NamedTuple):
     def by_key(self, key: str) -> Optional[Entry]:
         return next((entry for entry in self.entries if entry.key == key), None)
 
+    def with_ids(self, ids: Mapping[str, str]) -> "Catalog":
+        """The catalog with each entry in ``ids`` (key -> operator id Twilio assigned) given that id."""
+        entries = tuple(entry._replace(operator_id=ids.get(entry.key, entry.operator_id)) for entry in self.entries)
+        return self._replace(entries=entries)
+
 
 EMPTY = Catalog()
 

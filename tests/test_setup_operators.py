@@ -4,8 +4,15 @@ the fake control plane, which refuses what the OpenAPI spec refuses (and a rule 
 
 import json
 
+import orjson
+import requests
+
+from cintel_relay.bus.keys import log_key
+from cintel_relay.config import load_config
+from cintel_relay.setup import check
 from cintel_relay.setup.plan import MARKER
 
+from .support import CALL_SID, base_env, communication, operator_result, post_json, rule_execution
 from .support.fakes.twilio_control import relay_env, run_setup
 from .test_catalog import EXAMPLE, example
 from .test_check import twilio_findings
@@ -105,3 +112,49 @@ def test_check_reports_operator_drift_and_setup_repairs_it(fake):
     assert "cintel-relay setup --yes" in problems[0].fix
     applied(with_catalog(fake))
     assert all(f.ok for f in twilio_findings(with_catalog(fake)))
+
+
+def relay_with_catalog(start_relay, fake):
+    """A real relay on the session's Redis whose Twilio is ``fake`` and whose catalog names no operator ids."""
+    env = with_catalog(fake)
+    return start_relay(**{k: v for k, v in env.items() if k.startswith(("CINTEL_", "TWILIO_", "SERVER_URL"))})
+
+
+def test_the_relay_learns_the_ids_of_the_operators_setup_created_and_shows_their_results(
+    fake, start_relay, redis_client
+):
+    done = applied(with_catalog(fake))
+    assert "Restart the relay (heroku restart, or docker compose restart relay)" in done.stdout
+    made = custom(fake)
+    relay = relay_with_catalog(start_relay, fake)
+    assert "catalog operator ids learned from Twilio" in relay.output()
+    redis_client.flushall()
+    public = "https://relay.example.com"
+    assert post_json(relay.url, "/webhook/cor-event", communication("c1", "Do you insure pianos?"), public_base=public)
+    results = [  # as Twilio posts them: the operator by its id alone
+        operator_result("r1", made["Upsell Opportunity"]["id"], {"opportunity": True, "likelihood": "HIGH"}),
+        operator_result("r2", made["Churn Risk"]["id"], {"label": "HIGH"}, output_format="CLASSIFICATION"),
+    ]
+    answer = post_json(relay.url, "/webhook/cintel-action", rule_execution(results), public_base=public)
+    assert answer.status_code == 200, answer.text
+    frames = [orjson.loads(f[b"f"]) for _, f in redis_client.xrange(log_key(CALL_SID))]
+    insights = {i["catalogKey"]: i for i in (f["data"] for f in frames if f["type"] == "insight")}
+    assert set(insights) == {"upsell", "churn-risk"}
+    assert insights["upsell"]["operatorName"] == "Upsell Opportunity"
+    assert ("Likelihood", "HIGH", "positive") in [
+        (x["label"], x["value"], x["tone"]) for x in insights["upsell"]["fields"]
+    ]
+    assert [(x["value"], x["tone"]) for x in insights["churn-risk"]["fields"]] == [("HIGH", "critical")]
+
+
+def test_a_relay_started_before_setup_says_what_to_do_and_serves_anyway(fake, start_relay):
+    relay = relay_with_catalog(start_relay, fake)
+    assert "catalog operators upsell, churn-risk are not in Twilio: run cintel-relay setup --yes" in relay.output()
+    assert requests.get(f"{relay.url}/healthz", timeout=10).ok
+
+
+def test_check_says_when_a_catalog_operator_has_no_known_id():
+    findings = check.twilio_configuration(load_config(base_env(CINTEL_OPERATORS_FILE=EXAMPLE)))
+    problems = [f for f in findings if not f.ok]
+    assert [p.what.split(":")[0] for p in problems] == ["catalog operator(s) upsell, churn-risk have no known id"]
+    assert "TWILIO_ACCOUNT_SID" in problems[0].fix

@@ -11,7 +11,15 @@ from ..config import Config, load_config
 from ..errors import ConfigError
 from ..script import load_script
 from .control_plane import ControlPlane, ControlPlaneError, credentials, missing_credentials
-from .plan import CINTEL_WEBHOOK, MARKER, ORCHESTRATOR_WEBHOOK, SCRIPT_ADHERENCE, operator_body, posts_to
+from .plan import (
+    CINTEL_WEBHOOK,
+    MARKER,
+    ORCHESTRATOR_WEBHOOK,
+    SCRIPT_ADHERENCE,
+    created_by_setup,
+    operator_body,
+    posts_to,
+)
 from .script_text import differences
 
 #: Heroku's router closes a stream idle for 55 s; heartbeats must come well inside that.
@@ -258,10 +266,7 @@ def _operator_drift(config: Config, control: ControlPlane) -> List[Finding]:
     found = []
     for entry in config.catalog.entries:
         twilio = next((o for o in operators if entry.operator_id and o.get("id") == entry.operator_id), None)
-        twilio = twilio or next(
-            (o for o in operators if o.get("displayName") == entry.name and MARKER in (o.get("description") or "")),
-            None,
-        )
+        twilio = twilio or (created_by_setup(operators, entry) if entry.definition else None)
         if twilio is None:
             fix = SETUP_FIX if entry.definition else f"create it in Console, or correct operatorId of {entry.key!r}"
             found.append(Finding(False, f"operator {entry.name!r} ({entry.key}) is not in Twilio", fix))
@@ -280,7 +285,10 @@ def _operator_drift(config: Config, control: ControlPlane) -> List[Finding]:
                     )
                 )
                 continue
-        found.append(Finding(True, f"operator {entry.name!r} is in Twilio ({twilio.get('id')}) as the catalog has it"))
+        learned = "" if entry.operator_id else "; the relay learns its id by name at start"
+        found.append(
+            Finding(True, f"operator {entry.name!r} is in Twilio ({twilio.get('id')}) as the catalog has it{learned}")
+        )
     return found
 
 
@@ -318,12 +326,24 @@ def _orchestrator_drift(config: Config, control: ControlPlane) -> Finding:
 def twilio_configuration(config: Config) -> List[Finding]:
     """Twilio's configurations exist and agree with the relay's script and SERVER_URL; skipped without credentials."""
     if credentials(config) is None:
+        skipped = Finding(
+            True,
+            "Twilio configuration: not checked (no TWILIO_API_KEY/TWILIO_API_SECRET or "
+            "TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN; the local demo needs none)",
+        )
+        unknown = [entry.key for entry in config.catalog.entries if entry.operator_id is None]
+        if not unknown:
+            return [skipped]
         return [
+            skipped,
             Finding(
-                True,
-                "Twilio configuration: not checked (no TWILIO_API_KEY/TWILIO_API_SECRET or "
-                "TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN; the local demo needs none)",
-            )
+                False,
+                f"catalog operator(s) {', '.join(unknown)} have no known id: the relay learns the id Twilio assigned "
+                "by name at start, which needs Twilio credentials; without them it recognizes only results whose "
+                "webhook names the operator",
+                "set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (or TWILIO_API_KEY/TWILIO_API_SECRET), or give each "
+                "entry its operatorId (cintel-relay setup --json prints them)",
+            ),
         ]
     if not config.server_url:
         return [

@@ -15,7 +15,7 @@ from ..config import load_config
 from ..errors import ConfigError
 from ..script import load_script
 from .control_plane import ControlPlane, ControlPlaneError
-from .plan import DEFAULT_NAME, GROUPINGS, Options, apply, delete_plan, ids_of, missing, plan
+from .plan import CREATE, DEFAULT_NAME, GROUPINGS, OPERATOR, Options, apply, delete_plan, ids_of, missing, plan
 from .report import render_plan
 
 
@@ -109,6 +109,11 @@ def run(args, out=sys.stdout, err=sys.stderr) -> int:
             applying = True
             ids = apply(control, config, options, planned)
             say("Done: Twilio matches the relay." if not args.delete else "Done: deleted.")
+            if any(c.kind == OPERATOR and c.action == CREATE for c in planned.changes):
+                say(
+                    "Restart the relay (heroku restart, or docker compose restart relay): it learns the ids Twilio "
+                    "assigned to the new operators by their names when it starts."
+                )
         elif planned.writes:
             say(f"Nothing was changed. Run `cintel-relay setup{' --delete' if args.delete else ''} --yes` to apply it.")
     except (ConfigError, ControlPlaneError) as exc:

@@ -124,6 +124,21 @@ def placeholder_of(name: str) -> str:
     return f"(the operator {name!r} above)"
 
 
+def created_by_setup(operators, entry: Entry) -> Optional[dict]:
+    """Among Twilio's ``operators``, the one this command created for a catalog entry: a custom operator with the
+    entry's name as its display name and :data:`MARKER` in its description."""
+    return next(
+        (
+            o
+            for o in operators
+            if o.get("author") != "TWILIO"
+            and o.get("displayName") == entry.name
+            and MARKER in (o.get("description") or "")
+        ),
+        None,
+    )
+
+
 def operator_body(entry: Entry) -> dict:
     """A catalog operator's create/update body (``CreateOperator``/``UpdateOperator``): the definition, marked."""
     definition = entry.definition or {}
