@@ -14,7 +14,7 @@ import { Theme } from '@twilio-paste/core/theme';
 import { AgentAssist, ConfigError, loadConfig } from '../../src/feature/agent-assist';
 import type { PanelTab } from '../../src/feature/agent-assist/components/AgentAssistPanel';
 
-const TABS: PanelTab[] = ['transcript', 'agent-view', 'operator-log'];
+const TABS: PanelTab[] = ['transcript', 'agent-view', 'insights', 'operator-log'];
 
 function Harness({ params }: { params: URLSearchParams }): JSX.Element {
   const session = params.get('session');
