@@ -3,8 +3,8 @@
 Pure: :func:`parse_catalog` validates a loaded JSON document and reports every mistake at once, one line each,
 naming the entry; :mod:`cintel_relay.insights` renders results with it. Each entry has a ``key`` of the catalog's
 own, a display ``name``, and either the ``operatorId`` of an operator that exists in Twilio or the ``definition``
-``cintel-relay setup`` creates it from (both, once setup has recorded the id Twilio assigned). How a result is shown
-follows its output format: ``TEXT`` a note, ``CLASSIFICATION`` a label with a tone per label, ``EXTRACTION`` entity
+``cintel-relay setup`` creates it from (the id Twilio assigns is learned when the relay starts,
+:mod:`cintel_relay.setup.operator_ids`). How a result is shown follows its output format: ``TEXT`` a note, ``CLASSIFICATION`` a label with a tone per label, ``EXTRACTION`` entity
 chips, ``JSON`` titled fields following the ``outputSchema``. See docs/operators.md.
 """
 
@@ -32,7 +32,7 @@ class Entry(NamedTuple):
     key: str
     name: str
     output_format: str
-    #: The Twilio operator id, when it is known (given, or recorded by setup).
+    #: The Twilio operator id, when it is known (given, or learned from Twilio at start).
     operator_id: Optional[str] = None
     #: What setup creates the operator from: ``{description, prompt, outputFormat, outputSchema?, trigger}``.
     definition: Optional[dict] = None
@@ -53,7 +53,7 @@ class Catalog(NamedTuple):
 
     def find(self, operator_id: str, name: Optional[str] = None) -> Optional[Entry]:
         """The entry for a result's operator: by id, else (an operator setup created, whose id the relay has
-        not recorded) by the name the webhook gave it, ignoring case."""
+        not learned) by the name the webhook gave it, ignoring case."""
         for entry in self.entries:
             if entry.operator_id and entry.operator_id == operator_id:
                 return entry
