@@ -167,11 +167,7 @@ export interface Alert {
   timestamp?: string;
 }
 
-export interface ConnectedFrame {
-  type: 'connected';
-  sessionId: string;
-}
-
+/** The snapshot: the call so far, sent when the stream opens. */
 export interface InitialFrame {
   type: 'initial';
   transcript?: TranscriptEntry[];
@@ -191,22 +187,10 @@ export interface InitialFrame {
   alerts?: Record<string, Alert>;
 }
 
-export type StreamFrame =
-  | ConnectedFrame
-  | InitialFrame
-  | { type: 'transcript'; data: TranscriptEntry }
-  | { type: 'operator-result'; data: OperatorResult }
-  | { type: 'adherence'; data: Adherence }
-  | { type: 'sentiment'; data: Sentiment }
-  | { type: 'summary'; data: Summary }
-  | { type: 'call-status'; data: CallStatus }
-  | { type: 'suggestion'; data: Suggestion }
-  | { type: 'dispute'; data: Dispute }
-  | { type: 'insight'; data: Insight }
-  | { type: 'coaching'; data: Coaching }
-  | { type: 'alert'; data: Alert };
-
-/** A frame of a type this plugin does not know yet; ignored, for forward compatibility. */
+/**
+ * Any frame as the stream client passes it on: the reducer picks the types it knows by `type` (the relay's
+ * cintel_relay/events.py lists them) and ignores the others, for forward compatibility.
+ */
 export interface UnknownFrame {
   type: string;
   [field: string]: unknown;
