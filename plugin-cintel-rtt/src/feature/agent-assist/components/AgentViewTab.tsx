@@ -12,6 +12,7 @@ import { Text } from '@twilio-paste/core/text';
 import { buildChecklist, ChecklistItem } from '../script';
 import type { Adherence, CategoryStatus, Dispute, Script, Suggestion } from '../types';
 import { formatTime, formatTiming } from './format';
+import { MarkedRow } from './MarkedRow';
 import { ScoreBar } from './ScoreBar';
 
 type BadgeVariants = React.ComponentProps<typeof Badge>['variant'];
@@ -143,15 +144,10 @@ function ChecklistRow({
   const evidence = item.evidence ?? [];
   const openDispute = item.dispute?.status === 'open';
   return (
-    <Box
-      as="li"
-      listStyleType="none"
+    <MarkedRow
+      mark={overdue ? 'error' : null}
       paddingY="space30"
       paddingX={overdue ? 'space30' : undefined}
-      backgroundColor={overdue ? 'colorBackgroundErrorWeakest' : undefined}
-      borderLeftStyle={overdue ? 'solid' : undefined}
-      borderLeftWidth={overdue ? 'borderWidth20' : undefined}
-      borderLeftColor={overdue ? 'colorBorderError' : undefined}
       borderBottomStyle="solid"
       borderBottomWidth="borderWidth10"
       borderBottomColor="colorBorderWeaker"
@@ -217,7 +213,7 @@ function ChecklistRow({
       {onDispute && item.status !== 'met' && !openDispute ? (
         <DisputeControls item={item} onDispute={onDispute} />
       ) : null}
-    </Box>
+    </MarkedRow>
   );
 }
 

@@ -10,6 +10,7 @@ import { Text } from '@twilio-paste/core/text';
 
 import type { Sentiment, SentimentLabel, Summary, TranscriptEntry } from '../types';
 import { channelLabel, formatTime, isVoice } from './format';
+import { MarkedRow } from './MarkedRow';
 
 type BadgeVariants = React.ComponentProps<typeof Badge>['variant'];
 
@@ -70,15 +71,10 @@ const TranscriptRow = memo(function TranscriptRow({
 }) {
   const agent = entry.speaker === 'agent';
   return (
-    <Box
-      as="li"
-      listStyleType="none"
+    <MarkedRow
+      mark={highlighted ? 'warning' : null}
       paddingY="space20"
       paddingX={highlighted ? 'space20' : undefined}
-      backgroundColor={highlighted ? 'colorBackgroundWarningWeakest' : undefined}
-      borderLeftStyle={highlighted ? 'solid' : undefined}
-      borderLeftWidth={highlighted ? 'borderWidth20' : undefined}
-      borderLeftColor={highlighted ? 'colorBorderWarning' : undefined}
       data-testid="transcript-line"
       data-entry-id={entry.id}
       data-evidence={highlighted ? 'true' : undefined}
@@ -99,7 +95,7 @@ const TranscriptRow = memo(function TranscriptRow({
       <Text as="p" overflowWrap="anywhere">
         {entry.text}
       </Text>
-    </Box>
+    </MarkedRow>
   );
 });
 
