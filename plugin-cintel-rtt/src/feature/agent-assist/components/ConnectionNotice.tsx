@@ -10,50 +10,48 @@ export interface ConnectionNoticeProps {
   connection: ConnectionStatus;
 }
 
-/** A quiet badge while live or connecting; an alert while the relay cannot be reached. */
+/** The states that are going as they should, or nearly: a quiet badge. */
+const BADGES: Partial<
+  Record<ConnectionStatus['state'], { variant: 'success' | 'neutral' | 'warning'; text: string }>
+> = {
+  live: { variant: 'success', text: 'Live' },
+  connecting: { variant: 'neutral', text: 'Connecting…' },
+  reconnecting: { variant: 'warning', text: 'Reconnecting…' },
+};
+
+/** What the agent is told while the relay cannot be reached, or refused the stream. */
+function NoticeAlert({ title, children }: { title: string; children: React.ReactNode }): JSX.Element {
+  return (
+    <Box width="100%">
+      <Alert variant="error">
+        <Text as="span">
+          <strong>{title}</strong> {children}
+        </Text>
+      </Alert>
+    </Box>
+  );
+}
+
+/** A quiet badge while live or connecting; an alert while the relay cannot be reached; nothing once stopped. */
 export function ConnectionNotice({ connection }: ConnectionNoticeProps): JSX.Element | null {
+  const badge = BADGES[connection.state];
+  if (badge) {
+    return (
+      <Badge as="span" variant={badge.variant}>
+        {badge.text}
+      </Badge>
+    );
+  }
   switch (connection.state) {
-    case 'live':
-      return (
-        <Badge as="span" variant="success">
-          Live
-        </Badge>
-      );
-    case 'connecting':
-      return (
-        <Badge as="span" variant="neutral">
-          Connecting…
-        </Badge>
-      );
-    case 'reconnecting':
-      return (
-        <Badge as="span" variant="warning">
-          Reconnecting…
-        </Badge>
-      );
     case 'offline':
       return (
-        <Box width="100%">
-          <Alert variant="error">
-            <Text as="span">
-              <strong>Live assist is offline.</strong> {connection.error ?? 'The relay cannot be reached.'}{' '}
-              Retrying automatically; what was already shown stays on screen.
-            </Text>
-          </Alert>
-        </Box>
+        <NoticeAlert title="Live assist is offline.">
+          {connection.error ?? 'The relay cannot be reached.'} Retrying automatically; what was already shown
+          stays on screen.
+        </NoticeAlert>
       );
     case 'refused':
-      return (
-        <Box width="100%">
-          <Alert variant="error">
-            <Text as="span">
-              <strong>Live assist is not available.</strong> {connection.error}
-            </Text>
-          </Alert>
-        </Box>
-      );
-    case 'stopped':
-      return null;
+      return <NoticeAlert title="Live assist is not available.">{connection.error}</NoticeAlert>;
     default:
       return null;
   }
