@@ -84,6 +84,24 @@ function dedupeById<T extends { id?: string }>(items: T[]): T[] {
   });
 }
 
+/** The frames that replace one value of the panel's state with their data: the frame type -> the state's field. */
+const LATEST = {
+  adherence: 'adherence',
+  sentiment: 'sentiment',
+  'call-status': 'callStatus',
+  suggestion: 'suggestion',
+} as const;
+
+/** The state with `field` replaced by the frame's data, or unchanged when the frame carries none. */
+function replaceLatest(
+  state: PanelState,
+  field: (typeof LATEST)[keyof typeof LATEST],
+  action: PanelAction,
+): PanelState {
+  const value = payload<PanelState[typeof field]>(action);
+  return value ? { ...state, loaded: true, [field]: value } : state;
+}
+
 function applySnapshot(state: PanelState, frame: InitialFrame): PanelState {
   const operatorResults = dedupeById(frame.operatorResults ?? []).reverse();
   const known = new Set(state.operatorResults.map((result) => result.id));
@@ -128,28 +146,17 @@ export function panelReducer(state: PanelState, action: PanelAction): PanelState
         unreadOperatorResults: state.unreadOperatorResults + 1,
       };
     }
-    case 'adherence': {
-      const adherence = payload<Adherence>(action);
-      return adherence ? { ...state, loaded: true, adherence } : state;
-    }
-    case 'sentiment': {
-      const sentiment = payload<Sentiment>(action);
-      return sentiment ? { ...state, loaded: true, sentiment } : state;
-    }
+    case 'adherence':
+    case 'sentiment':
+    case 'call-status':
+    case 'suggestion':
+      return replaceLatest(state, LATEST[action.type], action);
     case 'summary': {
       const summary = payload<Summary>(action);
       if (!summary) return state;
       // The relay's snapshot keeps the post-call summary over a late running one; so does the panel.
       if (state.summary?.final && !summary.final) return { ...state, loaded: true };
       return { ...state, loaded: true, summary };
-    }
-    case 'call-status': {
-      const callStatus = payload<CallStatus>(action);
-      return callStatus ? { ...state, loaded: true, callStatus } : state;
-    }
-    case 'suggestion': {
-      const suggestion = payload<Suggestion>(action);
-      return suggestion ? { ...state, loaded: true, suggestion } : state;
     }
     case 'dispute': {
       // The relay follows a dispute with the adherence state that carries it; this keeps the panel right
