@@ -1,8 +1,9 @@
 /**
  * Build the live console's stream client, cintel_relay/console/static/stream.js, from the plugin's own
  * (src/feature/agent-assist/stream/console.ts): the console and the plugin share one client, so the Python
- * package ships the built file and needs no Node. A jest test (console.test.ts beside the entry) fails when the
- * committed file differs from a fresh build.
+ * package ships the built file and needs no Node. It is the minified production bundle browsers load (generated:
+ * eslint.console.config.js ignores it, and prettier checks only this folder). A jest test (console.test.ts beside
+ * the entry) fails when the committed file differs from a fresh build, which esbuild makes byte for byte the same.
  * Usage: npm run console:build
  */
 const fs = require('fs');
@@ -22,7 +23,7 @@ async function bundle() {
     entryPoints: [entry],
     bundle: true,
     write: false,
-    minify: false,
+    minify: true,
     format: 'iife',
     target: ['es2017'],
     charset: 'utf8',
