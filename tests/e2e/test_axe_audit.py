@@ -5,17 +5,13 @@ axe-core comes from the plugin's locked npm packages (``plugin-cintel-rtt/node_m
 each page as a script; nothing is fetched at run time.
 """
 
-from pathlib import Path
-
 import pytest
 import requests
 from playwright.sync_api import expect
 
-from ..support import ROOT
+from ..support.browser import audit
+from ..support.browser import axe_source as read_axe
 
-AXE = Path(ROOT) / "plugin-cintel-rtt" / "node_modules" / "axe-core" / "axe.min.js"
-TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-FAILING = ("serious", "critical")
 WIDTHS = [1400, 400]
 #: Each tab of the panel, and what shows once its live data is there.
 TABS = {
@@ -27,16 +23,14 @@ TABS = {
 
 @pytest.fixture(scope="module")
 def axe_source():
-    assert AXE.is_file(), f"{AXE} is missing: axe-core must be a devDependency in plugin-cintel-rtt (npm ci)"
-    return AXE.read_text(encoding="utf-8")
+    return read_axe()
 
 
 @pytest.fixture(params=WIDTHS, ids=lambda width: f"{width}px")
 def page(request, browser, axe_source):
     context = browser.new_context(viewport={"width": request.param, "height": 900})
     context.set_default_timeout(20000)
-    # As the browser's own script, before the page's: the console's Content-Security-Policy (script-src
-    # 'self') forbids a script tag added to the page, and must not be turned off for the audit.
+    # As the browser's own script, before the page's (see support.browser.AXE): the CSP must not be turned off for it.
     context.add_init_script(script=axe_source)
     yield context.new_page()
     context.close()
@@ -49,16 +43,6 @@ def live_call(demo):
     spoken = [c for c in calls if not c.get("ended") and c.get("lastUtterance")] or calls
     assert spoken, "the demo has no calls on its board"
     return spoken[0]["session"]
-
-
-def audit(page) -> list:
-    """The page's serious and critical violations of the WCAG A/AA rules, each as one readable line."""
-    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", TAGS)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {', '.join(str(n['target']) for n in v['nodes'][:5])}"
-        for v in result["violations"]
-        if v["impact"] in FAILING
-    ]
 
 
 def test_the_board(demo, page):
