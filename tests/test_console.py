@@ -29,9 +29,12 @@ from .support import (
     post_json,
     rule_execution,
 )
+from .support.browser import audit, axe_source
 from .support.channels import sms
 from .support.flex_relays import flex_relay_of_its_own
 from .support.postcall import completed_call, deliver, summary
+from .test_catalog import CHURN_ID, example
+from .test_insights import UPSELL_ID
 
 SPEED = 30  # a two-minute call plays in about four seconds
 STEPS = ["greeting", "verification", "move-details", "confirmation"]
@@ -57,6 +60,38 @@ def relay(tmp_path_factory):
     script = tmp_path_factory.mktemp("script") / "script.json"
     script.write_text(json.dumps(QUICK_SCRIPT))
     server = Relay(redis.url, CINTEL_STREAM_AUTH="none", CINTEL_SCRIPT_FILE=str(script)).start()
+    yield server
+    server.stop()
+    redis.stop()
+
+
+#: A catalog rule that fires while the customer's latest utterance speaks of cancelling, and clears after one that
+#: does not.
+CANCEL_RULE = {
+    "name": "cancel-words",
+    "title": "Cancellation talk",
+    "severity": "critical",
+    "when": {"phrases": {"speaker": "customer", "any": ["cancel"], "window": 1}},
+}
+
+
+@pytest.fixture(scope="module")
+def alerting_relay(tmp_path_factory):
+    """A relay of its own with the cancellation rule, and a script without deadlines (no step-overdue alert)."""
+    redis = RedisServer().start()
+    folder = tmp_path_factory.mktemp("alerting")
+    catalog = example(alerts=[CANCEL_RULE])
+    catalog["operators"][0]["operatorId"] = UPSELL_ID
+    catalog["operators"][1]["operatorId"] = CHURN_ID
+    (folder / "operators.json").write_text(json.dumps(catalog))
+    steps = [{k: v for k, v in step.items() if k != "withinSeconds"} for step in QUICK_SCRIPT["categories"]]
+    (folder / "script.json").write_text(json.dumps({**QUICK_SCRIPT, "categories": steps}))
+    server = Relay(
+        redis.url,
+        CINTEL_STREAM_AUTH="none",
+        CINTEL_OPERATORS_FILE=str(folder / "operators.json"),
+        CINTEL_SCRIPT_FILE=str(folder / "script.json"),
+    ).start()
     yield server
     server.stop()
     redis.stop()
@@ -467,3 +502,67 @@ def test_an_sms_only_conversation_is_shown_as_a_conversation_without_a_call_chec
     open_live(page, relay.url + f"/console/calls/{call.sid}")
     expect(page.locator("#call-kind")).to_have_text("Call")
     expect(page.locator("#checklist-panel .step")).to_have_count(len(STEPS))
+
+
+@pytest.fixture
+def audited_page(browser):
+    """A desktop page with axe-core loaded as the browser's own script (the CSP forbids adding it to the page)."""
+    context, tab = new_page(browser, 1400, 900)
+    context.add_init_script(script=axe_source())
+    yield tab
+    context.close()
+
+
+def test_the_call_page_lists_its_alerts_live_and_from_the_snapshot_firing_then_cleared(
+    alerting_relay, browser, audited_page
+):
+    relay, page = alerting_relay, audited_page
+    sid, conv = "CA" + "a1" * 16, "conv_conversation_alerts"
+
+    def say(comm, text, speaker="customer"):
+        body = communication(comm, text, speaker, call_sid=sid, conversation=conv)
+        assert post_json(relay.url, "/webhook/cor-event", body).status_code == 200
+
+    say("al1", "Hi, this is Dana from Swift Movers.", "agent")
+    open_live(page, f"{relay.url}/console/calls/{sid}")
+    expect(page.locator("#alerts-empty")).to_be_visible()
+
+    say("al2", "I might cancel the move.")
+    alert = page.locator('#alerts li[data-rule="cancel-words"]')
+    expect(alert).to_have_attribute("data-state", "firing")
+    expect(alert.locator(".alert-title")).to_have_text("Cancellation talk")
+    expect(alert.locator(".alert-severity")).to_have_text("Critical")
+    expect(alert.locator(".alert-severity")).to_have_attribute("data-severity", "critical")
+    expect(alert.locator(".alert-state")).to_have_text("Firing")
+    expect(alert.locator(".alert-why")).to_have_text("the customer said 'cancel'")
+    expect(alert.locator(".alert-when")).to_have_text(re.compile(r"^Fired \S+"))
+    expect(alert.locator(".alert-quote")).to_have_text("I might cancel the move.")
+    expect(page.locator("#alerts-note")).to_have_text("1 firing")
+    expect(page.locator("#alerts-empty")).to_be_hidden()
+    assert audit(page) == []
+
+    # A page opened now has it from the snapshot, with its evidence.
+    context, opened = new_page(browser, 1400, 900)
+    try:
+        open_live(opened, f"{relay.url}/console/calls/{sid}")
+        found = opened.locator('#alerts li[data-rule="cancel-words"]')
+        expect(found).to_have_attribute("data-state", "firing")
+        expect(found.locator(".alert-quote")).to_have_text("I might cancel the move.")
+    finally:
+        context.close()
+
+    say("al3", "Actually, the date works after all.")
+    expect(alert).to_have_attribute("data-state", "cleared")
+    expect(alert.locator(".alert-state")).to_have_text("Cleared")
+    expect(alert.locator(".alert-when")).to_have_text(re.compile(r"^Fired \S.*, cleared \S+"))
+    expect(alert.locator(".alert-quote")).to_have_text("I might cancel the move.")  # what fired the episode
+    expect(page.locator("#alerts-note")).to_have_text("0 firing")
+    alert.locator(".alert-show").click()
+    expect(page.locator('#transcript li[data-evidence="true"] .text')).to_have_text(["I might cancel the move."])
+    assert audit(page) == []
+
+    page.reload()  # the snapshot holds the rule's clearing
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    expect(alert).to_have_attribute("data-state", "cleared")
+    expect(alert.locator(".alert-when")).to_have_text(re.compile(r"^Cleared \S+"))
+    expect(alert.locator(".alert-why")).to_have_text("the customer said 'cancel'")

@@ -1,4 +1,4 @@
-/* One call, live: transcript, script checklist, sentiment, summary and the operator log, from the same
+/* One call, live: transcript, alerts, script checklist, sentiment, summary and the operator log, from the same
    stream the Flex plugin reads (/api/stream/<session>). */
 "use strict";
 
@@ -265,6 +265,128 @@ window.CintelCall = (function () {
       }).then(function () { byId("coaching-send").disabled = false; });
   }
 
+  /* Alerts: each rule's latest state (the relay's alert frames, one per firing and one per clearing), with when its
+     episode fired and on what evidence, which a clearing frame does not repeat: kept from the firing one. */
+  var alerts = {};  // rule -> {alert, firedAt, evidence}
+  var SEVERITY_RANK = {critical: 0, warning: 1, info: 2};
+  var SEVERITY_TEXT = {critical: "Critical", warning: "Warning", info: "Info"};
+  // The built-in negative-sentiment rule is the sentiment chip's own announcement (setSentiment): not said twice.
+  var ANNOUNCED_ELSEWHERE = {"negative-sentiment": true};
+
+  function setAlert(alert, live) {
+    if (!alert || typeof alert.rule !== "string") return;
+    var known = alerts[alert.rule];
+    var sameEpisode = known && known.alert.episode === alert.episode;
+    var firing = alert.state === "firing";
+    alerts[alert.rule] = {
+      alert: alert,
+      firedAt: firing ? alert.timestamp : sameEpisode ? known.firedAt : null,
+      evidence: firing || !sameEpisode ? alert.evidence || [] : known.evidence
+    };
+    if (live && firing && !(known && known.alert.state === "firing" && sameEpisode) && !ANNOUNCED_ELSEWHERE[alert.rule]) {
+      C.announce("Alert: " + alert.title);
+    }
+    renderAlerts();
+  }
+
+  /* A snapshot's alerts (each rule's latest frame): on a reconnect, what this page saw of an episode's firing stays. */
+  function setAlerts(latest) {
+    var seen = alerts;
+    alerts = {};
+    Object.keys(latest).forEach(function (rule) {
+      if (seen[rule]) alerts[rule] = seen[rule];
+      setAlert(latest[rule], false);
+    });
+    renderAlerts();
+  }
+
+  function timeEl(iso) {
+    var node = C.el("time", null, C.clock(iso));
+    node.dateTime = iso;
+    return node;
+  }
+
+  /* The utterances (or operator results) an alert names as its evidence, as they are shown on this page. */
+  function alertEvidence(entry) {
+    var list = C.el("ul", "alert-evidence");
+    list.setAttribute("aria-label", "Evidence for " + entry.alert.title);
+    var said = [];
+    entry.evidence.forEach(function (id) {
+      var item;
+      if (lines[id]) {
+        said.push(id);
+        item = C.el("li", "alert-utterance");
+        item.appendChild(C.el("span", "speaker speaker-" + lines[id].dataset.speaker, lines[id].dataset.speaker));
+        item.appendChild(C.el("q", "alert-quote", lines[id].querySelector(".text").textContent));
+      } else if (results[id]) {
+        item = C.el("li", "alert-result", "Result of " + results[id].querySelector(".op-name").textContent);
+      }
+      if (item) list.appendChild(item);
+    });
+    if (!list.children.length) return null;
+    var box = C.el("div", "alert-evidence-box");
+    box.appendChild(list);
+    if (said.length) {
+      var show = C.el("button", "step-timing alert-show", "Show in transcript");
+      show.type = "button";
+      show.addEventListener("click", function () { showEvidence(said); });
+      box.appendChild(show);
+    }
+    return box;
+  }
+
+  function alertItem(entry) {
+    var alert = entry.alert;
+    var firing = alert.state === "firing";
+    var item = C.el("li", "alert");
+    item.dataset.rule = alert.rule;
+    item.dataset.state = firing ? "firing" : "cleared";
+    item.dataset.severity = alert.severity;
+    var head = C.el("div", "alert-head");
+    var severity = C.el("span", "chip alert-severity", SEVERITY_TEXT[alert.severity] || C.statusText(alert.severity));
+    severity.dataset.severity = alert.severity;
+    head.appendChild(severity);
+    head.appendChild(C.el("h3", "alert-title", alert.title));
+    var state = C.el("span", "chip alert-state", firing ? "Firing" : "Cleared");
+    state.dataset.state = item.dataset.state;
+    head.appendChild(state);
+    item.appendChild(head);
+    if (alert.why) item.appendChild(C.el("p", "alert-why", alert.why));
+    var when = C.el("p", "alert-when");
+    if (entry.firedAt) {
+      when.appendChild(document.createTextNode("Fired "));
+      when.appendChild(timeEl(entry.firedAt));
+    }
+    if (!firing) {
+      when.appendChild(document.createTextNode(entry.firedAt ? ", cleared " : "Cleared "));
+      when.appendChild(timeEl(alert.timestamp));
+    }
+    item.appendChild(when);
+    var evidence = alertEvidence(entry);
+    if (evidence) item.appendChild(evidence);
+    return item;
+  }
+
+  function severityRank(alert) {
+    return alert.severity in SEVERITY_RANK ? SEVERITY_RANK[alert.severity] : 3;
+  }
+
+  /* Firing before cleared, then the most severe first. */
+  function renderAlerts() {
+    var entries = Object.keys(alerts).map(function (rule) { return alerts[rule]; });
+    entries.sort(function (a, b) {
+      var firing = (a.alert.state === "firing" ? 0 : 1) - (b.alert.state === "firing" ? 0 : 1);
+      var rank = severityRank(a.alert) - severityRank(b.alert);
+      return firing || rank || String(a.alert.title).localeCompare(String(b.alert.title));
+    });
+    var list = byId("alerts");
+    list.textContent = "";
+    entries.forEach(function (entry) { list.appendChild(alertItem(entry)); });
+    var count = entries.filter(function (e) { return e.alert.state === "firing"; }).length;
+    byId("alerts-empty").hidden = entries.length > 0;
+    byId("alerts-note").textContent = entries.length ? count + " firing" : "Alert rules the relay evaluates";
+  }
+
   var summaryIsFinal = false;
 
   /* The post-call summary (final) replaces the running one and is never replaced by a late running one. */
@@ -347,6 +469,7 @@ window.CintelCall = (function () {
         setSuggestion(frame.suggestion);
         setStatus(frame.callStatus);
         Object.keys(frame.insights || {}).forEach(function (key) { setInsight(frame.insights[key]); });
+        setAlerts(frame.alerts || {});
         Object.keys(frame.coaching || {}).map(function (key) { return frame.coaching[key]; })
           .sort(function (a, b) { return String(a.timestamp).localeCompare(String(b.timestamp)); })
           .forEach(addCoaching);
@@ -363,6 +486,7 @@ window.CintelCall = (function () {
       case "dispute": break;  // the adherence frame that follows it carries the dispute to its step
       case "insight": setInsight(frame.data); break;
       case "coaching": addCoaching(frame.data); break;
+      case "alert": setAlert(frame.data, true); break;
       default: return;  // connected, and types newer than this page
     }
     heardOf();
