@@ -10,12 +10,46 @@ body readers capped at half (see bodies.py), a quarter is always left for stream
 """
 
 import socket
+from typing import Optional
 
 import gevent
+from gunicorn.http import wsgi
 from gunicorn.workers.ggevent import GeventWorker
 
 #: Seconds a new connection has to send its first request head.
 HEAD_SECONDS = 10
+
+
+class HeadWithBody(wsgi.Response):
+    """gunicorn's response, sending its head with the first body bytes: one ``send`` for a webhook's answer
+    instead of two, and a stream's head leaves with its first frame. Framing, lengths and bodiless answers are
+    gunicorn's (its ``write``); only the moment the head goes out changes."""
+
+    headers_sent: bool
+    _head: Optional[bytes] = None
+
+    def write(self, arg):
+        if not self.headers_sent and arg and isinstance(arg, bytes) and not self._omits_body:
+            tosend = self.default_headers()
+            tosend.extend("%s: %s\r\n" % (k, v) for k, v in self.headers)
+            self._head = ("%s\r\n" % "".join(tosend)).encode("latin-1")
+            self.headers_sent = True
+        super().write(arg)
+
+    def _emit_body(self, data):
+        head, self._head = self._head, None
+        if head is None:
+            super()._emit_body(data)
+        elif self.chunked:
+            self.sock.sendall(b"".join((head, b"%X\r\n" % len(data), data, b"\r\n")))
+        else:
+            self.sock.sendall(head + data)
+
+    def close(self):
+        head, self._head = self._head, None
+        if head is not None:  # not reached by gunicorn's write; kept so a head is never lost
+            self.sock.sendall(head)
+        super().close()
 
 
 class RelayWorker(GeventWorker):
@@ -26,6 +60,8 @@ class RelayWorker(GeventWorker):
 
     def init_process(self):
         self._idle = {}  # connections waiting for a request head, longest-waiting first
+        # gunicorn's HTTP/1 path builds its responses from this name (HTTP/2 passes a class of its own).
+        wsgi.Response = HeadWithBody
         super().init_process()
 
     def handle(self, listener, client, addr):
