@@ -15,6 +15,7 @@ gunicorn imports this package before its config module sets the directory: so th
 prometheus_client only inside its functions, which run in the workers.
 """
 
+import functools
 import glob
 import hmac
 import logging
@@ -58,6 +59,10 @@ class Metrics:
                 f"prometheus_client was imported before {MULTIPROC_ENV} was set: set it before the "
                 "app is loaded (cintel_relay.server.gunicorn_conf does) and import prometheus_client no earlier."
             )
+        if self.multiprocess:
+            # Each value checks the process id on every change, to notice a fork (a syscall each time). The app is
+            # built in its worker, after the fork (gunicorn_conf's preload_app = False), so the id is this one.
+            values.ValueClass = values.MultiProcessValue(process_identifier=functools.partial(int, os.getpid()))
         self.registry = CollectorRegistry()
         r = self.registry
         self.webhooks = Counter(
