@@ -5,8 +5,9 @@ import orjson
 import pytest
 import redis as redis_lib
 
-from cintel_relay.bus.event_bus import EventBus, Route
+from cintel_relay.bus.event_bus import EventBus
 from cintel_relay.bus.keys import BOARD, channel, conversation_keys, latest_key, log_key, session_keys
+from cintel_relay.bus.routing import Route
 from cintel_relay.bus.store import Store
 from cintel_relay.config import load_config
 from cintel_relay.errors import Unavailable

@@ -7,12 +7,13 @@ decides which session(s) each event belongs to (or holds it until that is known)
 delivery, or a replica dying between the two, loses nothing and logs nothing twice; on Redis Cluster
 the two slots may live on different masters. ``board.lua`` keeps the supervisor board's list. When
 every key lives on one node (a standalone Redis, the embedded fake), ``deliver.lua`` chains the three
-in one script call: one round trip per delivery instead of three.
+in one script call: one round trip per delivery instead of three. On a cluster,
+:meth:`EventBus._deliver_per_slot` runs the same five steps as deliver.lua, under the same names.
 """
 
 import collections
 import logging
-from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, cast
 
 import orjson
 import redis
@@ -34,6 +35,7 @@ from .keys import (
     report_key,
     session_keys,
 )
+from .routing import Route, RouteRecord, record_lua
 from .store import REDIS_ERRORS, TOPOLOGY_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -42,23 +44,16 @@ logger = logging.getLogger(__name__)
 MAX_PENDING = 1000
 
 APPEND = LuaScript("append.lua")
-ROUTE = LuaScript("route.lua")
+ROUTE = LuaScript("route.lua", prelude=record_lua())
 BOARD_SCRIPT = LuaScript("board.lua")
-DELIVER = LuaScript("deliver.lua", {"route": "route.lua", "append": "append.lua", "board": "board.lua"})
+DELIVER = LuaScript(
+    "deliver.lua", {"route": "route.lua", "append": "append.lua", "board": "board.lua"}, prelude=record_lua()
+)
 OPEN = LuaScript("open.lua")
 #: Events a resuming stream reads per round trip; a longer gap is read in further pages.
 RESUME_PAGE = 500
 
-__all__ = ["EventBus", "IngestResult", "Opening", "Route", "Snapshot", "REDIS_ERRORS"]
-
-
-class Route(NamedTuple):
-    """Where an event of a conversation may belong (see route.lua for each kind)."""
-
-    kind: str
-    comm: str = ""
-    call: str = ""
-    refs: Tuple[str, ...] = ()
+__all__ = ["EventBus", "IngestResult", "Opening", "Snapshot", "REDIS_ERRORS"]
 
 
 class IngestResult(NamedTuple):
@@ -128,6 +123,24 @@ def _unavailable(exc: Exception) -> Unavailable:
     return Unavailable("Redis is unreachable; the delivery was not stored, retry later.")
 
 
+def _by_session(deliveries: list, boards: Dict[str, dict]) -> Dict[str, list]:
+    """Step 2, by_session: route.lua's flat (session, dedupe, type, ends, frame) deliveries as each session's
+    entries in log order; a session with board fields is appended even without any."""
+    per_session: Dict[str, list] = collections.OrderedDict((s, []) for s in boards)
+    for i in range(0, len(deliveries), 5):
+        session, dedupe, etype, ends, frame = deliveries[i : i + 5]
+        per_session.setdefault(_text(session), []).append((_text(dedupe), _text(etype), _text(ends), frame))
+    return per_session
+
+
+def _unhold(route_argv: list, flushed: list) -> list:
+    """Step 5, unhold: route.lua's ARGV that takes the flushed entries off the pending list."""
+    argv = route_argv[:4]
+    for entry in flushed:
+        argv += RouteRecord.unhold(entry).to_args()
+    return argv
+
+
 class EventBus:
     """Writes and reads session logs. Every Redis failure surfaces as :class:`Unavailable`."""
 
@@ -169,7 +182,7 @@ class EventBus:
         entries = [(e.dedupe, e.type, "1" if e.ends else "0", orjson.dumps(e.frame)) for e in events]
         started: List[Tuple[str, int]] = []
         try:
-            outcome = self._append_all({session: entries}, "", {session: board} if board else {}, started)[session]
+            outcome = self._append({session: entries}, "", {session: board} if board else {}, started)[session]
         except REDIS_ERRORS + (redis.ResponseError,) as exc:
             raise _unavailable(exc) from exc
         self._started(started)
@@ -184,7 +197,7 @@ class EventBus:
         (``unknown`` call, step already ``met``, a dispute already ``open``)."""
         entry = (event.dedupe, event.type, "0", orjson.dumps(event.frame))
         try:
-            (outcome,) = self._append_all({session: [entry]}, "", {}, [])[session]
+            (outcome,) = self._append({session: [entry]}, "", {}, [])[session]
         except REDIS_ERRORS + (redis.ResponseError,) as exc:
             raise _unavailable(exc) from exc
         return "refused:unknown" if outcome == "stale" else outcome
@@ -211,30 +224,20 @@ class EventBus:
         ``items`` pairs each event group with its :class:`Route`; a route with no events only tells
         the conversation something (a call it holds). ``board`` fields go to ``board_session``'s summary.
         """
-        args: List[Union[str, bytes]] = []
+        records: List[RouteRecord] = []
         events: List[Event] = []
         for route, group in items:
-            refs = " ".join(route.refs)
             if not group:
-                args += ["", "", "", "", route.kind, route.comm, route.call, refs]
+                records.append(RouteRecord.of(route))
             for event in group:
-                args += [
-                    event.dedupe,
-                    event.type,
-                    "1" if event.ends else "0",
-                    orjson.dumps(event.frame),
-                    route.kind,
-                    route.comm,
-                    route.call,
-                    refs,
-                ]
+                records.append(RouteRecord.of(route, event))
                 events.append(event)
         self._check_size(len(events))
         started: List[Tuple[str, int]] = []
         try:
             # The caller that passes ``board`` names its session too (see the docstring).
             boards = {cast(str, board_session): board} if board else {}
-            statuses, outcomes, sessions = self._route(conversation, args, boards, started)
+            statuses, outcomes, sessions = self._deliver(conversation, records, boards, started)
         except REDIS_ERRORS + (redis.ResponseError,) as exc:
             raise _unavailable(exc) from exc
         self._started(started)
@@ -255,52 +258,64 @@ class EventBus:
         freed = not outcomes.keys() <= {e.dedupe for e in events}
         return IngestResult(ids, held, duplicates, stale, tuple(sorted(sessions)), None if freed else frozenset(types))
 
-    def _route(self, conversation: str, args: list, boards: Dict[str, dict], started: List[Tuple[str, int]]):
-        """Run route.lua, append what it routed, then take the delivered events off the pending list
-        (which may free more): the statuses of the first call, each dedupe key's append outcomes, and
-        the sessions something was logged in; ``started`` gets the calls whose deadlines are not scheduled yet."""
-        keys = conversation_keys(conversation)
-        head = [conversation, self._config.session_ttl, self._config.completed_ttl, MAX_PENDING]
-        statuses, outcomes, sessions = None, collections.defaultdict(list), set()
+    def _deliver(self, conversation: str, records: List[RouteRecord], boards: Dict[str, dict], started: list):
+        """Route the records' events, append what was routed, update the board, then take the delivered held
+        events off the pending list (which may free more): the statuses of the first route call, each dedupe
+        key's append outcomes, and the sessions something was logged in; ``started`` gets the calls whose
+        deadlines are not scheduled yet. One script call on one node (deliver.lua), one per slot on a cluster."""
+        args = [conversation, self._config.session_ttl, self._config.completed_ttl, MAX_PENDING]
+        for record in records:
+            args += record.to_args()
         if self.single_node:
-            ((board_session, board),) = boards.items() or [("", None)]
-            prefix, suffixes = SESSION_KEY_TEMPLATE
-            driver = [prefix, len(suffixes), *suffixes, self._config.log_maxlen, self.store.publish_command]
-            driver += [board_session, orjson.dumps(board) if board else ""]
-            routed, pairs, starts = self._commit.run(DELIVER, keys + (BOARD, BOARD_CHANNEL), driver + head + args)
-            for i in range(0, len(pairs), 3):
-                outcome = _text(pairs[i + 1])
-                outcomes[_text(pairs[i])].append(outcome)
-                if _logged(outcome):
-                    sessions.add(_text(pairs[i + 2]))
-            started += [(_text(starts[i]), int(starts[i + 1])) for i in range(0, len(starts), 2)]
-            return [_text(s) for s in routed], outcomes, sessions
+            return self._deliver_in_one_call(conversation, args, boards, started)
+        return self._deliver_per_slot(conversation, args, boards, started)
+
+    def _deliver_in_one_call(self, conversation: str, route_argv: list, boards: Dict[str, dict], started: list):
+        ((board_session, board),) = boards.items() or [("", None)]
+        prefix, suffixes = SESSION_KEY_TEMPLATE
+        argv = [prefix, len(suffixes), *suffixes, self._config.log_maxlen, self.store.publish_command]
+        argv += [board_session, orjson.dumps(board) if board else "", *route_argv]
+        keys = conversation_keys(conversation) + (BOARD, BOARD_CHANNEL)
+        routed, triples, starts = self._commit.run(DELIVER, keys, argv)
+        outcomes: Dict[str, list] = collections.defaultdict(list)
+        sessions = set()
+        for i in range(0, len(triples), 3):
+            outcome = _text(triples[i + 1])
+            outcomes[_text(triples[i])].append(outcome)
+            if _logged(outcome):
+                sessions.add(_text(triples[i + 2]))
+        started += [(_text(starts[i]), int(starts[i + 1])) for i in range(0, len(starts), 2)]
+        return [_text(s) for s in routed], outcomes, sessions
+
+    def _deliver_per_slot(self, conversation: str, route_argv: list, boards: Dict[str, dict], started: list):
+        """deliver.lua's five steps, one script call each in its own slot (see deliver.lua's header)."""
+        keys = conversation_keys(conversation)
+        statuses: Optional[List[str]] = None
+        outcomes: Dict[str, list] = collections.defaultdict(list)
+        sessions = set()
+        argv = route_argv
         while True:
-            reply = self._commit.run(ROUTE, keys, head + args)
-            routed, deliveries, flushed = reply
+            # 1. route
+            routed, deliveries, flushed = self._commit.run(ROUTE, keys, argv)
             if statuses is None:
                 statuses = [_text(s) for s in routed]
-            per_session: collections.OrderedDict[str, list] = collections.OrderedDict((s, []) for s in boards)
-            for i in range(0, len(deliveries), 5):
-                session, dedupe, etype, ends, frame = deliveries[i : i + 5]
-                per_session.setdefault(_text(session), []).append((_text(dedupe), _text(etype), _text(ends), frame))
-            appended = self._append_all(per_session, conversation, boards, started)
+            # 2. by_session
+            per_session = _by_session(deliveries, boards)
+            # 3. append (then 4. board, for the summaries the appends changed)
+            appended = self._append(per_session, conversation, boards, started)
             for session, entries in per_session.items():
                 for (dedupe, *_), outcome in zip(entries, appended[session]):
                     outcomes[dedupe].append(outcome)
                     if _logged(outcome):
                         sessions.add(session)
+            # 5. unhold
             if not flushed:
                 return statuses, outcomes, sessions
-            args, boards = [], {}
-            for entry in flushed:
-                args += ["", "", "", entry, "unhold", "", "", ""]
+            argv, boards = _unhold(route_argv, flushed), {}
 
-    def _append_all(
-        self, per_session: Dict[str, list], conversation: str, boards: Dict[str, dict], started: List[Tuple[str, int]]
-    ):
-        """Append each session's entries (one script call per session, sent together), then update the
-        board for every summary that changed; tell a conversation when one of its calls ended; ``started``
+    def _append(self, per_session: Dict[str, list], conversation: str, boards: Dict[str, dict], started: list):
+        """Step 3, append: each session's entries (one script call per session, sent together), then step 4,
+        :meth:`_board`, for every summary that changed; tell a conversation when one of its calls ended; ``started``
         gets the calls whose deadlines are not scheduled yet."""
         config = self._config
         calls = {}
@@ -328,12 +343,13 @@ class EventBus:
                 boards_changed.append((session, summary))
             if ended_now and owner and not conversation:
                 ended.append((_text(owner), session))
-        self._publish_board(boards_changed)
+        self._board(boards_changed)
         for owner, session in ended:
-            self._route(owner, ["", "", "", "", "ended", "", session, ""], {}, started)
+            self._deliver(owner, [RouteRecord.ended(session)], {}, started)
         return outcomes
 
-    def _publish_board(self, changed):
+    def _board(self, changed):
+        """Step 4, board: list each changed summary on the supervisor board and publish it."""
         calls = []
         for session, summary in changed:
             s = orjson.loads(summary)

@@ -36,12 +36,15 @@ class LuaScript:
     """A packaged Lua script and its SHA1, which is how Redis names it. ``functions`` maps a function
     name to another packaged script, prepended as ``local function name(KEYS, ARGV)`` so the script
     can call it with keys and arguments of its own; ``text`` is the script itself, for one kept beside its
-    Python (``name`` then only names it)."""
+    Python (``name`` then only names it); ``prelude`` is Lua of the caller's, prepended after
+    :func:`cintel_relay.events.lua_prelude` (see :func:`cintel_relay.bus.routing.record_lua`)."""
 
-    def __init__(self, name: str, functions: Optional[Dict[str, str]] = None, text: Optional[str] = None):
+    def __init__(
+        self, name: str, functions: Optional[Dict[str, str]] = None, text: Optional[str] = None, prelude: str = ""
+    ):
         self.name = name
         parts = [f"local function {fn}(KEYS, ARGV)\n{_lua(file)}end\n" for fn, file in (functions or {}).items()]
-        self.text = lua_prelude() + "".join(parts) + (_lua(name) if text is None else text)
+        self.text = lua_prelude() + prelude + "".join(parts) + (_lua(name) if text is None else text)
         self.sha = hashlib.sha1(self.text.encode("utf-8")).hexdigest()
 
 

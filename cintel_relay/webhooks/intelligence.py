@@ -6,7 +6,7 @@ from typing import List, Tuple
 from flask import Blueprint
 
 from .. import normalize
-from ..bus.event_bus import Route
+from ..bus.routing import Route
 from ..catalog import EMPTY
 from ..errors import BadRequest
 from ..logs import annotate

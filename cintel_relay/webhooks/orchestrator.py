@@ -10,7 +10,7 @@ from typing import List, Tuple
 from flask import Blueprint
 
 from .. import normalize
-from ..bus.event_bus import Route
+from ..bus.routing import Route
 from ..logs import annotate
 from ..normalize import Event
 from ..schemas import EVENT_DATA_SCHEMAS, OrchestratorEventSchema

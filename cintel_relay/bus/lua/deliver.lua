@@ -1,9 +1,15 @@
 -- A conversation's delivery in ONE script call, for when every key lives on one node (a standalone
--- Redis, the embedded fake): route, append in each session the events went to, list the changed
--- summaries on the board, and take delivered held events off the pending list. On a cluster the
--- bus does the same with one call of each script, each in its own slot (bus.EventBus._route); here
--- that is one round trip instead of three. route.lua, append.lua and board.lua are unchanged: they
--- are prepended as the functions route, append and board (see bus.py), so this file only chains them.
+-- Redis, the embedded fake). On a cluster the bus runs the same algorithm with one script call per slot
+-- (cintel_relay/bus/event_bus.py EventBus._deliver_per_slot); both are written as the same five steps,
+-- under the same names, in the same order:
+--   1. route       route.lua in the conversation's slot: where each event goes, held events now routable first
+--   2. by_session  the routed events grouped per session, in log order
+--   3. append      append.lua in each session's slot
+--   4. board       board.lua for each board summary the appends changed
+--   5. unhold      the delivered held events taken off the pending list (a route call of 'unhold' records,
+--                  which may route more held events: back to step 1)
+-- Here that is one round trip instead of three. route.lua, append.lua and board.lua are unchanged: they
+-- are prepended as the functions route, append and board (see event_bus.py), so this file only chains them.
 --
 -- KEYS: the conversation's state, comms, routes, pending, then the board's set and channel.
 -- ARGV: the session key prefix, the number n of session key suffixes, the n suffixes
@@ -32,13 +38,9 @@ end
 local statuses, outcomes, started = nil, {}, {}
 local fields = {}
 if board_session ~= '' then fields[board_session] = board_fields end
-local argv = route_argv
-while true do
-  local reply = route(conv_keys, argv)
-  if reply.err then return reply end
-  statuses = statuses or reply[1]
-  local deliveries, flushed = reply[2], reply[3]
-  -- Each session's events in log order; the session with board fields is appended even without any.
+
+-- 2. by_session: each session's events in log order; the session with board fields is appended even without any.
+local function by_session(deliveries)
   local order, per_session = {}, {}
   if fields[board_session] then
     order[1], per_session[board_session] = board_session, {}
@@ -52,6 +54,28 @@ while true do
     end
     for j = 1, 4 do entries[#entries + 1] = deliveries[i + j] end
   end
+  return order, per_session
+end
+
+-- 5. unhold: route.lua's ARGV that takes the flushed entries off the pending list.
+local function unhold(flushed)
+  local argv = {route_argv[1], route_argv[2], route_argv[3], route_argv[4]}
+  for _, entry in ipairs(flushed) do
+    for _, v in ipairs(route_record({frame = entry, kind = 'unhold'})) do argv[#argv + 1] = v end
+  end
+  return argv
+end
+
+local argv = route_argv
+while true do
+  -- 1. route
+  local reply = route(conv_keys, argv)
+  if reply.err then return reply end
+  statuses = statuses or reply[1]
+  local deliveries, flushed = reply[2], reply[3]
+  -- 2. by_session
+  local order, per_session = by_session(deliveries)
+  -- 3. append
   local changed = {}
   for _, session in ipairs(order) do
     local entries = per_session[session]
@@ -69,14 +93,13 @@ while true do
     end
     if out[1] ~= '' then changed[#changed + 1] = {session, out[1]} end
   end
+  -- 4. board
   for _, c in ipairs(changed) do
     local s = cjson.decode(c[2])
     board(board_keys, {c[1], c[2], s.updatedAt, s.ended and '1' or '0', publish, ttl})
   end
+  -- 5. unhold
   if #flushed == 0 then break end
-  argv, fields = {route_argv[1], route_argv[2], route_argv[3], route_argv[4]}, {}
-  for _, entry in ipairs(flushed) do
-    for _, v in ipairs({'', '', '', entry, 'unhold', '', '', ''}) do argv[#argv + 1] = v end
-  end
+  argv, fields = unhold(flushed), {}
 end
 return {statuses, outcomes, started}

@@ -3,7 +3,8 @@
 -- A conversation is not a call: with GROUP_BY_PROFILE it holds a customer's calls and SMS threads.
 --
 -- KEYS: state, comms, routes, pending (see cintel_relay/bus/keys.py).
--- ARGV: conversation, ttl, ended_ttl, max_pending, then 8 fields per item:
+-- ARGV: conversation, ttl, ended_ttl, max_pending, then one route record per item, its fields at the
+-- route_field offsets the loader prepends (cintel_relay/bus/routing.py RouteRecord, the one home of their order):
 --   dedupe, type, ends, frame (all '' for an item that only registers a call), then
 --   kind: 'voice' (a call's utterance), 'text' (a digital message), 'result' (an operator result, or
 --         anything else that follows the conversation's current session), 'post' (a result computed
@@ -23,7 +24,9 @@
 
 local state, comms, routes, pending = unpack(KEYS)
 local conv, ttl, ended_ttl, max_pending = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local FIRST, WIDTH = 5, 8
+local FIRST, WIDTH = 5, route_width
+local DEDUPE, ETYPE, ENDS, FRAME = route_field.dedupe, route_field.type, route_field.ends, route_field.frame
+local KIND, COMM, CALL, REFS = route_field.kind, route_field.comm, route_field.call, route_field.refs
 
 local function is_live(sid)
   return sid ~= nil and redis.call('HGET', state, 'call:' .. sid) == 'live'
@@ -111,11 +114,11 @@ end
 -- teaches (a call, a communication) is checked as it goes, below, since what it teaches may route them.
 local teaches, holdable = false, 0
 for i = FIRST, #ARGV, WIDTH do
-  local kind = ARGV[i + 4]
+  local kind = ARGV[i + KIND]
   if kind ~= 'result' and kind ~= 'conv' then
     teaches = true
-  elseif ARGV[i] ~= '' and not redis.call('HGET', routes, ARGV[i])
-      and not resolve(kind, ARGV[i + 6], ARGV[i + 7]) then
+  elseif ARGV[i + DEDUPE] ~= '' and not redis.call('HGET', routes, ARGV[i + DEDUPE])
+      and not resolve(kind, ARGV[i + CALL], ARGV[i + REFS]) then
     holdable = holdable + 1
   end
 end
@@ -123,22 +126,23 @@ if not teaches and holdable > 0 and redis.call('LLEN', pending) + holdable > max
   return redis.error_reply('PENDINGFULL conversation has too many held events')
 end
 
-for i = FIRST, #ARGV, WIDTH do learn(ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 3]) end
+for i = FIRST, #ARGV, WIDTH do learn(ARGV[i + KIND], ARGV[i + COMM], ARGV[i + CALL], ARGV[i + FRAME]) end
 
 -- Held events first, in the order they arrived, wherever they can now go.
 for _, entry in ipairs(redis.call('LRANGE', pending, 0, -1)) do
-  local e = cjson.decode(entry)
-  local sticky = redis.call('HGET', routes, e[1])
-  local targets = (sticky and sticky ~= '') and split(sticky) or resolve(e[5], e[6], e[7])
+  local e = cjson.decode(entry)  -- a route record, as the item that was held
+  local sticky = redis.call('HGET', routes, e[1 + DEDUPE])
+  local targets = (sticky and sticky ~= '') and split(sticky) or resolve(e[1 + KIND], e[1 + CALL], e[1 + REFS])
   if targets then
-    deliver(targets, e[1], e[2], e[3], e[4])
+    deliver(targets, e[1 + DEDUPE], e[1 + ETYPE], e[1 + ENDS], e[1 + FRAME])
     flushed[#flushed + 1] = entry
   end
 end
 
 local statuses = {}
 for i = FIRST, #ARGV, WIDTH do
-  local dedupe, etype, ends, frame, kind, comm, call, refs = unpack(ARGV, i, i + WIDTH - 1)
+  local dedupe, etype, ends, frame = ARGV[i + DEDUPE], ARGV[i + ETYPE], ARGV[i + ENDS], ARGV[i + FRAME]
+  local kind, call, refs = ARGV[i + KIND], ARGV[i + CALL], ARGV[i + REFS]
   local sticky = dedupe ~= '' and redis.call('HGET', routes, dedupe)
   if dedupe == '' then
     statuses[#statuses + 1] = 'none'
@@ -153,7 +157,7 @@ for i = FIRST, #ARGV, WIDTH do
     elseif redis.call('LLEN', pending) >= max_pending then
       return redis.error_reply('PENDINGFULL conversation has too many held events')
     else
-      redis.call('RPUSH', pending, cjson.encode({dedupe, etype, ends, frame, kind, comm, call, refs}))
+      redis.call('RPUSH', pending, cjson.encode({unpack(ARGV, i, i + WIDTH - 1)}))
       redis.call('HSET', routes, dedupe, '')
       statuses[#statuses + 1] = 'held'
     end
