@@ -1,9 +1,11 @@
 """Lone webhooks through the WSGI app in this process: the relay's CPU per webhook with less drift than a load test.
 
-``python3 -m bench.inprocess [N] [ROUNDS]``: a redis-server of its own, gevent patched as gunicorn's worker
-patches it, the app built as ``wsgi.py`` builds it (every production check on), then N signed transcript
+``python3 -m bench.inprocess [N] [ROUNDS] [--per-slot]``: a redis-server of its own, gevent patched as gunicorn's
+worker patches it, the app built as ``wsgi.py`` builds it (every production check on), then N signed transcript
 lines posted one after another as gunicorn would call the app (a WSGI environ, the body in memory). Prints, per
 round, the relay's CPU (``process_time``) and Redis's (``INFO cpu``) per webhook, in ms; then the min and median.
+``--per-slot`` delivers as on a Redis Cluster (route.lua, append.lua, board.lua: one call each) instead of
+deliver.lua's one call, to weigh the two (docs/performance.md, issue 20).
 """
 
 from gevent import monkey
@@ -49,7 +51,7 @@ def _post(app, request) -> str:
     return status[0]
 
 
-def main(n: int = 2000, rounds: int = 5):
+def main(n: int = 2000, rounds: int = 5, per_slot: bool = False):
     from tests.support import RedisServer
 
     redis_server = RedisServer().start()
@@ -58,10 +60,13 @@ def main(n: int = 2000, rounds: int = 5):
     )
     from cintel_relay import create_app
     from cintel_relay.config import load_config
+    from cintel_relay.extension import relay
     from cintel_relay.logs import setup_logging
 
     setup_logging("WARNING")
     app = create_app(load_config())
+    if per_slot:
+        relay(app).bus.single_node = False
     client = redis_server.client()
     calls = 50
     for call in range(calls):
@@ -86,4 +91,5 @@ def main(n: int = 2000, rounds: int = 5):
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:3]))
+    args = [a for a in sys.argv[1:] if a != "--per-slot"]
+    main(*(int(a) for a in args[:2]), per_slot="--per-slot" in sys.argv[1:])

@@ -1,8 +1,9 @@
 """Small read-only endpoints: the script, liveness and readiness."""
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from .errors import Unavailable
+from .extension import relay
 
 bp = Blueprint("api", __name__)
 
@@ -10,7 +11,7 @@ bp = Blueprint("api", __name__)
 @bp.get("/api/script")
 def script():
     """The script the checklist is built from."""
-    return jsonify(current_app.extensions["cintel"].script.to_dict())
+    return jsonify(relay().script.to_dict())
 
 
 @bp.get("/healthz")
@@ -22,7 +23,7 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """Redis answers; a load balancer should send traffic only when this is 200."""
-    ext = current_app.extensions["cintel"]
+    ext = relay()
     body = {
         "bus": "embedded" if ext.config.embedded else "redis",
         "signatures": ext.verifier.enabled,

@@ -8,6 +8,8 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import logs, metrics
+from .access import views as access
+from .access.views import Access
 from .bus.alerting import KIND as RULES
 from .bus.alerting import Alerting
 from .bus.deadlines import KIND as DEADLINE
@@ -18,6 +20,7 @@ from .bus.hub import Hub
 from .bus.store import open_store
 from .config import Config, load_config
 from .errors import register_error_handlers
+from .extension import KEY
 from .outbound.deliveries import Deliveries
 from .reports.settle import Reports
 from .script import Script, load_script
@@ -30,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Components:
-    """What the app wires together; lives in ``app.extensions["cintel"]``."""
+    """What the app wires together; the app's one extension (read it with :func:`cintel_relay.extension.relay`)."""
 
     config: Config
     script: Script
@@ -43,6 +46,9 @@ class Components:
     reports: Reports
     #: Alert rules, evaluated after each delivery (see :mod:`cintel_relay.bus.alerting`).
     alerts: Alerting
+    metrics: metrics.Metrics
+    #: Who may open a stream (see :mod:`cintel_relay.access.views`).
+    access: Access
 
     def shutdown(self):
         """Tell every stream to end (clients resume on another replica) and stop taking due work."""
@@ -63,7 +69,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
     script = load_script(config.script_file)
     secrets = {"report": config.report_secret or "", "alert": config.alert_secret or ""}
     deliveries = Deliveries(bus.due, secrets, config, relay_metrics)
-    app.extensions["cintel"] = relay = Components(
+    app.extensions[KEY] = relay = Components(
         config=config,
         script=script,
         bus=bus,
@@ -79,6 +85,8 @@ def create_app(config: Optional[Config] = None) -> Flask:
         ),
         reports=Reports(bus, config, script, deliveries),
         alerts=Alerting(bus, config.alert_rules, deliveries, config.alert_urls),
+        metrics=relay_metrics,
+        access=access.policy(config, client, bus.commit),
     )
     relay.due.handle("settle", relay.reports.settle)
     relay.due.handle("deliver", deliveries.handle)
@@ -93,7 +101,6 @@ def create_app(config: Optional[Config] = None) -> Flask:
     relay.due.handle(DEADLINE, deadlines.fire)
     relay.due.handle(RULES, relay.alerts.fire)
     from . import api, security
-    from .access import views as access
     from .console import views as console
     from .reports import views as reports
     from .streams import board, coaching, disputes
@@ -116,7 +123,7 @@ def create_app(config: Optional[Config] = None) -> Flask:
         app.register_blueprint(blueprint)
     security.register_security_headers(app)
     security.register_cors(app, config.cors_origins)
-    access.init_app(app, config, client, bus.commit)
+    app.register_blueprint(access.bp)
     register_error_handlers(app)
     relay_metrics.prime(app)
     _middleware(app, config, relay_metrics)

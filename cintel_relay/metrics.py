@@ -24,13 +24,13 @@ import re
 import time
 from typing import Optional
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from .errors import TWILIO_SERVICES
+from .extension import relay
 
 logger = logging.getLogger(__name__)
 
-EXTENSION = "cintel.metrics"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 #: What a webhook's delivery can become (:meth:`Metrics.ingested`).
@@ -47,7 +47,7 @@ bp = Blueprint("metrics", __name__)
 
 
 class Metrics:
-    """The relay's metrics; one per app, in ``app.extensions["cintel.metrics"]``."""
+    """The relay's metrics; one per app, in ``relay().metrics`` (see :mod:`cintel_relay.extension`)."""
 
     def __init__(self, token=None):
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
@@ -210,17 +210,12 @@ class Metrics:
 
 
 def init_app(app, token=None) -> Metrics:
-    """Create the app's metrics, count its requests and serve ``/metrics``."""
+    """Create the app's metrics (the app factory keeps them in ``relay().metrics``), count its requests and serve
+    ``/metrics``."""
     metrics = Metrics(token)
-    app.extensions[EXTENSION] = metrics
     app.after_request(metrics.after_request)
     app.register_blueprint(bp)
     return metrics
-
-
-def of(app) -> Metrics:
-    """The app's metrics."""
-    return app.extensions[EXTENSION]
 
 
 @bp.get("/metrics")
@@ -228,7 +223,7 @@ def scrape():
     """Prometheus text format, for a bearer of ``CINTEL_METRICS_TOKEN``; 404 while it is unset."""
     from prometheus_client import CONTENT_TYPE_LATEST
 
-    metrics = of(current_app)
+    metrics = relay().metrics
     if not metrics.token:
         return jsonify(
             {"error": "metrics are disabled: set CINTEL_METRICS_TOKEN to enable /metrics.", "code": "metrics_disabled"}
@@ -248,7 +243,7 @@ def scrape():
     from .bus.store import REDIS_ERRORS
 
     try:
-        metrics.due_depth.set(current_app.extensions["cintel"].bus.due.depth())
+        metrics.due_depth.set(relay().bus.due.depth())
     except REDIS_ERRORS as exc:  # the other series are still worth a scrape; the gauge keeps its last value
         logger.warning("due queue depth unread: Redis failed (%s)", type(exc).__name__)
     return Response(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)

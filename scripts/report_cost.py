@@ -17,6 +17,7 @@ import redis
 from cintel_relay import create_app
 from cintel_relay.bus.keys import due_keys, report_key
 from cintel_relay.config import load_config
+from cintel_relay.extension import relay
 from tests.support import Receiver, RedisServer, base_env, communication, form_request, json_request
 
 SECRET = "report-cost-secret-0123456789abcdef0123"
@@ -41,8 +42,8 @@ def main(n: int, utterances: int):
     server, receiver = RedisServer().start(), Receiver()
     env = base_env(server.url, CINTEL_REPORT_URL=receiver.url, CINTEL_REPORT_SECRET=SECRET)
     app = create_app(load_config(env, report_settle_seconds=0))
-    relay = app.extensions["cintel"]
-    relay.due.stop()  # this script runs the queue itself, phase by phase
+    components = relay(app)
+    components.due.stop()  # this script runs the queue itself, phase by phase
     web, client = app.test_client(), redis.Redis.from_url(server.url)
     calls = ["CA%032x" % i for i in range(1, n + 1)]
     for sid in calls:
@@ -63,12 +64,12 @@ def main(n: int, utterances: int):
     queue, payloads = due_keys("relay")
     settle_memory = client.memory_usage(queue) + client.memory_usage(payloads)
     before_settle = commands(client)
-    run_all(relay.due, n)  # the settles: each builds, stores and queues one delivery
+    run_all(components.due, n)  # the settles: each builds, stores and queues one delivery
     settling = delta(before_settle, commands(client))
     delivery_memory = client.memory_usage(queue) + client.memory_usage(payloads)
     report_memory = sum(client.memory_usage(report_key(sid)) for sid in calls)
     before_delivery = commands(client)
-    run_all(relay.due, n)
+    run_all(components.due, n)
     delivering = delta(before_delivery, commands(client))
     assert len(receiver.received) == n, len(receiver.received)
     print(f"{n} calls of {utterances} utterances; per call:")

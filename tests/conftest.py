@@ -5,6 +5,7 @@ import redis as redis_lib
 
 from cintel_relay import create_app
 from cintel_relay.config import load_config
+from cintel_relay.extension import relay
 
 from .support import RedisServer, RelayFactory, SSEClient, TLSRedisServer, base_env
 from .support.fakes.twilio_control import FakeControlPlane
@@ -45,7 +46,7 @@ def make_app(redis_client, redis_server):
 
     yield build
     for app in apps:
-        app.extensions["cintel"].shutdown()
+        relay(app).shutdown()
 
 
 @pytest.fixture

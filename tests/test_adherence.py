@@ -11,6 +11,7 @@ import requests
 
 from cintel_relay.access import tickets
 from cintel_relay.bus.keys import board_key, due_keys, latest_key, log_key
+from cintel_relay.extension import relay
 
 from .support import (
     TICKET_SECRET,
@@ -278,6 +279,6 @@ def test_a_call_that_ended_before_a_deadline_is_not_announced_overdue(pair, redi
     a, _ = pair
     start_call(a, redis_client)
     assert post_form(a, "/webhook/status", {"CallSid": CALL, "CallStatus": "completed"}).status_code == 200
-    ext = make_app().extensions["cintel"]  # the deadline's handler, as any replica's runner calls it
+    ext = relay(make_app())  # the deadline's handler, as any replica's runner calls it
     ext.due.handlers["deadline"](f"deadline:{CALL}:verification", {"session": CALL, "category": "verification"}, 0)
     assert adherence_frames(redis_client) == []

@@ -7,6 +7,7 @@ import sys
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from cintel_relay.extension import relay
 from cintel_relay.outbound import signing
 
 from .support import METRICS_TOKEN, Receiver
@@ -48,7 +49,7 @@ def test_failed_attempts_wait_twice_as_long_each_time_up_to_the_cap_then_give_up
             CINTEL_REPORT_GIVE_UP_SECONDS="86400",
             CINTEL_METRICS_TOKEN=METRICS_TOKEN,
         )
-        deliveries = app.extensions["cintel"].reports.deliveries
+        deliveries = relay(app).reports.deliveries
         payload = {"kind": "report", "url": endpoint.url, "body": "{}", "first": 0}
         waits = [deliveries.handle("deliver:report.CA1.1.0", payload, now) - now for now in (0, 10_000, 20_000, 40_000)]
         assert waits == [10_000, 10_000, 20_000, 40_000]  # each wait as long as it has been failing
@@ -65,7 +66,7 @@ def test_a_claimed_batch_of_deliveries_times_out_within_its_lease(make_app):
     # Two replicas never both deliver: everything one claim holds is done (or timed out) before its lease ends.
     for lease, timeout in (("30", "10"), ("11", "10"), ("2", "1"), ("300", "10")):
         app = make_app(CINTEL_DUE_LEASE_SECONDS=lease, CINTEL_REPORT_TIMEOUT=timeout)
-        runner = app.extensions["cintel"].due
+        runner = relay(app).due
         assert runner.batch >= 1 and runner.batch * float(timeout) * 1000 < runner.lease_ms
 
 

@@ -4,6 +4,7 @@ import requests
 
 from cintel_relay import create_app
 from cintel_relay.config import load_config
+from cintel_relay.extension import relay
 from cintel_relay.setup import check
 
 from .support import CALL_SID, SSEClient, base_env, communication, post_json
@@ -27,7 +28,7 @@ def test_the_certificate_is_verified_by_default(tls_redis):
         response = app.test_client().get("/readyz")
         assert response.status_code == 503 and response.json["ready"] is False
     finally:
-        app.extensions["cintel"].hub.shutdown()
+        relay(app).hub.shutdown()
     finding = check.redis_reachable(config)
     assert not finding.ok and "CINTEL_REDIS_SSL_VERIFY=false" in finding.fix
     assert PASSWORD not in finding.what + finding.fix

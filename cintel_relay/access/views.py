@@ -14,9 +14,10 @@ import time
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from ..errors import InvalidPayload, Unauthorized
+from ..extension import relay
 from ..ids import valid_session
 from ..security import json_body
 from ..server.bodies import takes_body
@@ -36,7 +37,7 @@ UNKNOWN_EXPIRY_TICKET_SECONDS = 60
 
 @dataclass
 class Access:
-    """The stream-access policy of an app; lives in ``app.extensions["cintel_access"]``."""
+    """The stream-access policy of an app (``relay().access``)."""
 
     mode: str
     ticket_secrets: Tuple[str, ...] = ()
@@ -81,8 +82,8 @@ class Access:
         return tickets.verify(self.ticket_secrets, ticket, session).identity
 
 
-def init_app(app, config, redis_client, commit=None):
-    """Build the access policy from the config and register the ticket endpoint."""
+def policy(config, redis_client, commit=None) -> Access:
+    """The access policy the config asks for (the app factory registers :data:`bp`, the ticket endpoint)."""
     limits = Limits(
         redis_client,
         config.max_streams_per_identity,
@@ -106,8 +107,7 @@ def init_app(app, config, redis_client, commit=None):
             "CINTEL_STREAM_AUTH=none: streams are NOT authenticated, anyone who knows a Call SID can "
             "read its live transcript; use this for a local demo only, never in production"
         )
-    app.extensions["cintel_access"] = access
-    app.register_blueprint(bp)
+    return access
 
 
 def _session_id() -> str:
@@ -152,11 +152,12 @@ def _ticket_ttl(ttl: int, who) -> int:
 @takes_body(TICKET_MAX_BODY)
 def stream_ticket():
     """A ticket for the caller to stream one session (``{"ticket": null}`` when streams are open)."""
-    access = current_app.extensions["cintel_access"]
+    access = relay().access
     token = _bearer_token() if access.mode == "flex" else None
     session = _session_id()
     if access.mode == "none":
         return jsonify({"ticket": None, "auth": "none"})
+    assert access.auth is not None and access.limits is not None and token is not None  # policy() gives flex both
     who = access.auth.identify(token, request.remote_addr or "")
     access.limits.count_ticket(who.key)
     access.auth.check_access(who, session)

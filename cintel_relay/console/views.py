@@ -5,8 +5,9 @@ Plain server-rendered pages; a small script fills them from the same SSE API the
 Access is checked on the streams; a page carries call data (who is on a call) only when streams are open.
 """
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 
+from ..extension import relay
 from ..ids import session_kind, valid_session
 
 bp = Blueprint(
@@ -29,12 +30,12 @@ def content_security_policy(response):
 
 
 def _page(template: str, **context):
-    ext = current_app.extensions["cintel"]
+    ext = relay()
     return render_template(
         template,
         script_name=ext.script.name,
         embedded=ext.config.embedded,
-        stream_auth=current_app.extensions["cintel_access"].mode,
+        stream_auth=ext.access.mode,
         **context,
     )
 
@@ -42,7 +43,7 @@ def _page(template: str, **context):
 @bp.get("/console")
 def board():
     """The board: one row per live call, updated as the calls go; empty, it says how to start a simulated one."""
-    config = current_app.extensions["cintel"].config
+    config = relay().config
     # Signatures are checked against SERVER_URL when it is set, so the simulator must post (and sign) there.
     return _page(
         "board.html",
@@ -57,6 +58,6 @@ def call(session_id):
     comes from its board summary as the page is served."""
     valid_session(session_id)
     # Names are call data: with stream auth on they reach a browser only over a ticketed stream.
-    open_streams = current_app.extensions["cintel_access"].mode == "none"
-    summary = current_app.extensions["cintel"].bus.board_call(session_id) if open_streams else None
+    open_streams = relay().access.mode == "none"
+    summary = relay().bus.board_call(session_id) if open_streams else None
     return _page("call.html", session=session_id, summary=summary or {}, kind=session_kind(session_id))

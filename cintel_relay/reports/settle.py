@@ -32,7 +32,7 @@ POST_CALL_GRACE = 5.0
 
 
 class Reports:
-    """Builds, settles, stores and delivers call reports; lives in ``app.extensions["cintel"].reports``."""
+    """Builds, settles, stores and delivers call reports; lives in ``relay().reports``."""
 
     def __init__(self, bus: EventBus, config, script, deliveries: Deliveries):
         self.bus = bus

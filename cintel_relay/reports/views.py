@@ -1,8 +1,9 @@
 """``GET /api/calls/<CallSid>/report``: a call's report (docs/reports.md), authorized as the call's stream."""
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from ..errors import BadRequest, NotFound
+from ..extension import relay
 from ..ids import is_call_sid
 
 bp = Blueprint("reports", __name__)
@@ -14,8 +15,8 @@ def call_report(call_sid):
     relay has no record of the call (never heard of it, or its report expired)."""
     if not is_call_sid(call_sid):
         raise BadRequest("the call must be named by its Call SID: CA followed by 32 hexadecimal digits.")
-    current_app.extensions["cintel_access"].authorize(call_sid, request.args.get("ticket"))
-    report = current_app.extensions["cintel"].reports.report(call_sid)
+    relay().access.authorize(call_sid, request.args.get("ticket"))
+    report = relay().reports.report(call_sid)
     if report is None:
         raise NotFound(f"no report for {call_sid}: the relay has no record of this call (or its report expired).")
     response = jsonify(report)

@@ -16,6 +16,8 @@ import gevent
 from gunicorn.http import wsgi
 from gunicorn.workers.ggevent import GeventWorker
 
+from ..extension import KEY
+
 #: Seconds a new connection has to send its first request head.
 HEAD_SECONDS = 10
 
@@ -101,7 +103,7 @@ class RelayWorker(GeventWorker):
         gevent.spawn(self._drain)
 
     def _drain(self):
-        relay = getattr(self.wsgi, "extensions", {}).get("cintel")
+        relay = getattr(self.wsgi, "extensions", {}).get(KEY)
         if relay is not None:
             relay.shutdown()
         for sock in list(self._idle):

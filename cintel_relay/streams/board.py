@@ -12,14 +12,14 @@ their own calls).
 
 import logging
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import NotFound
 
-from .. import metrics
 from ..access.limits import Held
 from ..bus.hub import CLOSED, OVERFLOW, RESYNC, SHUTDOWN
 from ..bus.keys import BOARD_CHANNEL
 from ..errors import Unavailable
+from ..extension import relay
 from ..ids import valid_session
 from . import sse
 from .session import HEADERS, RETRY_MS, open_subscription, ready, wait
@@ -34,9 +34,7 @@ BOARD_SESSION = "board"
 
 def _admit():
     """The caller's stream slot (None when streams are open); refuses a missing or wrong ticket."""
-    return current_app.extensions["cintel_access"].admit(
-        BOARD_SESSION, request.args.get("ticket"), request.remote_addr or ""
-    )
+    return relay().access.admit(BOARD_SESSION, request.args.get("ticket"), request.remote_addr or "")
 
 
 def _events(bus, hub, config, sock, tracker, until=None):
@@ -77,7 +75,7 @@ def board():
     """The live calls' summaries, once (the stream below is what the console uses)."""
     slot = _admit()
     try:
-        return jsonify(current_app.extensions["cintel"].bus.board())
+        return jsonify(relay().bus.board())
     finally:
         if slot is not None:
             slot.release()
@@ -88,11 +86,9 @@ def board_call(session_id):
     """One call's summary, with a ticket for the call's own stream; 404 saying so when the relay knows no
     such call, so the console's call page can tell a call not yet started (or expired) from a quiet one."""
     session_id = valid_session(session_id)
-    slot = current_app.extensions["cintel_access"].admit(
-        session_id, request.args.get("ticket"), request.remote_addr or ""
-    )
+    slot = relay().access.admit(session_id, request.args.get("ticket"), request.remote_addr or "")
     try:
-        summary = current_app.extensions["cintel"].bus.board_call(session_id)
+        summary = relay().bus.board_call(session_id)
     finally:
         if slot is not None:
             slot.release()
@@ -105,9 +101,9 @@ def board_call(session_id):
 def board_stream():
     """Open the account-wide SSE stream of call summaries."""
     slot = _admit()
-    ext = current_app.extensions["cintel"]
+    ext = relay()
     sock = request.environ.get("gunicorn.socket")
-    body = _events(ext.bus, ext.hub, ext.config, sock, metrics.of(current_app), slot.until if slot else None)
+    body = _events(ext.bus, ext.hub, ext.config, sock, ext.metrics, slot.until if slot else None)
     if slot is not None:
         body = Held(slot, body)
     return Response(body, mimetype="text/event-stream", headers=HEADERS, direct_passthrough=True)

@@ -16,11 +16,12 @@ import logging
 import time
 import uuid
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from .. import events, metrics
+from .. import events
 from ..bus.keys import coaching_rate_key
 from ..errors import Conflict, InvalidPayload, NotFound, RateLimited
+from ..extension import relay
 from ..ids import valid_session
 from ..normalize import Event, now_iso
 from ..operators import OperatorKind
@@ -68,8 +69,8 @@ def _live_call(bus, session: str):
 def coach(call_sid):
     """Send a note to the agent of a live call: 201 with the logged note."""
     session = valid_session(call_sid)
-    who = current_app.extensions["cintel_access"].identify(BOARD_SESSION, request.args.get("ticket"))
-    ext = current_app.extensions["cintel"]
+    ext = relay()
+    who = ext.access.identify(BOARD_SESSION, request.args.get("ticket"))
     text = _text()
     _live_call(ext.bus, session)
     window = int(time.time() // 60)
@@ -83,7 +84,7 @@ def coach(call_sid):
     note_id = uuid.uuid4().hex
     data = {"id": note_id, "text": text, "by": who, "timestamp": now_iso()}
     ingested = ext.bus.ingest([Event(f"coaching:{note_id}", {"type": events.COACHING, "data": data})], session)
-    metrics.of(current_app).coaching_notes.inc()
+    ext.metrics.coaching_notes.inc()
     logger.info("coaching note sent", extra={"session": session, "chars": len(text)})
     return jsonify({**data, "eventId": ingested.ids[0] if ingested.ids else None}), 201
 
@@ -93,16 +94,16 @@ def coach(call_sid):
 def suggestion_used(call_sid):
     """Count one use of a suggested response: 204."""
     session = valid_session(call_sid)
-    current_app.extensions["cintel_access"].identify(session, request.args.get("ticket"))
-    ext = current_app.extensions["cintel"]
+    ext = relay()
+    ext.access.identify(session, request.args.get("ticket"))
     body = json_body('{"operatorId": "intelligence_operator_...", "version": 1, "via": "input"}')
     body = body if isinstance(body, dict) else {}
     operator, version, via = body.get("operatorId"), body.get("version"), body.get("via")
-    if ext.config.operators.get(operator) is not OperatorKind.SUGGESTION:
+    if not isinstance(operator, str) or ext.config.operators.get(operator) is not OperatorKind.SUGGESTION:
         raise InvalidPayload("operatorId must be a suggestion operator.", fields={"operatorId": ["Not one."]})
     if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version < 10000:
         raise InvalidPayload("version must be the operator's version number.", fields={"version": ["Not one."]})
     if via not in USES:
         raise InvalidPayload(f"via must be one of {', '.join(USES)}.", fields={"via": ["Not one of them."]})
-    metrics.of(current_app).suggestion_uses.labels(operator, str(version), via).inc()
+    ext.metrics.suggestion_uses.labels(operator, str(version), via).inc()
     return "", 204

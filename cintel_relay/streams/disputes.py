@@ -9,9 +9,10 @@ One open dispute per category; none on a met step. The note is stored, never log
 import logging
 import uuid
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from ..errors import Conflict, InvalidPayload, NotFound
+from ..extension import relay
 from ..ids import valid_session
 from ..normalize import dispute_event
 from ..security import json_body
@@ -62,9 +63,9 @@ def _dispute(script):
 def open_dispute(call_sid):
     """Open a dispute on a category of the call's checklist: 201 with the dispute."""
     valid_session(call_sid)
-    claims = current_app.extensions["cintel_access"].authorize(call_sid, request.args.get("ticket"))
+    claims = relay().access.authorize(call_sid, request.args.get("ticket"))
     who = claims.identity if claims is not None else None
-    ext = current_app.extensions["cintel"]
+    ext = relay()
     category, note = _dispute(ext.script)
     event = dispute_event(ext.script, category, who, note, uuid.uuid4().hex)
     outcome = ext.bus.dispute(call_sid, event)

@@ -7,12 +7,13 @@ from typing import Optional
 
 from flask import Blueprint, Response, current_app, request
 
-from .. import logs, metrics
+from .. import logs
 from ..access.limits import Held
 from ..bus.hub import CLOSED, OVERFLOW, SHUTDOWN
 from ..bus.keys import channel
 from ..errors import RelayError, Unavailable
 from ..events import CONNECTED
+from ..extension import relay
 from ..ids import is_event_id, parse_id, valid_session
 from ..server.lean import query
 from . import sse
@@ -188,8 +189,8 @@ def _body(app, session_id: str, ticket: Optional[str], address: str, last_event_
     """The stream's body for a request: the ticket checked and a slot taken (with stream auth) before anything
     is subscribed; the caller returns it as the response's iterable."""
     valid_session(session_id)
-    slot = app.extensions["cintel_access"].admit(session_id, ticket, address)
-    ext = app.extensions["cintel"]
+    ext = relay(app)
+    slot = ext.access.admit(session_id, ticket, address)
     body = _events(
         ext.bus,
         ext.hub,
@@ -197,7 +198,7 @@ def _body(app, session_id: str, ticket: Optional[str], address: str, last_event_
         last_event_id,
         ext.config,
         sock,
-        metrics.of(app),
+        ext.metrics,
         until=slot.until if slot is not None else None,
     )
     return body if slot is None else Held(slot, body)

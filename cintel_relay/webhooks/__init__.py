@@ -9,14 +9,15 @@ without Flask's request machinery (see :mod:`cintel_relay.server.lean`); the Fla
 from typing import Callable, Optional, Tuple
 
 import orjson
-from flask import Response, current_app, request
+from flask import Response, request
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request
 
-from .. import logs, metrics
+from .. import logs
 from ..errors import BadRequest, InvalidPayload, RelayError, UnsupportedMediaType
+from ..extension import relay
 from ..security import json_body
 from .signature import form_params
 
@@ -87,9 +88,9 @@ def flask_view(handle: Handler):
     """A Flask view answering with ``handle``."""
 
     def view():
-        ext = current_app.extensions["cintel"]
+        ext = relay()
         result, extra = handle(ext, request)
-        body = accepted_body(ext, metrics.of(current_app), result, extra)
+        body = accepted_body(ext, ext.metrics, result, extra)
         return Response(orjson.dumps(body), mimetype="application/json")
 
     view.__name__ = handle.__name__
@@ -99,8 +100,8 @@ def flask_view(handle: Handler):
 
 def lean_webhook(app, lean, route: str, handle: Handler):
     """``handle`` as a lean WSGI handler: the answer, status, headers, metrics and log fields of its Flask view."""
-    ext = app.extensions["cintel"]
-    relay_metrics = metrics.of(app)
+    ext = relay(app)
+    relay_metrics = ext.metrics
 
     def serve(environ, start_response, _rest):
         logs.begin(environ)
