@@ -5,7 +5,7 @@ worker patches it, the app built as ``wsgi.py`` builds it (every production chec
 lines posted one after another as gunicorn would call the app (a WSGI environ, the body in memory). Prints, per
 round, the relay's CPU (``process_time``) and Redis's (``INFO cpu``) per webhook, in ms; then the min and median.
 ``--per-slot`` delivers as on a Redis Cluster (route.lua, append.lua, board.lua: one call each) instead of
-deliver.lua's one call, to weigh the two (docs/performance.md, issue 20).
+ingest.lua's one call, to weigh the two (docs/performance.md, issue 20).
 """
 
 from gevent import monkey

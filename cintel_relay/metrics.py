@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-#: What a webhook's delivery can become (:meth:`Metrics.ingested`).
+#: What a webhook's events can become when ingested (:meth:`Metrics.ingested`).
 OUTCOMES = ("logged", "held", "duplicate")
 #: What a delivery attempt to the customer's systems became; and the kinds of deliveries.
 DELIVERY_OUTCOMES = ("delivered", "failed", "gave_up")

@@ -33,7 +33,7 @@ def redis_client(private_redis):
 
 @pytest.fixture(params=["one script call", "a call per slot"])
 def bus(request, redis_client):
-    """Both ways the bus delivers on one Redis: deliver.lua's single call, and the per-slot calls it
+    """Both ways the bus delivers on one Redis: ingest.lua's single call, and the per-slot calls it
     makes on a cluster (route, append, board), which must behave the same."""
     bus = EventBus(
         Store(redis_client, redis_client.pubsub),

@@ -195,7 +195,7 @@ def test_the_installed_package_carries_its_script_scenarios_console_and_lua(tmp_
         "cintel_relay/bus/lua/route.lua",
         "cintel_relay/bus/lua/append.lua",
         "cintel_relay/bus/lua/board.lua",
-        "cintel_relay/bus/lua/deliver.lua",
+        "cintel_relay/bus/lua/ingest.lua",
         "cintel_relay/data/script.json",
         "cintel_relay/simulator/scenarios/moving-complete.json",
         "cintel_relay/console/templates/board.html",

@@ -15,8 +15,8 @@ from cintel_relay.normalize import SENTIMENT_LABELS
 from cintel_relay.operators import DEFAULT_OPERATORS
 from cintel_relay.schemas import RuleExecutionSchema
 from cintel_relay.script import load_script
-from cintel_relay.simulator import deliveries
 from cintel_relay.simulator import player as simulator
+from cintel_relay.simulator import posts
 
 from .support import AUTH_TOKEN, ROOT, SSEClient
 
@@ -51,17 +51,17 @@ def test_the_packaged_scenarios_are_valid_and_name_real_script_steps():
 def test_a_broken_scenario_is_refused_with_the_problem_named(change, problem):
     scenario = simulator.load_scenario("abandoned")
     scenario["utterances"][1].update(change)
-    with pytest.raises(deliveries.ScenarioError, match=re.escape(f"scenario mine.json: {problem}")):
-        deliveries.check_scenario(scenario, "mine.json")
+    with pytest.raises(posts.ScenarioError, match=re.escape(f"scenario mine.json: {problem}")):
+        posts.check_scenario(scenario, "mine.json")
 
 
 def test_a_scenario_needs_a_call_and_a_name_that_exists():
     scenario = simulator.load_scenario("abandoned")
     for line in scenario["utterances"]:
         line["channel"] = "SMS"
-    with pytest.raises(deliveries.ScenarioError, match="needs at least one utterance on a call"):
-        deliveries.check_scenario(scenario, "mine.json")
-    with pytest.raises(deliveries.ScenarioError, match="no scenario named 'nope'"):
+    with pytest.raises(posts.ScenarioError, match="needs at least one utterance on a call"):
+        posts.check_scenario(scenario, "mine.json")
+    with pytest.raises(posts.ScenarioError, match="no scenario named 'nope'"):
         simulator.load_scenario("nope")
 
 
@@ -75,7 +75,7 @@ def test_texts_between_two_lines_of_a_call_are_on_that_call():
         {"call": 2},
         {"channel": "SMS"},
     ]
-    assert deliveries.parts(lines) == [(None, [0]), (1, [1, 2, 3]), (None, [4]), (2, [5]), (None, [6])]
+    assert posts.parts(lines) == [(None, [0]), (1, [1, 2, 3]), (None, [4]), (2, [5]), (None, [6])]
 
 
 def test_every_call_gets_fresh_ids():

@@ -1,14 +1,14 @@
 """The event bus on Redis: per-session ordered logs, routing a conversation's events to its sessions,
 and publishing. Key and channel names live in :mod:`cintel_relay.bus.keys`.
 
-A delivery about a conversation goes through two scripts: ``route.lua``, in the conversation's slot,
+A webhook's events about a conversation go through two scripts: ``route.lua``, in the conversation's slot,
 decides which session(s) each event belongs to (or holds it until that is known), then
 ``append.lua``, in each session's slot, appends and publishes. Both are idempotent, so a retried
-delivery, or a replica dying between the two, loses nothing and logs nothing twice; on Redis Cluster
+webhook, or a replica dying between the two, loses nothing and logs nothing twice; on Redis Cluster
 the two slots may live on different masters. ``board.lua`` keeps the supervisor board's list. When
-every key lives on one node (a standalone Redis, the embedded fake), ``deliver.lua`` chains the three
-in one script call: one round trip per delivery instead of three. On a cluster,
-:meth:`EventBus._deliver_per_slot` runs the same five steps as deliver.lua, under the same names.
+every key lives on one node (a standalone Redis, the embedded fake), ``ingest.lua`` chains the three
+in one script call: one round trip per webhook instead of three. On a cluster,
+:meth:`EventBus._ingest_per_slot` runs the same five steps as ingest.lua, under the same names.
 """
 
 import collections
@@ -40,14 +40,14 @@ from .store import REDIS_ERRORS, TOPOLOGY_ERRORS
 
 logger = logging.getLogger(__name__)
 
-#: Most events held for one conversation before its deliveries are refused (503: Twilio retries).
+#: Most events held for one conversation before its webhooks are refused (503: Twilio retries).
 MAX_PENDING = 1000
 
 APPEND = LuaScript("append.lua")
 ROUTE = LuaScript("route.lua", prelude=record_lua())
 BOARD_SCRIPT = LuaScript("board.lua")
-DELIVER = LuaScript(
-    "deliver.lua", {"route": "route.lua", "append": "append.lua", "board": "board.lua"}, prelude=record_lua()
+INGEST = LuaScript(
+    "ingest.lua", {"route": "route.lua", "append": "append.lua", "board": "board.lua"}, prelude=record_lua()
 )
 OPEN = LuaScript("open.lua")
 #: Events a resuming stream reads per round trip; a longer gap is read in further pages.
@@ -57,7 +57,7 @@ __all__ = ["EventBus", "IngestResult", "Opening", "Snapshot", "REDIS_ERRORS"]
 
 
 class IngestResult(NamedTuple):
-    """What happened to each event of a delivery: logged (with its id), held, a duplicate, or stale
+    """What happened to each event of a webhook: logged (with its id), held, a duplicate, or stale
     (about a call whose data expired after it ended)."""
 
     ids: List[str]
@@ -123,12 +123,12 @@ def _unavailable(exc: Exception) -> Unavailable:
     return Unavailable("Redis is unreachable; the delivery was not stored, retry later.")
 
 
-def _by_session(deliveries: list, boards: Dict[str, dict]) -> Dict[str, list]:
-    """Step 2, by_session: route.lua's flat (session, dedupe, type, ends, frame) deliveries as each session's
+def _by_session(appends: list, boards: Dict[str, dict]) -> Dict[str, list]:
+    """Step 2, by_session: route.lua's flat (session, dedupe, type, ends, frame) appends as each session's
     entries in log order; a session with board fields is appended even without any."""
     per_session: Dict[str, list] = collections.OrderedDict((s, []) for s in boards)
-    for i in range(0, len(deliveries), 5):
-        session, dedupe, etype, ends, frame = deliveries[i : i + 5]
+    for i in range(0, len(appends), 5):
+        session, dedupe, etype, ends, frame = appends[i : i + 5]
         per_session.setdefault(_text(session), []).append((_text(dedupe), _text(etype), _text(ends), frame))
     return per_session
 
@@ -153,7 +153,7 @@ class EventBus:
         self.commit = self._commit
         #: The relay's work that comes due later, in the same Redis (see :mod:`cintel_relay.bus.due`).
         self.due = DueQueue(store, self._commit, "relay")
-        #: Route, append and board in one script call (deliver.lua); a cluster needs one call per slot.
+        #: Route, append and board in one script call (ingest.lua); a cluster needs one call per slot.
         self.single_node = store.single_node
         self._participants: collections.OrderedDict[Tuple[str, str], str] = collections.OrderedDict()
         self._participant_cache = participant_cache
@@ -164,7 +164,7 @@ class EventBus:
     # --- writing -------------------------------------------------------------------------------
 
     def _check_size(self, count: int):
-        """Refuse a delivery of more events than a call's log keeps: it would trim the log (transcript
+        """Refuse a webhook of more events than a call's log keeps: it would trim the log (transcript
         included) to itself, and hold Redis for one long script call."""
         limit = self._config.log_maxlen
         if count > limit:
@@ -175,7 +175,7 @@ class EventBus:
             )
 
     def ingest(self, events: Iterable[Event], session: str, board: Optional[dict] = None) -> IngestResult:
-        """Dedupe, append to ``session``'s log and publish: for deliveries that name their session (a
+        """Dedupe, append to ``session``'s log and publish: for webhooks that name their session (a
         Call SID). ``board`` holds fields (such as the agent's name) for the call's board summary."""
         events = list(events)
         self._check_size(len(events))
@@ -219,7 +219,7 @@ class EventBus:
         board_session: Optional[str] = None,
     ) -> IngestResult:
         """Route a conversation's events to their sessions (holding those whose session is not known
-        yet), append and publish them; held events that become routable are delivered first.
+        yet), append and publish them; held events that become routable are appended first.
 
         ``items`` pairs each event group with its :class:`Route`; a route with no events only tells
         the conversation something (a call it holds). ``board`` fields go to ``board_session``'s summary.
@@ -237,7 +237,7 @@ class EventBus:
         try:
             # The caller that passes ``board`` names its session too (see the docstring).
             boards = {cast(str, board_session): board} if board else {}
-            statuses, outcomes, sessions = self._deliver(conversation, records, boards, started)
+            statuses, outcomes, sessions = self._ingest(conversation, records, boards, started)
         except REDIS_ERRORS + (redis.ResponseError,) as exc:
             raise _unavailable(exc) from exc
         self._started(started)
@@ -258,25 +258,25 @@ class EventBus:
         freed = not outcomes.keys() <= {e.dedupe for e in events}
         return IngestResult(ids, held, duplicates, stale, tuple(sorted(sessions)), None if freed else frozenset(types))
 
-    def _deliver(self, conversation: str, records: List[RouteRecord], boards: Dict[str, dict], started: list):
-        """Route the records' events, append what was routed, update the board, then take the delivered held
+    def _ingest(self, conversation: str, records: List[RouteRecord], boards: Dict[str, dict], started: list):
+        """Route the records' events, append what was routed, update the board, then take the appended held
         events off the pending list (which may free more): the statuses of the first route call, each dedupe
         key's append outcomes, and the sessions something was logged in; ``started`` gets the calls whose
-        deadlines are not scheduled yet. One script call on one node (deliver.lua), one per slot on a cluster."""
+        deadlines are not scheduled yet. One script call on one node (ingest.lua), one per slot on a cluster."""
         args = [conversation, self._config.session_ttl, self._config.completed_ttl, MAX_PENDING]
         for record in records:
             args += record.to_args()
         if self.single_node:
-            return self._deliver_in_one_call(conversation, args, boards, started)
-        return self._deliver_per_slot(conversation, args, boards, started)
+            return self._ingest_in_one_call(conversation, args, boards, started)
+        return self._ingest_per_slot(conversation, args, boards, started)
 
-    def _deliver_in_one_call(self, conversation: str, route_argv: list, boards: Dict[str, dict], started: list):
+    def _ingest_in_one_call(self, conversation: str, route_argv: list, boards: Dict[str, dict], started: list):
         ((board_session, board),) = boards.items() or [("", None)]
         prefix, suffixes = SESSION_KEY_TEMPLATE
         argv = [prefix, len(suffixes), *suffixes, self._config.log_maxlen, self.store.publish_command]
         argv += [board_session, orjson.dumps(board) if board else "", *route_argv]
         keys = conversation_keys(conversation) + (BOARD, BOARD_CHANNEL)
-        routed, triples, starts = self._commit.run(DELIVER, keys, argv)
+        routed, triples, starts = self._commit.run(INGEST, keys, argv)
         outcomes: Dict[str, list] = collections.defaultdict(list)
         sessions = set()
         for i in range(0, len(triples), 3):
@@ -287,8 +287,8 @@ class EventBus:
         started += [(_text(starts[i]), int(starts[i + 1])) for i in range(0, len(starts), 2)]
         return [_text(s) for s in routed], outcomes, sessions
 
-    def _deliver_per_slot(self, conversation: str, route_argv: list, boards: Dict[str, dict], started: list):
-        """deliver.lua's five steps, one script call each in its own slot (see deliver.lua's header)."""
+    def _ingest_per_slot(self, conversation: str, route_argv: list, boards: Dict[str, dict], started: list):
+        """ingest.lua's five steps, one script call each in its own slot (see ingest.lua's header)."""
         keys = conversation_keys(conversation)
         statuses: Optional[List[str]] = None
         outcomes: Dict[str, list] = collections.defaultdict(list)
@@ -296,11 +296,11 @@ class EventBus:
         argv = route_argv
         while True:
             # 1. route
-            routed, deliveries, flushed = self._commit.run(ROUTE, keys, argv)
+            routed, appends, flushed = self._commit.run(ROUTE, keys, argv)
             if statuses is None:
                 statuses = [_text(s) for s in routed]
             # 2. by_session
-            per_session = _by_session(deliveries, boards)
+            per_session = _by_session(appends, boards)
             # 3. append (then 4. board, for the summaries the appends changed)
             appended = self._append(per_session, conversation, boards, started)
             for session, entries in per_session.items():
@@ -345,7 +345,7 @@ class EventBus:
                 ended.append((_text(owner), session))
         self._board(boards_changed)
         for owner, session in ended:
-            self._deliver(owner, [RouteRecord.ended(session)], {}, started)
+            self._ingest(owner, [RouteRecord.ended(session)], {}, started)
         return outcomes
 
     def _board(self, changed):

@@ -1,7 +1,7 @@
 """Every Redis key and channel name of the relay: the one place they are spelled.
 
 The Lua scripts build no names of their own: they take these through KEYS, and the single-node
-driver (deliver.lua) builds a session's keys from :data:`SESSION_KEY_TEMPLATE`, passed in ARGV.
+driver (ingest.lua) builds a session's keys from :data:`SESSION_KEY_TEMPLATE`, passed in ARGV.
 A session's keys share the
 ``{<session>}`` hash tag and a conversation's keys the ``{<conversation>}`` tag, so every script
 call touches one hash slot and runs unchanged on Redis Cluster::
@@ -16,7 +16,7 @@ call touches one hash slot and runs unchanged on Redis Cluster::
     cintel:{<session>}:seen        set: dedupe keys of the events in the log
     cintel:{<session>}:board       string: the call's summary for the supervisor board
     cintel:{<session>}:ended       string: tombstone of an ended call, outliving its data, so a replayed
-                                   delivery cannot bring the call back
+                                   webhook cannot bring the call back
     cintel:{<session>}:events      channel: each logged frame, SSE-formatted with its id
     cintel:conv:{<conv>}:state     hash: "current" session, "text" (the conversation has a digital
                                    thread), "call:<CallSid>" = live | ended for each of its calls

@@ -2,7 +2,7 @@
 and the :class:`RouteRecord` that carries it, with the event, in the script's ARGV.
 
 The record's field order lives here only: :func:`record_lua` hands it to the Lua (as ``route_field``
-offsets and a ``route_record`` constructor, prepended to route.lua and deliver.lua by the script loader),
+offsets and a ``route_record`` constructor, prepended to route.lua and ingest.lua by the script loader),
 so neither the Python nor the Lua spells a record by position.
 """
 

@@ -1,6 +1,6 @@
-"""Replays realistic conversations against a relay exactly as Twilio would deliver them, signed with the auth token.
+"""Replays realistic conversations against a relay exactly as Twilio would post them, signed with the auth token.
 
-:mod:`cintel_relay.simulator.deliveries` turns a scenario into its webhook deliveries; :func:`run` plays scenarios
+:mod:`cintel_relay.simulator.posts` turns a scenario into the webhooks it posts; :func:`run` plays scenarios
 concurrently with realistic pacing, and the ``simulate`` command reports how the relay answered.
 """
 
@@ -16,20 +16,20 @@ from typing import List, Optional
 
 import requests
 
-from .deliveries import Delivery, build_call, load_scenario, scenario_names
+from .posts import Post, build_call, load_scenario, scenario_names
 from .signing import sign_form, sign_json
 
 
-def signed_request(base_url: str, delivery: Delivery, token: str):
-    """(url, headers, body bytes) for a delivery, signed as Twilio signs it (:mod:`.signing`)."""
-    url = base_url.rstrip("/") + delivery.path
-    headers = dict(delivery.headers)
-    if delivery.form:
-        raw = urllib.parse.urlencode(delivery.body).encode()
+def signed_request(base_url: str, post: Post, token: str):
+    """(url, headers, body bytes) for a post, signed as Twilio signs it (:mod:`.signing`)."""
+    url = base_url.rstrip("/") + post.path
+    headers = dict(post.headers)
+    if post.form:
+        raw = urllib.parse.urlencode(post.body).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"
-        headers["X-Twilio-Signature"] = sign_form(url, delivery.body, token)
+        headers["X-Twilio-Signature"] = sign_form(url, post.body, token)
         return url, headers, raw
-    raw = json.dumps(delivery.body, ensure_ascii=False).encode("utf-8")
+    raw = json.dumps(post.body, ensure_ascii=False).encode("utf-8")
     url, headers["X-Twilio-Signature"] = sign_json(url, raw, token)
     headers["Content-Type"] = "application/json"
     return url, headers, raw
@@ -54,8 +54,8 @@ class Report:
             self.calls += finished
             self._print(f"{sid}  {scenario}: {'call ended' if finished else 'call started'}")
 
-    def delivery(self, sid: str, delivery: Delivery, status: Optional[int], answer: str, body: Optional[dict]):
-        """Count one delivery; a failure (no answer, or not 2xx) is always printed."""
+    def posted(self, sid: str, post: Post, status: Optional[int], answer: str, body: Optional[dict]):
+        """Count one post; a failure (no answer, or not 2xx) is always printed."""
         ok = status is not None and 200 <= status < 300
         with self._lock:
             self.sent += 1
@@ -64,43 +64,44 @@ class Report:
                 self.held += body.get("held", 0)
                 self.duplicates += body.get("duplicates", 0)
             if not ok:
-                self._print(f"{sid}  FAILED {delivery.label} ({delivery.path}): {answer}")
+                self._print(f"{sid}  FAILED {post.label} ({post.path}): {answer}")
             elif not self._quiet:
-                self._print(f"{sid}  {delivery.label} -> {status}")
+                self._print(f"{sid}  {post.label} -> {status}")
 
     def summary(self) -> str:
-        """One line: calls, deliveries, failures, and what the relay held and deduplicated."""
+        """One line: calls, posts, failures, and what the relay held and deduplicated."""
         calls = f"{self.calls} call{'' if self.calls == 1 else 's'}"
         return (
+            # "deliveries" here: the summary's wording, which scripts and tests read, predates the name "posts".
             f"{calls}, {self.sent} deliveries, {self.sent - self.failed} accepted, {self.failed} failed; "
             f"the relay held {self.held} events until their call was known "
             f"and dropped {self.duplicates} duplicates."
         )
 
 
-def send(delivery: Delivery, sid: str, base_url: str, token: str, report: Report, http: requests.Session):
-    """Sign and send one delivery, and report how the relay answered."""
-    url, headers, raw = signed_request(base_url, delivery, token)
+def send(post: Post, sid: str, base_url: str, token: str, report: Report, http: requests.Session):
+    """Sign and send one post, and report how the relay answered."""
+    url, headers, raw = signed_request(base_url, post, token)
     try:
         response = http.post(url, data=raw, headers=headers, timeout=10)
     except requests.RequestException as exc:
-        report.delivery(sid, delivery, None, f"no answer ({type(exc).__name__})", None)
+        report.posted(sid, post, None, f"no answer ({type(exc).__name__})", None)
         return
     try:
         body = response.json()
     except ValueError:
         body = None
     answer = f"{response.status_code} {body.get('error', '') if isinstance(body, dict) else response.text[:200]}"
-    report.delivery(sid, delivery, response.status_code, answer, body)
+    report.posted(sid, post, response.status_code, answer, body)
 
 
-def first_call(deliveries: List[Delivery]) -> str:
+def first_call(posts: List[Post]) -> str:
     """The Call SID of a scenario run's first call: how the report names the run (or a part of one)."""
-    return next((d.body["CallSid"] for d in deliveries if d.form), "(no call)")
+    return next((d.body["CallSid"] for d in posts if d.form), "(no call)")
 
 
 def play(
-    deliveries: List[Delivery],
+    posts: List[Post],
     base_url: str,
     token: str,
     report: Report,
@@ -108,21 +109,21 @@ def play(
     stop: threading.Event,
     http: requests.Session,
 ) -> bool:
-    """Send a run's deliveries at their pace; False when ``stop`` cut it short, in which case its calls are
-    hung up at once (the remaining deliveries that end a call that rang, or the conversation, are sent) so
+    """Send a run's posts at their pace; False when ``stop`` cut it short, in which case its calls are
+    hung up at once (the remaining posts that end a call that rang, or the conversation, are sent) so
     nothing stays live on the relay."""
-    sid = first_call(deliveries)
+    sid = first_call(posts)
     rang = set()
     started = time.monotonic()
-    for n, delivery in enumerate(deliveries):
-        if stop.wait(max(0.0, started + delivery.at / speed - time.monotonic())):
-            for closing in deliveries[n:]:
+    for n, post in enumerate(posts):
+        if stop.wait(max(0.0, started + post.at / speed - time.monotonic())):
+            for closing in posts[n:]:
                 if closing.hangs_up and (not closing.form or closing.body["CallSid"] in rang):
                     send(closing, sid, base_url, token, report, http)
             return False
-        send(delivery, sid, base_url, token, report, http)
-        if delivery.form:
-            rang.add(delivery.body["CallSid"])
+        send(post, sid, base_url, token, report, http)
+        if post.form:
+            rang.add(post.body["CallSid"])
     return True
 
 
@@ -144,10 +145,10 @@ def run(
         number = first
         while not stop.is_set():
             scenario = scenarios[number % len(scenarios)]
-            deliveries = build_call(scenario, datetime.now(timezone.utc), speed)
-            sid = first_call(deliveries)
+            posts = build_call(scenario, datetime.now(timezone.utc), speed)
+            sid = first_call(posts)
             report.call(sid, scenario["name"], finished=False)
-            if play(deliveries, base_url, token, report, speed, stop, http):
+            if play(posts, base_url, token, report, speed, stop, http):
                 report.call(sid, scenario["name"], finished=True)
             number += calls
             if not loop or stop.wait(3.0 / speed):
@@ -211,7 +212,7 @@ def simulate(args, base_url: str, token: str, stop: threading.Event, out=sys.std
 
 
 def main(args):
-    """``cintel-relay simulate``: exit status 1 when any delivery was not accepted."""
+    """``cintel-relay simulate``: exit status 1 when any post was not accepted."""
     token = args.token or os.environ.get("TWILIO_AUTH_TOKEN", "").strip()
     if not token:
         sys.exit("cintel-relay simulate: no auth token: pass --token, or set TWILIO_AUTH_TOKEN to the relay's token.")

@@ -1,5 +1,5 @@
 """Webhook requests signed as Twilio signs them, with twilio-python's own algorithm (``RequestValidator``): the
-simulator's deliveries, the tests' and the benchmark's. The relay's verifier (webhooks/signature.py) is a separate
+simulator's posts, the tests' and the benchmark's. The relay's verifier (webhooks/signature.py) is a separate
 implementation, so what they sign checks it rather than itself.
 
 JSON bodies: ``bodySHA256`` (hex SHA-256 of the raw body) is added to the URL's query and the whole URL is signed,

@@ -15,10 +15,10 @@
 --   comm (the communication id, for voice/text), call (a Call SID: the utterance's call, or a
 --   Call SID a result names), refs (communication ids a result was computed from, last first,
 --   joined by spaces).
--- Returns {statuses, deliveries, flushed}: per item 'routed', 'held', 'duplicate' or 'none';
--- deliveries as flat (session, dedupe, type, ends, frame) in log order, held events that are now
+-- Returns {statuses, appends, flushed}: per item 'routed', 'held', 'duplicate' or 'none';
+-- appends as flat (session, dedupe, type, ends, frame) in log order, held events that are now
 -- routable first; flushed: the pending entries those came from, which the caller removes ('unhold')
--- once they are in their logs. Until then every route call delivers them again first (the append
+-- once they are in their logs. Until then every route call routes them again first (the append
 -- script drops what a log has already), so a replica that dies mid-way loses nothing and no event
 -- of a session is logged before the events held for it.
 
@@ -96,21 +96,21 @@ local function learn(kind, comm, call, frame)
   end
 end
 
-local deliveries, flushed = {}, {}
-local function deliver(targets, dedupe, etype, ends, frame)
+local appends, flushed = {}, {}
+local function route_to(targets, dedupe, etype, ends, frame)
   redis.call('HSET', routes, dedupe, table.concat(targets, ' '))
   for _, sid in ipairs(targets) do
-    deliveries[#deliveries + 1] = sid
-    deliveries[#deliveries + 1] = dedupe
-    deliveries[#deliveries + 1] = etype
-    deliveries[#deliveries + 1] = ends
-    deliveries[#deliveries + 1] = frame
+    appends[#appends + 1] = sid
+    appends[#appends + 1] = dedupe
+    appends[#appends + 1] = etype
+    appends[#appends + 1] = ends
+    appends[#appends + 1] = frame
     if ends == '1' and sid ~= conv then redis.call('HSET', state, 'call:' .. sid, 'ended') end
   end
 end
 
--- A delivery the pending list cannot take is refused before anything is written, so a retry finds what
--- the first attempt found. Only results and conversation events are ever held; a delivery that also
+-- A call the pending list cannot take is refused before anything is written, so a retry finds what
+-- the first attempt found. Only results and conversation events are ever held; a call that also
 -- teaches (a call, a communication) is checked as it goes, below, since what it teaches may route them.
 local teaches, holdable = false, 0
 for i = FIRST, #ARGV, WIDTH do
@@ -134,7 +134,7 @@ for _, entry in ipairs(redis.call('LRANGE', pending, 0, -1)) do
   local sticky = redis.call('HGET', routes, e[1 + DEDUPE])
   local targets = (sticky and sticky ~= '') and split(sticky) or resolve(e[1 + KIND], e[1 + CALL], e[1 + REFS])
   if targets then
-    deliver(targets, e[1 + DEDUPE], e[1 + ETYPE], e[1 + ENDS], e[1 + FRAME])
+    route_to(targets, e[1 + DEDUPE], e[1 + ETYPE], e[1 + ENDS], e[1 + FRAME])
     flushed[#flushed + 1] = entry
   end
 end
@@ -149,10 +149,10 @@ for i = FIRST, #ARGV, WIDTH do
   elseif sticky == '' then
     statuses[#statuses + 1] = 'duplicate'  -- held already
   else
-    -- A redelivery goes where its first delivery went; the append script then drops it.
+    -- A retried event goes where it went the first time; the append script then drops it.
     local targets = sticky and split(sticky) or resolve(kind, call, refs)
     if targets then
-      deliver(targets, dedupe, etype, ends, frame)
+      route_to(targets, dedupe, etype, ends, frame)
       statuses[#statuses + 1] = 'routed'
     elseif redis.call('LLEN', pending) >= max_pending then
       return redis.error_reply('PENDINGFULL conversation has too many held events')
@@ -175,4 +175,4 @@ for i = 1, #fields, 2 do
 end
 if has_call and not has_live then keep = ended_ttl end
 for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, keep) end
-return {statuses, deliveries, flushed}
+return {statuses, appends, flushed}

@@ -1,10 +1,10 @@
-"""Simulated conversations as the webhook deliveries Twilio would send for them: pure data, no I/O.
+"""Simulated conversations as the webhooks Twilio would post for them (the simulator's *posts*): pure data, no I/O.
 
 A scenario (``cintel_relay/simulator/scenarios/*.json``) is the list of utterances of one conversation. An utterance is
 said on a call (``"channel": "VOICE"``, the default; ``"call": n`` numbers the calls, 1 by default) or texted
 (``"channel": "SMS"``, ``"WHATSAPP"`` or ``"CHAT"``): a text between two lines of the same call is sent
 during that call, any other text belongs to the conversation's text thread. Calls and text threads are the
-scenario's *parts*. :func:`build_call` turns a scenario into its deliveries: Voice status callbacks for each
+scenario's *parts*. :func:`build_call` turns a scenario into its posts: Voice status callbacks for each
 call (ringing, in-progress, completed); Orchestrator events (conversation created, participants and the
 addresses they use, one communication per utterance, conversation closed); Conversation Intelligence rule
 executions (Script Adherence after every utterance of a call, Sentiment and Summary after every fifth
@@ -12,7 +12,7 @@ utterance of a part and after its last one, Next Best Response where a line has 
 
 Each result names the communications it was computed from (``executionDetails.communications``, first
 and last of its part). Twilio's untidiness is part of every scenario: a call's first result arrives before
-the conversation can be mapped to the call, one delivery comes twice, some operators have no name,
+the conversation can be mapped to the call, one post comes twice, some operators have no name,
 sentiment labels come in any case and every other one as a bare string, results of a line with
 ``resultsAfter`` arrive that many seconds late (after the next call started, if it did).
 """
@@ -43,10 +43,10 @@ class ScenarioError(ValueError):
 
 
 @dataclass(frozen=True)
-class Delivery:
+class Post:
     """One webhook request: when (seconds into the scenario), where, and what.
 
-    ``hangs_up`` marks the deliveries that end a call or the conversation: a run cut short still sends them.
+    ``hangs_up`` marks the posts that end a call or the conversation: a run cut short still sends them.
     """
 
     at: float
@@ -182,7 +182,7 @@ class _Part:
 
 
 class _Conversation:
-    """The deliveries of one run of a scenario, appended as its clock advances."""
+    """The posts of one run of a scenario, appended as its clock advances."""
 
     def __init__(self, scenario: dict, start: datetime, speed: float, account: Optional[str]):
         self.start, self.speed = start, speed
@@ -196,12 +196,12 @@ class _Conversation:
         }
         self.rules = {kind: twilio_id("intelligence_configurationrule") for kind in ("script", "summary", "nbr")}
         self.middle = (len(scenario["utterances"]) + 1) // 2
-        self.retried = False  # one delivery comes twice
-        self.retry: Optional[Delivery] = None
+        self.retried = False  # one post comes twice
+        self.retry: Optional[Post] = None
         self.sentiments = 0
         self.sequence: Dict[str, int] = {}
         self.clock = 0.0
-        self.out: List[Delivery] = []
+        self.out: List[Post] = []
 
     def when(self, at: Optional[float] = None) -> str:
         return _iso(self.start + timedelta(seconds=(self.clock if at is None else at) / self.speed))
@@ -209,7 +209,7 @@ class _Conversation:
     def orchestrator(self, event_type: str, data: dict, label: str, hangs_up: bool = False):
         body = {"eventType": event_type, "timestamp": self.when(), "data": dict(data, accountId=self.account)}
         headers = {"I-Twilio-Idempotency-Token": secrets.token_hex(16)}
-        self.out.append(Delivery(self.clock, "/webhook/cor-event", body, label, headers=headers, hangs_up=hangs_up))
+        self.out.append(Post(self.clock, "/webhook/cor-event", body, label, headers=headers, hangs_up=hangs_up))
 
     def status(self, sid: str, call_status: str, hangs_up: bool = False, **extra):
         sequence = self.sequence[sid] = self.sequence.get(sid, -1) + 1
@@ -228,7 +228,7 @@ class _Conversation:
             **extra,
         }
         self.out.append(
-            Delivery(self.clock, "/webhook/status", form, f"status {call_status}", form=True, hangs_up=hangs_up)
+            Post(self.clock, "/webhook/status", form, f"status {call_status}", form=True, hangs_up=hangs_up)
         )
 
     def rule(self, rule: str, results: list, label: str, at: float, n: int):
@@ -238,9 +238,9 @@ class _Conversation:
             "intelligenceConfiguration": dict(self.config, ruleId=self.rules[rule]),
             "operatorResults": results,
         }
-        self.out.append(Delivery(at, "/webhook/cintel-action", body, label))
-        if not self.retried and n >= self.middle:  # Twilio retries a delivery the relay had accepted
-            self.retried, self.retry = True, Delivery(at, "/webhook/cintel-action", body, label + " (again)")
+        self.out.append(Post(at, "/webhook/cintel-action", body, label))
+        if not self.retried and n >= self.middle:  # Twilio retries a webhook the relay had accepted
+            self.retried, self.retry = True, Post(at, "/webhook/cintel-action", body, label + " (again)")
 
     def join(self, channel: str, sid: Optional[str]):
         """Participant events for the address each person uses on ``channel`` (``sid``: the call), if new."""
@@ -325,7 +325,7 @@ class _Conversation:
         if early:
             self.join(channel, sid)
             self.orchestrator("COMMUNICATION_CREATED", data, label)
-        if self.retry:  # sent once this utterance's deliveries are all out
+        if self.retry:  # sent once this utterance's posts are all out
             self.out.append(self.retry)
             self.retry = None
 
@@ -369,8 +369,8 @@ class _Conversation:
             )
 
 
-def build_call(scenario: dict, start: datetime, speed: float = 1.0, account: Optional[str] = None) -> List[Delivery]:
-    """Every delivery of one run of ``scenario`` (its conversation, calls and texts), in the order Twilio
+def build_call(scenario: dict, start: datetime, speed: float = 1.0, account: Optional[str] = None) -> List[Post]:
+    """Every post of one run of ``scenario`` (its conversation, calls and texts), in the order Twilio
     would send them, with fresh ids.
 
     ``at`` is in scenario seconds; payload timestamps are ``start`` plus scenario time divided by ``speed``.
@@ -396,4 +396,4 @@ def build_call(scenario: dict, start: datetime, speed: float = 1.0, account: Opt
             conversation.orchestrator("CONVERSATION_UPDATED", closed, "conversation closed", hangs_up=True)
         if sid:
             conversation.status(sid, "completed", hangs_up=True, CallDuration=str(round(conversation.clock - answered)))
-    return sorted(conversation.out, key=lambda delivery: delivery.at)
+    return sorted(conversation.out, key=lambda post: post.at)

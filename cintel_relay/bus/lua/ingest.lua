@@ -1,12 +1,12 @@
--- A conversation's delivery in ONE script call, for when every key lives on one node (a standalone
+-- A webhook's events about a conversation ingested in ONE script call, for when every key lives on one node (a standalone
 -- Redis, the embedded fake). On a cluster the bus runs the same algorithm with one script call per slot
--- (cintel_relay/bus/event_bus.py EventBus._deliver_per_slot); both are written as the same five steps,
+-- (cintel_relay/bus/event_bus.py EventBus._ingest_per_slot); both are written as the same five steps,
 -- under the same names, in the same order:
 --   1. route       route.lua in the conversation's slot: where each event goes, held events now routable first
 --   2. by_session  the routed events grouped per session, in log order
 --   3. append      append.lua in each session's slot
 --   4. board       board.lua for each board summary the appends changed
---   5. unhold      the delivered held events taken off the pending list (a route call of 'unhold' records,
+--   5. unhold      the appended held events taken off the pending list (a route call of 'unhold' records,
 --                  which may route more held events: back to step 1)
 -- Here that is one round trip instead of three. route.lua, append.lua and board.lua are unchanged: they
 -- are prepended as the functions route, append and board (see event_bus.py), so this file only chains them.
@@ -40,19 +40,19 @@ local fields = {}
 if board_session ~= '' then fields[board_session] = board_fields end
 
 -- 2. by_session: each session's events in log order; the session with board fields is appended even without any.
-local function by_session(deliveries)
+local function by_session(appends)
   local order, per_session = {}, {}
   if fields[board_session] then
     order[1], per_session[board_session] = board_session, {}
   end
-  for i = 1, #deliveries, 5 do
-    local session = deliveries[i]
+  for i = 1, #appends, 5 do
+    local session = appends[i]
     local entries = per_session[session]
     if not entries then
       entries = {}
       per_session[session], order[#order + 1] = entries, session
     end
-    for j = 1, 4 do entries[#entries + 1] = deliveries[i + j] end
+    for j = 1, 4 do entries[#entries + 1] = appends[i + j] end
   end
   return order, per_session
 end
@@ -72,9 +72,9 @@ while true do
   local reply = route(conv_keys, argv)
   if reply.err then return reply end
   statuses = statuses or reply[1]
-  local deliveries, flushed = reply[2], reply[3]
+  local appends, flushed = reply[2], reply[3]
   -- 2. by_session
-  local order, per_session = by_session(deliveries)
+  local order, per_session = by_session(appends)
   -- 3. append
   local changed = {}
   for _, session in ipairs(order) do
