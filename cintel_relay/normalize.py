@@ -283,11 +283,6 @@ def rule_execution_groups(payload: dict, operators, script: Script, catalog: Cat
     return groups
 
 
-def rule_execution_events(payload: dict, operators, script: Script, catalog: Catalog = EMPTY) -> List[Event]:
-    """The events of :func:`rule_execution_groups`, flattened in order."""
-    return [event for group in rule_execution_groups(payload, operators, script, catalog) for event in group.events]
-
-
 def call_status_event(form: dict) -> Event:
     """A ``call-status`` event from a Voice status callback."""
     status = form["CallStatus"]

@@ -10,11 +10,10 @@ import pytest
 from cintel_relay.catalog import load_catalog, parse_catalog
 from cintel_relay.config import load_config
 from cintel_relay.errors import ConfigError
-from cintel_relay.normalize import rule_execution_events
 from cintel_relay.script import load_script
 from cintel_relay.setup import check
 
-from .support import ROOT, SERVE, base_env, operator_result, rule_execution
+from .support import ROOT, SERVE, base_env, operator_result, result_events, rule_execution
 
 EXAMPLE = os.path.join(ROOT, "cintel_relay", "data", "operators.example.json")
 CHURN_ID = "intelligence_operator_01kg2vz0c1d2e3f4g5h6j7k8m9"
@@ -93,8 +92,7 @@ def catalog_with_ids():
 
 def insight_of(result, catalog=None):
     frames = [
-        e.frame
-        for e in rule_execution_events(rule_execution([result]), {}, load_script(), catalog or catalog_with_ids())
+        e.frame for e in result_events(rule_execution([result]), {}, load_script(), catalog or catalog_with_ids())
     ]
     assert [f["type"] for f in frames] == ["operator-result", "insight"]
     return frames[1]["data"]

@@ -16,6 +16,7 @@ from .support import (
     SUMMARY_OPERATOR,
     adherence_result,
     payload,
+    result_events,
     rule_execution,
 )
 
@@ -27,7 +28,7 @@ def rule(name):
 
 
 def test_script_adherence_result_yields_operator_result_and_adherence():
-    events = normalize.rule_execution_events(rule("cintel-script-adherence.json"), DEFAULT_OPERATORS, load_script())
+    events = result_events(rule("cintel-script-adherence.json"), DEFAULT_OPERATORS, load_script())
     assert [e.type for e in events] == ["operator-result", "adherence"]
     result = events[0].frame["data"]
     assert result["operator"]["friendlyName"] == "Script Adherence"  # no name in the payload: the table's
@@ -49,7 +50,7 @@ def test_script_adherence_result_yields_operator_result_and_adherence():
 
 
 def test_null_results_skipped_and_labels_lowercased():
-    events = normalize.rule_execution_events(rule("cintel-sentiment-summary.json"), DEFAULT_OPERATORS, load_script())
+    events = result_events(rule("cintel-sentiment-summary.json"), DEFAULT_OPERATORS, load_script())
     assert [e.type for e in events] == ["operator-result", "sentiment", "operator-result", "summary"]
     assert events[1].frame["data"]["label"] == "positive"
     assert events[3].frame["data"]["text"].startswith("Customer is moving")
@@ -80,7 +81,7 @@ def test_unusable_results_of_twilios_operators_pass_through_only_and_an_unknown_
         ],
     }
     loaded = RuleExecutionSchema().load(payload_)
-    events = normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script())
+    events = result_events(loaded, DEFAULT_OPERATORS, load_script())
     assert [e.type for e in events] == ["operator-result", "insight"] + ["operator-result"] * 4
     assert events[1].frame["data"]["operatorName"] == "intelligence_operator_custom"  # titled by its id, never dropped
     assert events[0].frame["data"]["operator"]["friendlyName"] == "Unknown Operator"
@@ -251,7 +252,7 @@ def test_every_result_shape_twilio_sends_or_its_sdk_reads_is_understood(shape):
             "dateCreated": "2026-11-24T15:02:11.418Z",
         }
     )
-    events = normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script())
+    events = result_events(loaded, DEFAULT_OPERATORS, load_script())
     assert [e.type for e in events] == ["operator-result", type_]
     assert events[0].frame["data"]["result"] == result  # passed through untouched
     derived = dict(events[1].frame["data"])
@@ -276,9 +277,7 @@ def test_unusable_json_results_pass_through_only(result):
     loaded = operator_results(
         {"id": "r", "operator": {"id": SCRIPT_OPERATOR}, "outputFormat": "JSON", "result": result}
     )
-    assert [e.type for e in normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script())] == [
-        "operator-result"
-    ]
+    assert [e.type for e in result_events(loaded, DEFAULT_OPERATORS, load_script())] == ["operator-result"]
 
 
 def test_next_best_response_yields_a_suggestion_frame():
@@ -291,7 +290,7 @@ def test_next_best_response_yields_a_suggestion_frame():
             "dateCreated": "2026-11-24T15:04:00.000Z",
         }
     )
-    events = normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script())
+    events = result_events(loaded, DEFAULT_OPERATORS, load_script())
     assert [e.type for e in events] == ["operator-result", "suggestion"]
     assert events[0].frame["data"]["operator"]["friendlyName"] == "Next Best Response"
     assert events[1] == normalize.Event(
@@ -318,7 +317,7 @@ def test_a_configured_operator_id_of_the_suggestion_kind_yields_suggestions():
             "result": "Mention packing service.",
         }
     )
-    events = normalize.rule_execution_events(loaded, operators, load_script())
+    events = result_events(loaded, operators, load_script())
     assert [e.type for e in events] == ["operator-result", "suggestion"]
     assert events[0].frame["data"]["operator"]["friendlyName"] == "Upsell"
     assert events[1].frame["data"]["text"] == "Mention packing service."
@@ -365,7 +364,7 @@ def test_rule_execution_groups_keep_each_results_events_with_its_routing():
     assert groups[1].routing["call"] == CALL_SID and groups[0].routing["call"] is None
     window = results[0]["executionDetails"]["communications"]
     assert groups[0].routing["communications"] == [window["last"], window["first"]]
-    assert normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script()) == [
+    assert result_events(loaded, DEFAULT_OPERATORS, load_script()) == [
         event for group in groups for event in group.events
     ]
 
@@ -393,7 +392,7 @@ JSON_VALUES = st.recursive(
 )
 def test_any_result_of_a_known_operator_passes_through_and_never_raises(operator, result):
     loaded = operator_results({"id": "r", "operator": {"id": operator}, "result": result})
-    events = normalize.rule_execution_events(loaded, DEFAULT_OPERATORS, load_script())
+    events = result_events(loaded, DEFAULT_OPERATORS, load_script())
     assert events[0].type == "operator-result" and events[0].frame["data"]["result"] == result
     assert len(events) <= 2 and {e.type for e in events[1:]} <= {"adherence", "sentiment", "summary", "suggestion"}
 
@@ -401,11 +400,11 @@ def test_any_result_of_a_known_operator_passes_through_and_never_raises(operator
 def test_an_adherence_frame_names_the_communications_its_result_judged():
     result = adherence_result("r-judged", greeting="Succeeded")
     result["executionDetails"]["communications"] = {"first": "c1", "last": "c4"}
-    events = normalize.rule_execution_events(rule_execution([result]), DEFAULT_OPERATORS, load_script())
+    events = result_events(rule_execution([result]), DEFAULT_OPERATORS, load_script())
     adherence = events[1].frame["data"]
     assert adherence["judged"] == {"first": "c1", "last": "c4"}
     verification = {c["key"]: c for c in adherence["categories"]}["verification"]
     assert verification["withinSeconds"] == 50 and adherence["lateCredit"] == 1.0
     result["executionDetails"]["communications"] = None
-    events = normalize.rule_execution_events(rule_execution([result]), DEFAULT_OPERATORS, load_script())
+    events = result_events(rule_execution([result]), DEFAULT_OPERATORS, load_script())
     assert events[1].frame["data"]["judged"] == {"first": None, "last": None}

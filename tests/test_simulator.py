@@ -18,7 +18,7 @@ from cintel_relay.script import load_script
 from cintel_relay.simulator import player as simulator
 from cintel_relay.simulator import posts
 
-from .support import AUTH_TOKEN, ROOT, SSEClient
+from .support import AUTH_TOKEN, ROOT, SSEClient, result_events
 
 SCENARIOS = simulator.scenario_names()
 
@@ -314,7 +314,7 @@ def test_the_texted_first_results_are_shapes_twilio_sends():
         e
         for d in played
         if d.path == "/webhook/cintel-action"
-        for e in normalize.rule_execution_events(RuleExecutionSchema().load(d.body), DEFAULT_OPERATORS, load_script())
+        for e in result_events(RuleExecutionSchema().load(d.body), DEFAULT_OPERATORS, load_script())
     ]
     suggestions = [e.frame["data"]["text"] for e in events if e.type == "suggestion"]
     assert suggestions == [

@@ -16,6 +16,7 @@ from .payloads import (
     operator_result,
     payload,
     post_call,
+    result_events,
     rule_execution,
 )
 from .processes import ROOT, answers, free_port, wait_for
@@ -27,6 +28,7 @@ from .signing import AUTH_TOKEN, form_request, json_request, post_form, post_jso
 from .sse import EMPTY_SNAPSHOT, SSEClient, parse_block
 
 __all__ = [
+    "result_events",
     "AUTH_TOKEN",
     "CALL_SID",
     "CHROMIUM",

@@ -3,6 +3,9 @@
 import json
 import os
 
+from cintel_relay import normalize
+from cintel_relay.catalog import EMPTY
+
 from .processes import ROOT
 
 #: Example Twilio payloads (shapes from Twilio's published schemas), kept with the tests.
@@ -83,3 +86,13 @@ def post_call(result):
         "channels": ["VOICE"],
     }
     return result
+
+
+def result_events(payload: dict, operators, script, catalog=EMPTY) -> list:
+    """The events a loaded rule execution becomes, flattened in order: what the webhook logs, from the function it
+    uses (:func:`cintel_relay.normalize.rule_execution_groups`)."""
+    return [
+        event
+        for group in normalize.rule_execution_groups(payload, operators, script, catalog)
+        for event in group.events
+    ]
