@@ -7,7 +7,7 @@ from cintel_relay import create_app
 from cintel_relay.config import load_config
 from cintel_relay.extension import relay
 
-from .support import RedisServer, RelayFactory, SSEClient, TLSRedisServer, base_env
+from .support import RedisServer, RelayFactory, SSEClient, TLSRedisServer, base_env, flushed_client, running
 from .support.fakes.twilio_control import FakeControlPlane
 
 
@@ -21,17 +21,12 @@ def close_streams():
 @pytest.fixture(scope="session")
 def redis_server():
     """One real redis-server for the session; tests that break Redis start their own."""
-    server = RedisServer().start()
-    yield server
-    server.stop()
+    yield from running(RedisServer())
 
 
 @pytest.fixture
 def redis_client(redis_server):
-    client = redis_lib.Redis.from_url(redis_server.url)
-    client.flushall()
-    yield client
-    client.close()
+    yield from flushed_client(redis_server.url)
 
 
 @pytest.fixture
@@ -77,9 +72,7 @@ def start_relay(redis_server):
 @pytest.fixture(scope="module")
 def private_redis():
     """A redis-server of the test module's own."""
-    server = RedisServer().start()
-    yield server
-    server.stop()
+    yield from running(RedisServer())
 
 
 @pytest.fixture
@@ -115,9 +108,7 @@ def twilio_server():
     """The fake Twilio IAM + TaskRouter on 127.0.0.1, started once."""
     from .support.fakes.twilio import FakeTwilio
 
-    server = FakeTwilio().start()
-    yield server
-    server.stop()
+    yield from running(FakeTwilio())
 
 
 @pytest.fixture
@@ -184,9 +175,7 @@ def tls_redis(tmp_path_factory):
 @pytest.fixture(scope="module")
 def control_plane():
     """One fake control plane per test module (two servers on free loopback ports)."""
-    plane = FakeControlPlane().start()
-    yield plane
-    plane.stop()
+    yield from running(FakeControlPlane())
 
 
 @pytest.fixture

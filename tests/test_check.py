@@ -1,15 +1,17 @@
 """``cintel-relay check``: every production problem on its own line with its fix, and a failing exit status."""
 
 import io
-import subprocess
-import sys
 from types import SimpleNamespace
 
 from cintel_relay.config import load_config
 from cintel_relay.setup import check
 from cintel_relay.setup.plan import SCRIPT_ADHERENCE
 
-from .support import ROOT, base_env, free_port
+from .support import (
+    base_env,
+    free_port,
+    run_command,
+)
 from .support.deploy import compose_env, heroku_env
 from .support.fakes.twilio_control import relay_env, run_setup
 
@@ -77,14 +79,7 @@ def test_stream_auth_must_be_flex_and_cors_https_only():
 
 def test_the_command_exits_non_zero_on_problems():
     env = base_env(CINTEL_VERIFY_SIGNATURES="false")
-    done = subprocess.run(
-        [sys.executable, "-m", "cintel_relay.cli", "check"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = run_command("check", env=env, timeout=30)
     assert done.returncode == 1
     assert "FAIL  CINTEL_VERIFY_SIGNATURES=false" in done.stdout and "fix:" in done.stdout
 

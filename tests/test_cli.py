@@ -1,25 +1,18 @@
 """The ``cintel-relay`` command as a new user meets it: help, version, where to start, and typos named."""
 
-import subprocess
-import sys
-
 from cintel_relay import __version__
 from cintel_relay.settings import unknown
 
-from .support import ROOT, base_env
+from .support import (
+    base_env,
+    run_command,
+)
 
 COMMANDS = ["demo", "serve", "check", "simulate", "setup"]
 
 
 def cli(*args, **env):
-    return subprocess.run(
-        [sys.executable, "-m", "cintel_relay", *args],
-        cwd=ROOT,
-        env=base_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_command(*args, env=base_env(**env))
 
 
 def test_a_bare_call_prints_the_help_pointing_to_the_demo_and_serves_nothing():

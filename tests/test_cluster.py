@@ -24,6 +24,8 @@ from .support import (
     post_json,
     race_held_results,
     rule_execution,
+    running,
+    running_all,
     wait_for,
 )
 from .support.cluster import RedisCluster
@@ -33,17 +35,12 @@ CLUSTER_ENV = {"CINTEL_REDIS_MODE": "cluster"}
 
 @pytest.fixture(scope="module")
 def cluster():
-    cluster = RedisCluster().start()
-    yield cluster
-    cluster.stop()
+    yield from running(RedisCluster())
 
 
 @pytest.fixture(scope="module")
 def pair(cluster):
-    relays = [Relay(cluster.url, **CLUSTER_ENV).start(), Relay(cluster.url, **CLUSTER_ENV).start()]
-    yield relays
-    for relay in relays:
-        relay.stop()
+    yield from running_all(Relay(cluster.url, **CLUSTER_ENV) for _ in range(2))
 
 
 def spread(cluster, count, prefix):

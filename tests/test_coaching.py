@@ -6,9 +6,20 @@ import pytest
 import redis
 import requests
 
-from .support import CALL_SID, METRICS_TOKEN, RedisServer, SSEClient, communication, metric, post_json, scrape
+from .support import (
+    CALL_SID,
+    METRICS_TOKEN,
+    RedisServer,
+    SSEClient,
+    communication,
+    metric,
+    post_json,
+    running,
+    running_all,
+    scrape,
+)
 from .support.fakes.twilio import sid
-from .support.flex_relays import start_flex_relay
+from .support.flex_relays import flex_mode_relay
 from .test_stream_auth import get_ticket
 
 NBR = "intelligence_operator_01kea27sy7ffsafmtsfp17nzx4"
@@ -17,19 +28,13 @@ NOTE = "Slow down and confirm the move date before quoting."
 
 @pytest.fixture(scope="module")
 def coaching_redis():
-    server = RedisServer().start()
-    yield server
-    server.stop()
+    yield from running(RedisServer())
 
 
 @pytest.fixture(scope="module")
 def pair(coaching_redis, twilio_server):
-    relays = [
-        start_flex_relay(coaching_redis.url, twilio_server.url, CINTEL_METRICS_TOKEN=METRICS_TOKEN) for _ in range(2)
-    ]
-    yield relays
-    for relay in relays:
-        relay.stop()
+    redis_url, twilio_url = coaching_redis.url, twilio_server.url
+    yield from running_all(flex_mode_relay(redis_url, twilio_url, CINTEL_METRICS_TOKEN=METRICS_TOKEN) for _ in range(2))
 
 
 @pytest.fixture

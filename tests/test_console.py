@@ -5,8 +5,6 @@ import io
 import json
 import os
 import re
-import subprocess
-import sys
 import threading
 from datetime import datetime, timezone
 
@@ -28,6 +26,7 @@ from .support import (
     operator_result,
     post_json,
     rule_execution,
+    run_command,
 )
 from .support.browser import audit, axe_source
 from .support.channels import sms
@@ -183,12 +182,13 @@ def test_an_empty_board_says_how_to_start_a_call_that_this_relay_accepts_and_pag
         served = requests.get(relay.url + icon, timeout=10)
         assert served.status_code == 200 and served.headers["Content-Type"].startswith("image/svg+xml")
         assert served.text.startswith("<svg")
-        played = subprocess.run(
-            [sys.executable, "-m", "cintel_relay", *command.split()[1:], "--scenario", "abandoned", "--speed", "100"],
-            cwd=ROOT,
+        played = run_command(
+            *command.split()[1:],
+            "--scenario",
+            "abandoned",
+            "--speed",
+            "100",
             env={**os.environ, "TWILIO_AUTH_TOKEN": AUTH_TOKEN},
-            capture_output=True,
-            text=True,
             timeout=120,
         )
         assert played.returncode == 0, played.stdout + played.stderr  # every delivery accepted

@@ -2,12 +2,21 @@
 
 import os
 import subprocess
-import sys
 import sysconfig
 
 import requests
 
-from .support import CALL_SID, ROOT, SSEClient, base_env, communication, free_port, post_json, wait_for
+from .support import (
+    CALL_SID,
+    ROOT,
+    SSEClient,
+    base_env,
+    communication,
+    free_port,
+    post_json,
+    run_command,
+    wait_for,
+)
 
 
 def test_embedded_relay_serves_webhooks_and_streams(start_relay):
@@ -30,14 +39,7 @@ def test_embedded_relay_serves_webhooks_and_streams(start_relay):
 
 def test_embedded_mode_refuses_several_workers():
     env = base_env(PORT=free_port(), WEB_CONCURRENCY=2)
-    result = subprocess.run(
-        [sys.executable, "-m", "cintel_relay.cli", "serve"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_command("serve", env=env, timeout=30)
     assert result.returncode != 0
     assert "WEB_CONCURRENCY=2 but REDIS_URL is unset" in result.stderr
 

@@ -10,14 +10,12 @@ import requests
 
 from cintel_relay.bus.keys import channel, log_key
 
-from .support import CALL_SID, RedisServer, Relay, SSEClient, communication, post_json, wait_for
+from .support import CALL_SID, RedisServer, Relay, SSEClient, communication, post_json, running, wait_for
 
 
 @pytest.fixture
 def own_redis():
-    server = RedisServer().start()
-    yield server
-    server.stop()
+    yield from running(RedisServer())
 
 
 @pytest.fixture

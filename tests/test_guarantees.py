@@ -18,15 +18,13 @@ from .support import (
     post_json,
     race_held_results,
     rule_execution,
+    running_all,
 )
 
 
 @pytest.fixture(scope="module")
 def trio(redis_server):
-    relays = [Relay(redis_server.url).start() for _ in range(3)]
-    yield relays
-    for relay in relays:
-        relay.stop()
+    yield from running_all(Relay(redis_server.url) for _ in range(3))
 
 
 def logged(redis_client, session):

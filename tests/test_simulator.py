@@ -2,8 +2,6 @@
 
 import io
 import re
-import subprocess
-import sys
 import threading
 from datetime import datetime, timezone
 
@@ -18,7 +16,13 @@ from cintel_relay.script import load_script
 from cintel_relay.simulator import player as simulator
 from cintel_relay.simulator import posts
 
-from .support import AUTH_TOKEN, ROOT, SSEClient, result_events
+from .support import (
+    AUTH_TOKEN,
+    ROOT,
+    SSEClient,
+    result_events,
+    run_command,
+)
 
 SCENARIOS = simulator.scenario_names()
 
@@ -156,13 +160,7 @@ def test_each_scenario_is_accepted_whole_and_leaves_its_checklist(relays, name):
 
 
 def simulate_cli(relay, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "cintel_relay.cli", "simulate", "--url", relay.url, *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_command("simulate", "--url", relay.url, *args)
 
 
 def test_the_command_plays_concurrent_calls_and_reports_zero_failures(relays):
@@ -181,13 +179,8 @@ def test_the_command_reports_refused_deliveries_and_fails(relays):
 
 
 def test_the_command_needs_a_token(relays):
-    result = subprocess.run(
-        [sys.executable, "-m", "cintel_relay.cli", "simulate", "--url", relays[0].url],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ROOT},
+    result = run_command(
+        "simulate", "--url", relays[0].url, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ROOT}, timeout=30
     )
     assert result.returncode != 0 and "pass --token, or set TWILIO_AUTH_TOKEN" in result.stderr
 

@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from .support import CALL_SID, Relay, SSEClient, wait_for
+from .support import CALL_SID, Relay, SSEClient, running, wait_for
 from .support.raw_http import connect, head, read_answer
 
 POOL = 30
@@ -19,9 +19,7 @@ BODY_TIMEOUT = 2
 
 @pytest.fixture(scope="module")
 def small_relay(redis_server):
-    relay = Relay(redis_server.url, CINTEL_WORKER_CONNECTIONS=POOL, CINTEL_BODY_TIMEOUT=BODY_TIMEOUT).start()
-    yield relay
-    relay.stop()
+    yield from running(Relay(redis_server.url, CINTEL_WORKER_CONNECTIONS=POOL, CINTEL_BODY_TIMEOUT=BODY_TIMEOUT))
 
 
 def slow_client(port, answers, stop):

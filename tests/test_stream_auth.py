@@ -9,7 +9,6 @@ import time
 from datetime import datetime
 
 import pytest
-import redis as redis_lib
 import requests
 
 from cintel_relay.access import tickets
@@ -17,9 +16,19 @@ from cintel_relay.access.flex import identity_key
 from cintel_relay.access.limits import slots_key
 from cintel_relay.bus.keys import channel
 
-from .support import CALL_SID, TICKET_SECRET, RedisServer, SSEClient, communication, post_json, wait_for
+from .support import (
+    CALL_SID,
+    TICKET_SECRET,
+    RedisServer,
+    SSEClient,
+    communication,
+    flushed_client,
+    post_json,
+    running,
+    wait_for,
+)
 from .support.fakes.twilio import sid
-from .support.flex_relays import start_flex_relay
+from .support.flex_relays import flex_mode_relay, start_flex_relay
 
 OTHER_CALL = "CA" + "7" * 32
 
@@ -27,24 +36,17 @@ OTHER_CALL = "CA" + "7" * 32
 @pytest.fixture(scope="session")
 def flex_redis():
     """A Redis of its own, so counting its SUBSCRIBE commands counts this relay's only."""
-    server = RedisServer().start()
-    yield server
-    server.stop()
+    yield from running(RedisServer())
 
 
 @pytest.fixture(scope="session")
 def flex_relay(flex_redis, twilio_server):
-    relay = start_flex_relay(flex_redis.url, twilio_server.url)
-    yield relay
-    relay.stop()
+    yield from running(flex_mode_relay(flex_redis.url, twilio_server.url))
 
 
 @pytest.fixture
 def redis_client(flex_redis):
-    client = redis_lib.Redis.from_url(flex_redis.url)
-    client.flushall()
-    yield client
-    client.close()
+    yield from flushed_client(flex_redis.url)
 
 
 @pytest.fixture

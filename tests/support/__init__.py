@@ -19,15 +19,19 @@ from .payloads import (
     result_events,
     rule_execution,
 )
-from .processes import ROOT, answers, free_port, wait_for
+from .processes import ROOT, answers, free_port, run_command, running, running_all, wait_for
 from .races import race_held_results
 from .receiver import Receiver
-from .redis_server import TLS_REDIS_PASSWORD, RedisReplica, RedisServer, TLSRedisServer
+from .redis_server import TLS_REDIS_PASSWORD, RedisReplica, RedisServer, TLSRedisServer, flushed_client
 from .relays import SERVE, SESSION_REDIS, Relay, RelayFactory, base_env
 from .signing import AUTH_TOKEN, form_request, json_request, post_form, post_json, sign
 from .sse import EMPTY_SNAPSHOT, SSEClient, parse_block
 
 __all__ = [
+    "run_command",
+    "flushed_client",
+    "running",
+    "running_all",
     "result_events",
     "AUTH_TOKEN",
     "CALL_SID",

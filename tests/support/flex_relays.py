@@ -5,11 +5,17 @@ from contextlib import contextmanager
 from . import RedisServer, Relay, flex_env
 
 
-def start_flex_relay(redis_url: str, twilio_url: str, **extra) -> Relay:
-    """Start a relay in ``flex`` mode whose ``SERVER_URL`` is its own URL, the one tests sign webhooks for."""
+def flex_mode_relay(redis_url: str, twilio_url: str, **extra) -> Relay:
+    """A relay (not started yet) in ``flex`` mode whose ``SERVER_URL`` is its own URL, the one tests sign webhooks
+    for."""
     relay = Relay(redis_url, **flex_env(twilio_url, **extra))
     relay.env["SERVER_URL"] = relay.url
-    return relay.start()
+    return relay
+
+
+def start_flex_relay(redis_url: str, twilio_url: str, **extra) -> Relay:
+    """Start a :func:`flex_mode_relay`."""
+    return flex_mode_relay(redis_url, twilio_url, **extra).start()
 
 
 @contextmanager

@@ -1,7 +1,10 @@
-"""Processes under test: free loopback ports, waiting for a condition, whether a server answers yet."""
+"""Processes under test: free loopback ports, waiting for a condition, whether a server answers yet, fixtures that
+run a server for their tests, and the command run as a user runs it."""
 
 import os
 import socket
+import subprocess
+import sys
 import time
 
 import requests
@@ -45,3 +48,26 @@ def listening(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def running(process):
+    """A fixture's body: ``yield from running(Server())`` starts the server, hands it to the tests, then stops it."""
+    started = process.start()
+    yield started
+    started.stop()
+
+
+def running_all(processes):
+    """``yield from running_all(Relay(url) for _ in range(2))``: each started in turn, handed to the tests as a
+    list, then each stopped."""
+    started = [process.start() for process in processes]
+    yield started
+    for process in started:
+        process.stop()
+
+
+def run_command(*args: str, env=None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``cintel-relay ARGS`` (``python -m cintel_relay``) from the source tree, its output captured as text; ``env``
+    replaces the environment when given."""
+    command = [sys.executable, "-m", "cintel_relay", *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)

@@ -110,3 +110,11 @@ def _pings(client) -> bool:
         return client.ping()
     except (redis.RedisError, OSError):
         return False
+
+
+def flushed_client(url: str):
+    """A fixture's body: ``yield from flushed_client(url)`` hands the test a client of an emptied Redis."""
+    client = redis.Redis.from_url(url)
+    client.flushall()
+    yield client
+    client.close()

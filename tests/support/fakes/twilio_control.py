@@ -393,10 +393,7 @@ def _intelligence(handler, fake, method, path, query, body) -> tuple:
     if path == base and method == "POST":
         validate_intelligence(body, operators=fake.operators)
         return 201, fake.add_intelligence(body["displayName"], body.get("description", ""), body["rules"])
-    match = re.fullmatch(re.escape(base) + r"/(intelligence_configuration_[0-7][0-9a-z]{25})", path)
-    if not match:
-        raise KeyError(path)
-    resource = fake.intelligence[match.group(1)]
+    resource = _item(fake.intelligence, base, "intelligence_configuration", path)
     if method == "GET":
         return 200, resource
     if method == "DELETE":
@@ -415,6 +412,15 @@ def _intelligence(handler, fake, method, path, query, body) -> tuple:
     raise KeyError(path)
 
 
+def _item(store: dict, base: str, kind: str, path: str) -> dict:
+    """The resource of ``store`` that ``path`` names (``base/<a Twilio id of kind>``); KeyError for any other path
+    (the server answers 404)."""
+    match = re.fullmatch(re.escape(base) + "/(" + kind + r"_[0-7][0-9a-z]{25})", path)
+    if not match:
+        raise KeyError(path)
+    return store[match.group(1)]
+
+
 def _operators(fake, method, path, query, body) -> tuple:
     base = "/v3/ControlPlane/Operators"
     if path == base and method == "GET":
@@ -422,10 +428,7 @@ def _operators(fake, method, path, query, body) -> tuple:
     if path == base and method == "POST":
         validate_operator(body)
         return 201, fake.add_operator(body)
-    match = re.fullmatch(re.escape(base) + r"/(intelligence_operator_[0-7][0-9a-z]{25})", path)
-    if not match:
-        raise KeyError(path)
-    resource = fake.operators[match.group(1)]
+    resource = _item(fake.operators, base, "intelligence_operator", path)
     if method == "GET":
         return 200, resource
     _need(resource["author"] == "SELF", "id", "is a Twilio-authored operator, which cannot be changed")
@@ -464,13 +467,10 @@ def _conversations(handler, fake, method, path, query, body) -> tuple:
     operation = re.fullmatch(r"/v2/ControlPlane/Operations/(proc_job_[0-7][0-9a-z]{25})", path)
     if operation and method == "GET":
         return 200, _poll(fake, fake.operations[operation.group(1)])
-    match = re.fullmatch(re.escape(base) + r"/(conv_configuration_[0-7][0-9a-z]{25})", path)
     if path == base and method == "POST":
         validate_orchestrator(body, fake)
         return _accept(handler, fake, "create", ttid("conv_configuration"), body)
-    if not match:
-        raise KeyError(path)
-    resource = fake.orchestrator[match.group(1)]
+    resource = _item(fake.orchestrator, base, "conv_configuration", path)
     if method == "GET":
         return 200, resource
     if method == "PUT":
