@@ -67,6 +67,14 @@ class SSE:
             self.writer.close()
 
 
+def close_all(streams, tasks):
+    """Close the streams and cancel the tasks that read them: a scenario's end."""
+    for stream in streams:
+        stream.close()
+    for task in tasks:
+        task.cancel()
+
+
 class Poster:
     """A keep-alive connection that posts signed webhooks one at a time."""
 

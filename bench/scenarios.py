@@ -11,7 +11,7 @@ import time
 import redis
 
 from . import payloads
-from .client import SSE, Poster
+from .client import SSE, Poster, close_all
 from .topology import PUBLIC_URL, TOKEN, cpu_seconds, rss_kib
 
 
@@ -134,10 +134,7 @@ def latency(targets, rate=200, calls=50, seconds=10, progress=print, meter=None,
         deadline = time.perf_counter() + 5
         while sent and time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
-        for s in streams:
-            s.close()
-        for t in tasks:
-            t.cancel()
+        close_all(streams, tasks)
         return {
             "rate_per_s": rate,
             "calls": calls,
@@ -240,10 +237,7 @@ def throughput(
             await asyncio.sleep(0.1)
         reconnects = sum(s.reconnects for streams, _ in opened for s in streams)
         for streams, tasks in opened:
-            for s in streams:
-                s.close()
-            for t in tasks:
-                t.cancel()
+            close_all(streams, tasks)
         return {
             "seconds": seconds,
             "stream_reconnects": reconnects,
@@ -319,10 +313,7 @@ def streams(target, worker_pid, redis_url, count=19000, sessions=1000, progress=
         while sum(got.values()) < count and time.perf_counter() < deadline:
             await asyncio.sleep(0.1)
         fanout_s = time.perf_counter() - started
-        for s in held:
-            s.close()
-        for t in tasks:
-            t.cancel()
+        close_all(held, tasks)
         figures.update(
             streams=len(held),
             worker_rss_mib=round(rss / 1024, 1),
