@@ -318,33 +318,30 @@ def _alerts(env: Mapping[str, str], catalog: Catalog) -> dict:
         operators[entry.key] = entry.operator_id or entry.key
         if entry.operator_id:
             operators[entry.operator_id] = entry.operator_id
-    urls = _list(env, "CINTEL_ALERT_URL", ())
+    urls, secret = _signed_urls(env, "CINTEL_ALERT_URL", "CINTEL_ALERT_SECRET")
+    return dict(alert_rules=parse_rules(catalog.alerts, operators), alert_urls=urls, alert_secret=secret)
+
+
+def _signed_urls(env: Mapping[str, str], urls_name: str, secret_name: str) -> Tuple[Tuple[str, ...], Optional[str]]:
+    """The http(s) URLs ``urls_name`` lists, and ``secret_name``, the secret that signs what is sent to them: 32
+    characters or more once any URL is set."""
+    urls = _list(env, urls_name, ())
     for url in urls:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"CINTEL_ALERT_URL has {url!r}, not an http(s) URL: write https://host/path.")
-    secret = env.get("CINTEL_ALERT_SECRET", "").strip() or None
+            raise ConfigError(f"{urls_name} has {url!r}, not an http(s) URL: write https://host/path.")
+    secret = env.get(secret_name, "").strip() or None
     if urls and (secret is None or len(secret) < 32):
         raise ConfigError(
-            "CINTEL_ALERT_URL is set but CINTEL_ALERT_SECRET is missing or shorter than 32 characters: "
+            f"{urls_name} is set but {secret_name} is missing or shorter than 32 characters: "
             "set it to `openssl rand -hex 32` and give the same secret to the receiver."
         )
-    return dict(alert_rules=parse_rules(catalog.alerts, operators), alert_urls=urls, alert_secret=secret)
+    return urls, secret
 
 
 def _reports(env: Mapping[str, str]) -> dict:
     """The call reports' settings: retention, delivery URLs and secret, settling, retries and the due lease."""
-    urls = _list(env, "CINTEL_REPORT_URL", ())
-    for url in urls:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"CINTEL_REPORT_URL has {url!r}, not an http(s) URL: write https://host/path.")
-    secret = env.get("CINTEL_REPORT_SECRET", "").strip() or None
-    if urls and (secret is None or len(secret) < 32):
-        raise ConfigError(
-            "CINTEL_REPORT_URL is set but CINTEL_REPORT_SECRET is missing or shorter than 32 characters: "
-            "set it to `openssl rand -hex 32` and give the same secret to the receiver."
-        )
+    urls, secret = _signed_urls(env, "CINTEL_REPORT_URL", "CINTEL_REPORT_SECRET")
     retry = _number(env, "CINTEL_REPORT_RETRY_SECONDS", Config.report_retry_seconds, 0.1, float)
     return dict(
         report_urls=urls,

@@ -370,6 +370,18 @@ def _resolve(body: dict, ids: Dict[str, str]) -> dict:
     return body
 
 
+def _write(change: Change, progress, create, update):
+    """Create or update what ``change`` names from its body (nothing when it is up to date); ``current`` becomes
+    what Twilio answered. An operator is updated in place: its id stays the one the Intelligence rules name."""
+    assert change.body is not None
+    if change.action == CREATE:
+        progress(f"creating the {change.kind} {change.body['displayName']!r}")
+        change.current = create(change.body)
+    elif change.action == UPDATE:
+        progress(f"updating the {change.kind} {change.id}{' in place' if change.kind == OPERATOR else ''}")
+        change.current = update(cast(str, change.id), change.body)
+
+
 def apply(control: ControlPlane, config, options: Options, planned: Plan) -> dict:
     """Carry the plan out, Intelligence first; the ids of what exists afterwards."""
     ids: Dict[str, Any] = {}
@@ -388,12 +400,7 @@ def apply(control: ControlPlane, config, options: Options, planned: Plan) -> dic
             deleters[change.kind](config_id)
         elif change.kind == OPERATOR:
             assert change.body is not None  # operator_changes() gives each change a body
-            if change.action == CREATE:
-                progress(f"creating the {OPERATOR} {change.body['displayName']!r}")
-                change.current = control.create_operator(change.body)
-            elif change.action == UPDATE:
-                progress(f"updating the {OPERATOR} {change.id} in place")
-                change.current = control.update_operator(config_id, change.body)
+            _write(change, progress, control.create_operator, control.update_operator)
             assert change.current is not None
             name = change.body["displayName"]
             assigned[placeholder_of(name)] = cast(str, change.id)
@@ -401,12 +408,7 @@ def apply(control: ControlPlane, config, options: Options, planned: Plan) -> dic
         elif change.kind == INTELLIGENCE:
             assert change.body is not None  # plan() gives both of its changes a body
             _resolve(change.body, assigned)
-            if change.action == CREATE:
-                progress(f"creating the {INTELLIGENCE} {change.body['displayName']!r}")
-                change.current = control.create_intelligence(change.body)
-            elif change.action == UPDATE:
-                progress(f"updating the {INTELLIGENCE} {change.id}")
-                change.current = control.update_intelligence(config_id, change.body)
+            _write(change, progress, control.create_intelligence, control.update_intelligence)
             # Created or updated just now, else up to date: the configuration plan() found.
             assert change.current is not None
             ids["intelligenceConfigurationId"] = change.id
