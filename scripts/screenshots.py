@@ -28,7 +28,7 @@ sys.path.insert(0, ROOT)
 
 from cintel_relay.simulator import demo  # noqa: E402
 from cintel_relay.simulator import player as simulator  # noqa: E402
-from cintel_relay.simulator.deliveries import Delivery, twilio_id  # noqa: E402
+from cintel_relay.simulator.posts import Post, twilio_id  # noqa: E402
 from tests.support import CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
 
 #: (scenario, share of its deliveries played): calls caught at different moments.
@@ -64,7 +64,7 @@ def catalog(path: str) -> str:
     return path
 
 
-def with_insights(played) -> Delivery:
+def with_insights(played) -> Post:
     """A rule execution for the call of ``played`` carrying one result of each of :data:`RESULTS`, shaped like
     the simulator's own last one (its conversation, trigger and communications)."""
     last = next(d for d in reversed(played) if d.path.endswith("/cintel-action"))
@@ -75,7 +75,7 @@ def with_insights(played) -> Delivery:
          "operator": {"id": operator_id, "version": 1, "parameters": None}, "result": result}
         for operator_id, fmt, result in RESULTS
     ]  # fmt: skip
-    return Delivery(at=0, path=last.path, body=body, label="custom operators")
+    return Post(at=0, path=last.path, body=body, label="custom operators")
 
 
 def play_partly(base: str, token: str) -> str:
