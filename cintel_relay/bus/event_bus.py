@@ -66,7 +66,7 @@ class IngestResult(NamedTuple):
     stale: int = 0
     #: The sessions something was logged in (a report follows what reaches its call).
     sessions: Tuple[str, ...] = ()
-    #: The frame types logged; None when not known (held events that this delivery freed were logged too).
+    #: The frame types logged; None when not known (held events that this webhook freed were logged too).
     types: Optional[frozenset] = None
 
     def as_dict(self) -> dict:
@@ -254,7 +254,7 @@ class EventBus:
                 stale += 1
             else:
                 duplicates += 1
-        # Held events this delivery freed are logged under dedupe keys of their own, types unknown here.
+        # Held events this webhook freed are logged under dedupe keys of their own, types unknown here.
         freed = not outcomes.keys() <= {e.dedupe for e in events}
         return IngestResult(ids, held, duplicates, stale, tuple(sorted(sessions)), None if freed else frozenset(types))
 
