@@ -135,6 +135,21 @@ def _end(response):
     return response
 
 
+#: What the access line reads of a request's environ, besides its log fields (:data:`ENVIRON_KEY`).
+ACCESS_KEYS = ("REQUEST_METHOD", "PATH_INFO", "REMOTE_ADDR")
+#: What gunicorn still reads of the environ once the app has returned (then the access line's keys).
+_GUNICORN_AFTER_APP = ("wsgi.file_wrapper",)
+
+
+def keep_for_access(environ):
+    """Drop what an answered request's environ holds beyond what its access line and gunicorn still read: a
+    stream keeps its environ for its whole life, and the headers, the body reader and gunicorn's callbacks in
+    it are ~1 KiB an idle stream does not need. Call it once the response has started."""
+    kept = {key: environ[key] for key in ACCESS_KEYS + _GUNICORN_AFTER_APP + (ENVIRON_KEY,) if key in environ}
+    environ.clear()  # frees the dict's table too, which deleting keys one by one would leave at full size
+    environ.update(kept)
+
+
 def _status_code(resp):
     """The response's status as a number: gunicorn's own error answers (a malformed request) carry only ``status``."""
     code = getattr(resp, "status_code", None)
@@ -161,13 +176,14 @@ class GunicornLogger(GunicornBaseLogger):
     def access(self, resp, req, environ, request_time):
         if not self.access_log_enabled:
             return
+        method, path, remote = (environ.get(key) for key in ACCESS_KEYS)
         entry = {
-            "method": environ.get("REQUEST_METHOD"),
-            "path": environ.get("PATH_INFO"),
+            "method": method,
+            "path": path,
             "status": _status_code(resp),
             "bytes": getattr(resp, "sent", None),
             "duration_ms": round(request_time.total_seconds() * 1000, 2),
-            "remote": environ.get("REMOTE_ADDR"),
+            "remote": remote,
             **environ.get(ENVIRON_KEY, {}),
         }
         self.access_log.info("%s %s %s", entry["method"], entry["path"], entry["status"], extra=entry)

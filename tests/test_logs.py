@@ -118,6 +118,9 @@ def test_access_lines_carry_request_session_and_conversation_ids_with_timings(ca
     assert access["req-status"]["session"] == CALL_SID
     stream = next(e for e in access.values() if e["path"] == f"/api/stream/{CALL_SID}")
     assert stream["session"] == CALL_SID
+    # An idle stream keeps only what this line reads of its request: the line is whole when the stream ends.
+    assert (stream["method"], stream["status"], stream["remote"]) == ("GET", 200, "127.0.0.1")
+    assert stream["bytes"] > 0 and stream["duration_ms"] >= stream["app_ms"] > 0 and stream["request_id"]
     assert responses["comm"].headers["X-Request-Id"] == "req-comm"
 
 

@@ -21,6 +21,11 @@ try:
 except ConfigError as exc:
     sys.exit(f"cintel-relay: {exc}")
 
+# gevent records, for every greenlet (a connection's, a stream's), who spawned it and that spawner's stack: a
+# debugging aid that costs each idle stream memory and each connection time (gevent's docs on the setting).
+# The workers inherit it; set the variable to turn it back on.
+os.environ.setdefault("GEVENT_TRACK_GREENLET_TREE", "false")
+
 bind = f"{_config.bind_host}:{_config.port}"
 workers = _config.web_concurrency
 worker_class = "cintel_relay.server.worker.RelayWorker"

@@ -22,6 +22,9 @@ from ..extension import KEY
 HEAD_SECONDS = 10
 
 
+_NO_HEADERS: tuple = ()
+
+
 class HeadWithBody(wsgi.Response):
     """gunicorn's response, sending its head with the first body bytes: one ``send`` for a webhook's answer
     instead of two, and a stream's head leaves with its first frame. Framing, lengths and bodiless answers are
@@ -42,10 +45,13 @@ class HeadWithBody(wsgi.Response):
         head, self._head = self._head, None
         if head is None:
             super()._emit_body(data)
-        elif self.chunked:
-            self.sock.sendall(b"".join((head, b"%X\r\n" % len(data), data, b"\r\n")))
         else:
-            self.sock.sendall(head + data)
+            framed = b"".join((b"%X\r\n" % len(data), data, b"\r\n")) if self.chunked else data
+            self.sock.sendall(head + framed)
+            # Sent: a stream does not keep its headers, nor the request's, for its life. gunicorn reads only the
+            # request's Connection header after this (should_close); the access line reads none.
+            self.headers = []
+            self.req.headers = [pair for pair in self.req.headers if pair[0] == "CONNECTION"] or _NO_HEADERS
 
     def close(self):
         head, self._head = self._head, None

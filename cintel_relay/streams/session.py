@@ -29,34 +29,6 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 LEAN_HEADERS = [("Content-Type", "text/event-stream; charset=utf-8"), *HEADERS.items()]
 
 
-def _watch_disconnect(sock, sub):
-    """Notice a client hanging up while its stream is idle, instead of at the next heartbeat."""
-    if sock is None:
-        return None
-    try:
-        from gevent import get_hub, monkey
-    except ImportError:
-        return None
-    if not monkey.is_module_patched("socket"):
-        return None
-    raw = getattr(sock, "_sock", sock)
-    watcher = get_hub().loop.io(sock.fileno(), 1)
-
-    def readable():
-        try:
-            data = raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        watcher.stop()  # closed, or the client sent bytes we must not spin on
-        if not data:
-            sub.signal(CLOSED)
-
-    watcher.start(readable)
-    return watcher
-
-
 def _opening(bus, session_id, last_event_id):
     """What a new stream starts with: the events after ``last_event_id`` when the log still has it,
     else a fresh snapshot; and the stream's position in the log. One round trip for either (a gap longer
@@ -92,25 +64,61 @@ def _batch(bus, session_id, frames, resync, last_key):
     return b"".join(chunks), last_key
 
 
+class _Tether:
+    """A stream's ties to its connection and the hub: the subscription, a watcher noticing the client hanging up
+    while the stream is idle (instead of at the next heartbeat), and the write timeout. One small object, not
+    closures, since every idle stream keeps it."""
+
+    __slots__ = ("hub", "idle_timeout", "raw", "sock", "sub", "watcher")
+
+    def __init__(self, hub, sub, sock, send_timeout: float):
+        self.hub, self.sub, self.sock, self.watcher = hub, sub, sock, None
+        if sock is None:
+            return
+        self.raw = getattr(sock, "_sock", sock)
+        if _gevent_sockets():
+            from gevent import get_hub
+
+            self.watcher = get_hub().loop.io(sock.fileno(), 1)
+            self.watcher.start(self._readable)
+        # A client that stops reading blocks our writes; this bounds how long (it resumes from the log).
+        self.idle_timeout = sock.gettimeout()
+        sock.settimeout(send_timeout)
+
+    def _readable(self):
+        try:
+            data = self.raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if self.watcher is not None:  # it is: only the watcher calls this
+            self.watcher.stop()  # closed, or the client sent bytes we must not spin on
+        if not data:
+            self.sub.signal(CLOSED)
+
+    def release(self):
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher.close()
+        if self.sock is not None:
+            self.sock.settimeout(self.idle_timeout)
+        self.hub.unsubscribe(self.sub)
+
+
+def _gevent_sockets() -> bool:
+    try:
+        from gevent import monkey
+    except ImportError:
+        return False
+    return monkey.is_module_patched("socket")
+
+
 def open_subscription(hub, name: str, sock, send_timeout: float):
     """Subscribe a stream to a hub channel, noticing the client hanging up and bounding how long a write
     may block; returns (subscription, release), and ``release()`` must run however the stream ends."""
     sub = hub.subscribe(name)
-    watcher = _watch_disconnect(sock, sub)
-    if sock is not None:
-        # A client that stops reading blocks our writes; this bounds how long (it resumes from the log).
-        idle_timeout = sock.gettimeout()
-        sock.settimeout(send_timeout)
-
-    def release():
-        if watcher is not None:
-            watcher.stop()
-            watcher.close()
-        if sock is not None:
-            sock.settimeout(idle_timeout)
-        hub.unsubscribe(sub)
-
-    return sub, release
+    return sub, _Tether(hub, sub, sock, send_timeout).release
 
 
 def ready(sub):
@@ -136,6 +144,12 @@ def wait(sub, heartbeat: float, until: Optional[float]) -> Optional[bool]:
     return woke
 
 
+#: Yielded after a large chunk: gunicorn holds the last chunk it wrote (its loop variable) while the stream waits, and
+#: an empty one writes nothing. So a long call's snapshot, or a resync's replay, is not kept for the stream's life.
+RELEASE = b""
+RELEASE_PAST = 4096
+
+
 def _events(bus, hub, session_id, last_event_id, config, sock, tracker, until: Optional[float] = None):
     """The stream body: resume or snapshot, then live frames, heartbeats, and a clean end.
 
@@ -153,6 +167,7 @@ def _events(bus, hub, session_id, last_event_id, config, sock, tracker, until: O
         yield data
         tracker.sent(data, opened_ms)
         data = None
+        yield RELEASE
         while True:
             woke = wait(sub, config.heartbeat_seconds, until)
             if woke is None:
@@ -171,6 +186,8 @@ def _events(bus, hub, session_id, last_event_id, config, sock, tracker, until: O
             if data:
                 yield data
                 tracker.sent(data, opened_ms)
+                if len(data) > RELEASE_PAST:
+                    yield RELEASE
             data = None
     except Unavailable:
         logger.warning("stream lost Redis; the client will reconnect", extra={"session": session_id})
@@ -246,6 +263,7 @@ def lean_stream(app, lean):
         except Exception as exc:
             return lean.unexpected(exc, environ, start_response, ROUTE)
         lean.start(environ, start_response, ROUTE, 200, LEAN_HEADERS)
+        logs.keep_for_access(environ)
         return body
 
     return handle
