@@ -70,23 +70,29 @@ class RedisCluster:
         client.close()
 
     def start(self):
-        for port in self.ports:
-            self._start_node(port)
-        subprocess.run(
-            [
-                "redis-cli",
-                "--cluster",
-                "create",
-                *[f"127.0.0.1:{p}" for p in self.ports],
-                "--cluster-replicas",
-                "1",
-                "--cluster-yes",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        wait_for(self.healthy, timeout=30, what="cluster_state:ok with 3 masters and 3 replicas")
+        """Six nodes made one cluster, every replica in sync; if that fails, no node is left running."""
+        try:
+            for port in self.ports:
+                self._start_node(port)
+            subprocess.run(
+                [
+                    "redis-cli",
+                    "--cluster",
+                    "create",
+                    *[f"127.0.0.1:{p}" for p in self.ports],
+                    "--cluster-replicas",
+                    "1",
+                    "--cluster-yes",
+                ],
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+            # A replica's first sync waits for a scheduler slot on a busy machine: give it a minute.
+            wait_for(self.healthy, timeout=60, what="cluster_state:ok with 3 masters and 3 replicas")
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def info(self, port: int) -> dict:
