@@ -212,18 +212,22 @@ if board_arg ~= '' then board_changes[1] = cjson.decode(board_arg) end
 if conv ~= '' then redis.call('HSET', latest, 'conversation', conv) end
 local out = {'', '', '', ''}
 
--- Log, keep as latest, publish and show on the board one frame; its log id.
-local function log_frame(etype, frame, ends)
+-- Log, keep as latest, publish and show on the board one frame; its log id. ``data``: the frame's data when the
+-- caller has decoded it already (each decoding of a frame is a good part of a line's cost).
+local function log_frame(etype, frame, ends, data)
   local id = redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 't', etype, 'f', frame)
   local keyed_by = snapshot_types[etype]
   if keyed_by == '' then
     if not keeps_final(etype, etype, frame) then redis.call('HSET', latest, etype, frame) end
   elseif keyed_by then
-    redis.call('HSET', latest, etype .. ':' .. tostring(cjson.decode(frame).data[keyed_by]), frame)
+    data = data or cjson.decode(frame).data
+    redis.call('HSET', latest, etype .. ':' .. tostring(data[keyed_by]), frame)
   end
   if ends == '1' and redis.call('HSETNX', latest, 'ended', '1') == 1 then ended_now = true end
   redis.call(publish, channel, 'id: ' .. id .. '\ndata: ' .. frame .. '\n\n')
-  if board_types[etype] then board_changes[#board_changes + 1] = board_fields(etype, cjson.decode(frame).data) end
+  if board_types[etype] then
+    board_changes[#board_changes + 1] = board_fields(etype, data or cjson.decode(frame).data)
+  end
   if ends == '1' then board_changes[#board_changes + 1] = {} end
   return id
 end
@@ -257,8 +261,9 @@ for i = FIRST, #ARGV, 4 do
       if merged then log_frame('adherence', merged, '0') end
     end
   else
+    local data
     if etype == 'transcript' then
-      local data = cjson.decode(frame).data
+      data = cjson.decode(frame).data
       local at = iso_ms(data.timestamp)
       -- Scored by when it was said (ms), plus its arrival order / 1000 so that lines said in the same
       -- millisecond keep the order they came in (a double holds that fraction exactly at today's ms).
@@ -267,7 +272,7 @@ for i = FIRST, #ARGV, 4 do
       end
     end
     if etype == 'adherence' then frame = merge_adherence(frame) end
-    out[#out + 1] = frame and log_frame(etype, frame, ends) or 'duplicate'
+    out[#out + 1] = frame and log_frame(etype, frame, ends, data) or 'duplicate'
   end
 end
 
