@@ -15,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request
 
-from .. import logs
+from .. import logs, schemas
 from ..errors import BadRequest, InvalidPayload, RelayError, UnsupportedMediaType
 from ..extension import relay
 from ..security import json_body
@@ -34,7 +34,7 @@ def _stringify_keys(messages):
 def load(schema, data, what: str):
     """Load ``data`` with a marshmallow schema, or :class:`InvalidPayload` naming the fields."""
     try:
-        return schema.load(data)
+        return schemas.load(schema, data)
     except ValidationError as exc:
         raise InvalidPayload(
             f"{what} does not match the expected schema.", fields=_stringify_keys(exc.messages)
