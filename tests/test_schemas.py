@@ -21,7 +21,9 @@ _scalars = st.one_of(
 _values = st.one_of(
     _scalars,
     st.lists(_scalars, max_size=3),
-    st.dictionaries(st.sampled_from(["address", "channel", "participantId", "type", "text", "x"]), _scalars, max_size=4),
+    st.dictionaries(
+        st.sampled_from(["address", "channel", "participantId", "type", "text", "x"]), _scalars, max_size=4
+    ),
 )
 
 
