@@ -1,8 +1,10 @@
 """Malformed HTTP framing and oversized chunked bodies against a real gunicorn: a clear 4xx, never a 500 or a
 traceback; and gunicorn trusts no forwarded header beyond what CINTEL_PROXY_COUNT says."""
 
+import email.utils
 import hashlib
 import json
+import time
 import urllib.parse
 
 import pytest
@@ -107,3 +109,22 @@ def test_without_a_trusted_proxy_a_forwarded_scheme_does_not_change_the_signed_u
     status, answer, _ = exchange(relay.port, request)
     assert status == 403 and b"invalid_signature" in answer
     assert redis_client.dbsize() == 0
+
+
+def test_answers_on_a_keep_alive_connection_are_whole_messages_with_a_current_date(relays):
+    """The worker sends an answer's head with its body, and a Date formatted once a second: two requests on one
+    connection get two complete answers, each framed by its Content-Length, each dated now."""
+    two = head("GET", "/healthz") + head("GET", "/api/script", "Connection: close")
+    status, answer, closed = exchange(relays[0].port, two)
+    assert status == 200 and closed
+    rest, answers = answer, []
+    while rest:
+        head_bytes, _, rest = rest.partition(b"\r\n\r\n")
+        fields = dict(line.split(": ", 1) for line in head_bytes.decode("latin-1").split("\r\n")[1:])
+        length = int(fields["Content-Length"])
+        body, rest = rest[:length], rest[length:]
+        answers.append((head_bytes.split(b" ", 2)[1], fields, body))
+    assert [code for code, _, _ in answers] == [b"200", b"200"]
+    assert json.loads(answers[1][2])["categories"]  # the script, whole
+    for _, fields, _ in answers:
+        assert abs(email.utils.parsedate_to_datetime(fields["Date"]).timestamp() - time.time()) < 5

@@ -10,9 +10,11 @@ body readers capped at half (see bodies.py), a quarter is always left for stream
 """
 
 import socket
+import time
 from typing import Optional
 
 import gevent
+from gunicorn import util
 from gunicorn.http import wsgi
 from gunicorn.workers.ggevent import GeventWorker
 
@@ -23,6 +25,19 @@ HEAD_SECONDS = 10
 
 
 _NO_HEADERS: tuple = ()
+_format_http_date = util.http_date
+_date = (0, "")
+
+
+def _http_date(timestamp=None) -> str:
+    """gunicorn's ``http_date``, the current one kept for its second (an HTTP date has no finer unit)."""
+    global _date
+    if timestamp is not None:
+        return _format_http_date(timestamp)
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, _format_http_date(now))
+    return _date[1]
 
 
 class HeadWithBody(wsgi.Response):
@@ -70,6 +85,8 @@ class RelayWorker(GeventWorker):
         self._idle = {}  # connections waiting for a request head, longest-waiting first
         # gunicorn's HTTP/1 path builds its responses from this name (HTTP/2 passes a class of its own).
         wsgi.Response = HeadWithBody
+        # Every answer's Date header, formatted once a second instead of once a response.
+        util.http_date = _http_date
         super().init_process()
 
     def handle(self, listener, client, addr):
