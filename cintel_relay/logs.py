@@ -32,19 +32,25 @@ class JsonFormatter(logging.Formatter):
     """A record as one JSON line: time, level, logger, message, the ``extra`` fields and the request's ids."""
 
     def format(self, record):
-        entry = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update((k, v) for k, v in vars(record).items() if k not in _RECORD_FIELDS)
-        fields = request.environ.get(ENVIRON_KEY, {}) if has_request_context() else _LEAN_FIELDS.get()
-        for key, value in (fields or {}).items():
-            entry.setdefault(key, value)
+        extra = {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS}
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry, default=str).decode()
+            extra["exception"] = self.formatException(record.exc_info)
+        return json_line(record.created, record.levelname, record.name, record.getMessage(), extra)
+
+
+def json_line(created: float, level: str, logger: str, message: str, extra: dict) -> str:
+    """One record's JSON line: time, level, logger, message, ``extra``, then the request's ids it lacks."""
+    entry = {
+        "time": datetime.fromtimestamp(created, timezone.utc).isoformat(timespec="milliseconds"),
+        "level": level,
+        "logger": logger,
+        "message": message,
+    }
+    entry.update(extra)
+    fields = request.environ.get(ENVIRON_KEY, {}) if has_request_context() else _LEAN_FIELDS.get()
+    for key, value in (fields or {}).items():
+        entry.setdefault(key, value)
+    return orjson.dumps(entry, default=str).decode()
 
 
 def _lighter_records():
@@ -186,4 +192,31 @@ class GunicornLogger(GunicornBaseLogger):
             "remote": remote,
             **environ.get(ENVIRON_KEY, {}),
         }
-        self.access_log.info("%s %s %s", entry["method"], entry["path"], entry["status"], extra=entry)
+        handlers = self._plain_handlers()
+        if handlers is None:
+            self.access_log.info("%s %s %s", method, path, entry["status"], extra=entry)
+            return
+        # The line JsonFormatter would write, written as StreamHandler writes it, without building a LogRecord (one
+        # per request, most of what the access log cost).
+        line = json_line(time.time(), "INFO", self.access_log.name, f"{method} {path} {entry['status']}", entry)
+        for handler in handlers:
+            with handler.lock:
+                handler.stream.write(line + handler.terminator)
+                handler.flush()
+
+    def _plain_handlers(self):
+        """The access log's handlers when each only writes JsonFormatter's line to a stream (gunicorn's ``accesslog``
+        of ``-`` or a file), so a line can be written without a LogRecord; else None (filters, syslog, levels)."""
+        log = self.access_log
+        if log.filters or not log.isEnabledFor(logging.INFO):
+            return None
+        for handler in log.handlers:
+            if (
+                type(handler) not in (logging.StreamHandler, logging.FileHandler)
+                or type(handler.formatter) is not JsonFormatter
+                or handler.filters
+                or handler.level > logging.INFO
+                or handler.stream is None
+            ):
+                return None
+        return log.handlers

@@ -1,14 +1,18 @@
 """Logs: one JSON object per line, request ids and session ids on them, and no secrets or call content."""
 
+import datetime
+import io
 import json
 import logging
 import re
+import types
 import urllib.parse
 
 import pytest
 import requests
+from gunicorn.config import Config
 
-from cintel_relay.logs import setup_logging
+from cintel_relay.logs import ENVIRON_KEY, GunicornLogger, setup_logging
 
 from .support import (
     AUTH_TOKEN,
@@ -146,3 +150,29 @@ def test_the_level_comes_from_configuration():
         root.setLevel(saved[0])
         root.handlers[:] = saved[1]
         logging.captureWarnings(False)
+
+
+def test_an_access_line_written_without_a_log_record_is_the_line_logging_writes():
+    """The access log writes its line straight to gunicorn's stream; with anything else in the way (here a filter)
+    it goes through logging: the two lines are the same but for their time."""
+    cfg = Config()
+    cfg.set("accesslog", "-")
+    logger = GunicornLogger(cfg)
+    (handler,) = logger.access_log.handlers
+    resp = types.SimpleNamespace(status_code=200, sent=42)
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/webhook/cor-event", "REMOTE_ADDR": "10.0.0.1"}
+    environ[ENVIRON_KEY] = {"request_id": "r1", "session": CALL_SID, "app_ms": 0.5}
+
+    def line():
+        handler.setStream(io.StringIO())
+        logger.access(resp, None, environ, datetime.timedelta(milliseconds=1.5))
+        (written,) = handler.stream.getvalue().splitlines()
+        return json.loads(written)
+
+    direct = line()
+    logger.access_log.addFilter(lambda record: True)
+    through_logging = line()
+    assert direct.pop("time") and through_logging.pop("time")
+    assert direct == through_logging
+    assert list(direct) == list(through_logging)
+    assert direct["message"] == "POST /webhook/cor-event 200" and direct["session"] == CALL_SID
