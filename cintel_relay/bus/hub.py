@@ -144,6 +144,8 @@ class _Shard:
                     message = pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._dispatch(message)
+                        for message in _buffered(pubsub):
+                            self._dispatch(message)
                         delay = 0.1
             except Exception as exc:
                 # A Redis failure, or anything unexpected (a bug, a malformed reply): either way the listener
@@ -192,6 +194,24 @@ class _Shard:
         elif kind == "sunsubscribe" and channel in self.channels:
             # The server dropped the subscription: the channel's slot moved to another master.
             raise redis.ConnectionError(f"shard {self.name} no longer serves {channel}")
+
+
+def _buffered(pubsub):
+    """The messages already read off the connection, as ``get_message`` returns them: under load one read brings
+    many, and ``get_message`` would put each through its health check, retry wrapper and a poll of the socket. Nothing
+    when the connection's parser is not hiredis's (then ``get_message`` reads them one by one)."""
+    reader = getattr(getattr(pubsub.connection, "_parser", None), "_reader", None)
+    if reader is None:
+        return
+    while reader.has_data():
+        reply = reader.gets()
+        if isinstance(reply, Exception):
+            raise reply
+        if not isinstance(reply, list):  # the rest of a reply is still on its way (a subscriber's replies are lists)
+            return
+        message = pubsub.handle_message(reply)
+        if message is not None:
+            yield message
 
 
 class Hub:
