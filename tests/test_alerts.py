@@ -153,6 +153,8 @@ def test_each_rule_kind_fires_once_per_episode_and_clears_on_another_replica_and
         "cancel-words", "negative-sentiment", "negative-twice", "score-low", "step-overdue"
     ]  # fmt: skip
     assert all(a["state"] == "cleared" and a["episode"] == 1 for a in cleared)
+    # A clearing says when its episode fired, so a reader of the clearing alone knows how long it lasted.
+    assert all(a["firedAt"] == by_rule[a["rule"]]["firedAt"] == by_rule[a["rule"]]["timestamp"] for a in cleared)
 
     # A second episode: fires again only now that it has cleared.
     say(first, 6, "Actually, I want to cancel.", "customer")

@@ -564,5 +564,5 @@ def test_the_call_page_lists_its_alerts_live_and_from_the_snapshot_firing_then_c
     page.reload()  # the snapshot holds the rule's clearing
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
     expect(alert).to_have_attribute("data-state", "cleared")
-    expect(alert.locator(".alert-when")).to_have_text(re.compile(r"^Cleared \S+"))
+    expect(alert.locator(".alert-when")).to_have_text(re.compile(r"^Fired \S.*, cleared \S+"))  # firedAt
     expect(alert.locator(".alert-why")).to_have_text("the customer said 'cancel'")

@@ -130,6 +130,7 @@ class Alerting:
         episode = int((previous or {}).get("episode", 0))
         if firing:
             episode += 1
+        now, before = now_iso(), previous or {}
         data = {
             "rule": rule.name,
             "title": rule.title,
@@ -137,9 +138,11 @@ class Alerting:
             "audience": list(rule.audience),
             "state": "firing" if firing else "cleared",
             "episode": episode,
-            "why": firing.why if firing else (previous or {}).get("why", ""),
+            "why": firing.why if firing else before.get("why", ""),
+            # When the episode fired: a clearing says it too, so a page opened after it still shows the episode.
+            "firedAt": now if firing else before.get("firedAt") or before.get("timestamp"),
             "evidence": firing.evidence if firing else [],
-            "timestamp": now_iso(),
+            "timestamp": now,
         }
         dedupe = f"alert:{rule.name}:{episode}:{data['state']}"
         logged = self.bus.ingest([Event(dedupe, {"type": ALERT, "data": data})], session)

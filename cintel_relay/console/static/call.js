@@ -266,7 +266,8 @@ window.CintelCall = (function () {
   }
 
   /* Alerts: each rule's latest state (the relay's alert frames, one per firing and one per clearing), with when its
-     episode fired and on what evidence, which a clearing frame does not repeat: kept from the firing one. */
+     episode fired (every frame says, as firedAt) and on what evidence, which a clearing frame does not repeat: kept
+     from the firing one. */
   var alerts = {};  // rule -> {alert, firedAt, evidence}
   var SEVERITY_RANK = {critical: 0, warning: 1, info: 2};
   var SEVERITY_TEXT = {critical: "Critical", warning: "Warning", info: "Info"};
@@ -280,7 +281,7 @@ window.CintelCall = (function () {
     var firing = alert.state === "firing";
     alerts[alert.rule] = {
       alert: alert,
-      firedAt: firing ? alert.timestamp : sameEpisode ? known.firedAt : null,
+      firedAt: alert.firedAt || (firing ? alert.timestamp : sameEpisode ? known.firedAt : null),
       evidence: firing || !sameEpisode ? alert.evidence || [] : known.evidence
     };
     if (live && firing && !(known && known.alert.state === "firing" && sameEpisode) && !ANNOUNCED_ELSEWHERE[alert.rule]) {

@@ -164,6 +164,8 @@ export interface Alert {
   episode?: number;
   why: string;
   evidence?: string[];
+  /** When the episode fired (a clearing says it too); `timestamp` is when this event was logged. */
+  firedAt?: string;
   timestamp?: string;
 }
 
