@@ -155,6 +155,9 @@ class EventBus:
         self.due = DueQueue(store, self._commit, "relay")
         #: Route, append and board in one script call (ingest.lua); a cluster needs one call per slot.
         self.single_node = store.single_node
+        prefix, suffixes = SESSION_KEY_TEMPLATE
+        #: ingest.lua's first arguments: the same on every call.
+        self._ingest_head = (prefix, len(suffixes), *suffixes, config.log_maxlen, store.publish_command)
         self._participants: collections.OrderedDict[Tuple[str, str], str] = collections.OrderedDict()
         self._participant_cache = participant_cache
         #: Called with (session, start ms) for a call whose deadlines are not scheduled yet (the app wires
@@ -272,9 +275,7 @@ class EventBus:
 
     def _ingest_in_one_call(self, conversation: str, route_argv: list, boards: Dict[str, dict], started: list):
         ((board_session, board),) = boards.items() or [("", None)]
-        prefix, suffixes = SESSION_KEY_TEMPLATE
-        argv = [prefix, len(suffixes), *suffixes, self._config.log_maxlen, self.store.publish_command]
-        argv += [board_session, orjson.dumps(board) if board else "", *route_argv]
+        argv = [*self._ingest_head, board_session, orjson.dumps(board) if board else "", *route_argv]
         keys = conversation_keys(conversation) + (BOARD, BOARD_CHANNEL)
         routed, triples, starts = self._commit.run(INGEST, keys, argv)
         outcomes: Dict[str, list] = collections.defaultdict(list)

@@ -70,14 +70,22 @@ class Lean:
     def __init__(self, cors_origins, metrics):
         self._cors = frozenset(cors_origins)
         self.metrics = metrics
+        # The security headers a response adds, by the names of its own headers (a handful of shapes, each worked
+        # out once rather than on every answer).
+        self._security: Dict[Tuple[str, ...], List[Tuple[str, str]]] = {}
 
     def start(self, environ, start_response, route: str, code: int, own: Iterable[Tuple[str, str]]):
         """Start the response: ``own`` headers plus the request id, the security headers and, under ``/api/``,
         CORS; counted in the route's metrics, and ``app_ms`` recorded for the access log."""
         headers = list(own)
         logs.end(environ, headers)
-        present = {name.lower() for name, _ in headers}
-        headers += [(k, v) for k, v in security.SECURITY_HEADERS.items() if k.lower() not in present]
+        names = tuple(name.lower() for name, _ in headers)
+        extra = self._security.get(names)
+        if extra is None:
+            extra = self._security[names] = [
+                (k, v) for k, v in security.SECURITY_HEADERS.items() if k.lower() not in set(names)
+            ]
+        headers += extra
         if environ.get("PATH_INFO", "").startswith(security.CORS_PREFIX):
             headers += security.cors_headers(environ.get("HTTP_ORIGIN"), self._cors, preflight=False)
         self.metrics.answered(route, code, environ.get(UNAVAILABLE_SOURCE))
