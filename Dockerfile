@@ -2,6 +2,8 @@
 # the locked ones (requirements.txt: exact versions, checked against their hashes), as on Heroku and in CI.
 FROM python:3.11-slim AS build
 WORKDIR /src
+# A C compiler for the locked packages published as source only (gunicorn-h1c); the run stage has none.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt pyproject.toml setup.cfg README.md ./
 COPY cintel_relay ./cintel_relay
 RUN pip wheel --no-cache-dir --wheel-dir /wheels --require-hashes -r requirements.txt \
