@@ -17,9 +17,9 @@ A refused body is left unread, so its connection is closed after the answer.
 
 import io
 import logging
-import threading
 
 import gevent
+import gevent.lock
 import orjson
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -153,8 +153,9 @@ class BodyGate:
         self._limit_of = limit_of
         self._max_body = max_body
         self._timeout = timeout
-        # Under gunicorn's gevent worker threading is patched: this is a gevent semaphore, one per app.
-        self._readers = threading.BoundedSemaphore(readers)
+        # Never waited on (a read past the bound is refused): gevent's semaphore, in C, not threading's, which is
+        # Python built on a condition even where gevent has patched its lock.
+        self._readers = gevent.lock.BoundedSemaphore(readers)
 
     def __call__(self, environ, start_response):
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()

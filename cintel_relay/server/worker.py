@@ -40,10 +40,20 @@ def _http_date(timestamp=None) -> str:
     return _date[1]
 
 
+def send_all(sock, data: bytes):
+    """``sock.sendall(data)``, in one ``send`` when the kernel takes it all (as it does a webhook's answer or a stream's
+    frames): gevent's ``sendall`` first asks the kernel for the socket's buffer size, a syscall on every write. What
+    one ``send`` leaves (a slow reader's full buffer) goes through ``sendall``, which waits as it always did."""
+    sent = sock.send(data)
+    if sent < len(data):
+        sock.sendall(memoryview(data)[sent:])
+
+
 class HeadWithBody(wsgi.Response):
     """gunicorn's response, sending its head with the first body bytes: one ``send`` for a webhook's answer
-    instead of two, and a stream's head leaves with its first frame. Framing, lengths and bodiless answers are
-    gunicorn's (its ``write``); only the moment the head goes out changes."""
+    instead of two, and a stream's head leaves with its first frame. Lengths and bodiless answers are gunicorn's
+    (its ``write``), and so is the framing (its ``util.write``, with :func:`send_all`); only the moment the head
+    goes out changes."""
 
     headers_sent: bool
     _head: Optional[bytes] = None
@@ -57,12 +67,14 @@ class HeadWithBody(wsgi.Response):
         super().write(arg)
 
     def _emit_body(self, data):
+        if isinstance(data, str):  # as gunicorn's own writers take it
+            data = data.encode("utf-8")
+        framed = b"".join((b"%X\r\n" % len(data), data, b"\r\n")) if self.chunked else data
         head, self._head = self._head, None
         if head is None:
-            super()._emit_body(data)
+            send_all(self.sock, framed)
         else:
-            framed = b"".join((b"%X\r\n" % len(data), data, b"\r\n")) if self.chunked else data
-            self.sock.sendall(head + framed)
+            send_all(self.sock, head + framed)
             # Sent: a stream does not keep its headers, nor the request's, for its life. gunicorn reads only the
             # request's Connection header after this (should_close); the access line reads none.
             self.headers = []
