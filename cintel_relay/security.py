@@ -90,18 +90,23 @@ def cors_headers(origin, allowed, preflight: bool, vary: bool = True) -> list:
 
 
 def check_json_depth(value, limit: int = MAX_JSON_DEPTH):
-    """Refuse JSON nested deeper than ``limit`` with :class:`BadRequest` (iteratively: no recursion here)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
+    """Refuse JSON nested deeper than ``limit`` with :class:`BadRequest` (iteratively: no recursion here).
+
+    Level by level, visiting only containers: a webhook's scalars, most of its values, are never looked at alone."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 1
+    while level:
         if depth > limit:
             raise BadRequest(
                 f"the JSON body is nested deeper than {limit} levels: send a flatter document.", code="too_deep"
             )
-        stack.extend((child, depth + 1) for child in children)
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, (dict, list))
+        ]
+        depth += 1
 
 
 def has_lone_surrogate(value) -> bool:

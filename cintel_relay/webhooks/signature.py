@@ -23,7 +23,8 @@ from ..errors import BadRequest, BodyTooLarge, SignatureError
 
 logger = logging.getLogger(__name__)
 
-_HASHES = {"HMAC_SHA1": hashlib.sha1, "HMAC_SHA256": hashlib.sha256}
+#: Twilio's algorithm names and their digests, by name: ``hmac.digest`` computes a named one in one C call.
+_DIGESTS = {"HMAC_SHA1": "sha1", "HMAC_SHA256": "sha256"}
 #: Parameters a form webhook may carry. A Voice status callback has about 30; a form of 100k fields
 #: would cost a worker a second of parsing and sorting before its signature is even compared.
 MAX_PARAMS = 256
@@ -79,9 +80,7 @@ def signed_params(params=None) -> bytes:
 
 def sign(token: bytes, url: str, suffix: bytes, algorithm: str = "HMAC_SHA1") -> str:
     """Twilio's signature of ``url`` followed by :func:`signed_params`' ``suffix``."""
-    mac = hmac.new(token, url.encode("utf-8"), _HASHES[algorithm])
-    mac.update(suffix)
-    return base64.b64encode(mac.digest()).decode()
+    return base64.b64encode(hmac.digest(token, url.encode("utf-8") + suffix, _DIGESTS[algorithm])).decode()
 
 
 def compute_signature(token: bytes, url: str, params=None, algorithm: str = "HMAC_SHA1") -> str:
@@ -135,7 +134,7 @@ class SignatureVerifier:
         if header is None:
             return self._token, "HMAC_SHA1"
         key_id, algorithm = _settings(header)
-        if algorithm not in _HASHES:
+        if algorithm not in _DIGESTS:
             raise SignatureError(f"unsupported signature algorithm {algorithm!r}: use HMAC_SHA1 or HMAC_SHA256.")
         if key_id is None:
             return self._token, algorithm
