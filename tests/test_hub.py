@@ -1,29 +1,55 @@
-"""The hub's listener reads a burst of pub/sub messages as redis-py would give them one by one: every message, in
-order, none twice, against a real redis-server."""
+"""The hub's listener reads pub/sub messages as redis-py's ``get_message`` would give them one by one: every message,
+in order, none twice, a quiet connection within its timeout and a dropped one as an error, against a real
+redis-server."""
 
+import time
+
+import pytest
 import redis
 
-from cintel_relay.bus.hub import _buffered
+from cintel_relay.bus.hub import _arrived
 
 
-def test_a_burst_read_at_once_is_every_message_in_order(redis_server):
-    client = redis.Redis.from_url(redis_server.url)
+@pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
+def pubsub(request, redis_server):
+    """A pub/sub connection subscribed to ``burst``, as the store opens it (RESP2, read directly), and under redis-py's
+    default (RESP3, read through ``get_message``)."""
+    client = redis.Redis.from_url(redis_server.url, protocol=request.param)
     pubsub = client.pubsub()
     pubsub.subscribe("burst")
     assert pubsub.get_message(timeout=5)["type"] == "subscribe"
+    yield pubsub
+    pubsub.close()
+    client.close()
+
+
+def test_a_burst_read_at_once_is_every_message_in_order(redis_server, pubsub):
+    client = redis.Redis.from_url(redis_server.url)
     with client.pipeline(transaction=False) as pipe:
         for n in range(500):
             pipe.publish("burst", b"x" * (n % 97) + b"%d" % n)
         pipe.execute()
-    got, reads = [], 0
-    while len(got) < 500:
-        message = pubsub.get_message(timeout=5)
-        assert message is not None, f"{len(got)} of 500 messages arrived"
-        reads += 1
-        got += [message, *_buffered(pubsub)]
+    got, waits = [], 0
+    while len(got) < 500 and waits < 500:
+        waits += 1
+        got += list(_arrived(pubsub, 5))
     assert [m["data"] for m in got] == [b"x" * (n % 97) + b"%d" % n for n in range(500)]
     assert {(m["type"], m["channel"]) for m in got} == {("message", b"burst")}
-    assert reads < 500  # the burst came in a few reads, the rest taken from what they brought
-    assert pubsub.get_message(timeout=0.2) is None
-    pubsub.close()
+    assert waits < 500  # the burst came in a few reads, the rest taken from what they brought
+    assert list(_arrived(pubsub, 0.2)) == []
     client.close()
+
+
+def test_a_quiet_connection_gives_nothing_within_the_timeout_then_the_next_message(redis_server, pubsub):
+    started = time.monotonic()
+    assert list(_arrived(pubsub, 0.3)) == []
+    assert 0.25 <= time.monotonic() - started < 3
+    redis.Redis.from_url(redis_server.url).publish("burst", b"later")
+    assert [m["data"] for m in _arrived(pubsub, 5)] == [b"later"]
+
+
+def test_a_connection_the_server_drops_is_an_error_not_silence(redis_server, pubsub):
+    redis.Redis.from_url(redis_server.url).client_kill_filter(_type="pubsub")
+    with pytest.raises(redis.ConnectionError):
+        for _ in range(20):
+            list(_arrived(pubsub, 0.5))

@@ -141,11 +141,8 @@ class _Shard:
             try:
                 pubsub = self._connect()
                 while not self.hub.stopping:
-                    message = pubsub.get_message(timeout=1.0)
-                    if message is not None:
+                    for message in _arrived(pubsub, 1.0):
                         self._dispatch(message)
-                        for message in _buffered(pubsub):
-                            self._dispatch(message)
                         delay = 0.1
             except Exception as exc:
                 # A Redis failure, or anything unexpected (a bug, a malformed reply): either way the listener
@@ -196,22 +193,42 @@ class _Shard:
             raise redis.ConnectionError(f"shard {self.name} no longer serves {channel}")
 
 
-def _buffered(pubsub):
-    """The messages already read off the connection, as ``get_message`` returns them: under load one read brings
-    many, and ``get_message`` would put each through its health check, retry wrapper and a poll of the socket. Nothing
-    when the connection's parser is not hiredis's (then ``get_message`` reads them one by one)."""
-    reader = getattr(getattr(pubsub.connection, "_parser", None), "_reader", None)
-    if reader is None:
-        return
-    while reader.has_data():
+def _arrived(pubsub, timeout: float):
+    """The messages that have arrived, as ``get_message`` returns them, waiting up to ``timeout`` for the first.
+
+    With hiredis's parser (the locked one) on a RESP2 connection (the store's) the connection is read directly:
+    ``get_message`` would put each message through a health check, a retry wrapper, a poll of the socket and a peek
+    to tell a closed one apart, which costs as much again as the message itself. Its health check still runs once a
+    wait, and a Redis failure is raised as it is (the listener then resyncs every stream). Otherwise (the embedded
+    fake's parser; RESP3, whose messages are push frames that ``read_response`` hands to redis-py's push handler) the
+    first message comes from ``get_message``. Either way the rest of what one read brought (many, under load) is
+    taken from hiredis's buffer."""
+    connection = pubsub.connection
+    reader = getattr(getattr(connection, "_parser", None), "_reader", None)
+    if reader is None or getattr(connection, "protocol", None) not in (2, "2"):
+        message = pubsub.get_message(timeout=timeout)
+        if message is None:
+            return
+        yield message
+        if reader is None:
+            return
         reply = reader.gets()
+    else:
+        pubsub.check_health()
+        reply = reader.gets()
+        if not isinstance(reply, (list, Exception)):  # nothing whole in the buffer yet
+            try:
+                reply = connection.read_response(timeout=timeout, disconnect_on_error=False)
+            except redis.TimeoutError:
+                return  # nothing within the timeout: the listener looks at its flags and waits again
+    # A subscriber's replies are lists; anything else is the rest of a reply still on its way.
+    while isinstance(reply, (list, Exception)):
         if isinstance(reply, Exception):
             raise reply
-        if not isinstance(reply, list):  # the rest of a reply is still on its way (a subscriber's replies are lists)
-            return
         message = pubsub.handle_message(reply)
         if message is not None:
             yield message
+        reply = reader.gets()
 
 
 class Hub:

@@ -157,8 +157,16 @@ def open_store(config) -> Store:
     # Named connections let an operator attribute them to a worker with CLIENT LIST.
     name = f"cintel-relay:{os.getpid()}"
     tls = _tls(config)
+    # RESP2 on the pub/sub connections: under RESP3 (redis-py's default since 8.0) every message is a push frame
+    # that redis-py hands through its push handler, which fetches and calls a logger for each; the messages and
+    # subscription replies are the same arrays either way.
     pubsub_kwargs = dict(
-        socket_connect_timeout=3, socket_keepalive=True, health_check_interval=10, client_name=name + ":pubsub", **tls
+        socket_connect_timeout=3,
+        socket_keepalive=True,
+        health_check_interval=10,
+        client_name=name + ":pubsub",
+        protocol=2,
+        **tls,
     )
     if config.redis_mode == "cluster":
         cluster = RedisCluster.from_url(
