@@ -46,6 +46,23 @@ _FRAME_ID = re.compile(rb"(?:^|\n)id: (\d+)-\d+\n")
 bp = Blueprint("metrics", __name__)
 
 
+def _multiprocess_values(values):
+    """prometheus_client's multiprocess value class, for this worker.
+
+    Each value checks the process id on every change, to notice a fork (a syscall each time): the app is built in
+    its worker, after the fork (gunicorn_conf's preload_app = False), so the id is this one. And the class's lock
+    (prometheus_client takes ``threading.Lock`` when the class is made) is the OS's, not the one gevent patches in,
+    which is Python code run twice on every change: a value holds it only while writing its file, with nothing in
+    between that could switch greenlets, so it can never be held across a wait."""
+    from gevent import monkey
+
+    patched, values.Lock = values.Lock, monkey.get_original("_thread", "allocate_lock")
+    try:
+        return values.MultiProcessValue(process_identifier=functools.partial(int, os.getpid()))
+    finally:
+        values.Lock = patched
+
+
 class Metrics:
     """The relay's metrics; one per app, in ``relay().metrics`` (see :mod:`cintel_relay.extension`)."""
 
@@ -60,9 +77,7 @@ class Metrics:
                 "app is loaded (cintel_relay.server.gunicorn_conf does) and import prometheus_client no earlier."
             )
         if self.multiprocess:
-            # Each value checks the process id on every change, to notice a fork (a syscall each time). The app is
-            # built in its worker, after the fork (gunicorn_conf's preload_app = False), so the id is this one.
-            values.ValueClass = values.MultiProcessValue(process_identifier=functools.partial(int, os.getpid()))
+            values.ValueClass = _multiprocess_values(values)
         self.registry = CollectorRegistry()
         r = self.registry
         self.webhooks = Counter(
