@@ -15,7 +15,7 @@ from typing import Optional
 
 import gevent
 from gunicorn import util
-from gunicorn.http import wsgi
+from gunicorn.http import message, parser, wsgi
 from gunicorn.workers.ggevent import GeventWorker
 
 from ..extension import KEY
@@ -87,6 +87,17 @@ class HeadWithBody(wsgi.Response):
         super().close()
 
 
+class TrustNoForwarder(message.Request):
+    """gunicorn's request, which works out for every request whether its peer may set forwarded headers by parsing
+    the peer's address against ``forwarded_allow_ips``. gunicorn_conf trusts nobody (the app applies
+    ``CINTEL_PROXY_COUNT`` hops itself), and with that list empty the answer is always none: given at once."""
+
+    def _peer_trusted_for_forwarded(self):
+        if not self.cfg.forwarded_allow_ips:
+            return {}, []
+        return super()._peer_trusted_for_forwarded()
+
+
 class RelayWorker(GeventWorker):
     """On SIGTERM, end every stream at once (clients reconnect elsewhere with Last-Event-ID) and close
     idle keep-alive connections, so the worker exits in seconds instead of waiting out the graceful
@@ -97,6 +108,7 @@ class RelayWorker(GeventWorker):
         self._idle = {}  # connections waiting for a request head, longest-waiting first
         # gunicorn's HTTP/1 path builds its responses from this name (HTTP/2 passes a class of its own).
         wsgi.Response = HeadWithBody
+        parser.RequestParser.mesg_class = TrustNoForwarder
         # Every answer's Date header, formatted once a second instead of once a response.
         util.http_date = _http_date
         super().init_process()
