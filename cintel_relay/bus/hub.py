@@ -17,6 +17,7 @@ from typing import Counter, Dict, List, Optional, Set
 
 import redis
 
+from ..server import timers
 from .store import REDIS_ERRORS
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class Subscription:
 
     def wait(self, timeout: float) -> bool:
         """Wait until something happens; False on timeout."""
-        woke = self._wake.wait(timeout)
+        woke = timers.wait(self._wake, timeout)
         self._wake.clear()
         return woke
 

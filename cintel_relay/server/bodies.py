@@ -18,13 +18,13 @@ A refused body is left unread, so its connection is closed after the answer.
 import io
 import logging
 
-import gevent
 import gevent.lock
 import orjson
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from ..errors import BadRequest, BodyTimeout, BodyTooLarge, RelayError, Unavailable
+from .timers import Deadline, Expired
 
 logger = logging.getLogger(__name__)
 
@@ -185,17 +185,16 @@ class BodyGate:
                 code="busy",
                 headers={"Retry-After": "1"},
             )
-        timer = gevent.Timeout(self._timeout)
-        timer.start()
+        deadline = Deadline(self._timeout)
         try:
-            return _read(stream, length, limit, limit == self._max_body)
-        except gevent.Timeout as exc:
-            if exc is not timer:
+            with deadline:
+                return _read(stream, length, limit, limit == self._max_body)
+        except Expired as exc:
+            if not deadline.expired:
                 raise
             logger.warning("request body too slow; refused", extra={"timeout": self._timeout})
             raise BodyTimeout(f"the request body did not arrive within {self._timeout:g}s: send it at once.") from exc
         finally:
-            timer.close()
             self._readers.release()
 
     @staticmethod

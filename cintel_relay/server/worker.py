@@ -19,6 +19,7 @@ from gunicorn.http import message, parser, wsgi
 from gunicorn.workers.ggevent import GeventWorker
 
 from ..extension import KEY
+from .timers import Deadline
 
 #: Seconds a new connection has to send its first request head.
 HEAD_SECONDS = 10
@@ -141,9 +142,10 @@ class RelayWorker(GeventWorker):
                 pass  # the peer closed it already
 
     def timeout_ctx(self):
-        """How long gunicorn waits for a request head: :data:`HEAD_SECONDS` for a connection's first."""
+        """How long gunicorn waits for a request head: :data:`HEAD_SECONDS` for a connection's first. Past it the wait
+        ends quietly and gunicorn closes the connection (as with its own ``gevent.Timeout(seconds, False)``)."""
         served = getattr(gevent.getcurrent(), "relay_served", True)
-        return gevent.Timeout(self.cfg.keepalive if served else HEAD_SECONDS, False)
+        return Deadline(self.cfg.keepalive if served else HEAD_SECONDS, quiet=True)
 
     def handle_exit(self, sig, frame):
         super().handle_exit(sig, frame)
