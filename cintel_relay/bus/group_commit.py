@@ -15,6 +15,7 @@ from typing import Deque, Dict, List, Optional, Tuple
 
 import hiredis
 import redis
+from gevent import monkey
 
 from ..events import lua_prelude
 from .store import REDIS_ERRORS, TOPOLOGY_ERRORS
@@ -75,7 +76,9 @@ class GroupCommit:
         self._wait = (wait_replicas, wait_timeout_ms)
         self._max_batch = max_batch
         self._queue: Deque[_Call] = collections.deque()
-        self._lock = threading.Lock()
+        # The OS's lock even where gevent has patched threading's (which is Python code run on every acquire and
+        # release): it guards only the queue and the lead, never across a wait, so no greenlet can switch holding it.
+        self._lock = monkey.get_original("_thread", "allocate_lock")()
         self._leading = False  # a caller is sending a batch; only the leader touches the connections
         #: pool id -> (pool, the leader's connection)
         self._held: Dict[int, Tuple[redis.ConnectionPool, redis.Connection]] = {}

@@ -99,6 +99,14 @@ class TrustNoForwarder(message.Request):
         return super()._peer_trusted_for_forwarded()
 
 
+class SharedErrors(wsgi.WSGIErrorsWrapper):
+    """gunicorn's ``wsgi.errors`` stream, which it builds for every request by looking the error log's handlers up
+    again; made once per worker instead (it holds nothing of a request's). A request closing it closes nothing."""
+
+    def close(self):
+        pass
+
+
 class RelayWorker(GeventWorker):
     """On SIGTERM, end every stream at once (clients reconnect elsewhere with Last-Event-ID) and close
     idle keep-alive connections, so the worker exits in seconds instead of waiting out the graceful
@@ -107,9 +115,12 @@ class RelayWorker(GeventWorker):
 
     def init_process(self):
         self._idle = {}  # connections waiting for a request head, longest-waiting first
-        # gunicorn's HTTP/1 path builds its responses from this name (HTTP/2 passes a class of its own).
+        # gunicorn's HTTP/1 path builds its responses, its requests and each request's wsgi.errors from these names
+        # (HTTP/2 passes classes of its own); why each is replaced is on its class.
         wsgi.Response = HeadWithBody
         parser.RequestParser.mesg_class = TrustNoForwarder
+        errors = SharedErrors(self.cfg)
+        wsgi.WSGIErrorsWrapper = lambda cfg: errors
         # Every answer's Date header, formatted once a second instead of once a response.
         util.http_date = _http_date
         super().init_process()
