@@ -194,6 +194,10 @@ class _Shard:
             raise redis.ConnectionError(f"shard {self.name} no longer serves {channel}")
 
 
+#: The kinds of a published message: redis-py's handle_message only reshapes them (and counts them for its telemetry).
+_PUBLISHED = (b"message", b"smessage")
+
+
 def _arrived(pubsub, timeout: float):
     """The messages that have arrived, as ``get_message`` returns them, waiting up to ``timeout`` for the first.
 
@@ -226,9 +230,14 @@ def _arrived(pubsub, timeout: float):
     while isinstance(reply, (list, Exception)):
         if isinstance(reply, Exception):
             raise reply
-        message = pubsub.handle_message(reply)
-        if message is not None:
-            yield message
+        kind = reply[0]
+        if kind in _PUBLISHED:
+            # handle_message's own dict for a published message to a channel with no handler (the hub sets none).
+            yield {"type": kind.decode(), "pattern": None, "channel": reply[1], "data": reply[2]}
+        else:
+            message = pubsub.handle_message(reply)  # its bookkeeping of (un)subscriptions, and pongs
+            if message is not None:
+                yield message
         reply = reader.gets()
 
 
