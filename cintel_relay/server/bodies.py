@@ -143,6 +143,10 @@ def _close_connection(start_response):
     return closing
 
 
+#: The body a request came with, read whole by :class:`BodyGate` (also readable from ``wsgi.input``).
+BODY = "cintel.body"
+
+
 class BodyGate:
     """WSGI middleware reading each request body whole, within a deadline, with a bound on concurrent reads."""
 
@@ -174,6 +178,7 @@ class BodyGate:
             return self._refuse(exc, environ, _close_connection(start_response))
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
+        environ[BODY] = body
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         return self._app(environ, start_response)
 

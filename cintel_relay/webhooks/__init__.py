@@ -19,6 +19,7 @@ from .. import logs, schemas
 from ..errors import BadRequest, InvalidPayload, RelayError, UnsupportedMediaType
 from ..extension import relay
 from ..security import json_body
+from ..server.bodies import BODY
 from .signature import form_params
 
 #: A source's handler: (the app's components, the request) -> (what the bus did, extra answer fields).
@@ -98,6 +99,17 @@ def flask_view(handle: Handler):
     return view
 
 
+class WebhookRequest(Request):
+    """werkzeug's request, whose body is the bytes :class:`~cintel_relay.server.bodies.BodyGate` read, as they are
+    (werkzeug would wrap and read the stream it left again)."""
+
+    def get_data(self, cache=True, as_text=False, parse_form_data=False):
+        body = self.environ.get(BODY)
+        if body is None or as_text or parse_form_data:
+            return super().get_data(cache, as_text, parse_form_data)
+        return body
+
+
 def lean_webhook(app, lean, route: str, handle: Handler):
     """``handle`` as a lean WSGI handler: the answer, status, headers, metrics and log fields of its Flask view."""
     ext = relay(app)
@@ -106,7 +118,7 @@ def lean_webhook(app, lean, route: str, handle: Handler):
     def serve(environ, start_response, _rest):
         logs.begin(environ)
         try:
-            result, extra = handle(ext, Request(environ))
+            result, extra = handle(ext, WebhookRequest(environ))
             return lean.answer(environ, start_response, route, 200, accepted_body(ext, relay_metrics, result, extra))
         except RelayError as exc:
             return lean.error(exc, environ, start_response, route)
