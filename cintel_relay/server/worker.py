@@ -11,7 +11,7 @@ body readers capped at half (see bodies.py), a quarter is always left for stream
 
 import socket
 import time
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
 import gevent
 from gunicorn import util
@@ -19,6 +19,7 @@ from gunicorn.http import message, parser, wsgi
 from gunicorn.workers.ggevent import GeventWorker
 
 from ..extension import KEY
+from ..logs import REQUEST_ID_HEADER
 from .timers import Deadline
 
 #: Seconds a new connection has to send its first request head.
@@ -50,6 +51,25 @@ def send_all(sock, data: bytes):
         sock.sendall(memoryview(data)[sent:])
 
 
+#: Response header pairs gunicorn's checks have passed that it keeps as they are (no length, not hop-by-hop): the same
+#: few constant pairs head every answer (content types, the security headers), and each check is two regular
+#: expressions and a handful of string operations. Headers whose values differ answer to answer are not kept here.
+_CHECKED: Dict[Tuple[str, str], None] = {}
+_CHECKED_MAX = 256
+_VARYING = frozenset(
+    {
+        "content-length",
+        "date",
+        "etag",
+        "last-modified",
+        "location",
+        "retry-after",
+        "set-cookie",
+        REQUEST_ID_HEADER.lower(),
+    }
+)
+
+
 class HeadWithBody(wsgi.Response):
     """gunicorn's response, sending its head with the first body bytes: one ``send`` for a webhook's answer
     instead of two, and a stream's head leaves with its first frame. Lengths and bodiless answers are gunicorn's
@@ -66,6 +86,22 @@ class HeadWithBody(wsgi.Response):
             self._head = ("%s\r\n" % "".join(tosend)).encode("latin-1")
             self.headers_sent = True
         super().write(arg)
+
+    def process_headers(self, headers):
+        check = super().process_headers
+        for pair in headers:
+            if pair in _CHECKED:
+                self.headers.append(pair)
+                continue
+            kept = len(self.headers)
+            check((pair,))
+            if (
+                len(self.headers) > kept
+                and self.headers[-1] == pair
+                and len(_CHECKED) < _CHECKED_MAX
+                and pair[0].lower() not in _VARYING
+            ):
+                _CHECKED[pair] = None
 
     def _emit_body(self, data):
         if isinstance(data, str):  # as gunicorn's own writers take it
