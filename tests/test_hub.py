@@ -14,7 +14,7 @@ from cintel_relay.bus.hub import _arrived
 def pubsub(request, redis_server):
     """A pub/sub connection subscribed to ``burst``, as the store opens it (RESP2, read directly), and under redis-py's
     default (RESP3, read through ``get_message``)."""
-    client = redis.Redis.from_url(redis_server.url, protocol=request.param)
+    client = redis.Redis.from_url(redis_server.url, protocol=request.param, health_check_interval=1)
     pubsub = client.pubsub()
     pubsub.subscribe("burst")
     assert pubsub.get_message(timeout=5)["type"] == "subscribe"
@@ -56,3 +56,12 @@ def test_a_connection_the_server_drops_is_an_error_not_silence(redis_server, pub
     with pytest.raises(redis.ConnectionError):
         for _ in range(20):
             list(_arrived(pubsub, 0.5))
+
+
+def test_a_health_check_on_a_quiet_connection_is_no_message_and_no_error(redis_server, pubsub):
+    """After the health check interval (the store's is 10 s; 1 s here) a wait sends Redis a PING: its pong is taken
+    off the connection as get_message takes it, not handed to the hub as a message."""
+    time.sleep(1.2)
+    assert [m for _ in range(3) for m in _arrived(pubsub, 0.3)] == []
+    redis.Redis.from_url(redis_server.url).publish("burst", b"after")
+    assert [m["data"] for m in _arrived(pubsub, 5)] == [b"after"]

@@ -175,6 +175,8 @@ class _Shard:
 
     def _dispatch(self, message):
         kind = message["type"]
+        if message["channel"] is None:  # a pong, or a pattern's reply: nothing the hub subscribes to
+            return
         channel = message["channel"].decode()
         if kind in ("message", "smessage"):
             self.hub.deliver(channel, message["data"])
@@ -234,6 +236,8 @@ def _arrived(pubsub, timeout: float):
         if kind in _PUBLISHED:
             # handle_message's own dict for a published message to a channel with no handler (the hub sets none).
             yield {"type": kind.decode(), "pattern": None, "channel": reply[1], "data": reply[2]}
+        elif pubsub.is_health_check_response(reply):
+            pubsub.health_check_response_counter -= 1  # as get_message does: the health check's pong is no message
         else:
             message = pubsub.handle_message(reply)  # its bookkeeping of (un)subscriptions, and pongs
             if message is not None:
