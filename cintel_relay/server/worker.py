@@ -11,7 +11,7 @@ body readers capped at half (see bodies.py), a quarter is always left for stream
 
 import socket
 import time
-from typing import Dict, Optional, Tuple
+from typing import Optional, Set, Tuple
 
 import gevent
 from gunicorn import util
@@ -54,7 +54,7 @@ def send_all(sock, data: bytes):
 #: Response header pairs gunicorn's checks have passed that it keeps as they are (no length, not hop-by-hop): the same
 #: few constant pairs head every answer (content types, the security headers), and each check is two regular
 #: expressions and a handful of string operations. Headers whose values differ answer to answer are not kept here.
-_CHECKED: Dict[Tuple[str, str], None] = {}
+_CHECKED: Set[Tuple[str, str]] = set()
 _CHECKED_MAX = 256
 _VARYING = frozenset(
     {
@@ -101,7 +101,7 @@ class HeadWithBody(wsgi.Response):
                 and len(_CHECKED) < _CHECKED_MAX
                 and pair[0].lower() not in _VARYING
             ):
-                _CHECKED[pair] = None
+                _CHECKED.add(pair)
 
     def _emit_body(self, data):
         if isinstance(data, str):  # as gunicorn's own writers take it
