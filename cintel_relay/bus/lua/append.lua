@@ -5,10 +5,14 @@
 --       none), board fields (JSON or ''), then (dedupe, type, ends, frame) per event.
 -- Returns {board summary JSON or '', '1' when this call ended the session else '', the session's
 --          conversation or '', the call's start (ms) while its deadlines are not scheduled else '',
+--          the summary's updatedAt (ms) and '1' if it says the call ended ('' and '' without a summary: what
+--          board.lua needs, so no caller decodes the summary again),
 --          then per event: its log id, 'duplicate', 'stale' or, for a dispute, 'refused:<why>'}.
 
 local log, latest, met_key, seen, board, tombstone, said, channel = unpack(KEYS)
 local session, ttl, ended_ttl, maxlen, publish = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+-- The TTLs as given, for EXPIRE: a Lua number would be formatted back into text (with %.17g) on every call.
+local ttl_text, ended_ttl_text = ARGV[2], ARGV[3]
 local conv, board_arg = ARGV[6], ARGV[7]
 local FIRST = 8
 local null = cjson.null
@@ -202,20 +206,20 @@ end
 
 -- A call whose data expired after it ended takes nothing more: a replayed delivery cannot revive it.
 if redis.call('EXISTS', tombstone) == 1 and redis.call('EXISTS', log) == 0 then
-  local out = {'', '', '', ''}
+  local out = {'', '', '', '', '', ''}
   for i = FIRST, #ARGV, 4 do out[#out + 1] = 'stale' end
   return out
 end
 
-local ended_now, board_changes = false, {}
+local ended_now, logged, board_changes = false, false, {}
 if board_arg ~= '' then board_changes[1] = cjson.decode(board_arg) end
-if conv ~= '' then redis.call('HSET', latest, 'conversation', conv) end
-local out = {'', '', '', ''}
+local out = {'', '', '', '', '', ''}
 
 -- Log, keep as latest, publish and show on the board one frame; its log id. ``data``: the frame's data when the
 -- caller has decoded it already (each decoding of a frame is a good part of a line's cost).
 local function log_frame(etype, frame, ends, data)
   local id = redis.call('XADD', log, 'MAXLEN', '~', maxlen, '*', 't', etype, 'f', frame)
+  logged = true
   local keyed_by = snapshot_types[etype]
   if keyed_by == '' then
     if not keeps_final(etype, etype, frame) then redis.call('HSET', latest, etype, frame) end
@@ -276,14 +280,21 @@ for i = FIRST, #ARGV, 4 do
   end
 end
 
-local ended = redis.call('HEXISTS', latest, 'ended') == 1
-local keep = ended and ended_ttl or ttl
+-- The session's own fields, read once: its start, whether its deadlines are scheduled, whether it ended, and the
+-- conversation it belongs to (written only when it is not that one yet).
+local started, scheduled, ended_field, owner = unpack(redis.call('HMGET', latest, 'started', 'deadlines', 'ended',
+  'conversation'))
+if conv ~= '' and owner ~= conv then
+  redis.call('HSET', latest, 'conversation', conv)
+  owner = conv
+end
+local ended = ended_field ~= false
+local keep_text = ended and ended_ttl_text or ttl_text
 if ended_now then redis.call('SET', tombstone, '1', 'EX', math.max(ttl, ended_ttl)) end
 
 -- The call starts when its first event is logged (the relay's clock): the board's startedAt, the origin
 -- of every deadline and of metAfterSeconds. Until the bus says its deadlines are scheduled, it is returned.
-if redis.call('EXISTS', log) == 1 then
-  local started, scheduled = unpack(redis.call('HMGET', latest, 'started', 'deadlines'))
+if logged or redis.call('EXISTS', log) == 1 then
   if not started then
     started = tostring(now_ms())
     redis.call('HSET', latest, 'started', started)
@@ -298,7 +309,7 @@ if #board_changes > 0 then
   -- so the board and the console show an SMS thread as a conversation, not as a call.
   local kind = string.match(session, call_sid_pattern) and 'call' or 'conversation'
   local s = raw and cjson.decode(raw) or {session = session, kind = kind,
-    startedAt = tonumber(redis.call('HGET', latest, 'started')) or ms, version = 0, utterances = 0}
+    startedAt = tonumber(started) or ms, version = 0, utterances = 0}
   for _, fields in ipairs(board_changes) do
     for k, v in pairs(fields) do
       if k == 'alert' then  -- the board's flags: the rules firing now, by rule
@@ -320,10 +331,13 @@ if #board_changes > 0 then
   if ended and not s.endedAt then s.endedAt = ms end
   s.version, s.updatedAt, s.ended = s.version + 1, ms, ended
   out[1] = cjson.encode(s)
-  redis.call('SET', board, out[1], 'EX', keep)
+  out[5], out[6] = tostring(ms), ended and '1' or '0'
+  redis.call('SET', board, out[1], 'EX', keep_text)
 end
 
-for _, key in ipairs({log, latest, met_key, seen, board, said}) do redis.call('EXPIRE', key, keep) end
+-- The board summary got its TTL as it was written.
+for _, key in ipairs({log, latest, met_key, seen, said}) do redis.call('EXPIRE', key, keep_text) end
+if out[1] == '' then redis.call('EXPIRE', board, keep_text) end
 out[2] = ended_now and '1' or ''
-out[3] = redis.call('HGET', latest, 'conversation') or ''
+out[3] = owner or ''
 return out

@@ -4,15 +4,17 @@
 -- ARGV: session, summary JSON, its updatedAt (ms), '1' if the call ended, publish command, ttl (s).
 
 local zset, channel = KEYS[1], KEYS[2]
-local session, summary, ms, ended, publish, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
+local session, summary, ms_text, ended, publish, ttl_text = unpack(ARGV)
+-- Numbers as given where a command takes them: a Lua number would be formatted back into text (%.17g).
+local ms, ttl = tonumber(ms_text), tonumber(ttl_text)
 if ended == '1' then
   redis.call('ZREM', zset, session)
 else
-  redis.call('ZADD', zset, ms, session)
+  redis.call('ZADD', zset, ms_text, session)
 end
 -- A call not heard of for a whole session TTL has expired: it leaves the board (and the list itself
 -- goes when no call has been heard of for that long).
 redis.call('ZREMRANGEBYSCORE', zset, '-inf', ms - ttl * 1000)
-redis.call('EXPIRE', zset, ttl)
+redis.call('EXPIRE', zset, ttl_text)
 redis.call(publish, channel, 'data: {"type":"' .. board_call_type .. '","data":' .. summary .. '}\n\n')
 return 1

@@ -23,7 +23,8 @@
 -- of a session is logged before the events held for it.
 
 local state, comms, routes, pending = unpack(KEYS)
-local conv, ttl, ended_ttl, max_pending = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local conv, max_pending = ARGV[1], tonumber(ARGV[4])
+local ttl, ended_ttl = ARGV[2], ARGV[3]  -- as given, for EXPIRE (a Lua number would be formatted back into text)
 local FIRST, WIDTH = 5, route_width
 local DEDUPE, ETYPE, ENDS, FRAME = route_field.dedupe, route_field.type, route_field.ends, route_field.frame
 local KIND, COMM, CALL, REFS = route_field.kind, route_field.comm, route_field.call, route_field.refs
@@ -32,10 +33,18 @@ local function is_live(sid)
   return sid ~= nil and redis.call('HGET', state, 'call:' .. sid) == 'live'
 end
 
+-- A call of the conversation known live now, so the state need not be read back to choose its TTL; false again
+-- once this script ends any call.
+local live_known = false
+
 local function register_call(sid)
-  if redis.call('HSETNX', state, 'call:' .. sid, 'live') == 1 then
-    redis.call('HSET', state, 'current', sid)  -- the newest call is the conversation's current session
+  local known = redis.call('HGET', state, 'call:' .. sid)
+  if not known then
+    -- the newest call is the conversation's current session
+    redis.call('HSET', state, 'call:' .. sid, 'live', 'current', sid)
+    known = 'live'
   end
+  if known == 'live' then live_known = true end
 end
 
 local function live_call()
@@ -85,6 +94,7 @@ local function learn(kind, comm, call, frame)
     redis.call('LREM', pending, 1, frame)
   elseif kind == 'ended' then
     if redis.call('HEXISTS', state, 'call:' .. call) == 1 then redis.call('HSET', state, 'call:' .. call, 'ended') end
+    live_known = false
   elseif kind == 'voice' or kind == 'call' then
     register_call(call)
     if comm ~= '' then redis.call('HSETNX', comms, comm, call) end
@@ -105,7 +115,10 @@ local function route_to(targets, dedupe, etype, ends, frame)
     appends[#appends + 1] = etype
     appends[#appends + 1] = ends
     appends[#appends + 1] = frame
-    if ends == '1' and sid ~= conv then redis.call('HSET', state, 'call:' .. sid, 'ended') end
+    if ends == '1' and sid ~= conv then
+      redis.call('HSET', state, 'call:' .. sid, 'ended')
+      live_known = false
+    end
   end
 end
 
@@ -129,7 +142,8 @@ end
 for i = FIRST, #ARGV, WIDTH do learn(ARGV[i + KIND], ARGV[i + COMM], ARGV[i + CALL], ARGV[i + FRAME]) end
 
 -- Held events first, in the order they arrived, wherever they can now go.
-for _, entry in ipairs(redis.call('LRANGE', pending, 0, -1)) do
+local held = redis.call('LRANGE', pending, 0, -1)
+for _, entry in ipairs(held) do
   local e = cjson.decode(entry)  -- a route record, as the item that was held
   local sticky = redis.call('HGET', routes, e[1 + DEDUPE])
   local targets = (sticky and sticky ~= '') and split(sticky) or resolve(e[1 + KIND], e[1 + CALL], e[1 + REFS])
@@ -158,6 +172,7 @@ for i = FIRST, #ARGV, WIDTH do
       return redis.error_reply('PENDINGFULL conversation has too many held events')
     else
       redis.call('RPUSH', pending, cjson.encode({unpack(ARGV, i, i + WIDTH - 1)}))
+      held[#held + 1] = true
       redis.call('HSET', routes, dedupe, '')
       statuses[#statuses + 1] = 'held'
     end
@@ -165,14 +180,19 @@ for i = FIRST, #ARGV, WIDTH do
 end
 
 -- A conversation whose calls have all ended keeps its state only as long as an ended call's data.
-local keep, has_call, has_live = ttl, false, false
-local fields = redis.call('HGETALL', state)
-for i = 1, #fields, 2 do
-  if string.sub(fields[i], 1, 5) == 'call:' then
-    has_call = true
-    if fields[i + 1] == 'live' then has_live = true end
+local keep = ttl
+if not live_known then
+  local has_call, has_live = false, false
+  local fields = redis.call('HGETALL', state)
+  for i = 1, #fields, 2 do
+    if string.sub(fields[i], 1, 5) == 'call:' then
+      has_call = true
+      if fields[i + 1] == 'live' then has_live = true end
+    end
   end
+  if has_call and not has_live then keep = ended_ttl end
 end
-if has_call and not has_live then keep = ended_ttl end
-for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, keep) end
+-- The pending list is refreshed only when it holds something (EXPIRE on no key does nothing).
+for _, key in ipairs({state, comms, routes}) do redis.call('EXPIRE', key, keep) end
+if #held > 0 then redis.call('EXPIRE', pending, keep) end
 return {statuses, appends, flushed}
