@@ -1,4 +1,5 @@
-"""The worker's response class keeps gunicorn's header handling while checking each constant header pair once."""
+"""The worker's response class keeps gunicorn's header handling while checking each constant header pair once; its
+settings are gunicorn's, read once."""
 
 from types import SimpleNamespace
 
@@ -7,7 +8,7 @@ from gunicorn.config import Config
 from gunicorn.http import wsgi
 from gunicorn.http.errors import InvalidResponseHeader
 
-from cintel_relay.server.worker import HeadWithBody
+from cintel_relay.server.worker import FrozenSettings, HeadWithBody
 
 HEADERS = [
     ("Content-Type", "application/json"),
@@ -40,3 +41,31 @@ def test_a_bad_header_value_is_refused_even_beside_checked_ones():
     response(HeadWithBody).start_response("200 OK", list(HEADERS))
     with pytest.raises(InvalidResponseHeader):
         response(HeadWithBody).start_response("200 OK", [*HEADERS, ("Cache-Control", "no-store\r\nX-Evil: 1")])
+
+
+def config(**settings) -> Config:
+    """gunicorn's Config with these settings."""
+    cfg = Config()
+    for name, value in settings.items():
+        cfg.set(name, value)
+    return cfg
+
+
+@pytest.mark.parametrize("sendfile_env", [None, "0", "yes"])
+def test_frozen_settings_answer_as_gunicorns_config_does(monkeypatch, sendfile_env):
+    if sendfile_env is None:
+        monkeypatch.delenv("SENDFILE", raising=False)
+    else:
+        monkeypatch.setenv("SENDFILE", sendfile_env)
+    cfg = config(keepalive=7, limit_request_fields=50, keyfile="/x.key", http_parser="fast")
+    frozen = FrozenSettings(cfg)
+    for name in cfg.settings:
+        assert getattr(frozen, name) == getattr(cfg, name), name
+    # The properties a request reads, worked out once; the others, and the Config's methods, are the Config's own.
+    assert frozen.is_ssl == cfg.is_ssl == "/x.key"
+    assert frozen.sendfile == cfg.sendfile == (sendfile_env != "0")
+    assert frozen.worker_class_str == cfg.worker_class_str
+    assert frozen.forwarded_allow_networks() == cfg.forwarded_allow_networks()
+    assert frozen.settings is cfg.settings
+    with pytest.raises(AttributeError):
+        frozen.no_such_setting  # noqa: B018

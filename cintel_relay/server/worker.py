@@ -143,6 +143,24 @@ class SharedErrors(wsgi.WSGIErrorsWrapper):
         pass
 
 
+class FrozenSettings:
+    """gunicorn's settings for this worker as plain attributes.
+
+    gunicorn's ``Config`` answers every ``cfg.name`` through its ``__getattr__`` and the setting's ``get()``, two Python
+    calls, and a request's parse, environ and response read some twenty-five of them (``sendfile``, a property, looks
+    in ``os.environ`` every time). A worker's settings do not change while it lives (a reload starts new workers), so
+    they are read once, as it starts. The ``Config``'s properties but the two a request reads (``is_ssl``,
+    ``sendfile``), and anything else (its methods, ``settings``), are asked of the ``Config`` itself."""
+
+    def __init__(self, cfg):
+        computed = {name for name, value in vars(type(cfg)).items() if isinstance(value, property)}
+        self.__dict__.update((name, s.get()) for name, s in cfg.settings.items() if name not in computed)
+        self.__dict__.update(is_ssl=cfg.is_ssl, sendfile=cfg.sendfile, _config=cfg)
+
+    def __getattr__(self, name):
+        return getattr(self._config, name)
+
+
 class RelayWorker(GeventWorker):
     """On SIGTERM, end every stream at once (clients reconnect elsewhere with Last-Event-ID) and close
     idle keep-alive connections, so the worker exits in seconds instead of waiting out the graceful
@@ -151,6 +169,7 @@ class RelayWorker(GeventWorker):
 
     def init_process(self):
         self._idle = {}  # connections waiting for a request head, longest-waiting first
+        self.cfg = FrozenSettings(self.cfg)
         # gunicorn's HTTP/1 path builds its responses, its requests and each request's wsgi.errors from these names
         # (HTTP/2 passes classes of its own); why each is replaced is on its class.
         wsgi.Response = HeadWithBody
