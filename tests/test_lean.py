@@ -4,9 +4,11 @@ body and headers, for accepted and refused webhooks and for streams; what they d
 import orjson
 import pytest
 from flask import Flask
-from werkzeug.test import Client
+from werkzeug.test import Client, EnvironBuilder
+from werkzeug.wrappers import Request
 
 from cintel_relay.bus.keys import log_key
+from cintel_relay.webhooks import WebhookRequest
 
 from .support import CALL_SID, communication, json_request, payload
 from .test_webhooks import BASE, dump
@@ -72,3 +74,27 @@ def test_what_the_lean_routes_do_not_take_reaches_flask(client):
     assert wrong_method.status_code == 405 and wrong_method.json["code"] == "method_not_allowed"
     assert client.get("/api/stream/").status_code == 404
     assert client.get(f"/api/stream/{CALL_SID}/more").status_code == 404
+
+
+WEBHOOK_ENVIRONS = [
+    {"REQUEST_METHOD": "post", "PATH_INFO": "/webhook/cor-event", "QUERY_STRING": "bodySHA256=ab%20c&x=1&x=2&e="},
+    {"REQUEST_METHOD": "GET", "PATH_INFO": "//webhook/status", "QUERY_STRING": "CallSid=CA1+2&bad=%ff%fe&CallSid=3"},
+    {"PATH_INFO": "/webhook/caf\xc3\xa9", "QUERY_STRING": "caf\xc3\xa9=%C3%A9"},
+    {"REQUEST_METHOD": "POST", "CONTENT_TYPE": " Application/JSON ; charset=utf-8", "CONTENT_LENGTH": "12"},
+    {"REQUEST_METHOD": "POST", "CONTENT_TYPE": "application/x-www-form-urlencoded"},
+]
+
+
+@pytest.mark.parametrize("extra", WEBHOOK_ENVIRONS)
+def test_a_webhook_request_reads_as_werkzeugs_does(extra):
+    environ = EnvironBuilder(path="/").get_environ()
+    environ.pop("CONTENT_TYPE", None)
+    environ.update(extra, HTTP_X_TWILIO_SIGNATURE="c2ln", HTTP_X_REQUEST_ID="r-1")
+    ours, theirs = WebhookRequest(environ), Request(environ)
+    assert ours.method == theirs.method
+    assert ours.path == theirs.path
+    assert ours.mimetype == theirs.mimetype
+    assert list(ours.args.items(multi=True)) == list(theirs.args.items(multi=True))
+    for name in ("X-Twilio-Signature", "x-request-id", "Content-Type", "content-length", "X-Absent"):
+        assert ours.headers.get(name) == theirs.headers.get(name), name
+    assert ours.host_url == theirs.host_url  # werkzeug's own, asked of its request

@@ -7,11 +7,12 @@ without Flask's request machinery (see :mod:`cintel_relay.server.lean`); the Fla
 """
 
 from typing import Callable, Optional, Tuple
+from urllib.parse import parse_qsl
 
 import orjson
 from flask import Response, request
 from marshmallow import ValidationError
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request
 
@@ -99,15 +100,64 @@ def flask_view(handle: Handler):
     return view
 
 
-class WebhookRequest(Request):
-    """werkzeug's request, whose body is the bytes :class:`~cintel_relay.server.bodies.BodyGate` read, as they are
-    (werkzeug would wrap and read the stream it left again)."""
+class WebhookRequest:
+    """What a webhook's handler reads of its request, straight from the WSGI environ, as werkzeug's request gives it.
 
-    def get_data(self, cache=True, as_text=False, parse_form_data=False):
+    Building werkzeug's request (its URL parts, its headers object) and asking it for the query, three headers and the
+    media type cost a webhook more than its signature check; each answer here is werkzeug's own expression (tests
+    compare the two). The body is the bytes :class:`~cintel_relay.server.bodies.BodyGate` read; whatever else a handler
+    asks (``host_url``, without ``SERVER_URL``) is werkzeug's request's, built then."""
+
+    __slots__ = ("_args", "_werkzeug", "environ", "headers")
+
+    def __init__(self, environ):
+        self.environ = environ
+        self.headers = _Headers(environ)
+        self._args = self._werkzeug = None
+
+    @property
+    def method(self) -> str:
+        return self.environ.get("REQUEST_METHOD", "GET").upper()
+
+    @property
+    def path(self) -> str:
+        return "/" + self.environ.get("PATH_INFO", "").encode("latin1").decode(errors="replace").lstrip("/")
+
+    @property
+    def mimetype(self) -> str:
+        return self.environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+
+    @property
+    def args(self) -> ImmutableMultiDict:
+        if self._args is None:
+            query = self.environ.get("QUERY_STRING", "").encode("latin1").decode()
+            self._args = ImmutableMultiDict(parse_qsl(query, keep_blank_values=True, errors="werkzeug.url_quote"))
+        return self._args
+
+    def get_data(self, cache=True):
         body = self.environ.get(BODY)
-        if body is None or as_text or parse_form_data:
-            return super().get_data(cache, as_text, parse_form_data)
-        return body
+        return self._request().get_data(cache) if body is None else body
+
+    def _request(self) -> Request:
+        if self._werkzeug is None:
+            self._werkzeug = Request(self.environ)
+        return self._werkzeug
+
+    def __getattr__(self, name):
+        return getattr(self._request(), name)
+
+
+class _Headers:
+    """A request's headers by name, as werkzeug's ``EnvironHeaders.get`` finds them in the environ."""
+
+    __slots__ = ("environ",)
+
+    def __init__(self, environ):
+        self.environ = environ
+
+    def get(self, name: str, default=None):
+        key = name.upper().replace("-", "_")
+        return self.environ.get(key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else "HTTP_" + key, default)
 
 
 def lean_webhook(app, lean, route: str, handle: Handler):
