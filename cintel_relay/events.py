@@ -105,10 +105,19 @@ def snapshot_values(latest: Dict[str, bytes]) -> Dict[str, object]:
     return values
 
 
+def lua_value(value) -> str:
+    """A Lua literal for a string, or a list of strings (a Lua array). Written as JSON writes them, which Lua reads the
+    same while there is nothing to escape: anything that would need an escape (JSON's and Lua's differ) is refused."""
+    if isinstance(value, list):
+        return "{" + ", ".join(lua_value(v) for v in value) + "}"
+    literal = orjson.dumps(value).decode()
+    if not isinstance(value, str) or "\\" in literal or not literal.isascii():
+        raise ValueError(f"no plain Lua literal for {value!r}")
+    return literal
+
+
 def _lua_table(entries: Dict[str, str]) -> str:
-    return (
-        "{" + ", ".join(f"[{orjson.dumps(k).decode()}] = {orjson.dumps(v).decode()}" for k, v in entries.items()) + "}"
-    )
+    return "{" + ", ".join(f"[{lua_value(k)}] = {lua_value(v)}" for k, v in entries.items()) + "}"
 
 
 def lua_prelude() -> str:

@@ -31,10 +31,17 @@ def redis_client(private_redis):
     client.close()
 
 
-@pytest.fixture(params=["one script call", "a call per slot"])
+MODES = ["one script call", "a call per slot"]
+
+
+@pytest.fixture(params=MODES)
 def bus(request, redis_client):
     """Both ways the bus delivers on one Redis: ingest.lua's single call, and the per-slot calls it
     makes on a cluster (route, append, board), which must behave the same."""
+    return make_bus(redis_client, request.param)
+
+
+def make_bus(redis_client, mode: str, **kwargs):
     bus = EventBus(
         Store(redis_client, redis_client.pubsub),
         load_config(
@@ -45,8 +52,9 @@ def bus(request, redis_client):
                 "CINTEL_COMPLETED_TTL": "60",
             }
         ),
+        **kwargs,
     )
-    bus.single_node = request.param == "one script call"
+    bus.single_node = mode == "one script call"
     return bus
 
 
@@ -310,8 +318,9 @@ def test_a_replayed_delivery_cannot_revive_a_call_whose_data_expired(bus, redis_
     assert not redis_client.exists(log_key(CALL)) and not redis_client.zrange(BOARD, 0, -1)
 
 
-def test_a_conversation_with_too_many_held_events_refuses_more(bus, monkeypatch):
-    monkeypatch.setattr("cintel_relay.bus.event_bus.MAX_PENDING", 3)
+@pytest.mark.parametrize("mode", MODES)
+def test_a_conversation_with_too_many_held_events_refuses_more(redis_client, mode):
+    bus = make_bus(redis_client, mode, max_pending=3)
     bus.route(CONV, [(Route("result"), [ev(1), ev(2), ev(3)])])
     with pytest.raises(Unavailable, match="too many events"):
         result(bus, 4)

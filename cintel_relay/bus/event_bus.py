@@ -19,7 +19,7 @@ import orjson
 import redis
 
 from ..errors import BodyTooLarge, Unavailable
-from ..events import BOARD_SNAPSHOT, INITIAL, SNAPSHOT_LISTS, snapshot_values
+from ..events import BOARD_SNAPSHOT, INITIAL, SNAPSHOT_LISTS, lua_value, snapshot_values
 from ..normalize import Event
 from .due import DueQueue
 from .group_commit import GroupCommit, LuaScript, ReplicasBehind
@@ -46,12 +46,31 @@ MAX_PENDING = 1000
 APPEND = LuaScript("append.lua")
 ROUTE = LuaScript("route.lua", prelude=record_lua())
 BOARD_SCRIPT = LuaScript("board.lua")
-INGEST = LuaScript(
-    "ingest.lua", {"route": "route.lua", "append": "append.lua", "board": "board.lua"}, prelude=record_lua()
-)
 OPEN = LuaScript("open.lua")
 #: Events a resuming stream reads per round trip; a longer gap is read in further pages.
 RESUME_PAGE = 500
+
+
+def ingest_script(config, publish_command: str, max_pending: int = MAX_PENDING) -> LuaScript:
+    """ingest.lua chaining route.lua, append.lua and board.lua, with the arguments that are the same on every call
+    (see its header) prepended as Lua constants: a script per configuration, named by its own SHA1."""
+    prefix, suffixes = SESSION_KEY_TEMPLATE
+    constants = {
+        "session_key_prefix": prefix,
+        "session_key_suffixes": list(suffixes),
+        "log_maxlen": str(config.log_maxlen),
+        "publish_command": publish_command,
+        "session_ttl": str(config.session_ttl),
+        "completed_ttl": str(config.completed_ttl),
+        "max_pending": str(max_pending),
+    }
+    prelude = "".join(f"local {name} = {lua_value(value)}\n" for name, value in constants.items())
+    return LuaScript(
+        "ingest.lua",
+        {"route": "route.lua", "append": "append.lua", "board": "board.lua"},
+        prelude=record_lua() + prelude,
+    )
+
 
 __all__ = ["EventBus", "IngestResult", "Opening", "Snapshot", "REDIS_ERRORS"]
 
@@ -144,7 +163,7 @@ def _unhold(route_argv: list, flushed: list) -> list:
 class EventBus:
     """Writes and reads session logs. Every Redis failure surfaces as :class:`Unavailable`."""
 
-    def __init__(self, store, config, participant_cache: int = 10000):
+    def __init__(self, store, config, participant_cache: int = 10000, max_pending: int = MAX_PENDING):
         self.store = store
         self.redis = store.client
         self._config = config
@@ -155,9 +174,9 @@ class EventBus:
         self.due = DueQueue(store, self._commit, "relay")
         #: Route, append and board in one script call (ingest.lua); a cluster needs one call per slot.
         self.single_node = store.single_node
-        prefix, suffixes = SESSION_KEY_TEMPLATE
-        #: ingest.lua's first arguments: the same on every call.
-        self._ingest_head = (prefix, len(suffixes), *suffixes, config.log_maxlen, store.publish_command)
+        #: ingest.lua, with what is the same on every call as Lua constants rather than arguments.
+        self._ingest_script = ingest_script(config, store.publish_command, max_pending)
+        self._max_pending = max_pending
         self._participants: collections.OrderedDict[Tuple[str, str], str] = collections.OrderedDict()
         self._participant_cache = participant_cache
         #: Called with (session, start ms) for a call whose deadlines are not scheduled yet (the app wires
@@ -266,18 +285,19 @@ class EventBus:
         events off the pending list (which may free more): the statuses of the first route call, each dedupe
         key's append outcomes, and the sessions something was logged in; ``started`` gets the calls whose
         deadlines are not scheduled yet. One script call on one node (ingest.lua), one per slot on a cluster."""
-        args = [conversation, self._config.session_ttl, self._config.completed_ttl, MAX_PENDING]
+        args = []
         for record in records:
             args += record.to_args()
         if self.single_node:
             return self._ingest_in_one_call(conversation, args, boards, started)
-        return self._ingest_per_slot(conversation, args, boards, started)
+        head = [conversation, self._config.session_ttl, self._config.completed_ttl, self._max_pending]
+        return self._ingest_per_slot(conversation, head + args, boards, started)
 
-    def _ingest_in_one_call(self, conversation: str, route_argv: list, boards: Dict[str, dict], started: list):
+    def _ingest_in_one_call(self, conversation: str, record_args: list, boards: Dict[str, dict], started: list):
         ((board_session, board),) = boards.items() or [("", None)]
-        argv = [*self._ingest_head, board_session, orjson.dumps(board) if board else "", *route_argv]
+        argv = [board_session, orjson.dumps(board) if board else "", conversation, *record_args]
         keys = conversation_keys(conversation) + (BOARD, BOARD_CHANNEL)
-        routed, triples, starts = self._commit.run(INGEST, keys, argv)
+        routed, triples, starts = self._commit.run(self._ingest_script, keys, argv)
         outcomes: Dict[str, list] = collections.defaultdict(list)
         sessions = set()
         for i in range(0, len(triples), 3):

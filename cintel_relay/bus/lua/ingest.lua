@@ -12,20 +12,20 @@
 -- are prepended as the functions route, append and board (see event_bus.py), so this file only chains them.
 --
 -- KEYS: the conversation's state, comms, routes, pending, then the board's set and channel.
--- ARGV: the session key prefix, the number n of session key suffixes, the n suffixes
---       (keys.SESSION_KEY_TEMPLATE), maxlen, publish command, the session that gets board fields
---       ('' for none), those fields (JSON or ''), then route.lua's whole ARGV.
+-- ARGV: the session that gets board fields ('' for none), those fields (JSON or ''), the conversation, then its
+--       route records. What is the same on every call is the bus's, prepended by the loader as Lua constants
+--       (EventBus._ingest_script): the session key prefix and suffixes (keys.SESSION_KEY_TEMPLATE), the log's
+--       maxlen, the publish command, the TTLs and the pending limit: sent on every call they were a third of its
+--       arguments, each formatted by the relay and turned into a Lua string by Redis.
 -- Returns {route.lua's statuses, then flat (dedupe, append outcome, session) triples in log order, then
 --          flat (session, start ms) pairs of the calls whose deadlines are not scheduled yet}.
 
-local prefix, n = ARGV[1], tonumber(ARGV[2])
-local suffixes = {}
-for i = 1, n do suffixes[i] = ARGV[2 + i] end
-local p = 3 + n
-local maxlen, publish, board_session, board_fields = ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3]
-local route_argv = {}
-for i = p + 4, #ARGV do route_argv[#route_argv + 1] = ARGV[i] end
-local conv, ttl, ended_ttl = route_argv[1], route_argv[2], route_argv[3]
+local prefix, suffixes, maxlen, publish = session_key_prefix, session_key_suffixes, log_maxlen, publish_command
+local ttl, ended_ttl = session_ttl, completed_ttl
+local board_session, board_fields, conv = ARGV[1], ARGV[2], ARGV[3]
+-- route.lua's ARGV: the conversation, the TTLs and the pending limit, then the records.
+local route_argv = {conv, ttl, ended_ttl, max_pending}
+for i = 4, #ARGV do route_argv[#route_argv + 1] = ARGV[i] end
 local conv_keys = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
 local board_keys = {KEYS[5], KEYS[6]}
 
