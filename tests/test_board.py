@@ -7,7 +7,7 @@ import redis as redis_lib
 import requests
 
 from cintel_relay.bus.event_bus import EventBus
-from cintel_relay.bus.keys import BOARD, board_key
+from cintel_relay.bus.keys import BOARD, board_key, latest_key
 from cintel_relay.bus.store import Store
 from cintel_relay.config import load_config
 from cintel_relay.normalize import Event
@@ -195,6 +195,27 @@ def test_a_summary_expires_with_its_call_and_an_ended_call_leaves_the_board(bus,
     assert redis_client.zrange(BOARD, 0, -1) == []
     assert 0 < redis_client.ttl(board_key(CALL_SID)) <= 60
     assert bus.board()["calls"] == []
+
+
+def line(n):
+    return Event(f"line-{n}", {"type": "transcript", "data": {"speaker": "agent", "text": f"line {n}"}})
+
+
+def test_a_busy_call_keeps_its_place_on_the_list_and_is_listed_anew_after_ten_seconds(bus, redis_client):
+    other = "CA" + "7" * 32
+    bus.ingest([line(0)], session=other)
+    bus.ingest([line(1)], session=CALL_SID)
+    listed = redis_client.zscore(BOARD, CALL_SID)
+    bus.ingest([line(2)], session=CALL_SID)
+    assert bus.board_call(CALL_SID)["utterances"] == 2  # the summary moves on every line
+    assert redis_client.zscore(BOARD, CALL_SID) == listed  # its listing only every ten seconds
+    # Ten seconds on (the session's note of its listing, moved back), the next line lists it anew; and the other
+    # call, as if not heard of for a whole TTL, leaves the list then.
+    redis_client.hset(latest_key(CALL_SID), "listed", int(listed) - 10_000)
+    redis_client.zadd(BOARD, {other: listed - 3_600_000})
+    bus.ingest([line(3)], session=CALL_SID)
+    assert redis_client.zscore(BOARD, CALL_SID) > listed
+    assert redis_client.zrange(BOARD, 0, -1) == [CALL_SID.encode()]
 
 
 def test_with_stream_auth_the_board_needs_a_supervisor_ticket(flex_app, fake_twilio):

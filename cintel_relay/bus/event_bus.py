@@ -356,12 +356,12 @@ class EventBus:
             calls[session] = self._commit.submit(APPEND, session_keys(session), args)
         outcomes, boards_changed, ended = {}, [], []
         for session, call in calls.items():
-            summary, ended_now, owner, start, updated_at, summary_ended, *outcome = self._commit.result(call)
+            summary, ended_now, owner, start, updated_at, summary_ended, relist, *outcome = self._commit.result(call)
             outcomes[session] = [_text(o) for o in outcome]
             if start:
                 started.append((session, int(start)))
             if summary:
-                boards_changed.append((session, summary, updated_at, summary_ended))
+                boards_changed.append((session, summary, updated_at, summary_ended, relist))
             if ended_now and owner and not conversation:
                 ended.append((_text(owner), session))
         self._board(boards_changed)
@@ -372,8 +372,8 @@ class EventBus:
     def _board(self, changed):
         """Step 4, board: list each changed summary on the supervisor board and publish it."""
         calls = []
-        for session, summary, updated_at, ended in changed:
-            args = [session, summary, updated_at, ended, self.store.publish_command, self._config.session_ttl]
+        for session, summary, updated_at, ended, relist in changed:
+            args = [session, summary, updated_at, ended, self.store.publish_command, self._config.session_ttl, relist]
             calls.append(self._commit.submit(BOARD_SCRIPT, (BOARD, BOARD_CHANNEL), args))
         for call in calls:
             self._commit.result(call)

@@ -5,8 +5,8 @@
 --       none), board fields (JSON or ''), then (dedupe, type, ends, frame) per event.
 -- Returns {board summary JSON or '', '1' when this call ended the session else '', the session's
 --          conversation or '', the call's start (ms) while its deadlines are not scheduled else '',
---          the summary's updatedAt (ms) and '1' if it says the call ended ('' and '' without a summary: what
---          board.lua needs, so no caller decodes the summary again),
+--          the summary's updatedAt (ms), '1' if it says the call ended, and '1' if the board's list must list the
+--          call anew ('' each without a summary: what board.lua needs, so no caller decodes the summary again),
 --          then per event: its log id, 'duplicate', 'stale' or, for a dispute, 'refused:<why>'}.
 
 local log, latest, met_key, seen, board, tombstone, said, channel = unpack(KEYS)
@@ -15,6 +15,7 @@ local session, ttl, ended_ttl, maxlen, publish = ARGV[1], tonumber(ARGV[2]), ton
 local ttl_text, ended_ttl_text = ARGV[2], ARGV[3]
 local conv, board_arg = ARGV[6], ARGV[7]
 local FIRST = 8
+local BOARD_RELIST_MS = 10000  -- see out[7] below
 local null = cjson.null
 -- snapshot_types (frame type -> the data field keying its latest values, or ''), board_types and final_types
 -- come from cintel_relay/events.py, prepended by the script loader.
@@ -206,14 +207,14 @@ end
 
 -- A call whose data expired after it ended takes nothing more: a replayed delivery cannot revive it.
 if redis.call('EXISTS', tombstone) == 1 and redis.call('EXISTS', log) == 0 then
-  local out = {'', '', '', '', '', ''}
+  local out = {'', '', '', '', '', '', ''}
   for i = FIRST, #ARGV, 4 do out[#out + 1] = 'stale' end
   return out
 end
 
 local ended_now, logged, board_changes = false, false, {}
 if board_arg ~= '' then board_changes[1] = cjson.decode(board_arg) end
-local out = {'', '', '', '', '', ''}
+local out = {'', '', '', '', '', '', ''}
 
 -- Log, keep as latest, publish and show on the board one frame; its log id. ``data``: the frame's data when the
 -- caller has decoded it already (each decoding of a frame is a good part of a line's cost).
@@ -280,10 +281,10 @@ for i = FIRST, #ARGV, 4 do
   end
 end
 
--- The session's own fields, read once: its start, whether its deadlines are scheduled, whether it ended, and the
--- conversation it belongs to (written only when it is not that one yet).
-local started, scheduled, ended_field, owner = unpack(redis.call('HMGET', latest, 'started', 'deadlines', 'ended',
-  'conversation'))
+-- The session's own fields, read once: its start, whether its deadlines are scheduled, whether it ended, the
+-- conversation it belongs to (written only when it is not that one yet), and when the board's list last listed it.
+local started, scheduled, ended_field, owner, listed = unpack(redis.call('HMGET', latest, 'started', 'deadlines',
+  'ended', 'conversation', 'listed'))
 if conv ~= '' and owner ~= conv then
   redis.call('HSET', latest, 'conversation', conv)
   owner = conv
@@ -332,6 +333,15 @@ if #board_changes > 0 then
   s.version, s.updatedAt, s.ended = s.version + 1, ms, ended
   out[1] = cjson.encode(s)
   out[5], out[6] = tostring(ms), ended and '1' or '0'
+  -- The board's list keeps when each call was last heard of, to expire the calls nobody hears of any more (after a
+  -- whole TTL: a minute at the least). Kept to BOARD_RELIST_MS, a busy call's lines do not move it every time: on a
+  -- list of under 128 calls (a listpack), each move parses every score on the list.
+  if not listed or ms - tonumber(listed) >= BOARD_RELIST_MS then
+    out[7] = '1'
+    redis.call('HSET', latest, 'listed', tostring(ms))
+  else
+    out[7] = '0'
+  end
   redis.call('SET', board, out[1], 'EX', keep_text)
 end
 

@@ -82,8 +82,8 @@ while true do
     local args = {session, ttl, ended_ttl, maxlen, publish, conv, fields[session] or ''}
     for _, v in ipairs(entries) do args[#args + 1] = v end
     local out = append(keys_of(session), args)
-    for k = 7, #out do
-      outcomes[#outcomes + 1] = entries[(k - 7) * 4 + 1]
+    for k = 8, #out do
+      outcomes[#outcomes + 1] = entries[(k - 8) * 4 + 1]
       outcomes[#outcomes + 1] = out[k]
       outcomes[#outcomes + 1] = session
     end
@@ -91,10 +91,10 @@ while true do
       started[#started + 1] = session
       started[#started + 1] = out[4]
     end
-    if out[1] ~= '' then changed[#changed + 1] = {session, out[1], out[5], out[6]} end
+    if out[1] ~= '' then changed[#changed + 1] = {session, out[1], out[5], out[6], out[7]} end
   end
   -- 4. board
-  for _, c in ipairs(changed) do board(board_keys, {c[1], c[2], c[3], c[4], publish, ttl}) end
+  for _, c in ipairs(changed) do board(board_keys, {c[1], c[2], c[3], c[4], publish, ttl, c[5]}) end
   -- 5. unhold
   if #flushed == 0 then break end
   argv, fields = unhold(flushed), {}
