@@ -11,7 +11,7 @@ body readers capped at half (see bodies.py), a quarter is always left for stream
 
 import socket
 import time
-from typing import Optional, Set, Tuple
+from typing import Any, Optional, Set, Tuple
 
 import gevent
 from gunicorn import util
@@ -166,6 +166,9 @@ class RelayWorker(GeventWorker):
     idle keep-alive connections, so the worker exits in seconds instead of waiting out the graceful
     timeout: a load balancer (nginx, Heroku's router) keeps idle connections to every replica open.
     """
+
+    #: gunicorn's Config, then (from init_process on) its :class:`FrozenSettings`.
+    cfg: Any
 
     def init_process(self):
         self._idle = {}  # connections waiting for a request head, longest-waiting first
