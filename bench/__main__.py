@@ -45,6 +45,13 @@ def main(argv=None):
         help=f"versus: the folder of Twilio's Node sample server (default: ${versus.SAMPLE_DIR_ENV})",
     )
     parser.add_argument("--rounds", type=int, default=3, help="versus: rounds of relay then sample")
+    parser.add_argument(
+        "--rate-cap",
+        type=int,
+        default=scenarios.RATE_CAP,
+        help=f"throughput, versus: distinct webhooks a second signed ahead (default {scenarios.RATE_CAP}); "
+        "a server faster than that gets them again, and its figures are bounded by it",
+    )
     parser.add_argument("--rate", type=int, default=200, help="storm: webhooks per second while it runs")
     parser.add_argument("--events", type=int, default=100000, help="events in the memory run")
     parser.add_argument(
@@ -73,7 +80,9 @@ def main(argv=None):
             run = chaos.chaos if name == "chaos" else floor.floor
             results[name] = run(seconds=args.seconds, progress=progress)
         elif name == "versus":
-            results[name] = versus.versus(args.sample_dir, args.seconds, args.rounds, progress=progress)
+            results[name] = versus.versus(
+                args.sample_dir, args.seconds, args.rounds, rate_cap=args.rate_cap, progress=progress
+            )
         elif name == "storm":
             results[name] = storm.storm(streams=args.streams or 10000, rate=args.rate, progress=progress)
         if name in ("chaos", "floor", "versus", "storm"):
@@ -96,7 +105,9 @@ def main(argv=None):
             if name == "latency":
                 results[name] = scenarios.latency(targets, seconds=args.seconds, progress=progress, meter=meter)
             elif name == "throughput":
-                results[name] = scenarios.throughput(targets, seconds=args.seconds, progress=progress, meter=meter)
+                results[name] = scenarios.throughput(
+                    targets, seconds=args.seconds, rate_cap=args.rate_cap, progress=progress, meter=meter
+                )
             elif not (redis_url and pid):
                 progress(f"  skipped: {name} needs --redis and --worker-pid with --targets")
                 continue
