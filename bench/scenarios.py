@@ -3,6 +3,7 @@
 import asyncio
 import os
 import re
+import resource
 import shutil
 import statistics
 import tempfile
@@ -56,6 +57,27 @@ class CpuMeter:
         if self._pids:
             out["cpu_ms_per_webhook_total"] = round(1000 * total / webhooks, 3)
         return out
+
+
+class _HarnessCpu:
+    """What the load itself costs the machine it shares with the measured server: this process (the subscribers,
+    which parse every event) and the wrk processes it has waited for, in cores over the run's wall time."""
+
+    def __init__(self):
+        self._wall, self._own = time.perf_counter(), time.process_time()
+        self._children = self._children_cpu()
+
+    @staticmethod
+    def _children_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    def figures(self) -> dict:
+        wall = time.perf_counter() - self._wall
+        return {
+            "harness_cores_subscribers": round((time.process_time() - self._own) / wall, 2),
+            "harness_cores_wrk": round((self._children_cpu() - self._children) / wall, 2),
+        }
 
 
 def percentiles(values_ms):
@@ -215,6 +237,7 @@ def throughput(
         ]
         progress(f"  throughput: {calls} subscribers on each of {len(targets)} replicas; running wrk {seconds}s")
         meter.start()
+        harness = _HarnessCpu()
         procs = [
             await asyncio.create_subprocess_exec(
                 "wrk",
@@ -267,6 +290,7 @@ def throughput(
                 for q, pct in (("p50", "50"), ("p99", "99"))
             },
             **meter.figures(sent - non2xx),
+            **harness.figures(),
         }
 
     try:

@@ -136,6 +136,8 @@ def _flat(figures):
         "delivered_per_s": throughput["delivered_per_s"],
         "all_delivered": throughput["all_delivered"],
         "repeated": throughput["repeated"],
+        # the load's own CPU on the shared cores (subscribers and wrk): the server had the rest
+        "harness_cores": round(throughput["harness_cores_subscribers"] + throughput["harness_cores_wrk"], 2),
         "cpu_ms_per_webhook_total": throughput.get("cpu_ms_per_webhook_total"),
         "wrk_latency_p50_ms": throughput["wrk_latency_p50_ms"],
         "wrk_latency_p99_ms": throughput["wrk_latency_p99_ms"],
