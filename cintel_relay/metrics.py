@@ -22,7 +22,7 @@ import logging
 import os
 import re
 import time
-from typing import Optional
+from typing import List, Optional
 
 from flask import Blueprint, Response, g, jsonify, request
 
@@ -185,18 +185,23 @@ class Metrics:
         self.streams.dec()
 
     def sent(self, chunk: bytes, opened_ms: float):
-        """Count the logged frames of a chunk written to a stream, and their lag.
+        """Count the logged frames of a chunk written to a stream, and their lag (see :meth:`delivered_at`)."""
+        stamps = _FRAME_ID.findall(chunk)
+        if stamps:
+            self.delivered_at(list(map(int, stamps)), opened_ms)
+
+    def delivered_at(self, stamps: List[int], opened_ms: float):
+        """Count logged frames written to a stream, given the ms of each one's id (when Redis logged it), and
+        their lag.
 
         Lag is observed only for events logged after the stream opened: a replay after a reconnect is
         history, not delivery lag.
         """
-        stamps = _FRAME_ID.findall(chunk)
-        if stamps:
-            now_ms = time.time() * 1000
-            self.delivered.inc(len(stamps))
-            for stamp in map(int, stamps):
-                if stamp >= opened_ms:
-                    self.lag.observe(max(0.0, now_ms - stamp) / 1000)
+        now_ms = time.time() * 1000
+        self.delivered.inc(len(stamps))
+        for stamp in stamps:
+            if stamp >= opened_ms:
+                self.lag.observe(max(0.0, now_ms - stamp) / 1000)
 
     def after_request(self, response):
         """Count the response of a Flask route (see :meth:`answered`)."""

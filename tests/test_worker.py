@@ -1,8 +1,11 @@
 """The worker's response class keeps gunicorn's header handling while checking each constant header pair once; its
 settings are gunicorn's, read once."""
 
+import socket
 from types import SimpleNamespace
 
+import gevent
+import gevent.socket
 import pytest
 from gunicorn.config import Config
 from gunicorn.http import wsgi
@@ -69,3 +72,64 @@ def test_frozen_settings_answer_as_gunicorns_config_does(monkeypatch, sendfile_e
     assert frozen.settings is cfg.settings
     with pytest.raises(AttributeError):
         frozen.no_such_setting  # noqa: B018
+
+
+def streaming(cls, sock):
+    """A response to an HTTP/1.1 GET on ``sock``, its head sent with a first frame (as a stream's is)."""
+    req = SimpleNamespace(version=(1, 1), method="GET", headers=[], should_close=lambda: False)
+    resp = cls(req, sock, Config())
+    resp.start_response("200 OK", [("Content-Type", "text/event-stream")])
+    resp.write(b"data: first\n\n")
+    return resp
+
+
+def received(sock) -> bytes:
+    data = b""
+    sock.settimeout(0.5)
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except TimeoutError:
+        pass
+    return data
+
+
+@pytest.fixture
+def socketpair():
+    """A connected pair of gevent sockets, closed after the test."""
+    made = []
+
+    def make():
+        made.extend(gevent.socket.socketpair())
+        return made[-2:]
+
+    yield make
+    for sock in made:
+        sock.close()
+
+
+def test_frames_sent_now_go_out_as_gunicorns_write_would_send_them(socketpair):
+    ours_end, ours_peer = socketpair()
+    theirs_end, theirs_peer = socketpair()
+    ours, theirs = streaming(HeadWithBody, ours_end), streaming(wsgi.Response, theirs_end)
+    assert ours.open_to_writers()
+    for frame in (b"id: 1-0\ndata: two\n\n", b"id: 1-1\ndata: three\n\n"):
+        assert ours.send_now(frame) == b""  # the kernel took it all
+        theirs.write(frame)
+    ours_bytes, theirs_bytes = received(ours_peer), received(theirs_peer)
+    assert ours_bytes.split(b"\r\n\r\n", 1)[1] == theirs_bytes.split(b"\r\n\r\n", 1)[1]  # the bodies, framed alike
+    assert b"Transfer-Encoding: chunked" in ours_bytes and ours.sent == theirs.sent
+
+
+def test_what_the_kernel_does_not_take_now_is_sent_whole_after(socketpair):
+    end, peer = socketpair()
+    end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    resp = streaming(HeadWithBody, end)
+    head = received(peer)
+    frame = b"id: 2-0\ndata: " + b"x" * 1_000_000 + b"\n\n"
+    rest = resp.send_now(frame)
+    assert 0 < len(rest) < len(frame)
+    reader = gevent.spawn(received, peer)
+    resp.send_rest(rest)
+    assert reader.get() == b"%X\r\n" % len(frame) + frame + b"\r\n"
+    assert head.endswith(b"data: first\n\n\r\n")

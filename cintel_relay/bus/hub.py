@@ -13,7 +13,7 @@ import collections
 import logging
 import threading
 import time
-from typing import Counter, Dict, List, Optional, Set
+from typing import Callable, Counter, Dict, List, Optional, Set
 
 import redis
 
@@ -28,9 +28,15 @@ _FAILURES = REDIS_ERRORS + (redis.ResponseError,)
 
 
 class Subscription:
-    """A stream's mailbox: frames pushed by the hub, a state change, and one event to wait on."""
+    """A stream's mailbox: frames pushed by the hub, a state change, and one event to wait on.
 
-    __slots__ = ("_wake", "channel", "frames", "limit", "ready", "state")
+    While its stream waits with nothing queued, ``direct`` may hold a writer of the stream's: a frame pushed then is
+    handed to it at once, in the hub's greenlet, instead of being queued for the stream's greenlet to wake up for.
+    The writer takes it off ``direct`` when it cannot go on (the client is slow or gone), and the stream, waking,
+    takes it off before it writes anything itself: so frames go out in the order they came, by one writer at a time.
+    """
+
+    __slots__ = ("_wake", "channel", "direct", "frames", "limit", "ready", "state")
 
     def __init__(self, channel: str, limit: int):
         self.channel = channel
@@ -38,10 +44,15 @@ class Subscription:
         self.limit = limit
         self.ready = False
         self.state: Optional[str] = None
+        self.direct: Optional[Callable[[bytes], None]] = None
         self._wake = threading.Event()
 
     def push(self, raw: bytes) -> bool:
-        """Queue a frame; False (and state OVERFLOW) when the stream is too far behind."""
+        """Hand a frame to the stream's writer, or queue it; False (and state OVERFLOW) when the stream is too far
+        behind."""
+        if self.direct is not None and self.state is None and not self.frames:
+            self.direct(raw)
+            return True
         if len(self.frames) >= self.limit:
             self.signal(OVERFLOW)
             return False
@@ -53,6 +64,10 @@ class Subscription:
         """Record a state change (a terminal state is never downgraded to a resync) and wake the stream."""
         if self.state in (None, RESYNC):
             self.state = state
+        self._wake.set()
+
+    def wake(self):
+        """Wake the stream with nothing new queued (its writer stopped, and left it something to do)."""
         self._wake.set()
 
     def mark_ready(self):

@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 Headers = List[Tuple[str, str]]
 #: Where a lean handler's :class:`~cintel_relay.errors.Unavailable` says what it could not reach, for the metrics.
 UNAVAILABLE_SOURCE = "cintel.unavailable_source"
+#: Where the relay's gunicorn worker leaves a request's response (:class:`cintel_relay.server.worker.HeadWithBody`) for a
+#: stream that writes its live frames itself once its head is out (see :mod:`cintel_relay.streams.session`).
+RESPONSE = "cintel.response"
 #: A lean handler: ``(environ, start_response, rest of the path) -> body``.
 Handler = Callable[[dict, Callable, str], Iterable[bytes]]
 

@@ -20,6 +20,7 @@ from gunicorn.workers.ggevent import GeventWorker
 
 from ..extension import KEY
 from ..logs import REQUEST_ID_HEADER
+from .lean import RESPONSE
 from .timers import Deadline
 
 #: Seconds a new connection has to send its first request head.
@@ -123,6 +124,41 @@ class HeadWithBody(wsgi.Response):
             self.sock.sendall(head)
         super().close()
 
+    def open_to_writers(self) -> bool:
+        """True when body bytes may be written by :meth:`send_now` (the head is out, on a plain socket)."""
+        return self.headers_sent and self._head is None and not self._omits_body and not self.cfg.is_ssl
+
+    def send_now(self, data: bytes) -> bytes:
+        """Body bytes sent by whichever greenlet has them, not through the app's iterable: framed as :meth:`write`
+        frames them and offered to the kernel once, without waiting (a stream's frames, written by the hub's listener
+        while the stream waits). Returns what the kernel did not take, framed, for :meth:`send_rest`; raises the
+        socket's error when the client is gone. Only once :meth:`open_to_writers`, and never while :meth:`write`
+        is sending."""
+        self.sent += len(data)
+        framed = b"".join((b"%X\r\n" % len(data), data, b"\r\n")) if self.chunked else data
+        try:
+            taken = self.sock._sock.send(framed)
+        except BlockingIOError:
+            taken = 0
+        return framed[taken:]
+
+    def send_rest(self, rest: bytes):
+        """What :meth:`send_now` left, sent as any write is: waiting, within the socket's timeout."""
+        self.sock.sendall(rest)
+
+
+def _keeping_response(create):
+    """gunicorn's ``wsgi.create``, leaving our HTTP/1 response in the environ (:data:`~cintel_relay.server.lean.
+    RESPONSE`) for a stream that writes its frames itself. HTTP/2's response frames its own way: not left."""
+
+    def create_keeping_response(*args, **kwargs):
+        resp, environ = create(*args, **kwargs)
+        if type(resp) is HeadWithBody:
+            environ[RESPONSE] = resp
+        return resp, environ
+
+    return create_keeping_response
+
 
 class TrustNoForwarder(message.Request):
     """gunicorn's request, which works out for every request whether its peer may set forwarded headers by parsing
@@ -176,6 +212,7 @@ class RelayWorker(GeventWorker):
         # gunicorn's HTTP/1 path builds its responses, its requests and each request's wsgi.errors from these names
         # (HTTP/2 passes classes of its own); why each is replaced is on its class.
         wsgi.Response = HeadWithBody
+        wsgi.create = _keeping_response(wsgi.create)
         parser.RequestParser.mesg_class = TrustNoForwarder
         errors = SharedErrors(self.cfg)
         wsgi.WSGIErrorsWrapper = lambda cfg: errors

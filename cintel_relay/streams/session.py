@@ -6,6 +6,7 @@ import time
 from typing import Optional
 
 from flask import Blueprint, Response, current_app, request
+from gevent import get_hub
 
 from .. import logs
 from ..access.limits import Held
@@ -15,7 +16,7 @@ from ..errors import RelayError, Unavailable
 from ..events import CONNECTED
 from ..extension import relay
 from ..ids import is_event_id, parse_id, valid_session
-from ..server.lean import query
+from ..server.lean import RESPONSE, query
 from . import sse
 
 logger = logging.getLogger(__name__)
@@ -62,6 +63,80 @@ def _batch(bus, session_id, frames, resync, last_key):
             chunks.append(raw)
             last_key = key
     return b"".join(chunks), last_key
+
+
+class _Writer:
+    """Writes a waiting stream's live frames from the hub, as they arrive (``Subscription.direct``).
+
+    A frame otherwise wakes the stream's greenlet, which takes it, checks its id, yields it to gunicorn and waits
+    again: two greenlet switches, a timer and gunicorn's write for every frame on every stream, most of what an
+    event costs a replica. Here a frame is checked as :func:`_batch` checks it (past the stream's position, or
+    dropped) and kept; once the hub's listener has handed out what it read (a callback of gevent's loop), the
+    frames kept are framed and counted as gunicorn's write would, and offered to the kernel at once, without
+    waiting. A client too slow to take all of it gets the rest from the stream's greenlet, which waits for it as
+    any write does (within CINTEL_SEND_TIMEOUT); later frames queue meanwhile, as they always did.
+    """
+
+    __slots__ = ("kept", "last_key", "loop", "opened_ms", "response", "rest", "stamps", "sub", "tracker", "wrote")
+
+    def __init__(self, response, sub, tracker, opened_ms: float):
+        self.response, self.sub, self.tracker, self.opened_ms = response, sub, tracker, opened_ms
+        self.loop = get_hub().loop
+        self.last_key, self.rest, self.wrote = (0, 0), b"", False
+        # the frames kept, and the ms of each one's id (for the metrics); None while there are none
+        self.kept: Optional[list] = None
+        self.stamps: Optional[list] = None
+
+    def arm(self, last_key):
+        """Before the stream waits: take frames from the hub from ``last_key`` on."""
+        self.last_key, self.wrote = last_key, False
+        if self.response.open_to_writers():
+            self.sub.direct = self
+
+    def disarm(self):
+        """As the stream wakes, before it writes anything: its position, once what was kept or left is sent."""
+        self.sub.direct = None
+        self.send()
+        rest, self.rest = self.rest, b""
+        if rest:
+            self.response.send_rest(rest)
+        return self.last_key
+
+    def drop(self):
+        """The stream ends however it ends (even killed while it waits): nothing more is written for it, not even
+        by a callback already due, whose connection may be gone (and its descriptor someone else's)."""
+        self.sub.direct = None
+        self.kept = self.stamps = None
+
+    def __call__(self, raw: bytes):
+        key = parse_id(sse.frame_id(raw))
+        if not key or key <= self.last_key:
+            return
+        self.last_key = key
+        if self.kept is None or self.stamps is None:
+            self.kept, self.stamps = [raw], [key[0]]
+            self.loop.run_callback(self.send)
+        else:
+            self.kept.append(raw)
+            self.stamps.append(key[0])
+
+    def send(self):
+        """Send the frames kept, in one write (a callback of the loop's, or the stream's greenlet waking)."""
+        kept, stamps, self.kept, self.stamps = self.kept, self.stamps, None, None
+        if not kept or not stamps:
+            return
+        data = b"".join(kept)
+        try:
+            self.rest = self.response.send_now(data)
+        except OSError:
+            self.sub.direct = None
+            self.sub.signal(CLOSED)  # the client is gone: the stream ends as if it had seen the hang-up
+            return
+        self.wrote = True
+        self.tracker.delivered_at(stamps, self.opened_ms)
+        if self.rest:
+            self.sub.direct = None
+            self.sub.wake()
 
 
 class _Tether:
@@ -150,16 +225,18 @@ RELEASE = b""
 RELEASE_PAST = 4096
 
 
-def _events(bus, hub, session_id, last_event_id, config, sock, tracker, until: Optional[float] = None):
+def _events(bus, hub, session_id, last_event_id, config, sock, tracker, until: Optional[float] = None, response=None):
     """The stream body: resume or snapshot, then live frames, heartbeats, and a clean end.
 
     An idle stream holds no frame data: what was sent is dropped before waiting again, so a
     snapshot of a long call is not kept for the life of each stream. With ``until`` (epoch seconds:
-    its ticket's expiry) the stream ends then, not at the next frame or heartbeat after it.
+    its ticket's expiry) the stream ends then, not at the next frame or heartbeat after it. With the
+    worker's ``response`` (see :class:`_Writer`), a live frame that finds the stream waiting is written at once.
     """
     yield sse.frame({"type": CONNECTED, "sessionId": session_id}, retry_ms=RETRY_MS)
     sub, release = open_subscription(hub, channel(session_id), sock, config.send_timeout)
     opened_ms = tracker.stream_opened()
+    writer = None
     try:
         if not (yield from ready(sub)):
             return
@@ -168,13 +245,18 @@ def _events(bus, hub, session_id, last_event_id, config, sock, tracker, until: O
         tracker.sent(data, opened_ms)
         data = None
         yield RELEASE
+        writer = _Writer(response, sub, tracker, opened_ms) if response is not None else None
         while True:
+            if writer is not None:
+                writer.arm(last_key)
             woke = wait(sub, config.heartbeat_seconds, until)
+            if writer is not None:
+                last_key = writer.disarm()
             if woke is None:
                 return
             frames, state = sub.take()
             if not frames and state is None:
-                if not woke:
+                if not woke and not (writer is not None and writer.wrote):
                     yield sse.comment("keep-alive")
                 continue
             if state in (CLOSED, OVERFLOW, SHUTDOWN):
@@ -193,6 +275,8 @@ def _events(bus, hub, session_id, last_event_id, config, sock, tracker, until: O
         logger.warning("stream lost Redis; the client will reconnect", extra={"session": session_id})
         yield sse.comment("event bus unavailable; reconnect shortly")
     finally:
+        if writer is not None:
+            writer.drop()
         release()
         tracker.stream_closed()
 
@@ -202,7 +286,7 @@ ROUTE = "/api/stream/<session_id>"
 LEAN_ROUTE = ("GET", "/api/stream/")
 
 
-def _body(app, session_id: str, ticket: Optional[str], address: str, last_event_id: Optional[str], sock):
+def _body(app, session_id: str, ticket: Optional[str], address: str, last_event_id: Optional[str], sock, response=None):
     """The stream's body for a request: the ticket checked and a slot taken (with stream auth) before anything
     is subscribed; the caller returns it as the response's iterable."""
     valid_session(session_id)
@@ -217,6 +301,7 @@ def _body(app, session_id: str, ticket: Optional[str], address: str, last_event_
         sock,
         ext.metrics,
         until=slot.until if slot is not None else None,
+        response=response,
     )
     return body if slot is None else Held(slot, body)
 
@@ -257,6 +342,7 @@ def lean_stream(app, lean):
                 environ.get("REMOTE_ADDR") or "",
                 last_event_id,
                 environ.get("gunicorn.socket"),
+                environ.get(RESPONSE),
             )
         except RelayError as exc:
             return lean.error(exc, environ, start_response, ROUTE)
