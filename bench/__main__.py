@@ -19,7 +19,7 @@ import time
 from . import chaos, floor, scenarios, storm, versus
 from .topology import Topology, machine
 
-ALL = ("latency", "throughput", "floor", "streams", "memory", "chaos")
+ALL = ("latency", "throughput", "floor", "streams", "fanout", "memory", "chaos")
 #: Not in the default run: versus needs the sample server's folder, storm takes the machine for about 2.5 minutes.
 EXTRA = ("versus", "storm")
 
@@ -111,6 +111,8 @@ def main(argv=None):
             elif not (redis_url and pid):
                 progress(f"  skipped: {name} needs --redis and --worker-pid with --targets")
                 continue
+            elif name == "fanout":
+                results[name] = scenarios.fanout(targets[0], pid, redis_url, progress=progress)
             elif name == "streams":
                 count = args.streams or 19000
                 results[name] = scenarios.streams(targets[0], pid, redis_url, count=count, progress=progress)

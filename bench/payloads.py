@@ -68,6 +68,25 @@ def lines(calls: int, per_call: int, token: str, base_url: str, start: int = 0) 
     return [line(c, n, token, base_url) for n in range(start, start + per_call) for c in range(calls)]
 
 
+def transcript_frame(session: str, call: int, n: int) -> bytes:
+    """A transcript frame of the shape the relay logs for :func:`line` (for publishing one without its webhook)."""
+    return json.dumps(
+        {
+            "type": "transcript",
+            "sessionId": session,
+            "data": {
+                "id": f"bench-{call}-{n}",
+                "speaker": "customer",
+                "text": f"bench {call} {n}",
+                "channel": "VOICE",
+                "timestamp": "2026-11-25T10:00:00.000Z",
+                "final": True,
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
 def parse_text(text: str):
     """(call, n) from a line's text."""
     _, call, n = text.split()[:3]

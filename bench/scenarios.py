@@ -11,6 +11,8 @@ import time
 
 import redis
 
+from cintel_relay.bus.keys import channel
+
 from . import payloads
 from .client import SSE, Poster, close_all
 from .topology import PUBLIC_URL, TOKEN, cpu_seconds, rss_kib
@@ -358,6 +360,51 @@ def streams(target, worker_pid, redis_url, count=19000, sessions=1000, progress=
             fanout_seconds=round(fanout_s, 2),
         )
         return figures
+
+    return asyncio.run(run())
+
+
+def fanout(target, worker_pid, redis_url, calls=50, rate=4000, seconds=8, progress=print):
+    """One worker's cost of fanning events out, alone: ``calls`` streams on it, and frames published straight to
+    their channels (as the ingest script publishes them) at ``rate`` a second; the worker's CPU per frame."""
+    client = redis.Redis.from_url(redis_url)
+    sessions = [payloads.call_sid(c) for c in range(calls)]
+    total = rate * seconds
+    step = max(1, rate // 100)  # published every 10 ms
+
+    def publish():
+        started, stamp = time.perf_counter(), int(time.time() * 1000)
+        for first in range(0, total, step):
+            pipe = client.pipeline(transaction=False)
+            for n in range(first, min(total, first + step)):
+                session = sessions[n % calls]
+                frame = payloads.transcript_frame(session, n % calls, n // calls)
+                pipe.publish(channel(session), b"id: %d-%d\ndata: %s\n\n" % (stamp, n, frame))
+            pipe.execute()
+            time.sleep(max(0.0, started + (first + step) / rate - time.perf_counter()))
+
+    async def run():
+        got = [0]
+
+        def on_event(data, now):
+            got[0] += 1
+
+        streams, tasks = await _open_streams(target, sessions, on_event)
+        progress(f"  fanout: {calls} streams on one worker; publishing {rate} frames/s for {seconds}s")
+        before = cpu_seconds(worker_pid)
+        await asyncio.to_thread(publish)
+        deadline = time.perf_counter() + 15
+        while got[0] < total and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        used = cpu_seconds(worker_pid) - before
+        close_all(streams, tasks)
+        return {
+            "streams": calls,
+            "frames_per_s": rate,
+            "frames": total,
+            "delivered": got[0],
+            "worker_cpu_us_per_frame": round(1e6 * used / total, 1),
+        }
 
     return asyncio.run(run())
 
