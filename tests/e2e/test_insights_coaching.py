@@ -79,6 +79,10 @@ def test_the_agents_panel_shows_insights_and_a_supervisors_note_at_once(pair, pe
     ).ok
     page.goto(f"{harness_origin}/index.html?backend={second.url}&session={CALL_SID}&token={agent}")
     expect(page.get_by_text("Live", exact=True)).to_be_visible(timeout=WAIT_MS)
+    # "Live" comes with the stream's head, before its snapshot: the line said before the page opened shows once the
+    # snapshot is in, so the insights below arrive as live frames, in the order they were logged (a snapshot keeps
+    # them by operator, in no order to rely on).
+    expect(page.get_by_test_id("transcript-line")).to_have_count(1, timeout=WAIT_MS)
 
     insights(first)
     page.get_by_role("tab", name="Insights").click()
