@@ -92,17 +92,23 @@ def test_stream_resyncs_from_the_log_after_a_pubsub_gap(own_redis, start_relay):
     client.close()
 
 
-def test_a_client_that_stops_reading_is_cut_off_and_resumes_from_the_log(own_redis, start_relay):
-    relay = start_relay(own_redis.url, CINTEL_SUBSCRIBER_QUEUE=16, CINTEL_SEND_TIMEOUT=1)
-    stalled = socket.socket()
-    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stalled.connect(("127.0.0.1", relay.port))
-    stalled.sendall(f"GET /api/stream/{CALL_SID} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    direct = redis_lib.Redis.from_url(own_redis.url)
+def _narrow_stream(relay, direct):
+    """A raw socket streaming the call with a 4 KiB receive window, once the relay has subscribed it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", relay.port))
+    sock.sendall(f"GET /api/stream/{CALL_SID} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     wait_for(
         lambda: dict(direct.pubsub_numsub(channel(CALL_SID)))[channel(CALL_SID).encode()] == 1,
-        what="the stalled stream to subscribe",
+        what="the stream to subscribe",
     )
+    return sock
+
+
+def test_a_client_that_stops_reading_is_cut_off_and_resumes_from_the_log(own_redis, start_relay):
+    relay = start_relay(own_redis.url, CINTEL_SUBSCRIBER_QUEUE=16, CINTEL_SEND_TIMEOUT=1)
+    direct = redis_lib.Redis.from_url(own_redis.url)
+    stalled = _narrow_stream(relay, direct)
     big = "x" * 30000  # enough to fill the kernel's socket buffers, so the relay's writes block
     for n in range(300):
         assert post_json(relay.url, "/webhook/cor-event", communication(f"c{n}", f"{n} {big}")).status_code == 200
@@ -138,15 +144,7 @@ def test_a_slow_reader_gets_every_frame_whole_and_in_order(own_redis, start_rela
     # Frames far larger than the client's window: the relay's writes are taken a piece at a time, while more frames
     # arrive. The client reads nothing for a while, then everything: each frame once, whole, in the order logged.
     relay = start_relay(own_redis.url, CINTEL_SUBSCRIBER_QUEUE=1000, CINTEL_SEND_TIMEOUT=20)
-    slow = socket.socket()
-    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    slow.connect(("127.0.0.1", relay.port))
-    slow.sendall(f"GET /api/stream/{CALL_SID} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    direct = redis_lib.Redis.from_url(own_redis.url)
-    wait_for(
-        lambda: dict(direct.pubsub_numsub(channel(CALL_SID)))[channel(CALL_SID).encode()] == 1,
-        what="the slow stream to subscribe",
-    )
+    slow = _narrow_stream(relay, redis_lib.Redis.from_url(own_redis.url))
     big = "x" * 30000
     count = 150
     for n in range(count):
