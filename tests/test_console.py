@@ -338,14 +338,16 @@ def test_the_pages_recover_after_the_relay_restarts(relay, browser, page):
         expect(page.locator("#connection")).to_have_attribute("data-state", re.compile("reconnecting|offline"))
     finally:
         relay.start()  # a new gunicorn on the same port and Redis (the module's other tests need it too)
+    # Each page backs off on its own (1, 2, 4, 8 s, jitter only shortening them): a restart slowed by a busy machine
+    # can leave the board waiting out its fourth delay after the call's page is back. Both are live again before the
+    # call goes on: a board that reconnects after a call has ended no longer lists it (ended calls leave the list).
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=20_000)
+    expect(board.locator("#connection")).to_have_attribute("data-state", "live", timeout=20_000)
     call.play(relay, start=half).wait()
     expect(page.locator("#transcript .text")).to_have_text(call.lines)
     expect(page.locator('#checklist li[data-status="met"]')).to_have_count(4)
     expect(page.locator("#call-status")).to_have_text("Completed")
     expect(page.locator("#connection")).to_have_attribute("data-state", "live")
-    # Each page backs off on its own (1, 2, 4, 8 s, jitter only shortening them): a restart slowed by a busy machine
-    # can leave the board waiting out its fourth delay after the call's page is back.
-    expect(board.locator("#connection")).to_have_attribute("data-state", "live", timeout=20_000)
     row = board.locator(f'tr[data-session="{call.sid}"]')
     expect(row).to_have_attribute("data-ended", "true")
     expect(row.locator(".score")).to_have_text("100%")
