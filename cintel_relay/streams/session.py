@@ -77,19 +77,19 @@ class _Writer:
     any write does (within CINTEL_SEND_TIMEOUT); later frames queue meanwhile, as they always did.
     """
 
-    __slots__ = ("kept", "last_key", "loop", "opened_ms", "response", "rest", "stamps", "sub", "tracker", "wrote")
+    __slots__ = ("kept", "last_key", "loop", "opened_ms", "response", "rest", "stamps", "sub", "tracker")
 
     def __init__(self, response, sub, tracker, opened_ms: float):
         self.response, self.sub, self.tracker, self.opened_ms = response, sub, tracker, opened_ms
         self.loop = get_hub().loop
-        self.last_key, self.rest, self.wrote = (0, 0), b"", False
+        self.last_key, self.rest = (0, 0), b""
         # the frames kept, and the ms of each one's id (for the metrics); None while there are none
         self.kept: Optional[list] = None
         self.stamps: Optional[list] = None
 
     def arm(self, last_key):
         """Before the stream waits: take frames from the hub from ``last_key`` on."""
-        self.last_key, self.wrote = last_key, False
+        self.last_key = last_key
         if self.response.open_to_writers():
             self.sub.direct = self
 
@@ -132,7 +132,6 @@ class _Writer:
             self.sub.direct = None
             self.sub.signal(CLOSED)  # the client is gone: the stream ends as if it had seen the hang-up
             return
-        self.wrote = True
         self.tracker.delivered_at(stamps, self.opened_ms)
         if self.rest:
             self.sub.direct = None
@@ -256,7 +255,7 @@ def _events(bus, hub, session_id, last_event_id, config, sock, tracker, until: O
                 return
             frames, state = sub.take()
             if not frames and state is None:
-                if not woke and not (writer is not None and writer.wrote):
+                if not woke:  # every heartbeat, frames written meanwhile or not (they do not wake the stream)
                     yield sse.comment("keep-alive")
                 continue
             if state in (CLOSED, OVERFLOW, SHUTDOWN):
