@@ -84,17 +84,22 @@ class TLSRedisServer(RedisServer):
 
 
 class RedisReplica(RedisServer):
-    """A redis-server replicating from ``primary``; :meth:`start` returns once it is in sync."""
+    """A redis-server replicating from ``primary``; :meth:`start` returns once it is in sync, as both sides see it: the
+    replica's link is up, and the primary lists it online (WAIT counts only such replicas; the primary may see the
+    replica online a moment after the replica sees its link up)."""
 
     def __init__(self, primary: RedisServer):
         super().__init__()
+        self.primary_port = primary.port
         self.args = ("--replicaof", "127.0.0.1", str(primary.port))
 
     def start(self):
         super().start()
-        client = redis.Redis(port=self.port)
+        client, primary = redis.Redis(port=self.port), redis.Redis(port=self.primary_port)
         wait_for(lambda: _synced(client), what="the replica to sync with its primary")
+        wait_for(lambda: _online(primary, self.port), what="the primary to list the replica online")
         client.close()
+        primary.close()
         return self
 
 
@@ -103,6 +108,18 @@ def _synced(client) -> bool:
         return client.info("replication").get("master_link_status") == "up"
     except (redis.RedisError, OSError):
         return False
+
+
+def _online(primary, port: int) -> bool:
+    try:
+        info = primary.info("replication")
+    except (redis.RedisError, OSError):
+        return False
+    return any(
+        isinstance(v, dict) and v.get("port") == port and v.get("state") == "online"
+        for k, v in info.items()
+        if k.startswith("slave")
+    )
 
 
 def _pings(client) -> bool:
