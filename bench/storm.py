@@ -109,16 +109,19 @@ class Stream:
         self.live_at = None  # when the latest 200 came
         self.opens = self.failures = 0
         self.refusals = []  # (status, Retry-After or None)
+        self.dropped = 0  # attempts on the fallback that ended before a response head (reset, closed, timed out)
         self.ready = gevent.event.Event()
         self.conn = None
+        self.headed = False
 
     def run(self):
         while True:
             retry_after = 0.0
+            on_fallback, self.headed = self.address == self.fallback, False
             try:
                 retry_after = self._once()
             except (OSError, ValueError):
-                pass
+                self.dropped += on_fallback and not self.headed
             finally:
                 if self.conn:
                     self.conn.close()
@@ -136,6 +139,7 @@ class Stream:
             "Accept: text/event-stream\r\nConnection: close\r\n\r\n".encode()
         )
         status, headers = self.conn.head()
+        self.headed = True
         if status != 200:
             retry_after = headers.get(b"retry-after")
             self.refusals.append((status, retry_after.decode() if retry_after else None))
@@ -397,6 +401,8 @@ def storm(streams=10000, on_b=50, calls=1000, rate=200, warm=3, after=12, limit=
             },
             stream_retry_after_max_s=max((int(ra) for _, ra in refusals if ra and ra.isdigit()), default=None),
             stream_reopens=sum(s.opens for s in everyone) - len(everyone),
+            # attempts on B that ended before any answer: a connection B reset or closed unanswered
+            stream_attempts_dropped=sum(s.dropped for s in everyone),
         )
         figures["b_log"] = _log_summary(topology.relays[1].output())
         return figures
