@@ -26,6 +26,12 @@ logger = logging.getLogger(__name__)
 
 #: How often a call is sent again after the cluster said its slot is elsewhere.
 MAX_ATTEMPTS = 3
+#: The most calls one batch carries. The queue is deep only in a burst (a reconnect storm: two calls per stream
+#: reopened), and a worker as busy as that finishes about one round trip per turn of its event loop: with 256 a
+#: batch, reopened streams waited for their log reads behind thousands of queued calls, and the storm caught up
+#: 2.6-3.1 s after the last stream was back; with 2,048, 1.4-2.2 s (docs/performance.md, round six). A batch that
+#: size keeps Redis busy for tens of milliseconds, once, where 256 a turn kept it waiting for turns.
+MAX_BATCH = 2048
 
 
 class ReplicasBehind(redis.ConnectionError):
@@ -73,7 +79,7 @@ class GroupCommit:
     them takes the lead for the next batch. A lone webhook so hands nothing to another greenlet, and
     concurrent webhooks still share a round trip."""
 
-    def __init__(self, store, wait_replicas: int = 0, wait_timeout_ms: int = 1000, max_batch: int = 256):
+    def __init__(self, store, wait_replicas: int = 0, wait_timeout_ms: int = 1000, max_batch: int = MAX_BATCH):
         self._store = store
         self._wait = (wait_replicas, wait_timeout_ms)
         self._max_batch = max_batch
