@@ -23,7 +23,7 @@ from .support import (
     sign,
 )
 from .support.flex_relays import flex_relay_of_its_own
-from .support.raw_http import chunked, connect, exchange, head
+from .support.raw_http import chunked, connect, exchange, head, read_answer
 
 #: The URL the raw requests name: ``head`` sends ``Host: 127.0.0.1``.
 PUBLIC = "http://127.0.0.1"
@@ -241,4 +241,21 @@ def test_idle_connections_do_not_keep_health_checks_and_streams_out(start_relay,
             assert stream.status_code == 200
     finally:
         for sock in idle:
+            sock.close()
+
+
+def test_a_burst_of_connections_is_not_cut_while_connections_are_plentiful(start_relay, redis_client):
+    """A reconnect storm: thousands of clients connect to the replica left at once, and their heads follow. With
+    most of the worker's connections free, none is closed for waiting past a quarter: every one is answered."""
+    relay = start_relay(CINTEL_WORKER_CONNECTIONS="40")  # a quarter is 10
+    burst = [connect(relay.port) for _ in range(20)]
+    try:
+        # Accepted in order: once a later connection is answered, the worker holds all 20, waiting for their heads.
+        status, answer, _ = exchange(relay.port, head("GET", "/healthz", "Connection: close"), timeout=5)
+        assert status == 200, answer[:300]
+        for sock in burst:
+            sock.sendall(head("GET", "/healthz", "Connection: close"))
+        assert [read_answer(sock, timeout=5)[0] for sock in burst] == [200] * 20
+    finally:
+        for sock in burst:
             sock.close()

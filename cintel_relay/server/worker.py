@@ -4,9 +4,11 @@ that cannot be held by sending nothing.
 A connection waiting for a request head (a new one, or a keep-alive one between requests) costs a
 stranger nothing to hold, and ``worker_connections`` of them would keep every request out of the
 worker. So a new connection has :data:`HEAD_SECONDS` to send its first head (later ones wait up to
-gunicorn's ``keepalive``), and at most a quarter of the worker's connections may wait for a head at
-once: past that the longest-waiting one is closed, which HTTP allows for an idle connection. With
-body readers capped at half (see bodies.py), a quarter is always left for streams and ``/healthz``.
+gunicorn's ``keepalive``), and once fewer than a quarter of the worker's connections are free, at most a
+quarter may wait for a head: past that the longest-waiting one is closed, which HTTP allows for an idle
+connection. With body readers capped at half (see bodies.py), a quarter is always left for streams and
+``/healthz``. While connections are plentiful none is closed for waiting: in a reconnect storm thousands of
+healthy clients are accepted at once, and their heads are on their way.
 """
 
 import socket
@@ -208,6 +210,7 @@ class RelayWorker(GeventWorker):
 
     def init_process(self):
         self._idle = {}  # connections waiting for a request head, longest-waiting first
+        self._connections = 0  # connections being served (gunicorn's pool holds at most worker_connections)
         self.cfg = FrozenSettings(self.cfg)
         # gunicorn's HTTP/1 path builds its responses, its requests and each request's wsgi.errors from these names
         # (HTTP/2 passes classes of its own); why each is replaced is on its class.
@@ -222,10 +225,12 @@ class RelayWorker(GeventWorker):
 
     def handle(self, listener, client, addr):
         gevent.getcurrent().relay_served = False  # read by timeout_ctx, in this connection's greenlet
-        self._wait_for_head(client)
+        self._connections += 1
         try:
+            self._wait_for_head(client)
             super().handle(listener, client, addr)
         finally:
+            self._connections -= 1
             self._idle.pop(client, None)
 
     def handle_request(self, listener_name, req, sock, addr):
@@ -237,9 +242,13 @@ class RelayWorker(GeventWorker):
         self._wait_for_head(sock)
 
     def _wait_for_head(self, sock):
-        """Count ``sock`` as waiting for a head; close the longest-waiting ones past a quarter of the connections."""
+        """Count ``sock`` as waiting for a head; while fewer than a quarter of the connections are free, close the
+        longest-waiting ones past a quarter."""
         self._idle[sock] = None
-        while len(self._idle) > max(1, self.worker_connections // 4):
+        quarter = max(1, self.worker_connections // 4)
+        if self.worker_connections - self._connections >= quarter:
+            return
+        while len(self._idle) > quarter:
             oldest = next(iter(self._idle))
             del self._idle[oldest]
             try:
