@@ -28,9 +28,9 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 #: The most calls one batch carries. The queue is deep only in a burst (a reconnect storm: two calls per stream
 #: reopened), and a worker as busy as that finishes about one round trip per turn of its event loop: with 256 a
-#: batch, reopened streams waited for their log reads behind thousands of queued calls, and the storm caught up
-#: 2.6-3.1 s after the last stream was back; with 2,048, 1.4-2.2 s (docs/performance.md, round six). A batch that
-#: size keeps Redis busy for tens of milliseconds, once, where 256 a turn kept it waiting for turns.
+#: batch, reopened streams waited for their log reads behind thousands of queued calls: in ten storms, five of each,
+#: the last stream caught up 2.6-3.1 s after the last was back with 256, 1.4-2.2 s with 2,048 (docs/performance.md,
+#: round six). A batch that size keeps Redis busy for tens of milliseconds, once, where 256 a turn waited for turns.
 MAX_BATCH = 2048
 
 
