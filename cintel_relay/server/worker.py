@@ -11,6 +11,7 @@ connection. With body readers capped at half (see bodies.py), a quarter is alway
 healthy clients are accepted at once, and their heads are on their way.
 """
 
+import atexit
 import gc
 import socket
 import time
@@ -231,10 +232,13 @@ class RelayWorker(GeventWorker):
 
     def load_wsgi(self):
         """The app, then the collector set for a server's heap: what start-up made (modules, the app, its
-        settings and scripts) lives as long as the worker, so it is frozen out of every later collection."""
+        settings and scripts) lives as long as the worker, so it is frozen out of every later collection. It is
+        thawed as the worker exits, before Python takes its modules apart: frozen, it would be finalized after them
+        (logging's handler references would call into a torn-down gevent, and print that to stderr)."""
         super().load_wsgi()
         gc.collect()
         gc.freeze()
+        atexit.register(gc.unfreeze)
         gc.set_threshold(*GC_THRESHOLDS)
 
     def handle(self, listener, client, addr):
