@@ -12,6 +12,7 @@ import time
 import redis
 
 from cintel_relay.bus.keys import channel
+from cintel_relay.streams import sse
 
 from . import payloads
 from .client import SSE, Poster, close_all
@@ -379,7 +380,7 @@ def fanout(target, worker_pid, redis_url, calls=50, rate=4000, seconds=8, progre
             for n in range(first, min(total, first + step)):
                 session = sessions[n % calls]
                 frame = payloads.transcript_frame(session, n % calls, n // calls)
-                pipe.publish(channel(session), b"id: %d-%d\ndata: %s\n\n" % (stamp, n, frame))
+                pipe.publish(channel(session), sse.frame(frame, f"{stamp}-{n}"))
             pipe.execute()
             time.sleep(max(0.0, started + (first + step) / rate - time.perf_counter()))
 

@@ -116,7 +116,7 @@ class HeadWithBody(wsgi.Response):
     def _emit_body(self, data):
         if isinstance(data, str):  # as gunicorn's own writers take it
             data = data.encode("utf-8")
-        framed = b"".join((b"%X\r\n" % len(data), data, b"\r\n")) if self.chunked else data
+        framed = self._framed(data)
         head, self._head = self._head, None
         if head is None:
             send_all(self.sock, framed)
@@ -126,6 +126,10 @@ class HeadWithBody(wsgi.Response):
             # request's Connection header after this (should_close); the access line reads none.
             self.headers = []
             self.req.headers = [pair for pair in self.req.headers if pair[0] == "CONNECTION"] or _NO_HEADERS
+
+    def _framed(self, data: bytes) -> bytes:
+        """Body bytes as they go on the wire: one chunk each when the response is chunked, as gunicorn frames them."""
+        return b"".join((b"%X\r\n" % len(data), data, b"\r\n")) if self.chunked else data
 
     def close(self):
         head, self._head = self._head, None
@@ -144,7 +148,7 @@ class HeadWithBody(wsgi.Response):
         socket's error when the client is gone. Only once :meth:`open_to_writers`, and never while :meth:`write`
         is sending."""
         self.sent += len(data)
-        framed = b"".join((b"%X\r\n" % len(data), data, b"\r\n")) if self.chunked else data
+        framed = self._framed(data)
         try:
             taken = self.sock._sock.send(framed)
         except BlockingIOError:

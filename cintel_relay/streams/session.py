@@ -83,9 +83,9 @@ class _Writer:
         self.response, self.sub, self.tracker, self.opened_ms = response, sub, tracker, opened_ms
         self.loop = get_hub().loop
         self.last_key, self.rest = (0, 0), b""
-        # the frames kept, and the ms of each one's id (for the metrics); None while there are none
-        self.kept: Optional[list] = None
-        self.stamps: Optional[list] = None
+        # the frames kept and the ms of each one's id (for the metrics), in step; empty while there are none
+        self.kept: list = []
+        self.stamps: list = []
 
     def arm(self, last_key):
         """Before the stream waits: take frames from the hub from ``last_key`` on."""
@@ -106,24 +106,22 @@ class _Writer:
         """The stream ends however it ends (even killed while it waits): nothing more is written for it, not even
         by a callback already due, whose connection may be gone (and its descriptor someone else's)."""
         self.sub.direct = None
-        self.kept = self.stamps = None
+        self.kept, self.stamps = [], []
 
     def __call__(self, raw: bytes):
         key = parse_id(sse.frame_id(raw))
         if not key or key <= self.last_key:
             return
         self.last_key = key
-        if self.kept is None or self.stamps is None:
-            self.kept, self.stamps = [raw], [key[0]]
+        if not self.kept:
             self.loop.run_callback(self.send)
-        else:
-            self.kept.append(raw)
-            self.stamps.append(key[0])
+        self.kept.append(raw)
+        self.stamps.append(key[0])
 
     def send(self):
         """Send the frames kept, in one write (a callback of the loop's, or the stream's greenlet waking)."""
-        kept, stamps, self.kept, self.stamps = self.kept, self.stamps, None, None
-        if not kept or not stamps:
+        kept, stamps, self.kept, self.stamps = self.kept, self.stamps, [], []
+        if not kept:
             return
         data = b"".join(kept)
         try:
