@@ -285,6 +285,36 @@ def test_when_its_only_call_ends_the_conversation_keys_are_shortened_too(bus, re
     assert result(bus, 3).held == 1  # the conversation has no live call now
 
 
+def test_a_key_created_between_refreshes_of_the_ttls_gets_one_at_once(bus, redis_client):
+    """The TTLs are refreshed at most once a minute, so the keys a later event creates (the said set with the first
+    line, the met set with the first met step) must get theirs as they are created."""
+    bus.ingest([ev(1, "sentiment", label="neutral")], session=CALL)
+    said, met = f"cintel:{{{CALL}}}:said", f"cintel:{{{CALL}}}:met"
+    assert not redis_client.exists(said, met)
+    line = {"id": "u1", "speaker": "agent", "text": "hi", "timestamp": "2026-01-02T03:04:05.000Z"}
+    bus.ingest([Event("u1", {"type": "transcript", "data": line})], session=CALL)
+    greeting = [{"key": "greeting", "label": "Greeting", "weight": 10, "status": "met"}]
+    bus.ingest(
+        [Event("a1", {"type": "adherence", "data": {"categories": greeting, "explanation": None}})], session=CALL
+    )
+    assert redis_client.exists(said) and redis_client.exists(met)
+    assert all(3500 < redis_client.ttl(k) <= 3600 for k in redis_client.keys(f"cintel:{{{CALL}}}:*"))
+
+
+def test_a_live_call_keeps_its_data_for_the_ttl_after_its_last_event(bus, redis_client):
+    """Each key's TTL is within a minute of the full TTL after the call's last event: once the last refresh is a
+    minute old, the next event sets them all again (here the TTLs are shortened to show it)."""
+    bus.ingest([ev(1)], session=CALL)
+    keys = [k for k in session_keys(CALL) if redis_client.exists(k)]
+    for key in keys:
+        redis_client.expire(key, 1000)
+    bus.ingest([ev(2)], session=CALL)  # within the minute: left as they are
+    assert all(redis_client.ttl(k) <= 1000 for k in keys if not k.endswith(":board"))
+    redis_client.hset(latest_key(CALL), "refreshed", int(redis_client.hget(latest_key(CALL), "refreshed")) - 60_000)
+    bus.ingest([ev(3)], session=CALL)
+    assert all(3590 < redis_client.ttl(k) <= 3600 for k in keys)
+
+
 def test_every_key_expires_also_for_a_call_with_only_participants(bus, redis_client):
     bus.route(CONV, [(Route("call", call=CALL), [])], board={"agent": "Dana"}, board_session=CALL)
     keys = redis_client.keys("*")

@@ -7,8 +7,10 @@ A session's keys share the
 call touches one hash slot and runs unchanged on Redis Cluster::
 
     cintel:{<session>}:log         stream: the session's ordered event log (bounded, expiring)
-    cintel:{<session>}:latest      hash: last frame of each snapshot type, the "ended" flag and the
-                                   "conversation" the session belongs to
+    cintel:{<session>}:latest      hash: last frame of each snapshot type, the "ended" flag, the
+                                   "conversation" the session belongs to, and its bookkeeping:
+                                   "started", "deadlines" (scheduled), "listed" (on the board's
+                                   list), "refreshed" (when its keys last got their TTLs)
     cintel:{<session>}:met         set: script categories met during the call (they stay met)
     cintel:{<session>}:said        sorted set: transcript entry ids by when they were said (ms; arrival
                                    order breaks a tie): the utterances an adherence verdict judged,

@@ -16,9 +16,14 @@ local ttl_text, ended_ttl_text = ARGV[2], ARGV[3]
 local conv, board_arg = ARGV[6], ARGV[7]
 local FIRST = 8
 local BOARD_RELIST_MS = 10000  -- see out[7] below
+-- A session's keys get their TTL again at most this often (and a tenth of the TTL, for a short one): see the end.
+local REFRESH_MS = 60000
 local null = cjson.null
 -- snapshot_types (frame type -> the data field keying its latest values, or ''), board_types and final_types
 -- come from cintel_relay/events.py, prepended by the script loader.
+
+-- A key this call created (the said and met sets are created mid-call): it gets its TTL now, whenever they were last set.
+local created = false
 
 local clock
 local function now_ms()
@@ -139,6 +144,7 @@ local function merge_adherence(frame)
     local sticky = redis.call('SISMEMBER', met_key, c.key) == 1
     if verdict and c.status == 'met' and not sticky then
       redis.call('SADD', met_key, c.key)
+      created = true
       c.evidence, c.metAt, c.metAfterSeconds = ids or null, at and ms_iso(at) or null, null
       if at then c.metAfterSeconds = math.max(0, math.floor((at - started_ms()) / 100 + 0.5) / 10) end
       local after = at and c.metAfterSeconds or elapsed
@@ -273,7 +279,9 @@ for i = FIRST, #ARGV, 4 do
       -- Scored by when it was said (ms), plus its arrival order / 1000 so that lines said in the same
       -- millisecond keep the order they came in (a double holds that fraction exactly at today's ms).
       if at and type(data.id) == 'string' then
-        redis.call('ZADD', said, at + (redis.call('ZCARD', said) % 1000) / 1000, data.id)
+        local count = redis.call('ZCARD', said)
+        if count == 0 then created = true end
+        redis.call('ZADD', said, at + (count % 1000) / 1000, data.id)
       end
     end
     if etype == 'adherence' then frame = merge_adherence(frame) end
@@ -282,9 +290,11 @@ for i = FIRST, #ARGV, 4 do
 end
 
 -- The session's own fields, read once: its start, whether its deadlines are scheduled, whether it ended, the
--- conversation it belongs to (written only when it is not that one yet), and when the board's list last listed it.
-local started, scheduled, ended_field, owner, listed = unpack(redis.call('HMGET', latest, 'started', 'deadlines',
-  'ended', 'conversation', 'listed'))
+-- conversation it belongs to (written only when it is not that one yet), when the board's list last listed it, and
+-- when its keys last got their TTL.
+local started, scheduled, ended_field, owner, listed, refreshed = unpack(redis.call('HMGET', latest, 'started',
+  'deadlines', 'ended', 'conversation', 'listed', 'refreshed'))
+local had_started = started
 if conv ~= '' and owner ~= conv then
   redis.call('HSET', latest, 'conversation', conv)
   owner = conv
@@ -345,9 +355,19 @@ if #board_changes > 0 then
   redis.call('SET', board, out[1], 'EX', keep_text)
 end
 
--- The board summary got its TTL as it was written.
-for _, key in ipairs({log, latest, met_key, seen, said}) do redis.call('EXPIRE', key, keep_text) end
-if out[1] == '' then redis.call('EXPIRE', board, keep_text) end
+-- The session's keys get their TTL again, not on every call (five EXPIREs were a tenth of a line's cost) but when:
+-- the session has no start yet (its first logged event; until then every call), this call ended it (the shorter
+-- TTL) or created a key, or the last refresh is REFRESH_MS old (a tenth of the TTL, if shorter; or the clock went
+-- back). So each key's TTL is within that of the full TTL after the session's last event, and every key has one:
+-- a key created after the last refresh (log and seen come with the start; said and met set ``created``) gets it now.
+-- The summary gets its TTL as it is written.
+local keep_ms = tonumber(keep_text) * 1000
+local since = refreshed and now_ms() - tonumber(refreshed)
+if not had_started or ended_now or created or not since or since < 0 or since >= math.min(REFRESH_MS, keep_ms / 10) then
+  if started then redis.call('HSET', latest, 'refreshed', tostring(now_ms())) end
+  for _, key in ipairs({log, latest, met_key, seen, said}) do redis.call('EXPIRE', key, keep_text) end
+  if out[1] == '' then redis.call('EXPIRE', board, keep_text) end
+end
 out[2] = ended_now and '1' or ''
 out[3] = owner or ''
 return out
