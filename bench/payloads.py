@@ -4,6 +4,9 @@ import json
 import urllib.parse
 from typing import List, NamedTuple, Optional
 
+import orjson
+
+from cintel_relay.normalize import transcript_event
 from cintel_relay.simulator.signing import sign_form, sign_json
 
 PATH = "/webhook/cor-event"
@@ -20,20 +23,25 @@ def call_sid(n: int) -> str:
     return "CA%032x" % (0xBE0C0000 + n)
 
 
+def _communication(call: int, n: int, text: Optional[str] = None) -> dict:
+    """The communication of line ``n`` of call ``call``, as Conversation Orchestrator sends it."""
+    return {
+        "id": f"bench-{call}-{n}",
+        "conversationId": f"conv_bench_{call}",
+        "author": {"address": "+15125550123", "channel": "VOICE", "participantId": f"p-{call}"},
+        "content": {"type": "TRANSCRIPTION", "text": text or f"bench {call} {n}"},
+        "channelId": call_sid(call),
+        "createdAt": "2026-11-25T10:00:00.000Z",
+    }
+
+
 def line(call: int, n: int, token: str, base_url: str, text: Optional[str] = None) -> SignedRequest:
     """A transcript line for call ``call``, signed for ``base_url`` as Twilio signs it."""
     body = json.dumps(
         {
             "eventType": "COMMUNICATION_CREATED",
             "timestamp": "2026-11-25T10:00:00.000Z",
-            "data": {
-                "id": f"bench-{call}-{n}",
-                "conversationId": f"conv_bench_{call}",
-                "author": {"address": "+15125550123", "channel": "VOICE", "participantId": f"p-{call}"},
-                "content": {"type": "TRANSCRIPTION", "text": text or f"bench {call} {n}"},
-                "channelId": call_sid(call),
-                "createdAt": "2026-11-25T10:00:00.000Z",
-            },
+            "data": _communication(call, n, text),
         },
         separators=(",", ":"),
     ).encode()
@@ -68,23 +76,12 @@ def lines(calls: int, per_call: int, token: str, base_url: str, start: int = 0) 
     return [line(c, n, token, base_url) for n in range(start, start + per_call) for c in range(calls)]
 
 
-def transcript_frame(session: str, call: int, n: int) -> bytes:
-    """A transcript frame of the shape the relay logs for :func:`line` (for publishing one without its webhook)."""
-    return json.dumps(
-        {
-            "type": "transcript",
-            "sessionId": session,
-            "data": {
-                "id": f"bench-{call}-{n}",
-                "speaker": "customer",
-                "text": f"bench {call} {n}",
-                "channel": "VOICE",
-                "timestamp": "2026-11-25T10:00:00.000Z",
-                "final": True,
-            },
-        },
-        separators=(",", ":"),
-    ).encode()
+def transcript_frame(call: int, n: int) -> bytes:
+    """The frame the relay logs and publishes for :func:`line` (the customer's, as :func:`participant` registers
+    them), made by the relay's own normalization: for publishing one without its webhook."""
+    event = transcript_event(_communication(call, n), "CUSTOMER", ())
+    assert event is not None  # the line has text
+    return orjson.dumps(event.frame)
 
 
 def parse_text(text: str):

@@ -379,7 +379,7 @@ def fanout(target, worker_pid, redis_url, calls=50, rate=4000, seconds=8, progre
             pipe = client.pipeline(transaction=False)
             for n in range(first, min(total, first + step)):
                 session = sessions[n % calls]
-                frame = payloads.transcript_frame(session, n % calls, n // calls)
+                frame = payloads.transcript_frame(n % calls, n // calls)
                 pipe.publish(channel(session), sse.frame(frame, f"{stamp}-{n}"))
             pipe.execute()
             time.sleep(max(0.0, started + (first + step) / rate - time.perf_counter()))

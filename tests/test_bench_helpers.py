@@ -4,9 +4,12 @@ import json
 import os
 import random
 
+from bench import payloads
 from bench.scenarios import _wrk_latency_ms
 from bench.storm import _caught_up_at, backoff_delay
+from bench.topology import PUBLIC_URL, TOKEN
 from bench.versus import ratios
+from cintel_relay.bus.keys import log_key
 from tests.support.processes import ROOT
 
 CASES = os.path.join(ROOT, "tests", "contract", "stream-client-cases.json")
@@ -62,3 +65,18 @@ def test_a_stream_is_caught_up_once_it_has_every_event_acknowledged_before_it_ca
     assert _caught_up_at(_Stream(7, 5.0, {(7, 0): 0.5}), acked) is None
     assert _caught_up_at(_Stream(7, 5.0, {(7, 0): 0.5, (7, 1): 6.5}), acked) == 6.5
     assert _caught_up_at(_Stream(7, 5.0, {(7, 0): 0.5, (7, 1): 4.0}), acked) == 5.0
+
+
+def test_the_fanout_scenario_publishes_the_frame_the_relay_logs_for_the_same_line(make_app, redis_client):
+    """The fan-out scenario publishes frames without their webhooks: each must be the relay's own for that line."""
+    client = make_app(SERVER_URL=PUBLIC_URL, TWILIO_AUTH_TOKEN=TOKEN).test_client()
+    for request in (payloads.participant(3, TOKEN, PUBLIC_URL), payloads.line(3, 7, TOKEN, PUBLIC_URL)):
+        response = client.post(
+            request.path,
+            data=request.body,
+            content_type=request.content_type,
+            headers={"X-Twilio-Signature": request.signature},
+        )
+        assert response.status_code == 200, response.get_json()
+    logged = [f[b"f"] for _, f in redis_client.xrange(log_key(payloads.call_sid(3))) if f[b"t"] == b"transcript"]
+    assert logged == [payloads.transcript_frame(3, 7)]
