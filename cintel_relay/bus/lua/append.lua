@@ -22,7 +22,7 @@ local null = cjson.null
 -- snapshot_types (frame type -> the data field keying its latest values, or ''), board_types and final_types
 -- come from cintel_relay/events.py, prepended by the script loader.
 
--- A key this call created (the said and met sets are created mid-call): it gets its TTL now, whenever they were last set.
+-- A key this call created (the said and met sets come mid-call): it gets its TTL now, whenever the others last did.
 local created = false
 
 local clock
@@ -355,7 +355,7 @@ if #board_changes > 0 then
   redis.call('SET', board, out[1], 'EX', keep_text)
 end
 
--- The session's keys get their TTL again, not on every call (five EXPIREs were a tenth of a line's cost) but when:
+-- The session's keys get their TTL again, not on every call (five EXPIREs, 4% of a line's instructions) but when:
 -- the session has no start yet (its first logged event; until then every call), this call ended it (the shorter
 -- TTL) or created a key, or the last refresh is REFRESH_MS old (a tenth of the TTL, if shorter; or the clock went
 -- back). So each key's TTL is within that of the full TTL after the session's last event, and every key has one:
