@@ -11,26 +11,34 @@ import tempfile
 import redis
 
 from . import wait_for
+from .redis_server import serves
 
 
-def free_cluster_port() -> int:
-    """A free port below the ephemeral range whose cluster bus port (+10000) is free too."""
-    while True:
+def free_cluster_ports(count: int) -> list[int]:
+    """``count`` distinct free ports below the ephemeral range, each with its cluster bus port (+10000) free too.
+
+    Distinct matters: two nodes given one port would leave the second unable to bind while the first answers
+    for it, and the cluster would never be whole."""
+    ports: list[int] = []
+    while len(ports) < count:
         port = random.randint(20000, 22767)
+        if port in ports:
+            continue
         try:
             for candidate in (port, port + 10000):
                 with socket.socket() as s:
                     s.bind(("127.0.0.1", candidate))
         except OSError:
             continue
-        return port
+        ports.append(port)
+    return ports
 
 
 class RedisCluster:
     """Six cluster-enabled redis-server processes joined by ``redis-cli --cluster create``."""
 
     def __init__(self, node_timeout_ms: int = 2000):
-        self.ports = [free_cluster_port() for _ in range(6)]
+        self.ports = free_cluster_ports(6)
         self.node_timeout_ms = node_timeout_ms
         self.dir = tempfile.mkdtemp(prefix="cintel-cluster-")
         self.procs = {}
@@ -66,8 +74,10 @@ class RedisCluster:
             stderr=subprocess.DEVNULL,
         )
         client = redis.Redis(host="127.0.0.1", port=port)
-        wait_for(lambda: _pings(client), what=f"cluster node on port {port}")
-        client.close()
+        try:
+            wait_for(lambda: serves(client, self.procs[port]), what=f"cluster node on port {port}")
+        finally:
+            client.close()
 
     def start(self):
         """Six nodes made one cluster, every replica in sync; if that fails, no node is left running."""
@@ -154,10 +164,3 @@ class RedisCluster:
                 proc.kill()
                 proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _pings(client) -> bool:
-    try:
-        return client.ping()
-    except (redis.RedisError, OSError):
-        return False

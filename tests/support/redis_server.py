@@ -54,8 +54,10 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
         )
         client = self.client()
-        wait_for(lambda: _pings(client), what=f"redis-server on port {self.port}")
-        client.close()
+        try:
+            wait_for(lambda: serves(client, self.proc), what=f"redis-server on port {self.port}")
+        finally:
+            client.close()
         return self
 
     def stop(self):
@@ -122,9 +124,13 @@ def _online(primary, port: int) -> bool:
     )
 
 
-def _pings(client) -> bool:
+def serves(client, proc: subprocess.Popen) -> bool:
+    """True once the server answering ``client`` is ``proc``; AssertionError if ``proc`` exited (its port was taken
+    since it was chosen: whoever answers there must not pass for it)."""
+    if proc.poll() is not None:
+        raise AssertionError(f"redis-server {' '.join(proc.args[1:])} exited with {proc.returncode}: port taken?")
     try:
-        return client.ping()
+        return client.info("server")["process_id"] == proc.pid
     except (redis.RedisError, OSError):
         return False
 
