@@ -28,7 +28,7 @@ def test_the_certificate_is_verified_by_default(tls_redis):
         response = app.test_client().get("/readyz")
         assert response.status_code == 503 and response.json["ready"] is False
     finally:
-        relay(app).hub.shutdown()
+        relay(app).shutdown()
     finding = check.redis_reachable(config)
     assert not finding.ok and "CINTEL_REDIS_SSL_VERIFY=false" in finding.fix
     assert PASSWORD not in finding.what + finding.fix

@@ -7,6 +7,7 @@ import requests
 
 from cintel_relay.app import create_app
 from cintel_relay.config import load_config
+from cintel_relay.extension import relay
 from cintel_relay.script import load_script, parse_script
 from cintel_relay.setup.plan import (
     CINTEL_WEBHOOK,
@@ -261,6 +262,7 @@ def test_the_fake_refuses_what_the_spec_refuses(fake):
 
 def test_the_webhooks_twilio_is_pointed_at_are_routes_of_the_relay():
     app = create_app(load_config(base_env(CINTEL_VERIFY_SIGNATURES="false")))
+    relay(app).shutdown()
     posts = {rule.rule for rule in app.url_map.iter_rules() if "POST" in rule.methods}
     assert {CINTEL_WEBHOOK, ORCHESTRATOR_WEBHOOK} <= posts
 
