@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 #: Every port :func:`free_port` handed out in this process: the kernel may offer a released port again, and two
 #: servers given one port would have the second fail to bind while the first answers for both.
-_given: set = set()
+_given: set[int] = set()
 
 
 def free_port() -> int:
